@@ -1,0 +1,155 @@
+//! Protocol time: Unix seconds, 10-minute intervals and UTC days.
+//!
+//! The protocol never reads a clock. Callers pass the current time as a
+//! [`UnixTime`]; everything here is arithmetic on it. An interval is the
+//! lifetime of one ephemeral ID; a day (UTC-aligned, 144 intervals) is the
+//! lifetime of one daily key.
+
+use core::fmt;
+
+/// Seconds in one interval (the lifetime of one ephemeral ID).
+pub const INTERVAL_SECONDS: u64 = 600;
+/// Intervals in one day.
+pub const INTERVALS_PER_DAY: u32 = 144;
+/// Seconds in one (UTC) day.
+pub const DAY_SECONDS: u64 = INTERVAL_SECONDS * INTERVALS_PER_DAY as u64;
+
+/// A point in time: whole seconds since 1970-01-01T00:00:00Z.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct UnixTime(pub u64);
+
+impl UnixTime {
+    /// The interval this instant falls in.
+    ///
+    /// Saturates at `u32::MAX` (the year 83,000), so it never panics.
+    pub fn interval(self) -> IntervalNumber {
+        IntervalNumber(u32::try_from(self.0 / INTERVAL_SECONDS).unwrap_or(u32::MAX))
+    }
+
+    /// The UTC day this instant falls in.
+    pub fn day(self) -> DayNumber {
+        DayNumber(u32::try_from(self.0 / DAY_SECONDS).unwrap_or(u32::MAX))
+    }
+
+    /// This instant plus `secs` seconds, saturating.
+    pub fn plus(self, secs: u64) -> UnixTime {
+        UnixTime(self.0.saturating_add(secs))
+    }
+
+    /// This instant minus `secs` seconds, saturating at the epoch.
+    pub fn minus(self, secs: u64) -> UnixTime {
+        UnixTime(self.0.saturating_sub(secs))
+    }
+
+    /// Whole minutes since the epoch, as used by venue formats.
+    pub fn minutes(self) -> u64 {
+        self.0 / 60
+    }
+
+    /// The instant `minutes` whole minutes after the epoch.
+    pub fn from_minutes(minutes: u32) -> UnixTime {
+        UnixTime(u64::from(minutes) * 60)
+    }
+}
+
+impl fmt::Display for UnixTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "@{}", self.0)
+    }
+}
+
+/// A 10-minute interval: `unix_seconds / 600`, as in GAEN's ENIntervalNumber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct IntervalNumber(pub u32);
+
+impl IntervalNumber {
+    /// The day this interval belongs to.
+    pub fn day(self) -> DayNumber {
+        DayNumber(self.0 / INTERVALS_PER_DAY)
+    }
+
+    /// The position of this interval inside its day, `0..144`.
+    pub fn slot(self) -> u8 {
+        u8::try_from(self.0 % INTERVALS_PER_DAY).expect("slot is below 144")
+    }
+
+    /// The first second of this interval.
+    pub fn start(self) -> UnixTime {
+        UnixTime(u64::from(self.0) * INTERVAL_SECONDS)
+    }
+
+    /// The first second after this interval.
+    pub fn end(self) -> UnixTime {
+        UnixTime((u64::from(self.0) + 1) * INTERVAL_SECONDS)
+    }
+}
+
+/// A UTC day: `unix_seconds / 86400`. Daily keys are bound to one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct DayNumber(pub u32);
+
+impl DayNumber {
+    /// The interval at `slot` (`0..144`) of this day.
+    ///
+    /// # Panics
+    /// If `slot >= 144`; slots come from [`IntervalNumber::slot`] or loops
+    /// bounded by [`INTERVALS_PER_DAY`].
+    pub fn interval(self, slot: u8) -> IntervalNumber {
+        assert!(u32::from(slot) < INTERVALS_PER_DAY, "slot out of range");
+        IntervalNumber(self.0 * INTERVALS_PER_DAY + u32::from(slot))
+    }
+
+    /// The first second of this day.
+    pub fn start(self) -> UnixTime {
+        UnixTime(u64::from(self.0) * DAY_SECONDS)
+    }
+
+    /// The first second of the next day.
+    pub fn end(self) -> UnixTime {
+        UnixTime((u64::from(self.0) + 1) * DAY_SECONDS)
+    }
+
+    /// The day `n` days earlier, saturating at day 0.
+    pub fn minus(self, n: u32) -> DayNumber {
+        DayNumber(self.0.saturating_sub(n))
+    }
+
+    /// The day `n` days later, saturating.
+    pub fn plus(self, n: u32) -> DayNumber {
+        DayNumber(self.0.saturating_add(n))
+    }
+}
+
+impl fmt::Display for DayNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "day {}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaen_interval_numbering_matches() {
+        // GAEN's published test vector: 1585785600 is interval 2642976.
+        assert_eq!(UnixTime(1_585_785_600).interval(), IntervalNumber(2_642_976));
+        assert_eq!(UnixTime(1_585_785_600).interval().slot(), 0);
+    }
+
+    #[test]
+    fn day_edges() {
+        let day = DayNumber(20_000);
+        assert_eq!(day.interval(0).start(), day.start());
+        assert_eq!(day.interval(143).end(), day.end());
+        assert_eq!(day.end().interval().day(), day.plus(1));
+        assert_eq!(day.end().minus(1).interval().slot(), 143);
+        assert_eq!(day.end().minus(1).day(), day);
+    }
+
+    #[test]
+    fn far_future_saturates_instead_of_panicking() {
+        assert_eq!(UnixTime(u64::MAX).interval(), IntervalNumber(u32::MAX));
+        assert_eq!(UnixTime(u64::MAX).day(), DayNumber(u32::MAX));
+    }
+}

@@ -1,0 +1,81 @@
+//! Shared harness for the known-answer vector tests.
+//!
+//! Each vector file `spec/vectors/NAME.json` is checked twice:
+//! - its inputs are read back and every output recomputed and compared
+//!   ("the committed vectors are asserted"), and
+//! - the whole file is regenerated from a fixed seed and must equal the
+//!   committed bytes ("no drift").
+//!
+//! Set `GREENLIGHT_BLESS=1` to rewrite the committed files after an
+//! intentional format change; review the diff like any other change.
+#![allow(dead_code, unreachable_pub)]
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+
+/// Path of `spec/vectors/NAME.json` in the repository.
+pub fn vector_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../spec/vectors")
+        .join(format!("{name}.json"))
+}
+
+/// Loads a committed vector file.
+pub fn load(name: &str) -> Value {
+    let path = vector_path(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The deterministic RNG used to generate vectors: ChaCha20 seeded with
+/// SHA-256("greenlight test vectors: " ‖ label).
+pub fn rng(label: &str) -> ChaCha20Rng {
+    let seed: [u8; 32] = Sha256::digest(format!("greenlight test vectors: {label}")).into();
+    ChaCha20Rng::from_seed(seed)
+}
+
+/// Compares freshly generated vectors with the committed file, or rewrites
+/// the file when `GREENLIGHT_BLESS=1`.
+pub fn check_or_bless(name: &str, generated: &Value) {
+    let path = vector_path(name);
+    let mut text = serde_json::to_string_pretty(generated).expect("JSON serialises");
+    text.push('\n');
+    if std::env::var_os("GREENLIGHT_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &text).expect("write vectors");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{} drifted from what the code generates; if the change is intended, rerun with \
+         GREENLIGHT_BLESS=1 and review the diff",
+        path.display()
+    );
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: impl AsRef<[u8]>) -> Value {
+    Value::String(::hex::encode(bytes))
+}
+
+/// Reads a hex string field of `v`.
+pub fn unhex(v: &Value, field: &str) -> Vec<u8> {
+    let s = v[field].as_str().unwrap_or_else(|| panic!("field {field} is not a string"));
+    ::hex::decode(s).unwrap_or_else(|e| panic!("field {field} is not hex: {e}"))
+}
+
+/// Reads a hex string field of `v` as a fixed-size array.
+pub fn unhex_array<const N: usize>(v: &Value, field: &str) -> [u8; N] {
+    unhex(v, field)
+        .try_into()
+        .unwrap_or_else(|_| panic!("field {field} is not {N} bytes"))
+}
+
+/// Reads an unsigned integer field of `v`.
+pub fn uint(v: &Value, field: &str) -> u64 {
+    v[field].as_u64().unwrap_or_else(|| panic!("field {field} is not an unsigned integer"))
+}
