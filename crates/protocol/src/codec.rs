@@ -76,11 +76,7 @@ impl<'a> Reader<'a> {
 
     /// Succeeds only if every byte has been consumed.
     pub fn finish(self) -> Result<()> {
-        if self.bytes.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::TrailingBytes)
-        }
+        if self.bytes.is_empty() { Ok(()) } else { Err(Error::TrailingBytes) }
     }
 }
 
@@ -144,7 +140,5 @@ pub fn to_base64url(bytes: &[u8]) -> String {
 /// non-canonical trailing bits are all refused.
 pub fn from_base64url(text: &str) -> Result<Vec<u8>> {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| Error::BadEncoding)
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(|_| Error::BadEncoding)
 }

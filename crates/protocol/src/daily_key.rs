@@ -188,10 +188,7 @@ impl KeySchedule {
     pub fn all_ids(&self) -> Vec<EphemeralId> {
         let mut stream = vec![0u8; EPHEMERAL_ID_LEN * INTERVALS_PER_DAY as usize];
         id_cipher(&self.id_key).apply_keystream(&mut stream);
-        stream
-            .chunks_exact(EPHEMERAL_ID_LEN)
-            .map(|c| EphemeralId(c.try_into().expect("chunk is 16 bytes")))
-            .collect()
+        stream.chunks_exact(EPHEMERAL_ID_LEN).map(|c| EphemeralId(c.try_into().expect("chunk is 16 bytes"))).collect()
     }
 
     /// Encrypts and authenticates `metadata` for broadcast beside `id`.
@@ -219,8 +216,7 @@ impl KeySchedule {
     }
 
     fn metadata_mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.metadata_key)
-            .expect("HMAC accepts any key length");
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.metadata_key).expect("HMAC accepts any key length");
         for part in parts {
             mac.update(part);
         }

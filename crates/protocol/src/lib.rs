@@ -2,11 +2,22 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod advert;
+pub mod certificate;
+pub mod checkin;
 pub mod codec;
+pub mod color;
+mod crypto;
 pub mod daily_key;
 pub mod error;
+pub mod export;
+pub mod index;
+pub mod matcher;
+pub mod policy;
 pub mod report;
 pub mod signing;
 pub mod time;
+pub mod trace;
+pub mod venue;
 
 pub use error::{Error, Result};

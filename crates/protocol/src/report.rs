@@ -44,11 +44,7 @@ impl TransmissionRisk {
 
     /// A level, refusing values above 8.
     pub fn new(level: u8) -> Result<Self> {
-        if level <= Self::MAX.0 {
-            Ok(TransmissionRisk(level))
-        } else {
-            Err(Error::InvalidField("transmission_risk"))
-        }
+        if level <= Self::MAX.0 { Ok(TransmissionRisk(level)) } else { Err(Error::InvalidField("transmission_risk")) }
     }
 
     /// The level as a number `0..=8`.

@@ -99,8 +99,7 @@ pub fn verify_with_context(
     let mut signed = Vec::with_capacity(context.len() + message.len());
     signed.put(context);
     signed.put(message);
-    key.verify_strict(&signed, &Signature::from_bytes(signature))
-        .map_err(|_| Error::BadSignature)
+    key.verify_strict(&signed, &Signature::from_bytes(signature)).map_err(|_| Error::BadSignature)
 }
 
 /// Wraps `body` into a signed file of kind `magic`.
@@ -133,10 +132,7 @@ impl<'a> SignedFile<'a> {
             return Err(Error::BadMagic);
         }
         let signed_len = bytes.len().checked_sub(SIGNATURE_LEN).ok_or(Error::Truncated)?;
-        let body_len = reader
-            .remaining()
-            .checked_sub(TRAILER_LEN)
-            .ok_or(Error::Truncated)?;
+        let body_len = reader.remaining().checked_sub(TRAILER_LEN).ok_or(Error::Truncated)?;
         let body = reader.take(body_len)?;
         let key_id = KeyId(reader.array()?);
         let signature = reader.array()?;
@@ -147,8 +143,7 @@ impl<'a> SignedFile<'a> {
     /// Checks the signature against the trusted key the file names.
     pub fn verify(&self, trusted: &TrustedKeys) -> Result<&'a [u8]> {
         let key = trusted.get(self.key_id).ok_or(Error::BadSignature)?;
-        key.verify_strict(self.signed, &Signature::from_bytes(&self.signature))
-            .map_err(|_| Error::BadSignature)?;
+        key.verify_strict(self.signed, &Signature::from_bytes(&self.signature)).map_err(|_| Error::BadSignature)?;
         Ok(self.body)
     }
 }

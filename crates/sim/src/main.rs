@@ -1,1 +1,4 @@
+//! `greenlight-sim`: the town simulation (arrives with its own issue).
+#![forbid(unsafe_code)]
+
 fn main() {}

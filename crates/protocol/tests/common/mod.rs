@@ -18,16 +18,13 @@ use std::path::PathBuf;
 
 /// Path of `spec/vectors/NAME.json` in the repository.
 pub fn vector_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../spec/vectors")
-        .join(format!("{name}.json"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../spec/vectors").join(format!("{name}.json"))
 }
 
 /// Loads a committed vector file.
 pub fn load(name: &str) -> Value {
     let path = vector_path(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
@@ -70,12 +67,92 @@ pub fn unhex(v: &Value, field: &str) -> Vec<u8> {
 
 /// Reads a hex string field of `v` as a fixed-size array.
 pub fn unhex_array<const N: usize>(v: &Value, field: &str) -> [u8; N] {
-    unhex(v, field)
-        .try_into()
-        .unwrap_or_else(|_| panic!("field {field} is not {N} bytes"))
+    unhex(v, field).try_into().unwrap_or_else(|_| panic!("field {field} is not {N} bytes"))
 }
 
 /// Reads an unsigned integer field of `v`.
 pub fn uint(v: &Value, field: &str) -> u64 {
     v[field].as_u64().unwrap_or_else(|| panic!("field {field} is not an unsigned integer"))
 }
+
+/// An RNG that records every byte it hands out, so a vector file can list
+/// the randomness an operation consumed.
+pub struct RecordingRng {
+    inner: ChaCha20Rng,
+    /// Bytes handed out since the last [`RecordingRng::take`].
+    pub drawn: Vec<u8>,
+}
+
+impl RecordingRng {
+    /// Records the output of `rng(label)`.
+    pub fn new(label: &str) -> Self {
+        RecordingRng { inner: rng(label), drawn: Vec::new() }
+    }
+
+    /// The bytes drawn since the last call, as hex.
+    pub fn take(&mut self) -> Value {
+        hex(std::mem::take(&mut self.drawn))
+    }
+}
+
+impl rand_core::TryRng for RecordingRng {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        rand_core::Rng::fill_bytes(&mut self.inner, dst);
+        self.drawn.extend_from_slice(dst);
+        Ok(())
+    }
+}
+impl rand_core::TryCryptoRng for RecordingRng {}
+
+/// An RNG that hands out exactly the bytes a vector file recorded, and
+/// panics if asked for more: replaying an operation with it must consume
+/// the same randomness in the same order.
+pub struct ReplayRng {
+    bytes: Vec<u8>,
+    at: usize,
+}
+
+impl ReplayRng {
+    /// Replays the hex string `v[field]`.
+    pub fn new(v: &Value, field: &str) -> Self {
+        ReplayRng { bytes: unhex(v, field), at: 0 }
+    }
+
+    /// Panics unless every recorded byte was consumed.
+    pub fn finish(self) {
+        assert_eq!(self.at, self.bytes.len(), "operation consumed less randomness than recorded");
+    }
+}
+
+impl rand_core::TryRng for ReplayRng {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        let end = self.at + dst.len();
+        assert!(end <= self.bytes.len(), "operation asked for more randomness than recorded");
+        dst.copy_from_slice(&self.bytes[self.at..end]);
+        self.at = end;
+        Ok(())
+    }
+}
+impl rand_core::TryCryptoRng for ReplayRng {}

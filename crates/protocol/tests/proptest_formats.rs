@@ -1,0 +1,286 @@
+//! Property tests for the proximity and venue formats: every valid value
+//! round-trips, and every truncated, extended or bit-flipped encoding is
+//! refused with an error — at decoding, or at the authentication step that
+//! follows it for the formats that carry no signature of their own — and
+//! never with a panic.
+
+use greenlight_protocol::advert::{Advertisement, ServiceUuid};
+use greenlight_protocol::checkin::{CheckInDayKey, SealedCheckIn, VenueMatcher};
+use greenlight_protocol::daily_key::{DailyKey, EncryptedMetadata, EphemeralId, Metadata, PublishedKey};
+use greenlight_protocol::matcher::{MatchConfig, Sighting, SightingIndex};
+use greenlight_protocol::signing::{SigningKey, TrustedKeys};
+use greenlight_protocol::time::{DayNumber, UnixTime};
+use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret};
+use greenlight_protocol::venue::{
+    AuthorityTraceKey, Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret,
+};
+use proptest::prelude::*;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use std::sync::OnceLock;
+
+/// One way to damage an encoding.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Truncate(usize),
+    Extend(u8),
+    FlipBit(usize),
+}
+
+fn mutation(len: usize) -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (0..len).prop_map(Mutation::Truncate),
+        any::<u8>().prop_map(Mutation::Extend),
+        (0..len * 8).prop_map(Mutation::FlipBit),
+    ]
+}
+
+fn apply(bytes: &[u8], m: &Mutation) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    match *m {
+        Mutation::Truncate(n) => out.truncate(n),
+        Mutation::Extend(b) => out.push(b),
+        Mutation::FlipBit(bit) => out[bit / 8] ^= 1 << (bit % 8),
+    }
+    out
+}
+
+const T0: u64 = 1_728_000_000;
+
+/// Keys, a poster, a check-in and a trace for it, built once.
+struct Fixture {
+    authority_signing: SigningKey,
+    authority_keys: TrustedKeys,
+    venue: VenueMasterSecret,
+    opened: PosterEpoch,
+    poster: Poster,
+    day_key: CheckInDayKey,
+    record: SealedCheckIn,
+    entry: TraceEntry,
+    batch: Vec<u8>,
+    request: Vec<u8>,
+    bundle: Vec<u8>,
+    revealed: Vec<u8>,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let authority_signing = SigningKey::from_bytes(&[3; 32]);
+        let authority_keys = TrustedKeys::from_keys([authority_signing.verifying_key()]);
+        let authority = AuthorityTraceKey::generate(&mut rng);
+        let venue = VenueMasterSecret::generate(&mut rng);
+        let epoch = Epoch::new(UnixTime(T0), 1440).expect("epoch");
+        let opened = venue.open_epoch(epoch, &authority.public_key(), &mut rng).expect("open");
+        let info = VenueInfo { name: "Bakery".into(), address: "1 Mill Lane".into(), kind: VenueKind::Shop };
+        let poster = venue.poster(&info, &opened, epoch.start(), epoch.end()).expect("poster");
+        let day_key = CheckInDayKey::generate(epoch.day(), &mut rng);
+        let record = poster.check_in(&day_key, UnixTime(T0 + 600), UnixTime(T0 + 3000), &mut rng).expect("check in");
+        let share = authority.open_share(&venue.public_key(), &opened).expect("share");
+        let secret = TraceSecret::combine(&venue.owner_share(&epoch), &share, &opened).expect("combine");
+        let entry = TraceEntry::new(&secret, &opened, UnixTime(T0), UnixTime(T0 + 7200), "Get tested.", &mut rng)
+            .expect("entry");
+        let batch = TraceBatch::new("XA", 1, UnixTime(T0 + 86_400), vec![entry.clone()])
+            .expect("batch")
+            .sign(&authority_signing);
+        let request = ReleaseRequest::new(venue.public_key(), UnixTime(T0), vec![epoch]).expect("request");
+        let bundle = venue.release(&request, &[opened]).expect("release");
+        let request = request.sign(&authority_signing);
+        let revealed =
+            RevealedCheckIn { poster: poster.clone(), arrival: UnixTime(T0 + 600), departure: UnixTime(T0 + 3000) }
+                .to_bytes();
+        Fixture {
+            authority_signing,
+            authority_keys,
+            venue,
+            opened,
+            poster,
+            day_key,
+            record,
+            entry,
+            batch,
+            request,
+            bundle,
+            revealed,
+        }
+    })
+}
+
+/// Whether the fixture's phone still finds its check-in given these bytes
+/// for the record.
+fn record_still_matches(record_bytes: &[u8]) -> bool {
+    let f = fixture();
+    let Ok(record) = SealedCheckIn::from_bytes(record_bytes) else { return false };
+    let matcher = VenueMatcher::new(&[f.day_key.public()], vec![record]);
+    !matcher.match_entries(std::slice::from_ref(&f.entry)).is_empty()
+}
+
+/// The fixture's signed trace batch, release request and release bundle.
+fn signed_file(which: usize) -> &'static [u8] {
+    let f = fixture();
+    [&f.batch, &f.request, &f.bundle][which]
+}
+
+fn venue_text(max: usize) -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[A-Za-z0-9 .,'&äöüéß-]{0,40}")
+        .expect("regex")
+        .prop_filter("fits", move |s| s.len() <= max)
+}
+
+proptest! {
+    #[test]
+    fn advertisements_round_trip(id in any::<[u8; 16]>(), meta in any::<[u8; 4]>(), uuid in any::<u16>()) {
+        let ad = Advertisement { id: EphemeralId(id), metadata: EncryptedMetadata(meta) };
+        let uuid = ServiceUuid(uuid);
+        prop_assert_eq!(Advertisement::decode(&ad.encode(uuid), uuid), Ok(ad));
+        prop_assert_eq!(Advertisement::from_service_data(&ad.service_data()), Ok(ad));
+    }
+
+    #[test]
+    fn damaged_advertisements_never_pass_decoding_and_authentication(
+        key in any::<[u8; 16]>(), slot in 0u8..144, tx in any::<i8>(), m in mutation(31),
+    ) {
+        let schedule = DailyKey::from_bytes(key).schedule(DayNumber(20_000));
+        let id = schedule.id(slot);
+        let ad = Advertisement { id, metadata: schedule.seal_metadata(&id, Metadata::v1(tx)) };
+        let damaged = apply(&ad.encode(ServiceUuid::PLACEHOLDER), &m);
+        // The flags byte is the OS's to set: changing it is not damage.
+        if matches!(m, Mutation::FlipBit(bit) if bit / 8 == 2) {
+            return Ok(());
+        }
+        let accepted = Advertisement::decode(&damaged, ServiceUuid::PLACEHOLDER)
+            .ok()
+            .filter(|d| d.id == id)
+            .map(|d| schedule.open_metadata(&d.id, &d.metadata));
+        // Either decoding fails, the ID no longer belongs to the key (so it
+        // never matches), or the metadata tag fails.
+        prop_assert!(!matches!(accepted, Some(Ok(_))), "{:?} passed", m);
+    }
+
+    #[test]
+    fn posters_round_trip(
+        name in venue_text(40).prop_filter("non-empty", |s| !s.trim().is_empty()),
+        address in venue_text(40),
+        kind in 0u8..9,
+        start_minute in 0u32..60_000_000,
+        minutes in 1u16..=2880,
+        window in any::<(u16, u16)>(),
+    ) {
+        let f = fixture();
+        let (a, b) = (window.0 % minutes, window.1 % minutes);
+        let (from, until) = (a.min(b), a.max(b) + 1);
+        let epoch = Epoch::new(UnixTime::from_minutes(start_minute), minutes).expect("epoch");
+        let opened = PosterEpoch { epoch, ..f.opened };
+        let info = VenueInfo { name, address, kind: VenueKind::from_byte(kind).expect("kind") };
+        let poster = f.venue.poster(
+            &info,
+            &opened,
+            epoch.start().plus(u64::from(from) * 60),
+            epoch.start().plus(u64::from(until) * 60),
+        ).expect("valid poster");
+        prop_assert_eq!(Poster::from_bytes(&poster.to_bytes()), Ok(poster.clone()));
+        prop_assert_eq!(Poster::from_text(&poster.to_text()), Ok(poster.clone()));
+        prop_assert!(poster.check_live(poster.live_from(), 0).is_ok());
+        prop_assert!(poster.check_live(poster.live_until(), 0).is_err());
+    }
+
+    #[test]
+    fn damaged_posters_are_refused(m in mutation(fixture().poster.to_bytes().len())) {
+        let damaged = apply(&fixture().poster.to_bytes(), &m);
+        prop_assert!(Poster::from_bytes(&damaged).is_err());
+    }
+
+    #[test]
+    fn damaged_check_ins_are_never_opened(m in mutation(fixture().record.to_bytes().len())) {
+        let f = fixture();
+        prop_assert!(record_still_matches(&f.record.to_bytes()));
+        prop_assert!(!record_still_matches(&apply(&f.record.to_bytes(), &m)), "{:?}", m);
+    }
+
+    #[test]
+    fn damaged_trace_entries_match_nobody(m in mutation(fixture().entry.to_bytes().len())) {
+        let f = fixture();
+        let damaged = apply(&f.entry.to_bytes(), &m);
+        if let Ok(entry) = TraceEntry::from_bytes(&damaged) {
+            let matcher = VenueMatcher::new(&[f.day_key.public()], vec![f.record.clone()]);
+            prop_assert!(matcher.match_entries(&[entry]).is_empty(), "{:?}", m);
+        }
+    }
+
+    #[test]
+    fn damaged_signed_trace_files_are_refused(
+        (which, m) in (0usize..3).prop_flat_map(|w| (Just(w), mutation(signed_file(w).len()))),
+    ) {
+        let f = fixture();
+        let bytes = signed_file(which);
+        let damaged = apply(bytes, &m);
+        let refused = match which {
+            0 => TraceBatch::verify(&damaged, &f.authority_keys).is_err(),
+            1 => ReleaseRequest::verify(&damaged, &f.authority_keys).is_err(),
+            _ => ReleaseBundle::verify(&damaged).is_err(),
+        };
+        prop_assert!(refused, "{:?} of file {}", m, which);
+    }
+
+    #[test]
+    fn damaged_reveals_are_refused_or_caught_by_the_upload_hmac(m in mutation(fixture().revealed.len())) {
+        // The times are not signed by the venue: the upload HMAC in the
+        // authority's certificate covers these bytes. Everything inside the
+        // poster is signed, and the framing is strict.
+        let f = fixture();
+        let damaged = apply(&f.revealed, &m);
+        match RevealedCheckIn::from_bytes(&damaged) {
+            Err(_) => {}
+            Ok(r) => {
+                prop_assert_eq!(&r.poster, &f.poster);
+                prop_assert!(matches!(m, Mutation::FlipBit(b) if b / 8 >= f.revealed.len() - 8), "{:?}", m);
+            }
+        }
+    }
+
+    #[test]
+    fn decoders_never_panic_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let f = fixture();
+        let _ = Poster::from_bytes(&bytes);
+        let _ = Poster::from_text(&format!("GL1:{}", String::from_utf8_lossy(&bytes)));
+        let _ = SealedCheckIn::from_bytes(&bytes);
+        let _ = TraceEntry::from_bytes(&bytes);
+        let _ = TraceBatch::verify(&bytes, &f.authority_keys);
+        let _ = ReleaseRequest::verify(&bytes, &f.authority_keys);
+        let _ = ReleaseBundle::verify(&bytes);
+        let _ = RevealedCheckIn::from_bytes(&bytes);
+        let _ = PosterEpoch::from_bytes(&bytes);
+        let _ = Advertisement::decode(&bytes, ServiceUuid::PLACEHOLDER);
+        let _ = Advertisement::from_service_data(&bytes);
+    }
+
+    #[test]
+    fn the_matcher_never_panics_and_finds_only_heard_keys(
+        sightings in proptest::collection::vec((any::<[u8; 16]>(), any::<[u8; 4]>(), any::<i8>(), any::<u64>()), 0..50),
+        keys in proptest::collection::vec((any::<[u8; 16]>(), any::<u32>()), 0..50),
+        published_at in any::<u64>(),
+    ) {
+        let sightings: Vec<Sighting> = sightings
+            .into_iter()
+            .map(|(id, meta, rssi, t)| Sighting {
+                id: EphemeralId(id), metadata: EncryptedMetadata(meta), rssi, seen_at: UnixTime(t),
+            })
+            .collect();
+        let index = SightingIndex::new(sightings, MatchConfig::default());
+        let keys: Vec<_> = keys.into_iter().map(|(k, d)| (PublishedKey(k), DayNumber(d))).collect();
+        let (matches, stats) = index.match_keys(keys.clone(), UnixTime(published_at));
+        prop_assert_eq!(stats.keys, keys.len() as u64);
+        // Random keys do not collide with random IDs.
+        prop_assert!(matches.iter().all(|m| m.sightings.is_empty()));
+    }
+}
+
+#[test]
+fn the_fixture_is_consistent() {
+    let f = fixture();
+    assert!(record_still_matches(&f.record.to_bytes()));
+    assert!(TraceBatch::verify(&f.batch, &f.authority_keys).is_ok());
+    assert!(ReleaseRequest::verify(&f.request, &TrustedKeys::from_keys([f.authority_signing.verifying_key()])).is_ok());
+    assert!(ReleaseBundle::verify(&f.bundle).is_ok());
+}
