@@ -12,8 +12,9 @@
 //! record = day ‖ tag ‖ nonce ‖ ChaCha20-Poly1305(key, nonce, aad = day ‖ tag, visit)
 //! ```
 //!
-//! The phone erases `e_d` once no poster can start on that day any more, so
-//! the record can then be linked to its venue by nobody — the phone
+//! The phone erases `e_d` at the end of day `d + 1`, when no epoch that
+//! started on day `d` can still be live (epochs last at most one day), so
+//! from then on the record can be linked to its venue by nobody — the phone
 //! included — until the venue is traced: a trace entry publishes
 //! `t = s_o + s_a`, and `t·E = e_d·P = Z` lets the phone recompute the tag
 //! with one scalar multiplication per entry, look the record up, and open
@@ -50,6 +51,12 @@ pub struct CheckInDayKey {
 }
 
 impl CheckInDayKey {
+    /// When the phone must erase this key: the end of the day after its
+    /// day, when no epoch starting on its day can still be live.
+    pub fn erase_at(&self) -> UnixTime {
+        self.day.plus(1).end()
+    }
+
     /// Draws a new key for `day` from the caller's RNG.
     pub fn generate<R: CryptoRng + ?Sized>(day: DayNumber, rng: &mut R) -> Self {
         CheckInDayKey { day, secret: StaticSecret::random_from_rng(rng) }

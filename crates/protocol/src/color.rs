@@ -29,7 +29,7 @@
 //! behind, and green for someone who just reported positive would be the
 //! worse mistake.
 //!
-//! The normative description, with pseudo-code, is `spec/drafts/color.md`;
+//! The normative description, with pseudo-code, is `spec/protocol.md` §13–§14;
 //! `spec/vectors/color.json` holds known-answer cases.
 
 use crate::policy::{AttenuationBucket, ColorPolicy};

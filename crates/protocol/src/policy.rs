@@ -27,7 +27,7 @@
 //!     33    1 lookback_days                  u8, 1..=14
 //! ```
 //!
-//! The normative description is `spec/drafts/color.md`;
+//! The normative description is `spec/protocol.md` §13–§14;
 //! `spec/vectors/policy.json` holds known-answer vectors.
 
 use crate::codec::{Reader, Writer};

@@ -36,8 +36,11 @@ pub const POSTER_PREFIX: &str = "GL1:";
 pub const MAX_NAME_LEN: usize = 40;
 /// Maximum venue address length in UTF-8 bytes.
 pub const MAX_ADDRESS_LEN: usize = 40;
-/// Longest epoch: two days, in minutes.
-pub const MAX_EPOCH_MINUTES: u16 = 2880;
+/// Longest epoch: one day, in minutes. Phones keep a check-in day key until
+/// no epoch starting on its day can still be live, so this bound is what
+/// limits how long a seized phone can link its own check-ins (see
+/// [`crate::checkin`]).
+pub const MAX_EPOCH_MINUTES: u16 = 1440;
 /// Poster format version.
 pub const POSTER_VERSION: u8 = 1;
 
@@ -59,7 +62,7 @@ type HpkeKdf = hpke::kdf::HkdfSha256;
 type HpkeAead = hpke::aead::ChaCha20Poly1305;
 
 /// A venue's time slice with its own trace key: minute-aligned start and a
-/// length of 1 to 2880 minutes.
+/// length of 1 to 1440 minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Epoch {
     start_minute: u32,

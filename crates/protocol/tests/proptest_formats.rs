@@ -164,7 +164,7 @@ proptest! {
         address in venue_text(40),
         kind in 0u8..9,
         start_minute in 0u32..60_000_000,
-        minutes in 1u16..=2880,
+        minutes in 1u16..=1440,
         window in any::<(u16, u16)>(),
     ) {
         let f = fixture();

@@ -195,7 +195,7 @@ fn generate_policy_vectors() -> Value {
         })
         .collect();
     json!({
-        "description": "Greenlight color policy (spec/drafts/color.md). Each policy's body \
+        "description": "Greenlight color policy (spec/protocol.md §13). Each policy's body \
             encodes its fields; its signed file is magic ‖ body ‖ key_id ‖ Ed25519 signature \
             by the key with `signing_key_seed` (RFC 8032 secret key), and verifies under \
             `public_key`. Invalid bodies must be refused by the decoder and invalid files by \
@@ -527,7 +527,7 @@ fn generate_color_vectors() -> Value {
         })
         .collect();
     json!({
-        "description": "Greenlight color function (spec/drafts/color.md). For each case, decode \
+        "description": "Greenlight color function (spec/protocol.md §14). For each case, decode \
             the named policy body, run the color function on the inputs and compare every \
             expected field, evidence included and in order. Times are Unix seconds, days are \
             Unix seconds / 86400, report_type is the wire byte (1 confirmed test, 2 clinical), \
