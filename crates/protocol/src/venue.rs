@@ -615,3 +615,59 @@ impl Poster {
         self.epoch.epoch.start().plus(u64::from(self.live_until) * 60)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epochs_are_whole_minutes_and_at_most_a_day() {
+        assert!(Epoch::new(UnixTime(1_728_000_000), 1440).is_ok());
+        assert_eq!(Epoch::new(UnixTime(1_728_000_000), 1441), Err(Error::InvalidField("epoch_minutes")));
+        assert_eq!(Epoch::new(UnixTime(1_728_000_000), 0), Err(Error::InvalidField("epoch_minutes")));
+        assert_eq!(Epoch::new(UnixTime(1_728_000_030), 60), Err(Error::InvalidField("epoch_start")));
+        // Past the year 10136 a minute no longer fits in 32 bits.
+        assert_eq!(Epoch::new(UnixTime(u64::from(u32::MAX) * 60), 1), Err(Error::InvalidField("epoch_start")));
+        let epoch = Epoch::new(UnixTime(1_728_000_000), 90).expect("epoch");
+        assert_eq!(epoch.end().0 - epoch.start().0, 90 * 60);
+        assert_eq!(epoch.day(), DayNumber(20_000));
+    }
+
+    #[test]
+    fn venue_text_is_checked() {
+        let ok = VenueInfo { name: "Bäckerei".into(), address: String::new(), kind: VenueKind::Shop };
+        assert!(ok.validate().is_ok());
+        for (name, address) in [("", ""), ("   ", ""), ("a\nb", ""), ("ok", "tab\there")] {
+            let info = VenueInfo { name: name.into(), address: address.into(), kind: VenueKind::Shop };
+            assert!(info.validate().is_err(), "{name:?} / {address:?}");
+        }
+        let long = VenueInfo { name: "x".repeat(41), address: String::new(), kind: VenueKind::Other };
+        assert_eq!(long.validate(), Err(Error::InvalidField("venue_name")));
+    }
+
+    #[test]
+    fn venue_kinds_round_trip_and_unknown_kinds_are_refused() {
+        for kind in VenueKind::ALL {
+            assert_eq!(VenueKind::from_byte(kind.to_byte()), Ok(kind));
+        }
+        assert_eq!(VenueKind::from_byte(9), Err(Error::InvalidField("venue_kind")));
+    }
+
+    #[test]
+    fn a_live_window_outside_the_epoch_is_refused() {
+        let master = VenueMasterSecret::from_bytes([1; 32]);
+        let epoch = Epoch::new(UnixTime(1_728_000_000), 60).expect("epoch");
+        let opened = PosterEpoch { epoch, trace_key: [9; 32], share_enc: [9; 32] };
+        let info = VenueInfo { name: "Kiosk".into(), address: String::new(), kind: VenueKind::Shop };
+        let start = epoch.start();
+        assert!(master.poster(&info, &opened, start, start.plus(3600)).is_ok());
+        for (from, until) in [
+            (start.plus(600), start.plus(600)),
+            (start.minus(60), start.plus(60)),
+            (start, start.plus(3660)),
+            (start.plus(30), start.plus(600)),
+        ] {
+            assert_eq!(master.poster(&info, &opened, from, until), Err(Error::InvalidField("live_window")));
+        }
+    }
+}
