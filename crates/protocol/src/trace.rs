@@ -14,6 +14,7 @@
 use crate::codec::{Reader, Writer, check_text};
 use crate::crypto::{AEAD_NONCE_LEN, AEAD_TAG_LEN, aead_open, aead_seal, hkdf_expand, hkdf_extract};
 use crate::error::{Error, Result};
+use crate::export::Region;
 use crate::signing::{SignedFile, SigningKey, TrustedKeys, VerifyingKey, open_file, seal_file};
 use crate::time::UnixTime;
 use crate::venue::{AuthorityShare, Epoch, OwnerShare, Poster, PosterEpoch, VenueMasterSecret};
@@ -203,7 +204,7 @@ impl TraceEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceBatch {
     /// Region code, as in export batches.
-    pub region: String,
+    pub region: Region,
     /// Append-only sequence number.
     pub sequence: u64,
     /// When the authority signed the batch.
@@ -214,19 +215,18 @@ pub struct TraceBatch {
 
 impl TraceBatch {
     /// A batch of `entries` (sorted here; a secret twice is refused).
-    pub fn new(region: &str, sequence: u64, created_at: UnixTime, mut entries: Vec<TraceEntry>) -> Result<Self> {
-        check_region(region)?;
+    pub fn new(region: Region, sequence: u64, created_at: UnixTime, mut entries: Vec<TraceEntry>) -> Result<Self> {
         entries.sort_by_key(|e| e.secret);
         if entries.windows(2).any(|w| w[0].secret == w[1].secret) {
             return Err(Error::InvalidField("entries"));
         }
-        Ok(TraceBatch { region: region.to_owned(), sequence, created_at, entries })
+        Ok(TraceBatch { region, sequence, created_at, entries })
     }
 
     fn body(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.put_u8(TRACE_VERSION);
-        out.put_short_text(&self.region);
+        self.region.write(&mut out);
         out.put_u64(self.sequence);
         out.put_u64(self.created_at.0);
         out.put_u32(u32::try_from(self.entries.len()).expect("batches are bounded"));
@@ -249,8 +249,7 @@ impl TraceBatch {
         if version != TRACE_VERSION {
             return Err(Error::UnsupportedVersion(version));
         }
-        let region = r.short_text(16, "region")?.to_owned();
-        check_region(&region)?;
+        let region = Region::read(&mut r)?;
         let sequence = r.u64()?;
         let created_at = UnixTime(r.u64()?);
         let count = r.u32()?;
@@ -264,16 +263,6 @@ impl TraceBatch {
         }
         Ok(TraceBatch { region, sequence, created_at, entries })
     }
-}
-
-fn check_region(region: &str) -> Result<()> {
-    if region.is_empty()
-        || region.len() > 16
-        || !region.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err(Error::InvalidField("region"));
-    }
-    Ok(())
 }
 
 /// The authority's signed request to a venue owner: release the owner

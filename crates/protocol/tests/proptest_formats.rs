@@ -7,6 +7,7 @@
 use greenlight_protocol::advert::{Advertisement, ServiceUuid};
 use greenlight_protocol::checkin::{CheckInDayKey, SealedCheckIn, VenueMatcher};
 use greenlight_protocol::daily_key::{DailyKey, EncryptedMetadata, EphemeralId, Metadata, PublishedKey};
+use greenlight_protocol::export::Region;
 use greenlight_protocol::matcher::{MatchConfig, Sighting, SightingIndex};
 use greenlight_protocol::signing::{SigningKey, TrustedKeys};
 use greenlight_protocol::time::{DayNumber, UnixTime};
@@ -81,7 +82,7 @@ fn fixture() -> &'static Fixture {
         let secret = TraceSecret::combine(&venue.owner_share(&epoch), &share, &opened).expect("combine");
         let entry = TraceEntry::new(&secret, &opened, UnixTime(T0), UnixTime(T0 + 7200), "Get tested.", &mut rng)
             .expect("entry");
-        let batch = TraceBatch::new("XA", 1, UnixTime(T0 + 86_400), vec![entry.clone()])
+        let batch = TraceBatch::new(Region::new("XA").expect("region"), 1, UnixTime(T0 + 86_400), vec![entry.clone()])
             .expect("batch")
             .sign(&authority_signing);
         let request = ReleaseRequest::new(venue.public_key(), UnixTime(T0), vec![epoch]).expect("request");

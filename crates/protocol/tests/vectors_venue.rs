@@ -10,6 +10,7 @@ mod common;
 use common::{RecordingRng, ReplayRng, hex, uint, unhex, unhex_array};
 use greenlight_protocol::Error;
 use greenlight_protocol::checkin::{CheckInDayKey, SealedCheckIn, VenueMatcher};
+use greenlight_protocol::export::Region;
 use greenlight_protocol::signing::{SigningKey, TrustedKeys};
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret};
@@ -57,7 +58,9 @@ fn generate() -> Value {
     let window = (UnixTime(EPOCH_START + 19 * 3600), UnixTime(EPOCH_START + 21 * 3600));
     let entry = TraceEntry::new(&secret, &opened, window.0, window.1, MESSAGE, &mut rng).expect("entry");
     let entry_randomness = rng.take();
-    let batch = TraceBatch::new("XA", 1, UnixTime(EPOCH_START + 3 * 86_400), vec![entry.clone()]).expect("batch");
+    let batch =
+        TraceBatch::new(Region::new("XA").expect("region"), 1, UnixTime(EPOCH_START + 3 * 86_400), vec![entry.clone()])
+            .expect("batch");
 
     let request =
         ReleaseRequest::new(venue.public_key(), UnixTime(EPOCH_START + 2 * 86_400), vec![epoch]).expect("request");
@@ -210,7 +213,7 @@ fn committed_venue_vectors_hold() {
 
     let tb = &v["trace_batch"];
     let batch = TraceBatch::new(
-        tb["region"].as_str().expect("region"),
+        Region::new(tb["region"].as_str().expect("region")).expect("region"),
         uint(tb, "sequence"),
         UnixTime(uint(tb, "created_at")),
         vec![entry],

@@ -4,6 +4,7 @@
 
 use greenlight_protocol::Error;
 use greenlight_protocol::checkin::{CheckInDayKey, VenueMatcher};
+use greenlight_protocol::export::Region;
 use greenlight_protocol::signing::{SigningKey, TrustedKeys};
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret};
@@ -101,7 +102,9 @@ fn a_traced_epoch_reaches_its_visitors_and_only_them() {
         &mut town.rng,
     )
     .expect("entry");
-    let batch = TraceBatch::new("XA", 1, at(2 * DAY), vec![entry]).expect("batch").sign(&town.authority_signing);
+    let batch = TraceBatch::new(Region::new("XA").expect("region"), 1, at(2 * DAY), vec![entry])
+        .expect("batch")
+        .sign(&town.authority_signing);
     let batch = TraceBatch::verify(&batch, &authority_keys).expect("phones verify the batch");
 
     let outcomes: Vec<Vec<u32>> = phones
