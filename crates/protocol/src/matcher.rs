@@ -78,6 +78,9 @@ pub enum Rejection {
     OutsideInterval,
     /// The metadata's tag did not verify: altered in transit.
     TamperedMetadata,
+    /// Authentic metadata of a major version this implementation does not
+    /// know.
+    UnknownVersion,
 }
 
 /// Everything the matcher found for one published key.
@@ -255,8 +258,10 @@ impl SightingIndex {
 
     /// Matches published keys, each with its day, against the sightings.
     ///
-    /// `published_at` is the signed time the keys were published (the
-    /// export batch's end). Keys whose day had not ended plus the embargo
+    /// `published_at` is the batch's publication time: the smaller of its
+    /// signed `end` and the time this phone first obtained it (spec §6.2),
+    /// so that neither a server nor a phone clock set forward can make a key
+    /// look older than it is. Keys whose day had not ended plus the embargo
     /// margin by then are ignored, whatever their IDs.
     pub fn match_keys<I>(&self, keys: I, published_at: UnixTime) -> (Vec<KeyMatch>, MatchStats)
     where
@@ -319,7 +324,10 @@ impl SightingIndex {
                     continue;
                 }
                 match schedule.open_metadata(&id, &sighting.metadata) {
-                    Ok(metadata) => result.sightings.push(VerifiedSighting { sighting: index, interval, metadata }),
+                    Ok(metadata) if metadata.major_version() == 1 => {
+                        result.sightings.push(VerifiedSighting { sighting: index, interval, metadata })
+                    }
+                    Ok(_) => result.rejected.push((index, Rejection::UnknownVersion)),
                     Err(_) => result.rejected.push((index, Rejection::TamperedMetadata)),
                 }
             }
@@ -393,6 +401,24 @@ mod tests {
         let (matches, _) = index.match_keys([(met.release(), DAY)], after_embargo());
         assert!(matches[0].sightings.is_empty());
         assert_eq!(matches[0].rejected, vec![(0, Rejection::TamperedMetadata)]);
+    }
+
+    #[test]
+    fn metadata_of_an_unknown_major_version_does_not_count() {
+        let mut rng = rng(7);
+        let met = DailyKey::generate(&mut rng);
+        let schedule = met.schedule(DAY);
+        let id = schedule.id(20);
+        let future = Metadata { version: 0x20, tx_power: -10 };
+        let sighting = Sighting {
+            id,
+            metadata: schedule.seal_metadata(&id, future),
+            rssi: -60,
+            seen_at: DAY.interval(20).start().plus(1),
+        };
+        let index = SightingIndex::new(vec![sighting], MatchConfig::default());
+        let (matches, _) = index.match_keys([(met.release(), DAY)], after_embargo());
+        assert_eq!(matches[0].rejected, vec![(0, Rejection::UnknownVersion)]);
     }
 
     #[test]

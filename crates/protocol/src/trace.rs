@@ -344,7 +344,7 @@ impl core::fmt::Debug for EpochRelease {
 pub struct ReleaseBundle {
     /// The venue releasing.
     pub venue: VerifyingKey,
-    /// The released epochs, in the request's order.
+    /// The released epochs, strictly ascending (the request's order).
     pub releases: Vec<EpochRelease>,
 }
 
@@ -394,7 +394,12 @@ impl ReleaseBundle {
             releases.push(EpochRelease { epoch, owner_share });
         }
         r.finish()?;
-        if releases.is_empty() || releases.len() > MAX_RELEASE_EPOCHS {
+        // Strictly ascending epochs, as the request lists them: one encoding
+        // per bundle, and no epoch twice.
+        if releases.is_empty()
+            || releases.len() > MAX_RELEASE_EPOCHS
+            || releases.windows(2).any(|w| w[0].epoch.epoch >= w[1].epoch.epoch)
+        {
             return Err(Error::InvalidField("epochs"));
         }
         Ok(ReleaseBundle { venue, releases })

@@ -194,6 +194,7 @@ fn committed_matching_scenario_holds() {
                 "rejected": k.rejected.iter().map(|(i, why)| json!([i, match why {
                     Rejection::OutsideInterval => "outside_interval",
                     Rejection::TamperedMetadata => "tampered_metadata",
+                    Rejection::UnknownVersion => "unknown_version",
                 }])).collect::<Vec<_>>(),
             })
         })

@@ -162,6 +162,13 @@ fn a_release_covers_exactly_the_requested_epochs() {
     let request = ReleaseRequest::new(town.venue.public_key(), at(6 * DAY), vec![unknown]).expect("request");
     assert_eq!(town.venue.release(&request, &town.log), Err(Error::InvalidField("epoch")));
 
+    // A bundle listing the same epochs in another order is refused: one
+    // release has one encoding.
+    let request = ReleaseRequest::new(town.venue.public_key(), at(6 * DAY), wanted.clone()).expect("request");
+    let bundle = town.venue.release(&request, &town.log).expect("release");
+    let shuffled = reorder_bundle(&bundle, &town.venue);
+    assert_eq!(ReleaseBundle::verify(&shuffled).err(), Some(Error::InvalidField("epochs")));
+
     // A request addressed to another venue is refused.
     let other = VenueMasterSecret::generate(&mut town.rng);
     let request = ReleaseRequest::new(other.public_key(), at(6 * DAY), wanted).expect("request");
@@ -174,6 +181,17 @@ fn a_release_covers_exactly_the_requested_epochs() {
         .expect("request")
         .sign(&forger);
     assert_eq!(ReleaseRequest::verify(&forged, &authority_keys), Err(Error::BadSignature));
+}
+
+/// Re-signs `bundle` with its two releases swapped.
+fn reorder_bundle(bundle: &[u8], venue: &VenueMasterSecret) -> Vec<u8> {
+    let body = &bundle[8..bundle.len() - 72];
+    let (head, items) = body.split_at(1 + 32 + 2);
+    let (first, second) = items.split_at(102);
+    let mut swapped = head.to_vec();
+    swapped.extend_from_slice(second);
+    swapped.extend_from_slice(first);
+    greenlight_protocol::signing::seal_file(b"GL_RELSE", &swapped, &venue.signing_key())
 }
 
 #[test]
