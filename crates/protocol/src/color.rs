@@ -34,7 +34,7 @@
 
 use crate::policy::{AttenuationBucket, ColorPolicy};
 use crate::report::{ReportType, TransmissionRisk};
-use crate::time::{DAY_SECONDS, DayNumber, UnixTime};
+use crate::time::{DayNumber, UnixTime};
 use core::fmt;
 use std::collections::BTreeMap;
 
@@ -368,13 +368,13 @@ fn write_evidence(f: &mut fmt::Formatter<'_>, item: &Evidence, color: Color) -> 
                 ReportType::ClinicalDiagnosis => "clinical diagnosis",
             };
             let red = if color == Color::Red { "red until" } else { "red ended" };
-            write!(f, "{}: positive diagnosis ({kind}); {red} {}", Date(day), Time(until))
+            write!(f, "{}: positive diagnosis ({kind}); {red} {}", day.iso_date(), Time(until))
         }
         Evidence::BleDay { day, seconds_per_bucket, weighted_minutes, threshold_minutes, qualifies } => {
             write!(
                 f,
                 "{}: Bluetooth contact, {weighted_minutes} weighted min (needs {threshold_minutes}):",
-                Date(day)
+                day.iso_date()
             )?;
             for bucket in AttenuationBucket::ALL {
                 let sep = if bucket.index() == 0 { " " } else { ", " };
@@ -383,9 +383,9 @@ fn write_evidence(f: &mut fmt::Formatter<'_>, item: &Evidence, color: Color) -> 
             write!(f, " — {}", verdict(qualifies))
         }
         Evidence::Venue { day, start, end, overlap_minutes, threshold_minutes, qualifies } => {
-            write!(f, "{}: venue visit ", Date(day))?;
+            write!(f, "{}: venue visit ", day.iso_date())?;
             if start.day() == end.day() {
-                write!(f, "{} {}–{} UTC", Date(start.day()), Clock(start), Clock(end))?;
+                write!(f, "{} {}–{} UTC", start.day().iso_date(), start.clock(), end.clock())?;
             } else {
                 write!(f, "{} – {}", Time(start), Time(end))?;
             }
@@ -417,50 +417,13 @@ fn write_evidence(f: &mut fmt::Formatter<'_>, item: &Evidence, color: Color) -> 
     }
 }
 
-/// A UTC date, `YYYY-MM-DD`.
-struct Date(DayNumber);
-
-impl fmt::Display for Date {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (y, m, d) = civil_from_days(u64::from(self.0.0));
-        write!(f, "{y:04}-{m:02}-{d:02}")
-    }
-}
-
-/// A UTC time of day, `HH:MM`.
-struct Clock(UnixTime);
-
-impl fmt::Display for Clock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.0 % DAY_SECONDS;
-        write!(f, "{:02}:{:02}", secs / 3600, secs % 3600 / 60)
-    }
-}
-
 /// A UTC instant, `YYYY-MM-DD HH:MM UTC`.
 struct Time(UnixTime);
 
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (y, m, d) = civil_from_days(self.0.0 / DAY_SECONDS);
-        write!(f, "{y:04}-{m:02}-{d:02} {} UTC", Clock(self.0))
+        write!(f, "{} UTC", self.0.iso_minute())
     }
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
-/// Hinnant's `civil_from_days`, restricted to non-negative days so it stays
-/// in unsigned arithmetic and never overflows for any `u64 / 86400`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
@@ -857,16 +820,6 @@ mod tests {
         );
         assert_eq!(d.color, Color::Green);
         assert!(d.to_string().contains("(needs 10) — qualified; its yellow has ended"));
-    }
-
-    #[test]
-    fn dates_are_gregorian() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(u64::from(TODAY.0)), (2026, 5, 10));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(11_017), (2000, 3, 1));
-        // Never overflows.
-        let _ = civil_from_days(u64::MAX / DAY_SECONDS);
     }
 
     #[test]

@@ -126,6 +126,67 @@ impl fmt::Display for DayNumber {
     }
 }
 
+impl DayNumber {
+    /// The proleptic Gregorian date `(year, month, day)` of this UTC day.
+    pub fn civil(self) -> (u64, u8, u8) {
+        // Howard Hinnant's `civil_from_days`, for non-negative days only, so
+        // it stays in unsigned arithmetic and cannot overflow.
+        let z = u64::from(self.0) + 719_468;
+        let era = z / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let small = |v: u64| u8::try_from(v).expect("months and days are below 32");
+        (yoe + era * 400 + u64::from(m <= 2), small(m), small(d))
+    }
+
+    /// The date for people: `2026-05-10`.
+    pub fn iso_date(self) -> impl fmt::Display {
+        IsoDate(self)
+    }
+}
+
+impl UnixTime {
+    /// The UTC time of day for people: `09:05`.
+    pub fn clock(self) -> impl fmt::Display {
+        Clock(self)
+    }
+
+    /// The UTC instant to the minute for people: `2026-05-10 09:05`.
+    pub fn iso_minute(self) -> impl fmt::Display {
+        IsoMinute(self)
+    }
+}
+
+struct IsoDate(DayNumber);
+
+impl fmt::Display for IsoDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (y, m, d) = self.0.civil();
+        write!(f, "{y:04}-{m:02}-{d:02}")
+    }
+}
+
+struct Clock(UnixTime);
+
+impl fmt::Display for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.0 % DAY_SECONDS;
+        write!(f, "{:02}:{:02}", secs / 3600, secs % 3600 / 60)
+    }
+}
+
+struct IsoMinute(UnixTime);
+
+impl fmt::Display for IsoMinute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.0.day().iso_date(), self.0.clock())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +206,18 @@ mod tests {
         assert_eq!(day.end().interval().day(), day.plus(1));
         assert_eq!(day.end().minus(1).interval().slot(), 143);
         assert_eq!(day.end().minus(1).day(), day);
+    }
+
+    #[test]
+    fn dates_are_proleptic_gregorian_utc() {
+        assert_eq!(DayNumber(0).civil(), (1970, 1, 1));
+        assert_eq!(DayNumber(11_016).iso_date().to_string(), "2000-02-29");
+        assert_eq!(DayNumber(11_017).iso_date().to_string(), "2000-03-01");
+        assert_eq!(DayNumber(20_583).civil(), (2026, 5, 10));
+        assert_eq!(DayNumber(u32::MAX).civil().0, 11_761_191);
+        let t = DayNumber(20_584).start().plus(9 * 3600 + 5 * 60 + 59);
+        assert_eq!(t.iso_minute().to_string(), "2026-05-11 09:05");
+        assert_eq!(t.clock().to_string(), "09:05");
     }
 
     #[test]

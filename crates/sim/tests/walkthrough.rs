@@ -1,0 +1,118 @@
+//! Runs the real `greenlight-sim` binary and checks what a person reading
+//! its output would notice: each resident's color, the exit status, and
+//! that the relay attacker's replay and tampering were caught.
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+/// One run of the binary with `args`.
+struct SimRun {
+    output: Output,
+}
+
+impl SimRun {
+    fn new(args: &[&str]) -> Self {
+        let output =
+            Command::new(env!("CARGO_BIN_EXE_greenlight-sim")).args(args).output().expect("greenlight-sim runs");
+        SimRun { output }
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8(self.output.stdout.clone()).expect("stdout is UTF-8")
+    }
+
+    fn assert_success(&self) {
+        assert!(
+            self.output.status.success(),
+            "exit status {:?}\nstderr:\n{}",
+            self.output.status,
+            String::from_utf8_lossy(&self.output.stderr)
+        );
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout()).expect("--json prints one JSON document")
+    }
+}
+
+fn color_of<'a>(doc: &'a Value, name: &str) -> &'a str {
+    doc["residents"]
+        .as_array()
+        .expect("residents is a list")
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is listed"))["color"]
+        .as_str()
+        .expect("color is text")
+}
+
+#[test]
+fn every_resident_gets_the_color_of_the_story_whatever_the_seed() {
+    for seed in ["1", "20260511"] {
+        let run = SimRun::new(&["--json", "--seed", seed]);
+        run.assert_success();
+        let doc = run.json();
+        assert_eq!(doc["seed"].as_u64().map(|s| s.to_string()).as_deref(), Some(seed));
+        let colors: Vec<(&str, &str)> = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace"]
+            .into_iter()
+            .map(|name| (name, color_of(&doc, name)))
+            .collect();
+        assert_eq!(
+            colors,
+            [
+                ("Alice", "red"),
+                ("Bob", "yellow"),
+                ("Carol", "green"),
+                ("Dave", "green"),
+                ("Erin", "yellow"),
+                ("Frank", "green"),
+                ("Grace", "green"),
+            ],
+            "seed {seed}"
+        );
+        assert_eq!(doc["all_hold"], true, "seed {seed}");
+    }
+}
+
+#[test]
+fn yellow_says_why_bob_through_bluetooth_and_erin_through_the_cafe() {
+    let run = SimRun::new(&["--json"]);
+    run.assert_success();
+    let doc = run.json();
+    let explanation = |name: &str| -> String {
+        let residents = doc["residents"].as_array().expect("list");
+        let resident = residents.iter().find(|r| r["name"] == name).expect("listed");
+        resident["explanation"].as_str().expect("text").to_owned()
+    };
+    let bob = explanation("Bob");
+    assert!(bob.contains("Bluetooth contact, 180 weighted min (needs 15)"), "{bob}");
+    assert!(bob.contains("— qualifies"), "{bob}");
+    let erin = explanation("Erin");
+    assert!(erin.contains("overlapping a traced visit by 30 min (needs 10) — qualifies"), "{erin}");
+    assert!(erin.contains("0 weighted min (needs 15)"), "her Bluetooth contact was across the room: {erin}");
+}
+
+#[test]
+fn the_narration_reports_the_relay_replay_and_the_tampered_metadata() {
+    let run = SimRun::new(&[]);
+    run.assert_success();
+    let text = run.stdout();
+    // Descriptions wrap at 80 columns; compare on single spaces.
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("heard 12:04, outside its interval 10:00–10:10: replay"), "{text}");
+    assert!(flat.contains("heard 10:14 in its interval 10:10–10:20, tag fails: tampered"), "{text}");
+    assert!(flat.contains("Dave green"), "{text}");
+    assert!(flat.contains("no contact; 2 relayed sightings rejected"), "{text}");
+    assert!(flat.contains("no network"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "a line is wider than 80 columns:\n{text}");
+}
+
+#[test]
+fn the_same_seed_gives_byte_identical_output() {
+    let first = SimRun::new(&["--seed", "7"]);
+    let second = SimRun::new(&["--seed", "7"]);
+    first.assert_success();
+    assert_eq!(first.stdout(), second.stdout());
+    let other = SimRun::new(&["--seed", "8"]);
+    assert_ne!(first.stdout(), other.stdout(), "keys come from the seed");
+}
