@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check CI runs. Safe on a fresh machine: it installs what is
-# missing (today only the Rust components; later suites add a PostgreSQL,
-# a private D-Bus with a mock BlueZ, and Chromium here, and nowhere else).
+# Runs every check CI runs. Safe on a fresh machine: it installs and starts
+# what is missing (Rust components, a PostgreSQL for the server suite), here
+# and nowhere else.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -14,6 +14,34 @@ for component in rustfmt clippy; do
     fi
 done
 cargo --version
+
+# The key server's suite runs on SQLite and on a real PostgreSQL. Use the
+# one given in GREENLIGHT_TEST_POSTGRES, else the machine's on 127.0.0.1:5432,
+# installing and starting one if there is none.
+step "PostgreSQL"
+if [ -z "${GREENLIGHT_TEST_POSTGRES:-}" ]; then
+    as_postgres() { su postgres -s /bin/sh -c "$*"; }
+    if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+        if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+        fi
+        version=$(ls /etc/postgresql | sort -V | tail -n 1)
+        pg_ctlcluster --skip-systemctl-redirect "$version" main start
+        for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    fi
+    url="postgres://postgres@127.0.0.1:5432/test"
+    if ! psql "$url" -qtAc 'SELECT 1' >/dev/null 2>&1; then
+        # A fresh Debian cluster wants a password over TCP: set one, and
+        # make sure the database exists.
+        as_postgres "psql -qc \"ALTER USER postgres PASSWORD 'greenlight'\"" >/dev/null
+        as_postgres "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname = 'test'\" | grep -q 1 || createdb test"
+        url="postgres://postgres:greenlight@127.0.0.1:5432/test"
+    fi
+    psql "$url" -qtAc 'SELECT 1' >/dev/null
+    export GREENLIGHT_TEST_POSTGRES="$url"
+fi
+echo "using PostgreSQL at ${GREENLIGHT_TEST_POSTGRES##*@}"
 
 step "format"
 cargo fmt --all --check

@@ -1,0 +1,261 @@
+//! Start-up, background jobs and shutdown.
+
+use crate::api;
+use crate::config::Config;
+use crate::files::FsStore;
+use crate::metrics::Metrics;
+use crate::publisher::Publisher;
+use crate::state::{AppState, Attempts, Clock};
+use crate::store::{Store, redact};
+use greenlight_protocol::signing::{KeyId, SigningKey, TrustedKeys};
+use rand_core::Rng;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// A failure to start, with a message for the operator.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on (useful with port 0).
+    pub addr: SocketAddr,
+    /// Shared state, for tests and jobs.
+    pub state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests, lets running ones finish, stops the jobs
+    /// and closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.state.store.close().await;
+    }
+
+    /// Waits until a shutdown signal (SIGINT or SIGTERM), then shuts down.
+    pub async fn run_until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Loads the export signing key from the data directory, creating it (0600)
+/// on first start.
+pub fn load_or_create_export_key(data_dir: &Path) -> Result<SigningKey, StartError> {
+    let path = data_dir.join("export-key");
+    let fail = |what: &str, e: std::io::Error| StartError(format!("{what} {}: {e}", path.display()));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let mut seed = [0u8; 32];
+            hex::decode_to_slice(text.trim(), &mut seed)
+                .map_err(|_| StartError(format!("{} does not hold 64 hex digits", path.display())))?;
+            Ok(SigningKey::from_bytes(&seed))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut seed = [0u8; 32];
+            rand_core::UnwrapErr(getrandom::SysRng).fill_bytes(&mut seed);
+            write_private(&path, &format!("{}\n", hex::encode(seed))).map_err(|e| fail("cannot create", e))?;
+            let key = SigningKey::from_bytes(&seed);
+            std::fs::write(
+                data_dir.join("export-key.pub"),
+                format!("{}\n", hex::encode(key.verifying_key().as_bytes())),
+            )
+            .map_err(|e| fail("cannot write the public key next to", e))?;
+            Ok(key)
+        }
+        Err(e) => Err(fail("cannot read", e)),
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// Starts the server: data directory, keys, database and migrations, crash
+/// repair, the index, the HTTP listener and the background jobs.
+pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError(format!("cannot create data directory {}: {e}", config.data_dir.display())))?;
+    let key = load_or_create_export_key(&config.data_dir)?;
+    let store = Store::connect(&config.database_url)
+        .await
+        .map_err(|e| StartError(format!("database {}: {e}", redact(&config.database_url))))?;
+    let files = FsStore::new(config.data_dir.join("files"))
+        .map_err(|e| StartError(format!("cannot create file storage: {e}")))?;
+    let publisher = Arc::new(Publisher::new(
+        store.clone(),
+        Arc::new(files),
+        key.clone(),
+        config.region.clone(),
+        config.min_batch_keys,
+        config.export_interval,
+    ));
+    let restored = publisher.repair().await.map_err(|e| StartError(format!("repairing published files: {e}")))?;
+    if restored > 0 {
+        tracing::warn!(restored, "restored export batches sealed before a crash");
+    }
+    publisher.rebuild_index(clock()).await.map_err(|e| StartError(format!("building the index: {e}")))?;
+    if config.authority_keys.is_empty() {
+        tracing::warn!("no --authority-key given: uploads will be refused until one is configured");
+    }
+    let authority_keys = TrustedKeys::from_keys(config.authority_keys.iter().copied());
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener.local_addr().map_err(|e| StartError(e.to_string()))?;
+    tracing::info!(
+        %addr,
+        database = %redact(&config.database_url),
+        export_key_id = %hex::encode(KeyId::of(&key.verifying_key()).0),
+        "greenlight-server listening"
+    );
+
+    let state = Arc::new(AppState {
+        config,
+        store,
+        publisher,
+        authority_keys,
+        metrics: Metrics::new(),
+        latency: Default::default(),
+        attempts: Attempts::default(),
+        clock,
+    });
+    let router = api::router(state.clone()).layer((
+        // Log method, route and status only: never an address, a user agent
+        // or a query string.
+        TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let route = request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or("unmatched", axum::extract::MatchedPath::as_str)
+                .to_owned();
+            tracing::info_span!("request", method = %request.method(), route)
+        }),
+        RequestBodyLimitLayer::new(state.config.max_body),
+        TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(state.config.request_timeout),
+        ),
+    ));
+    let (shutdown, mut stop) = watch::channel(false);
+    let serve = {
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let result = axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "server stopped");
+            }
+        })
+    };
+    let jobs = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            // First runs after one period: start-up has already repaired and
+            // re-signed everything.
+            let every = |secs| {
+                tokio::time::interval_at(
+                    tokio::time::Instant::now() + Duration::from_secs(secs),
+                    Duration::from_secs(secs),
+                )
+            };
+            let mut export = every(state.config.export_interval);
+            let mut retention = every(3600);
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    _ = export.tick() => run_export(&state).await,
+                    _ = retention.tick() => run_retention(&state).await,
+                }
+            }
+        })
+    };
+    Ok(Running { addr, state, shutdown, tasks: vec![serve, jobs] })
+}
+
+/// One export run; failures are logged and retried at the next run.
+pub async fn run_export(state: &AppState) {
+    match state.publisher.seal(state.now()).await {
+        Ok(Some(sealed)) => {
+            state.metrics.batches_sealed.inc();
+            tracing::info!(
+                sequence = sealed.sequence,
+                keys = sealed.keys,
+                padding = sealed.padding,
+                "export batch sealed"
+            );
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "sealing an export batch failed; will retry"),
+    }
+    if let Ok((pending, _)) = state.store.pending_keys(i64::try_from(state.now().0).unwrap_or(i64::MAX)).await {
+        state.metrics.pending_keys.set(pending);
+    }
+}
+
+/// One retention run.
+pub async fn run_retention(state: &AppState) {
+    let now = state.now();
+    state.attempts.prune(now);
+    match state.publisher.retention(now, state.config.retention_days).await {
+        Ok(deleted) => {
+            let rows = deleted.keys + deleted.checkins + deleted.certificates + deleted.files.len() as u64;
+            state.metrics.retention_deleted.inc_by(rows);
+            if rows > 0 {
+                tracing::info!(keys = deleted.keys, files = deleted.files.len(), "retention deleted expired data");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "retention failed; will retry"),
+    }
+}

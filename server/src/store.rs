@@ -1,0 +1,485 @@
+//! The key server's database: one code path for SQLite (the embedded
+//! default) and PostgreSQL, through sqlx's `Any` driver, with migrations per
+//! backend because their DDL differs.
+//!
+//! Every statement uses `$N` placeholders, which both backends accept, and
+//! only `BIGINT`/`INTEGER`, `BLOB`/`BYTEA` and `TEXT` columns, which map to
+//! `i64`, `Vec<u8>` and `String` on both.
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use std::time::Duration;
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of `url`, from its scheme.
+    pub fn of(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Config(format!(
+                "unsupported database URL {:?}: use sqlite://PATH or postgres://…",
+                redact(url)
+            )))
+        }
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Why a database operation failed.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The configuration is unusable (bad URL).
+    Config(String),
+    /// The database refused or failed.
+    Database(sqlx::Error),
+    /// Migrations could not be applied.
+    Migrate(sqlx::migrate::MigrateError),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Config(message) => f.write_str(message),
+            StoreError::Database(e) => write!(f, "database error: {e}"),
+            StoreError::Migrate(e) => write!(f, "database migration failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+/// One uploaded or padding key, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    /// The 16 key bytes.
+    pub key: Vec<u8>,
+    /// UTC day number.
+    pub day: i64,
+    /// Transmission risk level.
+    pub transmission_risk: i64,
+    /// Report type byte.
+    pub report_type: i64,
+}
+
+/// A published file, as the index lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRow {
+    /// File kind byte (1 export, 2 trace, 3 policy).
+    pub kind: i64,
+    /// Sequence within its kind.
+    pub sequence: i64,
+    /// Start of the span it covers.
+    pub start_time: i64,
+    /// End of the span it covers.
+    pub end_time: i64,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+    /// File size in bytes.
+    pub size: i64,
+}
+
+/// An upload that passed every check, ready to store atomically.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    /// The certificate id, recorded so it cannot be used again.
+    pub certificate_id: [u8; 16],
+    /// When the certificate expires (the id can be forgotten after).
+    pub certificate_expires_at: i64,
+    /// Upload time, coarsened to the hour.
+    pub received_hour: i64,
+    /// Keys with their publication time (end of day + embargo).
+    pub keys: Vec<(KeyRow, i64)>,
+    /// Revealed check-ins, as uploaded.
+    pub checkins: Vec<Vec<u8>>,
+}
+
+/// What storing an upload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// Stored; this many keys were new (known keys are ignored).
+    Stored {
+        /// Keys not already known.
+        new_keys: u64,
+    },
+    /// The certificate had been used already: nothing was stored.
+    CertificateUsed,
+}
+
+/// What a retention pass deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// Key rows (real and padding).
+    pub keys: u64,
+    /// Revealed check-ins.
+    pub checkins: u64,
+    /// Expired certificate ids.
+    pub certificates: u64,
+    /// Published files, whose bytes the caller removes from file storage.
+    pub files: Vec<FileRow>,
+}
+
+/// The database handle, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url`, creating an SQLite file if needed, and applies the
+    /// backend's migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let backend = Backend::of(url)?;
+        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let url = match backend {
+            Backend::Sqlite => {
+                // WAL lets readers work while the one writer commits; the busy
+                // timeout makes concurrent writers wait instead of failing.
+                options = options.max_connections(8).after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        Ok(())
+                    })
+                });
+                if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") }
+            }
+            Backend::Postgres => {
+                options = options.max_connections(16);
+                url.to_owned()
+            }
+        };
+        let pool = options.connect(&url).await?;
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await,
+        }
+        .map_err(StoreError::Migrate)?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Stores an accepted upload in one transaction: the certificate id (a
+    /// second use stores nothing), the new keys, the revealed check-ins.
+    pub async fn store_upload(&self, upload: &NewUpload) -> Result<StoreOutcome, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let fresh =
+            sqlx::query("INSERT INTO used_certificates (id, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(upload.certificate_id.to_vec())
+                .bind(upload.certificate_expires_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if fresh == 0 {
+            tx.rollback().await?;
+            return Ok(StoreOutcome::CertificateUsed);
+        }
+        let mut new_keys = 0;
+        for (key, publish_after) in &upload.keys {
+            new_keys += sqlx::query(
+                "INSERT INTO diagnosis_keys \
+                 (key, day, transmission_risk, report_type, received_hour, publish_after, batch, padding) \
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL, 0) ON CONFLICT DO NOTHING",
+            )
+            .bind(key.key.clone())
+            .bind(key.day)
+            .bind(key.transmission_risk)
+            .bind(key.report_type)
+            .bind(upload.received_hour)
+            .bind(*publish_after)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        for checkin in &upload.checkins {
+            sqlx::query("INSERT INTO revealed_checkins (checkin, received_hour) VALUES ($1, $2)")
+                .bind(checkin.clone())
+                .bind(upload.received_hour)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(StoreOutcome::Stored { new_keys })
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write
+    /// lock at once (`BEGIN IMMEDIATE`), so a concurrent writer waits for the
+    /// busy timeout instead of failing when a deferred transaction tries to
+    /// upgrade its read snapshot.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Every published file, ordered by kind and sequence.
+    pub async fn published_files(&self) -> Result<Vec<FileRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, sequence, start_time, end_time, sha256, size FROM published_files ORDER BY kind, sequence",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(file_row).collect()
+    }
+
+    /// The keys (real and padding) sealed into export batch `sequence`.
+    pub async fn batch_keys(&self, sequence: i64) -> Result<Vec<KeyRow>, StoreError> {
+        batch_keys(&self.pool, sequence).await
+    }
+
+    /// Keys stored but not sealed yet, and how many of them are publishable
+    /// at `now`.
+    pub async fn pending_keys(&self, now: i64) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN publish_after <= $1 THEN 1 ELSE 0 END), 0) \
+             FROM diagnosis_keys WHERE batch IS NULL",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    /// Revealed check-ins, oldest first.
+    pub async fn revealed_checkins(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let rows = sqlx::query("SELECT checkin FROM revealed_checkins ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Every stored column of every row, for the privacy tests: what an
+    /// attacker who copies the database gets.
+    pub async fn dump(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for (table, columns) in [
+            (
+                "diagnosis_keys",
+                "key, day, transmission_risk, report_type, received_hour, publish_after, batch, padding",
+            ),
+            ("used_certificates", "id, expires_at"),
+            ("revealed_checkins", "id, checkin, received_hour"),
+            ("published_files", "kind, sequence, start_time, end_time, sha256, size"),
+        ] {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {columns} FROM {table}")))
+                .fetch_all(&self.pool)
+                .await?;
+            for row in rows {
+                let mut cells = Vec::new();
+                for i in 0..row.len() {
+                    let cell = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+                        v.map_or("NULL".into(), |v| v.to_string())
+                    } else if let Ok(v) = row.try_get::<Vec<u8>, _>(i) {
+                        hex::encode(v)
+                    } else {
+                        row.try_get::<String, _>(i)?
+                    };
+                    cells.push(cell);
+                }
+                out.push(format!("{table}: {}", cells.join(" | ")));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes everything older than the retention period: keys of days
+    /// before `oldest_day`, files whose span ended before `oldest_time`,
+    /// check-ins received before it, and certificate ids expired by `now`.
+    pub async fn delete_expired(&self, oldest_day: i64, oldest_time: i64, now: i64) -> Result<Deleted, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let files = sqlx::query(
+            "SELECT kind, sequence, start_time, end_time, sha256, size FROM published_files WHERE end_time < $1",
+        )
+        .bind(oldest_time)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(file_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        sqlx::query("DELETE FROM published_files WHERE end_time < $1").bind(oldest_time).execute(&mut *tx).await?;
+        let keys = sqlx::query("DELETE FROM diagnosis_keys WHERE day < $1")
+            .bind(oldest_day)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let checkins = sqlx::query("DELETE FROM revealed_checkins WHERE received_hour < $1")
+            .bind(oldest_time)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let certificates = sqlx::query("DELETE FROM used_certificates WHERE expires_at < $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(Deleted { keys, checkins, certificates, files })
+    }
+}
+
+fn file_row(r: &sqlx::any::AnyRow) -> Result<FileRow, StoreError> {
+    Ok(FileRow {
+        kind: r.try_get(0)?,
+        sequence: r.try_get(1)?,
+        start_time: r.try_get(2)?,
+        end_time: r.try_get(3)?,
+        sha256: r.try_get(4)?,
+        size: r.try_get(5)?,
+    })
+}
+
+async fn batch_keys<'e, E>(executor: E, sequence: i64) -> Result<Vec<KeyRow>, StoreError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let rows = sqlx::query(
+        "SELECT key, day, transmission_risk, report_type FROM diagnosis_keys WHERE batch = $1 ORDER BY key",
+    )
+    .bind(sequence)
+    .fetch_all(executor)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(KeyRow {
+                key: r.try_get(0)?,
+                day: r.try_get(1)?,
+                transmission_risk: r.try_get(2)?,
+                report_type: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// The sealing steps, inside one transaction.
+pub struct Sealing {
+    tx: Transaction<'static, Any>,
+}
+
+impl Sealing {
+    /// Starts sealing.
+    pub async fn begin(store: &Store) -> Result<Self, StoreError> {
+        Ok(Sealing { tx: store.begin_write().await? })
+    }
+
+    /// The next sequence number of `kind` and the end of the previous file's
+    /// span (for the next file's start).
+    pub async fn next_sequence(&mut self, kind: i64) -> Result<(i64, Option<i64>), StoreError> {
+        let row = sqlx::query("SELECT MAX(sequence), MAX(end_time) FROM published_files WHERE kind = $1")
+            .bind(kind)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        let last: Option<i64> = row.try_get(0)?;
+        Ok((last.unwrap_or(0) + 1, row.try_get(1)?))
+    }
+
+    /// Assigns every unsealed key publishable at `now` to batch `sequence`
+    /// and returns them.
+    pub async fn claim_publishable(&mut self, sequence: i64, now: i64) -> Result<Vec<KeyRow>, StoreError> {
+        sqlx::query("UPDATE diagnosis_keys SET batch = $1 WHERE batch IS NULL AND publish_after <= $2")
+            .bind(sequence)
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await?;
+        batch_keys(&mut *self.tx, sequence).await
+    }
+
+    /// Adds padding keys to batch `sequence`.
+    pub async fn add_padding(&mut self, sequence: i64, received_hour: i64, keys: &[KeyRow]) -> Result<(), StoreError> {
+        for key in keys {
+            sqlx::query(
+                "INSERT INTO diagnosis_keys \
+                 (key, day, transmission_risk, report_type, received_hour, publish_after, batch, padding) \
+                 VALUES ($1, $2, $3, $4, $5, 0, $6, 1) ON CONFLICT DO NOTHING",
+            )
+            .bind(key.key.clone())
+            .bind(key.day)
+            .bind(key.transmission_risk)
+            .bind(key.report_type)
+            .bind(received_hour)
+            .bind(sequence)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The keys now in batch `sequence`, sorted by key.
+    pub async fn batch_keys(&mut self, sequence: i64) -> Result<Vec<KeyRow>, StoreError> {
+        batch_keys(&mut *self.tx, sequence).await
+    }
+
+    /// Records a published file.
+    pub async fn record_file(&mut self, file: &FileRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO published_files (kind, sequence, start_time, end_time, sha256, size) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(file.kind)
+        .bind(file.sequence)
+        .bind(file.start_time)
+        .bind(file.end_time)
+        .bind(file.sha256.clone())
+        .bind(file.size)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Makes everything durable at once.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    /// Abandons everything, releasing the write lock now rather than when
+    /// the connection is next used.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.tx.rollback().await?)
+    }
+}

@@ -1,0 +1,380 @@
+//! The key server's behaviour as phones and operators see it, run once on
+//! SQLite and once on the real PostgreSQL.
+
+mod common;
+
+use common::{Authority, Db, Key, TestServer, keys, upload};
+use greenlight_protocol::export::ExportBatch;
+use greenlight_protocol::index::{FileKind, Index};
+use greenlight_protocol::report::ReportType;
+use greenlight_protocol::signing::TrustedKeys;
+use greenlight_protocol::time::UnixTime;
+use serde_json::{Value, json};
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Postgres).await })*
+        }
+    };
+}
+
+on_both_databases!(
+    accepted_keys_are_sealed_signed_and_listed,
+    every_invalid_upload_is_refused_and_stores_nothing,
+    a_certificate_works_once,
+    failed_attempts_lock_a_certificate_not_an_address,
+    known_keys_are_ignored_and_published_once,
+    todays_keys_wait_for_the_embargo,
+    chaff_looks_like_a_real_upload_and_stores_nothing,
+    the_index_answers_304_and_files_are_immutable,
+    a_lost_batch_file_is_restored_byte_for_byte,
+    retention_deletes_rows_and_files,
+    bad_input_gets_a_4xx_and_the_server_keeps_serving,
+    the_database_holds_no_address_user_agent_or_exact_time,
+);
+
+fn trusted(server: &TestServer) -> TrustedKeys {
+    TrustedKeys::from_keys([server.export_key()])
+}
+
+/// What a phone does: verify the index, fetch every export batch it lists,
+/// check it against its entry and verify it.
+async fn download_batches(server: &TestServer) -> Vec<ExportBatch> {
+    let bytes = server.get("/v1/index").await.bytes().await.expect("index");
+    let index = Index::verify(&bytes, &trusted(server)).expect("the index is signed by the export key");
+    let mut batches = Vec::new();
+    for entry in index.entries_after(FileKind::ExportBatch, 0) {
+        let file = server.get(&format!("/v1/files/{}", hex::encode(entry.sha256))).await;
+        assert_eq!(file.status(), 200);
+        let bytes = file.bytes().await.expect("file");
+        entry.check(&bytes).expect("the file matches its index entry");
+        batches.push(ExportBatch::verify(&bytes, &trusted(server)).expect("the batch is signed"));
+    }
+    batches
+}
+
+async fn accepted_keys_are_sealed_signed_and_listed(db: Db) {
+    let server = TestServer::start(db).await;
+    let uploaded = keys(1, 3, server.clock.now().day());
+    let (status, body, _) = server.post(&upload(&server.authority, server.clock.now(), &uploaded, &[])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "accepted");
+
+    let sealed = server.seal().await.expect("a batch is sealed");
+    assert_eq!(sealed.keys, 3);
+    assert!(sealed.keys + sealed.padding >= 50, "padded to the minimum batch size");
+
+    let batches = download_batches(&server).await;
+    assert_eq!(batches.len(), 1);
+    let records = batches[0].records();
+    assert_eq!(records.len(), sealed.keys + sealed.padding);
+    for key in &uploaded {
+        let found: Vec<_> = records.iter().filter(|r| r.key.0 == key.bytes).collect();
+        assert_eq!(found.len(), 1, "each uploaded key is published once");
+        assert_eq!(found[0].day.0, key.day);
+        assert_eq!(found[0].transmission_risk.level(), key.risk);
+        assert_eq!(found[0].report_type, ReportType::ConfirmedTest, "stamped from the certificate");
+    }
+    // Padding clones real metadata: no record has a day nobody uploaded.
+    let days: Vec<u32> = uploaded.iter().map(|k| k.day).collect();
+    assert!(records.iter().all(|r| days.contains(&r.day.0)));
+    // Nothing left to seal.
+    assert!(server.seal().await.is_none());
+}
+
+async fn every_invalid_upload_is_refused_and_stores_nothing(db: Db) {
+    let server = TestServer::start(db).await;
+    let now = server.clock.now();
+    let today = now.day();
+    let a = &server.authority;
+    let good = keys(2, 2, today);
+    let valid = upload(a, now, &good, &[]);
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut v = valid.clone();
+        f(&mut v);
+        v
+    };
+    let key_on = |day: u32| Key { day, ..good[0] };
+    let same_day: Vec<Key> = keys(3, 4, today).into_iter().map(|k| Key { day: today.0 - 2, ..k }).collect();
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        ("no keys", upload(a, now, &[], &[]), 400, "no_keys"),
+        ("31 keys", upload(a, now, &keys(4, 31, today), &[]), 400, "too_many_keys"),
+        ("key not base64url", with(&|v| v["keys"][0]["key"] = json!("not base64!")), 400, "invalid_key"),
+        ("15-byte key", with(&|v| v["keys"][0]["key"] = json!("AAAAAAAAAAAAAAAAAAAA")), 400, "invalid_key"),
+        ("future key", upload(a, now, &[key_on(today.0 + 1)], &[]), 400, "future_key"),
+        ("key older than 14 days", upload(a, now, &[key_on(today.0 - 15)], &[]), 400, "old_key"),
+        ("risk 9", with(&|v| v["keys"][0]["transmission_risk"] = json!(9)), 400, "invalid_risk"),
+        (
+            "duplicate key",
+            upload(a, now, &[good[0], Key { day: good[0].day - 1, ..good[0] }], &[]),
+            400,
+            "duplicate_key",
+        ),
+        ("4 keys for one day", upload(a, now, &same_day, &[]), 400, "too_many_keys_per_day"),
+        ("garbage check-in", upload(a, now, &good, &[vec![1, 2, 3]]), 400, "invalid_checkin"),
+        ("untrusted authority", upload(&Authority::new(99), now, &good, &[]), 401, "invalid_certificate"),
+        ("expired certificate", upload(a, now.minus(1000), &good, &[]), 403, "certificate_expired"),
+        ("certificate for later", upload(a, now.plus(1000), &good, &[]), 403, "certificate_not_yet_valid"),
+        ("changed risk", with(&|v| v["keys"][0]["transmission_risk"] = json!(2)), 403, "hmac_mismatch"),
+        (
+            "dropped key",
+            with(&|v| {
+                v["keys"].as_array_mut().expect("array").pop();
+            }),
+            403,
+            "hmac_mismatch",
+        ),
+        ("malformed certificate", with(&|v| v["certificate"] = json!("short")), 400, "invalid_certificate"),
+        ("bad hmac key", with(&|v| v["hmac_key"] = json!("AAAA")), 400, "invalid_hmac_key"),
+        ("day as text", with(&|v| v["keys"][0]["day"] = json!("yesterday")), 400, "invalid_json"),
+        ("unknown field", with(&|v| v["ip"] = json!("1.2.3.4")), 400, "invalid_json"),
+        (
+            "missing certificate",
+            with(&|v| {
+                v.as_object_mut().expect("object").remove("certificate");
+            }),
+            400,
+            "invalid_json",
+        ),
+    ];
+    for (label, body, status, code) in cases {
+        let (got, response, size) = server.post(&body).await;
+        assert_eq!((got, response["status"].as_str()), (status, Some(code)), "{label}: {response}");
+        assert!(!response["message"].as_str().unwrap_or("").is_empty(), "{label}: the error says what was wrong");
+        assert_eq!(size, 512, "{label}: every publish answer has one size");
+    }
+    for raw in [b"{".to_vec(), b"[]".to_vec(), vec![0xff, 0xfe, 0x00], Vec::new()] {
+        let (got, response, _) = server.post_raw(raw, false).await;
+        assert_eq!((got, response["status"].as_str()), (400, Some("invalid_json")));
+    }
+    assert_eq!(server.stored_keys().await, 0, "a refused upload stores nothing");
+    assert!(!server.dump().await.iter().any(|r| r.starts_with("used_certificates:")), "nor uses up its certificate");
+    // And the valid one still goes through afterwards.
+    assert_eq!(server.post(&valid).await.0, 200);
+}
+
+async fn a_certificate_works_once(db: Db) {
+    let server = TestServer::start(db).await;
+    let body = upload(&server.authority, server.clock.now(), &keys(5, 2, server.clock.now().day()), &[]);
+    assert_eq!(server.post(&body).await.0, 200);
+    let (status, response, _) = server.post(&body).await;
+    assert_eq!((status, response["status"].as_str()), (409, Some("certificate_used")));
+    assert_eq!(server.stored_keys().await, 2);
+}
+
+async fn failed_attempts_lock_a_certificate_not_an_address(db: Db) {
+    let server = TestServer::start(db).await;
+    let today = server.clock.now().day();
+    let body = upload(&server.authority, server.clock.now(), &keys(6, 2, today), &[]);
+    let mut wrong = body.clone();
+    wrong["keys"][0]["transmission_risk"] = json!(0);
+    for _ in 0..5 {
+        assert_eq!(server.post(&wrong).await.0, 403);
+    }
+    let (status, response, _) = server.post(&body).await;
+    assert_eq!((status, response["status"].as_str()), (429, Some("too_many_attempts")));
+    // Another certificate from the same address is unaffected.
+    let other = upload(&server.authority, server.clock.now().plus(1), &keys(7, 2, today), &[]);
+    assert_eq!(server.post(&other).await.0, 200);
+}
+
+async fn known_keys_are_ignored_and_published_once(db: Db) {
+    let server = TestServer::start(db).await;
+    let today = server.clock.now().day();
+    let first = keys(8, 3, today);
+    let mut second = keys(9, 2, today);
+    second[0] = first[1]; // re-uploaded
+    assert_eq!(server.post(&upload(&server.authority, server.clock.now(), &first, &[])).await.0, 200);
+    assert_eq!(server.post(&upload(&server.authority, server.clock.now().plus(1), &second, &[])).await.0, 200);
+    assert_eq!(server.dump().await.iter().filter(|r| r.starts_with("diagnosis_keys:")).count(), 4);
+    server.seal().await.expect("batch");
+    let batch = &download_batches(&server).await[0];
+    assert_eq!(batch.records().iter().filter(|r| r.key.0 == first[1].bytes).count(), 1);
+}
+
+async fn todays_keys_wait_for_the_embargo(db: Db) {
+    let server = TestServer::start(db).await;
+    let today = server.clock.now().day();
+    let todays = Key { day: today.0, ..keys(10, 1, today)[0] };
+    assert_eq!(server.post(&upload(&server.authority, server.clock.now(), &[todays], &[])).await.0, 200);
+    assert!(server.seal().await.is_none(), "a key whose day is not over is never published");
+    server.clock.set(today.end().0 + 7199);
+    assert!(server.seal().await.is_none(), "nor before the 2-hour embargo has passed");
+    server.clock.set(today.end().0 + 7200);
+    let sealed = server.seal().await.expect("published once the embargo is over");
+    assert_eq!(sealed.keys, 1);
+    let batch = &download_batches(&server).await[0];
+    assert!(batch.records().iter().all(|r| r.is_embargo_safe(batch.end(), 7200)));
+}
+
+async fn chaff_looks_like_a_real_upload_and_stores_nothing(db: Db) {
+    let server = TestServer::start(db).await;
+    let body =
+        serde_json::to_vec(&upload(&server.authority, server.clock.now(), &keys(11, 2, server.clock.now().day()), &[]))
+            .expect("json");
+    let send = |chaff: bool| {
+        let request = server.client.post(format!("{}/v1/publish", server.base)).body(body.clone());
+        let request = if chaff { request.header("X-Chaff", "1") } else { request };
+        async move { request.send().await.expect("request") }
+    };
+    let chaff = send(true).await;
+    let real = send(false).await;
+    assert_eq!(chaff.status(), real.status());
+    let names = |r: &reqwest::Response| {
+        let mut h: Vec<(String, String)> = r
+            .headers()
+            .iter()
+            .filter(|(k, _)| *k != "date")
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        h.sort();
+        h
+    };
+    assert_eq!(names(&chaff), names(&real), "same headers and values (date aside)");
+    let (chaff, real) = (chaff.bytes().await.expect("body"), real.bytes().await.expect("body"));
+    assert_eq!(chaff.len(), real.len(), "same body size");
+    // Chaff never touched the database: the real upload is the only one.
+    assert_eq!(server.stored_keys().await, 2);
+    assert_eq!(server.dump().await.iter().filter(|r| r.starts_with("used_certificates:")).count(), 1);
+    let metrics = server.get("/metrics").await.text().await.expect("metrics");
+    assert!(metrics.contains("greenlight_publish_requests_total{outcome=\"chaff\"} 1"), "{metrics}");
+}
+
+async fn the_index_answers_304_and_files_are_immutable(db: Db) {
+    let server = TestServer::start(db).await;
+    assert_eq!(
+        server
+            .post(&upload(&server.authority, server.clock.now(), &keys(12, 1, server.clock.now().day()), &[]))
+            .await
+            .0,
+        200
+    );
+    server.seal().await.expect("batch");
+    let first = server.get("/v1/index").await;
+    assert_eq!(first.headers()["cache-control"], "no-cache");
+    let etag = first.headers()["etag"].to_str().expect("etag").to_owned();
+    let again = server
+        .client
+        .get(format!("{}/v1/index", server.base))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().await.expect("body").is_empty());
+    let stale = server
+        .client
+        .get(format!("{}/v1/index", server.base))
+        .header("If-None-Match", "\"00\"")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(stale.status(), 200);
+
+    let bytes = first.bytes().await.expect("index");
+    let index = Index::verify(&bytes, &trusted(&server)).expect("signed");
+    let name = hex::encode(index.entries()[0].sha256);
+    let file = server.get(&format!("/v1/files/{name}")).await;
+    assert_eq!(file.headers()["cache-control"], "public, max-age=1209600, immutable");
+    assert_eq!(file.headers()["etag"], format!("\"{name}\"").as_str());
+    assert_eq!(server.get(&format!("/v1/files/{}", "0".repeat(64))).await.status(), 404);
+    assert_eq!(server.get("/v1/files/..%2Fexport-key").await.status(), 404);
+}
+
+async fn a_lost_batch_file_is_restored_byte_for_byte(db: Db) {
+    let mut server = TestServer::start(db).await;
+    assert_eq!(
+        server
+            .post(&upload(&server.authority, server.clock.now(), &keys(13, 4, server.clock.now().day()), &[]))
+            .await
+            .0,
+        200
+    );
+    let sealed = server.seal().await.expect("batch");
+    let path = server.data_dir.0.join("files").join(&sealed.file.sha256);
+    let original = std::fs::read(&path).expect("written");
+    // A crash after the commit but before the write: the file is missing.
+    std::fs::remove_file(&path).expect("remove");
+    server.restart().await;
+    assert_eq!(std::fs::read(&path).expect("restored at start-up"), original);
+    assert_eq!(download_batches(&server).await.len(), 1);
+}
+
+async fn retention_deletes_rows_and_files(db: Db) {
+    let server = TestServer::start(db).await;
+    let today = server.clock.now().day();
+    assert_eq!(server.post(&upload(&server.authority, server.clock.now(), &keys(14, 2, today), &[])).await.0, 200);
+    let sealed = server.seal().await.expect("batch");
+    server.clock.advance(13 * 86_400);
+    greenlight_server::app::run_retention(server.state()).await;
+    assert_eq!(server.get(&format!("/v1/files/{}", sealed.file.sha256)).await.status(), 200, "kept for 14 days");
+    server.clock.advance(3 * 86_400);
+    greenlight_server::app::run_retention(server.state()).await;
+    assert_eq!(server.get(&format!("/v1/files/{}", sealed.file.sha256)).await.status(), 404);
+    assert!(!server.data_dir.0.join("files").join(&sealed.file.sha256).exists());
+    let bytes = server.get("/v1/index").await.bytes().await.expect("index");
+    assert!(Index::verify(&bytes, &trusted(&server)).expect("signed").entries().is_empty());
+    let rows = server.dump().await;
+    assert!(rows.iter().all(|r| !r.starts_with("diagnosis_keys:") && !r.starts_with("used_certificates:")), "{rows:?}");
+}
+
+async fn bad_input_gets_a_4xx_and_the_server_keeps_serving(db: Db) {
+    let server = TestServer::start(db).await;
+    let huge = vec![b'a'; 200_000];
+    let response = server.client.post(format!("{}/v1/publish", server.base)).body(huge).send().await.expect("request");
+    assert_eq!(response.status(), 413);
+    let response =
+        server.client.post(format!("{}/v1/publish", server.base)).body("\u{0}\u{1}junk").send().await.expect("request");
+    assert_eq!(response.status(), 400);
+    assert_eq!(server.get("/v1/nowhere").await.status(), 404);
+    let wrong_method = server.client.delete(format!("{}/v1/publish", server.base)).send().await.expect("request");
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(server.get("/health").await.status(), 200);
+    assert_eq!(
+        server
+            .post(&upload(&server.authority, server.clock.now(), &keys(15, 1, server.clock.now().day()), &[]))
+            .await
+            .0,
+        200
+    );
+}
+
+async fn the_database_holds_no_address_user_agent_or_exact_time(db: Db) {
+    let server = TestServer::start(db).await;
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 3]))
+        .user_agent("Greenlight-Test-Agent/1.0")
+        .build()
+        .expect("client");
+    server.clock.advance(1234);
+    let body = upload(&server.authority, server.clock.now(), &keys(16, 2, server.clock.now().day()), &[]);
+    let response = client.post(format!("{}/v1/publish", server.base)).json(&body).send().await.expect("request");
+    assert_eq!(response.status(), 200);
+    let rows = server.dump().await.join("\n");
+    assert!(!rows.contains("127.0.0.3") && !rows.contains("Greenlight-Test-Agent"), "{rows}");
+    let exact = server.clock.now().0.to_string();
+    assert!(!rows.contains(&exact), "the exact upload time is not stored: {rows}");
+    let hour = (server.clock.now().0 / 3600 * 3600).to_string();
+    assert!(rows.contains(&hour), "only the hour: {rows}");
+    let _ = UnixTime(0);
+}
+
+#[test]
+fn the_committed_openapi_document_matches_the_code() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/openapi.json");
+    let generated = greenlight_server::api::openapi_json();
+    if std::env::var_os("GREENLIGHT_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &generated).expect("write spec/openapi.json");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "spec/openapi.json drifted from the code; rerun with GREENLIGHT_BLESS=1 and review the diff"
+    );
+}
