@@ -319,6 +319,87 @@ async fn publish_real(state: &AppState, body: &[u8]) -> Result<u64, Refusal> {
     }
 }
 
+/// The answer to a listed authority file.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ListedFile {
+    /// `trace_batch` or `color_policy`.
+    pub kind: String,
+    /// The file's own sequence number.
+    pub sequence: u64,
+    /// Its content address (64 hex digits), under `/v1/files/`.
+    pub sha256: String,
+}
+
+/// Lists a trace batch or color policy signed by a trusted health
+/// authority. The signature is the authentication: anyone may deliver the
+/// file, only an authority can have made it.
+#[utoipa::path(
+    post,
+    path = "/v1/authority/files",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A signed trace batch (GL_TRACE) or color policy (GL_POLCY), spec §9.5 and §13"),
+    responses(
+        (status = 200, description = "Listed in the index (or already listed)", body = ListedFile),
+        (status = 400, description = "Not a trace batch or policy of this region", body = String),
+        (status = 401, description = "Not signed by a trusted health authority", body = String),
+        (status = 409, description = "Another file already has this sequence", body = String),
+        (status = 503, description = "Storage unavailable", body = String),
+    )
+)]
+async fn authority_file(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    use greenlight_protocol::index::FileKind;
+    use greenlight_protocol::policy::ColorPolicy;
+    use greenlight_protocol::trace::TraceBatch;
+    let refuse = |status: StatusCode, message: String| (status, format!("{message}\n")).into_response();
+    let signature_error = |e: greenlight_protocol::Error| match e {
+        greenlight_protocol::Error::BadSignature => {
+            refuse(StatusCode::UNAUTHORIZED, "not signed by a trusted health authority".into())
+        }
+        other => refuse(StatusCode::BAD_REQUEST, format!("invalid file: {other}")),
+    };
+    let (kind, name, sequence, at) = if body.starts_with(greenlight_protocol::trace::TRACE_BATCH_MAGIC) {
+        match TraceBatch::verify(&body, &state.authority_keys) {
+            Ok(batch) if batch.region != state.config.region => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "trace batch for region {}, this server publishes {}",
+                        batch.region.as_str(),
+                        state.config.region.as_str()
+                    ),
+                );
+            }
+            Ok(batch) => (FileKind::TraceBatch, "trace_batch", batch.sequence, batch.created_at),
+            Err(e) => return signature_error(e),
+        }
+    } else if body.starts_with(&greenlight_protocol::policy::POLICY_MAGIC) {
+        match ColorPolicy::verify(&body, &state.authority_keys) {
+            Ok(policy) => {
+                (FileKind::ColorPolicy, "color_policy", u64::from(policy.sequence()), policy.params().issued_at)
+            }
+            Err(e) => return signature_error(e),
+        }
+    } else {
+        return refuse(StatusCode::BAD_REQUEST, "not a trace batch or color policy (unknown magic)".into());
+    };
+    if sequence == 0 {
+        return refuse(StatusCode::BAD_REQUEST, "sequence 0 is not allowed; sequences start at 1".into());
+    }
+    let listing = state.publisher.publish_file(kind, sequence, at, at.plus(1), body.to_vec(), state.now()).await;
+    match listing {
+        Ok(crate::publisher::Listing::Listed(file) | crate::publisher::Listing::AlreadyListed(file)) => {
+            Json(ListedFile { kind: name.to_owned(), sequence, sha256: file.sha256 }).into_response()
+        }
+        Ok(crate::publisher::Listing::Conflict) => refuse(
+            StatusCode::CONFLICT,
+            format!("another {name} already has sequence {sequence}; publish a new one with a higher sequence"),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "listing an authority file failed");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable; nothing was listed".into())
+        }
+    }
+}
+
 /// The signed index of published files.
 #[utoipa::path(
     get,
@@ -428,8 +509,8 @@ async fn openapi() -> Response {
         title = "Greenlight key server",
         description = "Authorized uploads and signed, content-addressed export files. Byte formats: spec/protocol.md."
     ),
-    paths(publish, index, file, health, metrics, openapi),
-    components(schemas(PublishRequest, UploadKey, PublishResponse))
+    paths(publish, authority_file, index, file, health, metrics, openapi),
+    components(schemas(PublishRequest, UploadKey, PublishResponse, ListedFile))
 )]
 pub struct ApiDoc;
 
@@ -446,6 +527,7 @@ pub fn openapi_json() -> String {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/publish", post(publish))
+        .route("/v1/authority/files", post(authority_file))
         .route("/v1/index", get(index))
         .route("/v1/files/{sha256}", get(file))
         .route("/v1/openapi.json", get(openapi))

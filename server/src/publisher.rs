@@ -75,6 +75,17 @@ pub struct Sealed {
     pub file: FileRow,
 }
 
+/// The outcome of [`Publisher::publish_file`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listing {
+    /// Newly listed.
+    Listed(FileRow),
+    /// The same file was listed before.
+    AlreadyListed(FileRow),
+    /// Another file already has this kind and sequence.
+    Conflict,
+}
+
 /// Seals batches and maintains the index.
 pub struct Publisher {
     store: Store,
@@ -214,23 +225,31 @@ impl Publisher {
     }
 
     /// Lists a file signed elsewhere (a trace batch or color policy from the
-    /// health authority) under the next sequence of its kind.
+    /// health authority) under its own sequence. Publishing the same bytes
+    /// again is a no-op; other bytes under a sequence already used are
+    /// refused ([`Listing::Conflict`]).
     pub async fn publish_file(
         &self,
         kind: FileKind,
+        sequence: u64,
         start: UnixTime,
         end: UnixTime,
         bytes: Vec<u8>,
         now: UnixTime,
-    ) -> Result<FileRow, PublishError> {
-        let mut sealing = Sealing::begin(&self.store).await?;
-        let (sequence, _) = sealing.next_sequence(i64::from(kind.to_byte())).await?;
-        let file = file_row(kind, sequence, to_i64(start.0)?, to_i64(end.0)?, &bytes)?;
+    ) -> Result<Listing, PublishError> {
+        let file = file_row(kind, to_i64(sequence)?, to_i64(start.0)?, to_i64(end.0)?, &bytes)?;
+        let existing = self.store.published_files().await?;
+        if let Some(old) = existing.iter().find(|f| f.kind == file.kind && f.sequence == file.sequence) {
+            return Ok(if old.sha256 == file.sha256 { Listing::AlreadyListed(old.clone()) } else { Listing::Conflict });
+        }
+        // Bytes first: a crash before the row is recorded leaves an unlisted
+        // file, which is harmless; the reverse would list a missing file.
         self.put(file.sha256.clone(), bytes).await?;
+        let mut sealing = Sealing::begin(&self.store).await?;
         sealing.record_file(&file).await?;
         sealing.commit().await?;
         self.rebuild_index(now).await?;
-        Ok(file)
+        Ok(Listing::Listed(file))
     }
 
     /// Signs a fresh index of every published file.

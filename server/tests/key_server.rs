@@ -37,6 +37,7 @@ on_both_databases!(
     retention_deletes_rows_and_files,
     bad_input_gets_a_4xx_and_the_server_keeps_serving,
     the_database_holds_no_address_user_agent_or_exact_time,
+    authority_files_are_listed_only_when_a_trusted_authority_signed_them,
 );
 
 fn trusted(server: &TestServer) -> TrustedKeys {
@@ -326,7 +327,9 @@ async fn retention_deletes_rows_and_files(db: Db) {
 
 async fn bad_input_gets_a_4xx_and_the_server_keeps_serving(db: Db) {
     let server = TestServer::start(db).await;
-    let huge = vec![b'a'; 200_000];
+    // Just over the 64 KiB limit: small enough that the whole body is sent
+    // before the server answers, so the client sees the 413.
+    let huge = vec![b'a'; 66_000];
     let response = server.client.post(format!("{}/v1/publish", server.base)).body(huge).send().await.expect("request");
     assert_eq!(response.status(), 413);
     let response =
@@ -377,4 +380,49 @@ fn the_committed_openapi_document_matches_the_code() {
         committed == generated,
         "spec/openapi.json drifted from the code; rerun with GREENLIGHT_BLESS=1 and review the diff"
     );
+}
+
+async fn authority_files_are_listed_only_when_a_trusted_authority_signed_them(db: Db) {
+    use greenlight_protocol::export::Region;
+    use greenlight_protocol::policy::ColorPolicy;
+    use greenlight_protocol::trace::TraceBatch;
+    let server = TestServer::start(db).await;
+    let now = server.clock.now();
+    let post = |bytes: Vec<u8>| {
+        let request = server.client.post(format!("{}/v1/authority/files", server.base)).body(bytes);
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status().as_u16();
+            (status, response.text().await.expect("body"))
+        }
+    };
+    let policy = ColorPolicy::recommended(1, now).sign(&server.authority.key);
+    let (status, body) = post(policy.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!((listed["kind"].as_str(), listed["sequence"].as_u64()), (Some("color_policy"), Some(1)));
+    assert_eq!(post(policy.clone()).await.0, 200, "delivering the same file twice is harmless");
+    let other = ColorPolicy::recommended(1, now.plus(60)).sign(&server.authority.key);
+    assert_eq!(post(other).await.0, 409, "one sequence, one file");
+    assert_eq!(post(ColorPolicy::recommended(2, now).sign(&Authority::new(99).key)).await.0, 401);
+    // The signature is checked before anything in the body is trusted.
+    assert_eq!(
+        post(b"GL_POLCY not a policy at all, but long enough to parse as one......................".to_vec()).await.0,
+        401
+    );
+    assert_eq!(post(b"hello".to_vec()).await.0, 400);
+
+    let trace = TraceBatch::new(Region::new("GL-TEST").expect("region"), 1, now, Vec::new()).expect("batch");
+    assert_eq!(post(trace.sign(&server.authority.key)).await.0, 200);
+    let elsewhere = TraceBatch::new(Region::new("XX").expect("region"), 2, now, Vec::new()).expect("batch");
+    assert_eq!(post(elsewhere.sign(&server.authority.key)).await.0, 400, "another region's batch");
+
+    // Phones find both through the index and can check them.
+    let bytes = server.get("/v1/index").await.bytes().await.expect("index");
+    let index = Index::verify(&bytes, &trusted(&server)).expect("signed");
+    let policies = index.entries_after(FileKind::ColorPolicy, 0);
+    assert_eq!(policies.len(), 1);
+    let file = server.get(&format!("/v1/files/{}", hex::encode(policies[0].sha256))).await.bytes().await.expect("file");
+    assert_eq!(file.to_vec(), policy);
+    assert_eq!(index.entries_after(FileKind::TraceBatch, 0).len(), 1);
 }
