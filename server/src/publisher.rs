@@ -125,22 +125,27 @@ impl Publisher {
         self.index.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The bytes of a published file, by content address.
-    pub async fn file(&self, name: &str) -> Result<Option<Vec<u8>>, PublishError> {
+    /// Runs a file-storage call off the async threads (storage is blocking
+    /// I/O, local or remote).
+    async fn with_files<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&dyn FileStore) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, PublishError> {
         let files = self.files.clone();
-        let name = name.to_owned();
-        tokio::task::spawn_blocking(move || files.get(&name))
+        tokio::task::spawn_blocking(move || call(files.as_ref()))
             .await
             .map_err(|e| PublishError::Invalid(format!("file task failed: {e}")))?
             .map_err(PublishError::Files)
     }
 
+    /// The bytes of a published file, by content address.
+    pub async fn file(&self, name: &str) -> Result<Option<Vec<u8>>, PublishError> {
+        let name = name.to_owned();
+        self.with_files(move |files| files.get(&name)).await
+    }
+
     async fn put(&self, name: String, bytes: Vec<u8>) -> Result<(), PublishError> {
-        let files = self.files.clone();
-        tokio::task::spawn_blocking(move || files.put(&name, &bytes))
-            .await
-            .map_err(|e| PublishError::Invalid(format!("file task failed: {e}")))?
-            .map_err(PublishError::Files)
+        self.with_files(move |files| files.put(&name, &bytes)).await
     }
 
     /// Seals one export batch of every key publishable at `now`, if any.
@@ -272,12 +277,8 @@ impl Publisher {
         let oldest_time = to_i64(now.0.saturating_sub(u64::from(retention_days) * 86_400))?;
         let deleted = self.store.delete_expired(i64::from(oldest_day.0), oldest_time, to_i64(now.0)?).await?;
         for file in &deleted.files {
-            let files = self.files.clone();
             let name = file.sha256.clone();
-            tokio::task::spawn_blocking(move || files.delete(&name))
-                .await
-                .map_err(|e| PublishError::Invalid(format!("file task failed: {e}")))?
-                .map_err(PublishError::Files)?;
+            self.with_files(move |files| files.delete(&name)).await?;
         }
         self.rebuild_index(now).await?;
         Ok(deleted)
