@@ -1,13 +1,236 @@
-//! Placeholder binary: this component is specified in `spec/protocol.md` and
-//! arrives with its own issue. It exits with an error rather than pretend to
-//! work.
+//! `greenlight`: the resident client's command line. It parses arguments,
+//! opens the store in the data directory and calls the library; every
+//! failure becomes one clear sentence and a non-zero exit code.
 #![forbid(unsafe_code)]
 
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "{} {} is not implemented yet; see README.md for what runs today",
-        env!("CARGO_PKG_NAME"),
-        env!("CARGO_PKG_VERSION")
-    );
-    std::process::ExitCode::FAILURE
+use clap::{Parser, Subcommand};
+use greenlight_client::checkin::{self, CheckInError};
+use greenlight_client::settings::{Settings, parse_key};
+use greenlight_client::store::Store;
+use greenlight_client::sync::{Progress, sync_with_retry};
+use greenlight_client::{home, status};
+use greenlight_protocol::time::UnixTime;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "greenlight", version, about = "Greenlight: your health code, computed on your own device")]
+struct Cli {
+    /// Data directory [default: $GREENLIGHT_HOME, else the platform's user data directory].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sets up this device for a deployment.
+    Init {
+        /// The key server's base URL.
+        #[arg(long)]
+        server: String,
+        /// The key server's export public key (64 hex digits, its export-key.pub).
+        #[arg(long)]
+        server_key: String,
+        /// The health authority's signing public key (64 hex digits).
+        #[arg(long)]
+        authority_key: String,
+    },
+    /// Downloads what was published and matches it on this device.
+    Sync,
+    /// Shows your color, why, and until when.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Checks in at a venue: the poster's QR text, or a photo/screenshot of it.
+    Checkin {
+        /// `GL1:…` text, a file with it, or a PNG/JPEG of the QR code.
+        poster: String,
+    },
+    /// Checks out of the venue you are checked in at.
+    Checkout,
+    /// Lists your visits (from the visit diary on this device).
+    Visits,
+    /// Turns the visit diary on or off (off deletes it).
+    Diary {
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+    /// Erases everything this device stored.
+    Wipe {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn now() -> UnixTime {
+    UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let dir = match home::data_dir(cli.data_dir) {
+        Ok(dir) => dir,
+        Err(e) => return fail(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start: {e}")),
+    };
+    match runtime.block_on(run(cli.command, dir)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(&message),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("greenlight: {message}");
+    ExitCode::FAILURE
+}
+
+async fn run(command: Command, dir: PathBuf) -> Result<(), String> {
+    if let Command::Wipe { yes } = command {
+        return wipe(&dir, yes);
+    }
+    let store = Store::open(&dir).await.map_err(|e| format!("{}: {e}", dir.display()))?;
+    let result = dispatch(command, &store).await;
+    store.close().await;
+    result
+}
+
+async fn dispatch(command: Command, store: &Store) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    match command {
+        Command::Init { server, server_key, authority_key } => {
+            let settings =
+                Settings { server, export_key: parse_key(&server_key)?, authority_key: parse_key(&authority_key)? };
+            settings.save(store).await.map_err(|e| err(&e))?;
+            println!("ready: this device syncs with {}", settings.server.trim_end_matches('/'));
+        }
+        Command::Sync => {
+            let settings = Settings::load(store).await?;
+            let http =
+                reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().map_err(|e| err(&e))?;
+            let mut bar = progress_bar();
+            let report = sync_with_retry(store, &settings, &http, now, 5, &mut bar).await.map_err(|e| err(&e))?;
+            if report.unchanged {
+                println!("up to date");
+            } else {
+                println!(
+                    "synced: {} files, {} published keys checked, {} new exposures{}",
+                    report.files,
+                    report.keys,
+                    report.exposures,
+                    if report.rejected_sightings > 0 {
+                        format!(", {} relayed or tampered sightings refused", report.rejected_sightings)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+        Command::Status { json } => {
+            let t = now();
+            let decision = status::status(store, t).await.map_err(|e| err(&e))?;
+            if json {
+                println!("{}", status::to_json(&decision, t));
+            } else {
+                println!("{decision}");
+            }
+        }
+        Command::Checkin { poster } => {
+            let t = now();
+            let text = checkin::read_poster_text(&poster).map_err(|e| err(&e))?;
+            let poster = checkin::verify_poster(&text, t).map_err(|e| err(&e))?;
+            let done = checkin::check_in(store, &poster, t).await.map_err(|e| err(&e))?;
+            let what = if done.extended {
+                format!("Stay extended at {} (since {} UTC)", done.venue, done.arrival.iso_minute())
+            } else {
+                format!("Checked in at {} at {} UTC", done.venue, done.arrival.iso_minute())
+            };
+            println!(
+                "{what}; automatic check-out at {} UTC (`greenlight checkout` to leave earlier)",
+                done.departure.iso_minute()
+            );
+        }
+        Command::Checkout => match checkin::check_out(store, now()).await {
+            Ok(done) => println!("Checked out of {} at {} UTC", done.venue, done.departure.iso_minute()),
+            Err(CheckInError::NoActiveVisit) => println!("You are not checked in anywhere."),
+            Err(e) => return Err(err(&e)),
+        },
+        Command::Visits => {
+            let visits = checkin::visits(store).await.map_err(|e| err(&e))?;
+            if visits.is_empty() {
+                println!("No visits in the diary.");
+            }
+            for v in visits {
+                let info = v.poster.info();
+                let place = if info.address.is_empty() {
+                    info.name.clone()
+                } else {
+                    format!("{}, {}", info.name, info.address)
+                };
+                println!("{} – {} UTC  {place}", v.arrival.iso_minute(), v.departure.clock());
+            }
+        }
+        Command::Diary { state } => {
+            store.set_setting("diary", &state).await.map_err(|e| err(&e))?;
+            if state == "off" {
+                store.clear_diary().await.map_err(|e| err(&e))?;
+                println!("Visit diary off and deleted. Check-ins are still recorded, sealed, for alerts.");
+            } else {
+                println!("Visit diary on.");
+            }
+        }
+        Command::Wipe { .. } => unreachable!("handled before opening the store"),
+    }
+    Ok(())
+}
+
+fn progress_bar() -> impl FnMut(Progress) {
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    move |p: Progress| {
+        if interactive && p.total > 1 {
+            let width = 30;
+            let filled = p.done * width / p.total.max(1);
+            eprint!("\r[{}{}] {}/{} files", "#".repeat(filled), ".".repeat(width - filled), p.done, p.total);
+            if p.done == p.total {
+                eprintln!();
+            }
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+fn wipe(dir: &std::path::Path, yes: bool) -> Result<(), String> {
+    if !dir.exists() {
+        println!("Nothing to erase in {}.", dir.display());
+        return Ok(());
+    }
+    if !yes {
+        eprint!("Erase every key, sighting, check-in and visit in {}? Type yes: ", dir.display());
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).map_err(|e| e.to_string())?;
+        if answer.trim() != "yes" {
+            return Err("not erased".into());
+        }
+    }
+    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with(greenlight_client::store::DATABASE_FILE)
+            || name == greenlight_client::vault::DEVICE_KEY_FILE
+        {
+            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+    println!("Erased.");
+    Ok(())
 }

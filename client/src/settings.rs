@@ -1,0 +1,58 @@
+//! What the client needs to know about its deployment, chosen once with
+//! `greenlight init` and kept in the store: the key server's URL and export
+//! key, and the health authority's signing key.
+
+use crate::store::{Store, StoreError};
+use greenlight_protocol::signing::{TrustedKeys, VerifyingKey};
+
+/// The deployment settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base URL of the key server, e.g. `https://keys.example`.
+    pub server: String,
+    /// The key server's export key: it signs the index and export batches.
+    pub export_key: VerifyingKey,
+    /// The health authority's key: it signs trace batches, policies and
+    /// certificates.
+    pub authority_key: VerifyingKey,
+}
+
+impl Settings {
+    /// Keys trusted for the index and export batches.
+    pub fn export_keys(&self) -> TrustedKeys {
+        TrustedKeys::from_keys([self.export_key])
+    }
+
+    /// Keys trusted for trace batches and policies.
+    pub fn authority_keys(&self) -> TrustedKeys {
+        TrustedKeys::from_keys([self.authority_key])
+    }
+
+    /// Saves the settings.
+    pub async fn save(&self, store: &Store) -> Result<(), StoreError> {
+        store.set_setting("server", self.server.trim_end_matches('/')).await?;
+        store.set_setting("export_key", &hex::encode(self.export_key.as_bytes())).await?;
+        store.set_setting("authority_key", &hex::encode(self.authority_key.as_bytes())).await
+    }
+
+    /// Loads the settings, or explains how to set them.
+    pub async fn load(store: &Store) -> Result<Self, String> {
+        let get = |name: &'static str| async move {
+            store.setting(name).await.map_err(|e| e.to_string())?.ok_or_else(|| {
+                "not set up yet: run `greenlight init --server URL --server-key HEX --authority-key HEX`".to_owned()
+            })
+        };
+        Ok(Settings {
+            server: get("server").await?,
+            export_key: parse_key(&get("export_key").await?)?,
+            authority_key: parse_key(&get("authority_key").await?)?,
+        })
+    }
+}
+
+/// Parses an Ed25519 public key written as 64 hex digits.
+pub fn parse_key(text: &str) -> Result<VerifyingKey, String> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| format!("{text:?} is not 64 hex digits"))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| format!("{text} is not a valid Ed25519 public key"))
+}

@@ -1,0 +1,109 @@
+//! The `greenlight` command line as a person uses it: set-up errors,
+//! checking in from the QR text and from a photo of the poster, refusing
+//! stale and forged posters, the diary, check-out, status and wipe.
+
+use greenlight_protocol::time::UnixTime;
+use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
+use rand_core::SeedableRng;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn greenlight(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("GREENLIGHT_HOME")
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
+}
+
+/// A poster of a day-long epoch that started `hours_ago` hours ago (whole minutes).
+fn poster(hours_ago: u64) -> Poster {
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+    let authority = AuthorityTraceKey::generate(&mut rng);
+    let venue = VenueMasterSecret::generate(&mut rng);
+    let start = UnixTime((now() / 60 - hours_ago * 60) * 60);
+    let epoch = Epoch::new(start, 1440).expect("epoch");
+    let opened = venue.open_epoch(epoch, &authority.public_key(), &mut rng).expect("open");
+    let info = VenueInfo { name: "Café Aurora".into(), address: "Main St 5".into(), kind: VenueKind::Restaurant };
+    venue.poster(&info, &opened, epoch.start(), epoch.end()).expect("poster")
+}
+
+fn temp(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("greenlight-cli-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn a_visit_from_qr_photo_to_check_out_and_wipe() {
+    let dir = temp("visit");
+    // Never synced: stale, never a silent green.
+    let (ok, out, _) = greenlight(&dir, &["status"]);
+    assert!(ok && out.starts_with("STALE"), "{out}");
+    let (ok, out, _) = greenlight(&dir, &["status", "--json"]);
+    assert!(ok);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(json["color"], "stale");
+
+    let (ok, _, err) =
+        greenlight(&dir, &["init", "--server", "http://127.0.0.1:9", "--server-key", "abcd", "--authority-key", "00"]);
+    assert!(!ok && err.contains("64 hex digits"), "{err}");
+
+    // Check in from the QR text, then again from a photo of the poster.
+    let poster = poster(1);
+    let (ok, out, err) = greenlight(&dir, &["checkin", &poster.to_text()]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Checked in at Café Aurora"), "{out}");
+    let png = dir.join("poster.png");
+    qrcode::QrCode::new(poster.to_text().as_bytes())
+        .expect("fits a QR code")
+        .render::<image::Luma<u8>>()
+        .min_dimensions(600, 600)
+        .build()
+        .save(&png)
+        .expect("png");
+    let (ok, out, err) = greenlight(&dir, &["checkin", png.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Stay extended at Café Aurora"), "a rescan extends the stay: {out}");
+
+    let (ok, out, _) = greenlight(&dir, &["visits"]);
+    assert!(ok && out.contains("Café Aurora, Main St 5"), "{out}");
+    assert_eq!(out.lines().count(), 1, "one visit, not two: {out}");
+    let (ok, out, _) = greenlight(&dir, &["checkout"]);
+    assert!(ok && out.starts_with("Checked out of Café Aurora"), "{out}");
+    let (ok, out, _) = greenlight(&dir, &["checkout"]);
+    assert!(ok && out.contains("not checked in"), "{out}");
+
+    let (ok, out, _) = greenlight(&dir, &["wipe", "--yes"]);
+    assert!(ok && out.contains("Erased"), "{out}");
+    assert!(!dir.join("greenlight.db").exists() && !dir.join("device.key").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn stale_and_forged_posters_are_refused_with_a_reason() {
+    let dir = temp("refuse");
+    let yesterday = poster(30);
+    let (ok, _, err) = greenlight(&dir, &["checkin", &yesterday.to_text()]);
+    assert!(!ok && err.contains("expired"), "{err}");
+    let mut forged = poster(1).to_text();
+    forged.replace_range(40..41, if &forged[40..41] == "A" { "B" } else { "A" });
+    let (ok, _, err) = greenlight(&dir, &["checkin", &forged]);
+    assert!(!ok && err.contains("not a genuine Greenlight poster"), "{err}");
+    let (ok, _, err) = greenlight(&dir, &["checkin", "hello"]);
+    assert!(!ok && err.contains("not a genuine"), "{err}");
+    let (ok, out, _) = greenlight(&dir, &["visits"]);
+    assert!(ok && out.contains("No visits"), "nothing was stored: {out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,405 @@
+//! Several phones against the real key server on loopback: who turns
+//! yellow, who stays green, what a diagnosis does, venue traces by epoch,
+//! tampered files, interrupted syncs, and what the store on disk reveals.
+//!
+//! Radio stand-in: until the simulated radio is wired into the client's
+//! daemon, a phone "hears" another by recording exactly the sighting the
+//! radio delivers — the other phone's real advertisement (ID and sealed
+//! metadata from its stored daily key) with an RSSI and a time.
+
+use greenlight_client::checkin;
+use greenlight_client::settings::Settings;
+use greenlight_client::store::Store;
+use greenlight_client::{status, sync};
+use greenlight_protocol::certificate::{Certificate, CertificateId, DayKind, UploadHmacKey, UploadedKey, upload_hmac};
+use greenlight_protocol::codec::to_base64url;
+use greenlight_protocol::color::Color;
+use greenlight_protocol::daily_key::{Metadata, PublishedKey};
+use greenlight_protocol::export::Region;
+use greenlight_protocol::matcher::Sighting;
+use greenlight_protocol::policy::ColorPolicy;
+use greenlight_protocol::report::{ReportType, TransmissionRisk};
+use greenlight_protocol::signing::SigningKey;
+use greenlight_protocol::time::{DayNumber, UnixTime};
+use greenlight_protocol::trace::{RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret};
+use greenlight_protocol::venue::{
+    AuthorityTraceKey, Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret,
+};
+use greenlight_server::app::{self, Running};
+use rand_core::SeedableRng;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Monday 2026-05-11, 00:00 UTC.
+const MONDAY: u64 = 20_584 * 86_400;
+const HOUR: u64 = 3600;
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(label: &str) -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "greenlight-client-{label}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        Dir(dir)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The key server (SQLite, in-process) and a health authority.
+struct Town {
+    clock: Arc<AtomicU64>,
+    server: Option<Running>,
+    base: String,
+    authority: SigningKey,
+    trace_key: AuthorityTraceKey,
+    server_dir: Dir,
+    rng: rand_chacha::ChaCha20Rng,
+}
+
+impl Town {
+    async fn new() -> Self {
+        let clock = Arc::new(AtomicU64::new(MONDAY + 8 * HOUR));
+        let server_dir = Dir::new("server");
+        let authority = SigningKey::from_bytes(&[5; 32]);
+        let c = clock.clone();
+        let config = greenlight_server::config::Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: server_dir.0.clone(),
+            database_url: format!("sqlite://{}", server_dir.0.join("db.sqlite").display()),
+            region: Region::new("GL-TEST").expect("region"),
+            authority_keys: vec![authority.verifying_key()],
+            retention_days: 14,
+            export_interval: 3600,
+            embargo: 7200,
+            min_batch_keys: 20,
+            max_body: 65_536,
+            request_timeout: 10,
+        };
+        let server = app::start(config, Arc::new(move || UnixTime(c.load(Ordering::SeqCst)))).await.expect("server");
+        let base = format!("http://{}", server.addr);
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let trace_key = AuthorityTraceKey::generate(&mut rng);
+        Town { clock, server: Some(server), base, authority, trace_key, server_dir, rng }
+    }
+
+    fn now(&self) -> UnixTime {
+        UnixTime(self.clock.load(Ordering::SeqCst))
+    }
+
+    fn set(&self, t: u64) {
+        self.clock.store(t, Ordering::SeqCst);
+    }
+
+    fn settings(&self) -> Settings {
+        let text = std::fs::read_to_string(self.server_dir.0.join("export-key.pub")).expect("export key");
+        Settings {
+            server: self.base.clone(),
+            export_key: greenlight_client::settings::parse_key(&text).expect("key"),
+            authority_key: self.authority.verifying_key(),
+        }
+    }
+
+    async fn phone(&self, label: &str) -> Phone {
+        let dir = Dir::new(label);
+        let store = Store::open(&dir.0).await.expect("store");
+        self.settings().save(&store).await.expect("settings");
+        Phone { store, dir }
+    }
+
+    /// The authority signs and publishes the recommended policy.
+    async fn publish_policy(&self) {
+        let policy = ColorPolicy::recommended(1, self.now()).sign(&self.authority);
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/authority/files", self.base))
+            .body(policy)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), 200);
+    }
+
+    /// What `greenlight report` will do once the authority's code flow is
+    /// in: upload the phone's keys with a certificate for exactly them.
+    async fn report(&self, phone: &Phone, days: &[DayNumber], checkins: &[Vec<u8>]) {
+        let mut keys = Vec::new();
+        for day in days {
+            keys.push((*day, phone.store.daily_key(*day).await.expect("key").expose_secret().to_owned()));
+        }
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(self.now().0);
+        let hmac_key = UploadHmacKey::generate(&mut rng);
+        let uploaded: Vec<UploadedKey> = keys
+            .iter()
+            .map(|(d, k)| UploadedKey {
+                key: PublishedKey(*k),
+                day: *d,
+                transmission_risk: TransmissionRisk::new(6).expect("risk"),
+            })
+            .collect();
+        let refs: Vec<&[u8]> = checkins.iter().map(Vec::as_slice).collect();
+        let hmac = upload_hmac(&hmac_key, &uploaded, &refs).expect("hmac");
+        let certificate = Certificate::new(
+            ReportType::ConfirmedTest,
+            DayKind::TestDate,
+            self.now().day(),
+            hmac,
+            self.now(),
+            self.now().plus(900),
+            CertificateId::generate(&mut rng),
+        )
+        .expect("certificate")
+        .sign_text(&self.authority);
+        let body = json!({
+            "keys": keys.iter().map(|(d, k)| json!({"key": to_base64url(k), "day": d.0, "transmission_risk": 6})).collect::<Vec<_>>(),
+            "revealed_checkins": checkins.iter().map(|c| to_base64url(c)).collect::<Vec<_>>(),
+            "certificate": certificate,
+            "hmac_key": to_base64url(hmac_key.expose_secret()),
+        });
+        let r =
+            reqwest::Client::new().post(format!("{}/v1/publish", self.base)).json(&body).send().await.expect("upload");
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        phone.store.mark_released(days).await.expect("released");
+        phone.store.set_diagnosis(self.now().day(), 1).await.expect("diagnosis");
+    }
+
+    /// The key server's hourly export, run now.
+    async fn seal(&self) {
+        let state = &self.server.as_ref().expect("running").state;
+        state.publisher.seal(self.now()).await.expect("seal").expect("a batch");
+    }
+}
+
+struct Phone {
+    store: Store,
+    dir: Dir,
+}
+
+impl Phone {
+    /// This phone hears `other` for `minutes` from `from`, once per scan
+    /// (every 5 minutes), at `rssi` dBm.
+    async fn hears(&self, other: &Phone, from: UnixTime, minutes: u64, rssi: i8) {
+        let mut sightings = Vec::new();
+        let mut t = from;
+        while t < from.plus(minutes * 60) {
+            let key = other.store.daily_key(t.day()).await.expect("key");
+            let schedule = key.schedule(t.day());
+            let id = schedule.id(t.interval().slot());
+            sightings.push(Sighting { id, metadata: schedule.seal_metadata(&id, Metadata::v1(-8)), rssi, seen_at: t });
+            t = t.plus(300);
+        }
+        self.store.add_sightings(&sightings).await.expect("sightings");
+    }
+
+    async fn sync(&self, town: &Town) -> Result<sync::SyncReport, sync::SyncError> {
+        sync::sync(&self.store, &town.settings(), &reqwest::Client::new(), town.now(), &mut |_| {}).await
+    }
+
+    async fn color(&self, town: &Town) -> (Color, String) {
+        let decision = status::status(&self.store, town.now()).await.expect("status");
+        (decision.color, decision.to_string())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_contact_turns_yellow_a_stranger_stays_green_and_the_diagnosed_turns_red() {
+    let town = Town::new().await;
+    town.publish_policy().await;
+    let (alice, bob, carol) = (town.phone("alice").await, town.phone("bob").await, town.phone("carol").await);
+    let monday = UnixTime(MONDAY);
+    // Bob sits next to Alice 09:00-10:00; Carol is across the room (far).
+    bob.hears(&alice, monday.plus(9 * HOUR), 60, -60).await;
+    carol.hears(&alice, monday.plus(9 * HOUR), 60, -95).await;
+
+    // Tuesday Alice tests positive and uploads Monday's key.
+    town.set(MONDAY + 86_400 + 15 * HOUR);
+    town.report(&alice, &[DayNumber(20_584)], &[]).await;
+    // Wednesday 02:00 the key server publishes (Monday's embargo is long over).
+    town.set(MONDAY + 2 * 86_400 + 2 * HOUR);
+    town.seal().await;
+
+    for phone in [&alice, &bob, &carol] {
+        let report = phone.sync(&town).await.expect("sync");
+        assert!(report.files >= 2, "{report:?}");
+    }
+    let (color, why) = bob.color(&town).await;
+    assert_eq!(color, Color::Yellow, "{why}");
+    assert!(why.contains("Bluetooth contact, 60 weighted min") && why.contains("2026-05-11"), "{why}");
+    assert!(why.contains("until 2026-05-26"), "yellow ends 14 days after the exposure day: {why}");
+    let (color, why) = carol.color(&town).await;
+    assert_eq!(color, Color::Green, "far away does not count: {why}");
+    let (color, why) = alice.color(&town).await;
+    assert_eq!(color, Color::Red, "{why}");
+
+    // Red ends when the policy says: 10 days after the test day.
+    town.set((20_585 + 11) * 86_400 + 12 * HOUR);
+    alice.sync(&town).await.expect("sync");
+    assert_ne!(alice.color(&town).await.0, Color::Red);
+
+    // And a phone that stops syncing is never silently green.
+    town.set(town.now().0 + 49 * HOUR);
+    assert_eq!(carol.color(&town).await.0, Color::Stale);
+}
+
+/// A café with daily posters and its owner.
+struct Cafe {
+    master: VenueMasterSecret,
+    info: VenueInfo,
+    log: Vec<PosterEpoch>,
+}
+
+impl Cafe {
+    fn new(town: &mut Town) -> Self {
+        Cafe {
+            master: VenueMasterSecret::generate(&mut town.rng),
+            info: VenueInfo { name: "Café Aurora".into(), address: "Main St 5".into(), kind: VenueKind::Restaurant },
+            log: Vec::new(),
+        }
+    }
+
+    fn poster(&mut self, town: &mut Town, day_start: u64) -> Poster {
+        let epoch = Epoch::new(UnixTime(day_start), 1440).expect("epoch");
+        let opened = self.master.open_epoch(epoch, &town.trace_key.public_key(), &mut town.rng).expect("open");
+        self.log.push(opened);
+        self.master.poster(&self.info, &opened, epoch.start(), epoch.end()).expect("poster")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_in_at_a_traced_epoch_turns_yellow_and_another_epoch_stays_green() {
+    let mut town = Town::new().await;
+    town.publish_policy().await;
+    let mut cafe = Cafe::new(&mut town);
+    let monday = cafe.poster(&mut town, MONDAY);
+    let tuesday = cafe.poster(&mut town, MONDAY + 86_400);
+    let (case, erin, frank) = (town.phone("case").await, town.phone("erin").await, town.phone("frank").await);
+
+    let scan = |poster: &Poster, t: u64| checkin::verify_poster(&poster.to_text(), UnixTime(t)).expect("live poster");
+    town.set(MONDAY + 12 * HOUR);
+    checkin::check_in(&case.store, &scan(&monday, town.now().0), town.now()).await.expect("check in");
+    town.set(MONDAY + 13 * HOUR);
+    checkin::check_in(&erin.store, &scan(&monday, town.now().0), town.now()).await.expect("check in");
+    town.set(MONDAY + 86_400 + 12 * HOUR);
+    checkin::check_in(&frank.store, &scan(&tuesday, town.now().0), town.now()).await.expect("check in");
+
+    // The case reveals the visit; the authority and the owner trace it.
+    let revealed = checkin::visits(&case.store).await.expect("diary").remove(0);
+    let epoch = *revealed.poster.poster_epoch();
+    let share = town.trace_key.open_share(revealed.poster.venue_key(), &epoch).expect("share");
+    let secret = TraceSecret::combine(&cafe.master.owner_share(&epoch.epoch), &share, &epoch).expect("combine");
+    let entry = TraceEntry::new(
+        &secret,
+        &epoch,
+        UnixTime(MONDAY + 12 * HOUR),
+        UnixTime(MONDAY + 14 * HOUR),
+        "Get tested if you feel unwell.",
+        &mut town.rng,
+    )
+    .expect("entry");
+    town.set(MONDAY + 2 * 86_400);
+    let batch = TraceBatch::new(Region::new("GL-TEST").expect("region"), 1, town.now(), vec![entry]).expect("batch");
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/authority/files", town.base))
+        .body(batch.sign(&town.authority))
+        .send()
+        .await
+        .expect("publish");
+    assert_eq!(r.status(), 200);
+    let _ = RevealedCheckIn::from_bytes(&revealed.to_bytes()).expect("the diary holds a revealable check-in");
+
+    for phone in [&erin, &frank] {
+        phone.sync(&town).await.expect("sync");
+    }
+    let (color, why) = erin.color(&town).await;
+    assert_eq!(color, Color::Yellow, "{why}");
+    assert!(why.contains("venue visit 2026-05-11 13:00"), "{why}");
+    let (color, why) = frank.color(&town).await;
+    assert_eq!(color, Color::Green, "another day's epoch is not traced: {why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_file_is_rejected_and_an_interrupted_sync_resumes_without_loss() {
+    let town = Town::new().await;
+    town.publish_policy().await;
+    let (alice, bob) = (town.phone("alice").await, town.phone("bob").await);
+    bob.hears(&alice, UnixTime(MONDAY + 9 * HOUR), 30, -55).await;
+    town.set(MONDAY + 86_400 + 15 * HOUR);
+    town.report(&alice, &[DayNumber(20_584)], &[]).await;
+    town.set(MONDAY + 2 * 86_400 + 2 * HOUR);
+    town.seal().await;
+
+    // Someone on the path (or a broken CDN) changes the export batch.
+    let files = town.server_dir.0.join("files");
+    let batch_path = std::fs::read_dir(&files)
+        .expect("files")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.len() == 64))
+        .find(|p| std::fs::read(p).is_ok_and(|b| b.starts_with(b"GL_KEYS_")))
+        .expect("the export batch");
+    let original = std::fs::read(&batch_path).expect("read");
+    let mut tampered = original.clone();
+    let last = tampered.len() - 100;
+    tampered[last] ^= 1;
+    std::fs::write(&batch_path, &tampered).expect("tamper");
+
+    let error = bob.sync(&town).await.expect_err("a tampered batch is refused");
+    assert!(matches!(error, sync::SyncError::Rejected(_)), "{error}");
+    assert!(error.to_string().contains("does not match the index"), "{error}");
+    assert_eq!(bob.store.exposures().await.expect("exposures").len(), 0, "nothing from it was kept");
+    // The policy before it was applied and stays applied.
+    assert_eq!(bob.store.synced(3).await.expect("synced"), 1);
+
+    // The phone restarts (the store is reopened) and the file is good again.
+    std::fs::write(&batch_path, &original).expect("restore");
+    let store = Store::open(&bob.dir.0).await.expect("reopen");
+    let bob = Phone { store, dir: Dir(bob.dir.0.clone()) };
+    let report = bob.sync(&town).await.expect("resumed sync");
+    assert_eq!(report.files, 1, "only what was missing is downloaded");
+    let exposures = bob.store.exposures().await.expect("exposures").len();
+    assert_eq!(exposures, 6, "30 minutes = 6 scans");
+    bob.sync(&town).await.expect("again");
+    assert_eq!(bob.store.exposures().await.expect("exposures").len(), exposures, "nothing applied twice");
+    assert_eq!(bob.color(&town).await.0, Color::Yellow);
+    std::mem::forget(bob.dir); // the original Phone's Dir removes it
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_on_disk_holds_no_plaintext_ids_keys_or_venue_names() {
+    let mut town = Town::new().await;
+    let (alice, bob) = (town.phone("alice").await, town.phone("bob").await);
+    bob.hears(&alice, UnixTime(MONDAY + 9 * HOUR), 30, -55).await;
+    let mut cafe = Cafe::new(&mut town);
+    let poster = cafe.poster(&mut town, MONDAY);
+    town.set(MONDAY + 12 * HOUR);
+    checkin::check_in(&bob.store, &poster, town.now()).await.expect("check in");
+    let own_key = *bob.store.daily_key(DayNumber(20_584)).await.expect("key").expose_secret();
+    bob.store.close().await;
+
+    let mut disk = Vec::new();
+    for entry in std::fs::read_dir(&bob.dir.0).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n != greenlight_client::vault::DEVICE_KEY_FILE) {
+            disk.extend(std::fs::read(&path).expect("read"));
+        }
+    }
+    let contains = |needle: &[u8]| disk.windows(needle.len()).any(|w| w == needle);
+    let heard = alice.store.daily_key(DayNumber(20_584)).await.expect("key").schedule(DayNumber(20_584)).id(54);
+    assert!(!contains(&heard.0), "a heard ID is on disk in the clear");
+    assert!(!contains(&own_key), "the phone's own daily key is on disk in the clear");
+    for text in ["Café Aurora", "Main St", "Aurora"] {
+        assert!(!contains(text.as_bytes()), "{text:?} is on disk in the clear");
+    }
+    // With the device key, the diary is readable: that is what it is for.
+    let store = Store::open(&bob.dir.0).await.expect("reopen");
+    assert_eq!(checkin::visits(&store).await.expect("diary")[0].poster.info().name, "Café Aurora");
+}
