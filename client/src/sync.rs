@@ -92,6 +92,7 @@ pub async fn sync(
     let response = request.send().await.map_err(|e| SyncError::Network(e.to_string()))?;
     if response.status() == reqwest::StatusCode::NOT_MODIFIED {
         store.set_state("last_sync", &now.0.to_le_bytes()).await?;
+        housekeeping(store, now).await?;
         report.unchanged = true;
         return Ok(report);
     }
@@ -193,8 +194,21 @@ pub async fn sync(
         store.set_state("index_etag", &etag).await?;
     }
     store.set_state("last_sync", &now.0.to_le_bytes()).await?;
+    housekeeping(store, now).await?;
     Ok(report)
 }
+
+/// Keeps only what the protocol says to keep: 14 days of everything, and
+/// check-in day keys' secrets only until no epoch of their day can be live
+/// (spec §8.1). Runs after every successful sync.
+pub async fn housekeeping(store: &Store, now: UnixTime) -> Result<(), StoreError> {
+    store.retention(now, RETENTION_DAYS).await?;
+    store.erase_old_checkin_secrets(now).await?;
+    Ok(())
+}
+
+/// Days the phone keeps keys, sightings, check-ins and exposures.
+pub const RETENTION_DAYS: u32 = 14;
 
 /// Turns a key's verified sightings into contacts: one per scan window in
 /// which the phone heard it, with the mean attenuation heard in that window.

@@ -403,3 +403,29 @@ async fn the_store_on_disk_holds_no_plaintext_ids_keys_or_venue_names() {
     let store = Store::open(&bob.dir.0).await.expect("reopen");
     assert_eq!(checkin::visits(&store).await.expect("diary")[0].poster.info().name, "Café Aurora");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_forgets_what_is_older_than_14_days_and_erases_old_check_in_keys() {
+    let mut town = Town::new().await;
+    town.publish_policy().await;
+    let (alice, bob) = (town.phone("alice").await, town.phone("bob").await);
+    bob.hears(&alice, UnixTime(MONDAY + 9 * HOUR), 30, -55).await;
+    let mut cafe = Cafe::new(&mut town);
+    let poster = cafe.poster(&mut town, MONDAY);
+    town.set(MONDAY + 12 * HOUR);
+    checkin::check_in(&bob.store, &poster, town.now()).await.expect("check in");
+
+    // Two days later the check-in day key's secret is gone: the record can
+    // no longer be linked to the café by anyone, the phone included.
+    town.set(MONDAY + 2 * 86_400 + HOUR);
+    bob.sync(&town).await.expect("sync");
+    assert!(bob.store.checkin_day_key(DayNumber(20_584)).await.expect("day key").is_none());
+    assert_eq!(bob.store.checkins().await.expect("records").len(), 1, "the sealed record stays for alerts");
+
+    // Fifteen days later everything from that Monday is deleted.
+    town.set(MONDAY + 15 * 86_400 + HOUR);
+    bob.sync(&town).await.expect("sync");
+    assert!(bob.store.sightings().await.expect("sightings").is_empty());
+    assert!(bob.store.checkins().await.expect("records").is_empty());
+    assert!(checkin::visits(&bob.store).await.expect("diary").is_empty());
+}
