@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs. Safe on a fresh machine: it installs and starts
 # what is missing (Rust components, a PostgreSQL for the server suite,
-# python3-dbusmock for the Bluetooth suite), here and nowhere else.
+# python3-dbusmock for the Bluetooth suite, Chromium for the portal), here
+# and nowhere else.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -51,7 +52,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p greenlight-ble --all-targets --all-features --locked -- -D warnings
 
 step "tests"
-# The BlueZ backend is tested against python3-dbusmock on a private D-Bus.
+# The BlueZ backend is tested against python3-dbusmock on a private D-Bus;
+# the staff portal in a real headless Chromium.
 bash crates/ble/tests/setup.sh
+bash server/tests/setup-chromium.sh
 cargo test -p greenlight-ble --all-features --locked
 cargo test --workspace --locked

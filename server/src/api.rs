@@ -7,6 +7,7 @@
 
 use crate::chaff::CHAFF_HEADER;
 use crate::metrics::{Outcome, Status};
+use crate::padding::padded_json;
 use crate::publisher::hour;
 use crate::state::AppState;
 use crate::store::{KeyRow, NewUpload, StoreOutcome};
@@ -108,21 +109,8 @@ impl Refusal {
 
 /// A padded publish response.
 fn publish_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let mut body = PublishResponse { status: code.to_owned(), message: message.to_owned(), padding: String::new() };
-    let base = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
-    if base < PUBLISH_RESPONSE_SIZE {
-        body.padding = "=".repeat(PUBLISH_RESPONSE_SIZE - base);
-    } else {
-        // Messages are short; should one not be, cut it rather than reveal
-        // its length.
-        body.message.truncate(message.len().saturating_sub(base - PUBLISH_RESPONSE_SIZE + 3));
-        body.message.push_str("...");
-        let len = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
-        body.padding = "=".repeat(PUBLISH_RESPONSE_SIZE.saturating_sub(len));
-    }
-    let mut response = (status, Json(body)).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    let body = PublishResponse { status: code.to_owned(), message: message.to_owned(), padding: String::new() };
+    padded_json(status, &body, PUBLISH_RESPONSE_SIZE)
 }
 
 /// Checks an upload completely, without touching the database, and turns
@@ -384,7 +372,8 @@ async fn authority_file(State(state): State<Arc<AppState>>, body: Bytes) -> Resp
     if sequence == 0 {
         return refuse(StatusCode::BAD_REQUEST, "sequence 0 is not allowed; sequences start at 1".into());
     }
-    let listing = state.publisher.publish_file(kind, sequence, at, at.plus(1), body.to_vec(), state.now()).await;
+    let (start, end) = crate::publisher::listing_span(kind, at);
+    let listing = state.publisher.publish_file(kind, sequence, start, end, body.to_vec(), state.now()).await;
     match listing {
         Ok(crate::publisher::Listing::Listed(file) | crate::publisher::Listing::AlreadyListed(file)) => {
             Json(ListedFile { kind: name.to_owned(), sequence, sha256: file.sha256 }).into_response()
@@ -502,15 +491,35 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
 }
 
-/// The OpenAPI description of the key server.
+/// The OpenAPI description of the key server and the health authority's
+/// device API.
 #[derive(OpenApi)]
 #[openapi(
     info(
-        title = "Greenlight key server",
-        description = "Authorized uploads and signed, content-addressed export files. Byte formats: spec/protocol.md."
+        title = "Greenlight key server and health authority",
+        description = "Authorized uploads and signed, content-addressed export files (spec/protocol.md); upload codes exchanged for certificates (spec/authority.md). The staff portal under /portal is HTML and not described here."
     ),
-    paths(publish, authority_file, index, file, health, metrics, openapi),
-    components(schemas(PublishRequest, UploadKey, PublishResponse, ListedFile))
+    paths(
+        publish,
+        authority_file,
+        index,
+        file,
+        health,
+        metrics,
+        openapi,
+        crate::authority::device::verify,
+        crate::authority::device::certificate
+    ),
+    components(schemas(
+        PublishRequest,
+        UploadKey,
+        PublishResponse,
+        ListedFile,
+        crate::authority::device::VerifyRequest,
+        crate::authority::device::VerifyResponse,
+        crate::authority::device::CertificateRequest,
+        crate::authority::device::CertificateResponse
+    ))
 )]
 pub struct ApiDoc;
 
@@ -521,6 +530,11 @@ pub fn openapi_json() -> String {
     let mut text = doc.to_pretty_json().expect("the OpenAPI document serialises");
     text.push('\n');
     text
+}
+
+/// Only `GET /health`, for a process that runs the health authority alone.
+pub fn health_router(state: Arc<AppState>) -> Router {
+    Router::new().route("/health", get(health)).with_state(state)
 }
 
 /// The key server's routes.

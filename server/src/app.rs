@@ -1,7 +1,8 @@
 //! Start-up, background jobs and shutdown.
 
 use crate::api;
-use crate::config::Config;
+use crate::authority::{self, AuthorityState, PublishTarget};
+use crate::config::{AuthorityConfig, Config, Mode};
 use crate::files::FsStore;
 use crate::metrics::Metrics;
 use crate::publisher::Publisher;
@@ -36,6 +37,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Shared state, for tests and jobs.
     pub state: Arc<AppState>,
+    /// The health authority's state, when it runs in this process.
+    pub authority: Option<Arc<AuthorityState>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -107,7 +110,8 @@ pub fn load_or_create_export_key(data_dir: &Path) -> Result<SigningKey, StartErr
     }
 }
 
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+/// Writes a new file readable by its owner only (0600); refuses to replace one.
+pub(crate) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -118,11 +122,26 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// Starts the server: data directory, keys, database and migrations, crash
-/// repair, the index, the HTTP listener and the background jobs.
+/// Starts the server with the health authority's default settings.
 pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
+    start_with(config, AuthorityConfig::default(), clock).await
+}
+
+/// Starts the server: data directory, keys, database and migrations, crash
+/// repair, the index, the HTTP listener and the background jobs. The health
+/// authority joins in when `authority init` was run in the data directory
+/// (and is all that runs in [`Mode::AuthorityOnly`]).
+pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) -> Result<Running, StartError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError(format!("cannot create data directory {}: {e}", config.data_dir.display())))?;
+    let authority_keys = authority::keys::load(&config.data_dir)?;
+    let key_server = options.mode == Mode::Combined;
+    if !key_server && authority_keys.is_none() {
+        return Err(StartError(format!(
+            "no health authority in {}: run `greenlight-server authority init` first",
+            config.data_dir.display()
+        )));
+    }
     let key = load_or_create_export_key(&config.data_dir)?;
     let store = Store::connect(&config.database_url)
         .await
@@ -137,15 +156,22 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         config.min_batch_keys,
         config.export_interval,
     ));
-    let restored = publisher.repair().await.map_err(|e| StartError(format!("repairing published files: {e}")))?;
-    if restored > 0 {
-        tracing::warn!(restored, "restored export batches sealed before a crash");
+    if key_server {
+        let restored = publisher.repair().await.map_err(|e| StartError(format!("repairing published files: {e}")))?;
+        if restored > 0 {
+            tracing::warn!(restored, "restored export batches sealed before a crash");
+        }
+        publisher.rebuild_index(clock()).await.map_err(|e| StartError(format!("building the index: {e}")))?;
     }
-    publisher.rebuild_index(clock()).await.map_err(|e| StartError(format!("building the index: {e}")))?;
-    if config.authority_keys.is_empty() {
+    let mut trusted = config.authority_keys.clone();
+    if let Some(keys) = &authority_keys {
+        // The authority in this data directory is trusted like --authority-key.
+        trusted.push(keys.signing.verifying_key());
+    }
+    if key_server && trusted.is_empty() {
         tracing::warn!("no --authority-key given: uploads will be refused until one is configured");
     }
-    let authority_keys = TrustedKeys::from_keys(config.authority_keys.iter().copied());
+    let trusted_keys = TrustedKeys::from_keys(trusted);
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -155,20 +181,45 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         %addr,
         database = %redact(&config.database_url),
         export_key_id = %hex::encode(KeyId::of(&key.verifying_key()).0),
+        authority = authority_keys.is_some(),
+        key_server,
         "greenlight-server listening"
     );
 
+    let authority = authority_keys.map(|keys| {
+        let target = match &options.mode {
+            Mode::Combined => PublishTarget::InProcess(publisher.clone()),
+            Mode::AuthorityOnly { key_server_url } => {
+                PublishTarget::KeyServer { url: key_server_url.clone(), client: reqwest::Client::new() }
+            }
+        };
+        Arc::new(AuthorityState {
+            settings: options.settings.clone(),
+            region: config.region.clone(),
+            store: authority::store::AuthorityStore::new(store.clone()),
+            keys,
+            target,
+            clock: clock.clone(),
+            secure_cookies: !config.listen.ip().is_loopback(),
+            verify_latency: Default::default(),
+            certificate_latency: Default::default(),
+        })
+    });
     let state = Arc::new(AppState {
         config,
         store,
         publisher,
-        authority_keys,
+        authority_keys: trusted_keys,
         metrics: Metrics::new(),
         latency: Default::default(),
         attempts: Attempts::default(),
         clock,
     });
-    let router = api::router(state.clone()).layer((
+    let mut router = if key_server { api::router(state.clone()) } else { api::health_router(state.clone()) };
+    if let Some(authority) = &authority {
+        router = router.merge(authority::router(authority.clone()));
+    }
+    let router = router.layer((
         // Log method, route and status only: never an address, a user agent
         // or a query string.
         TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
@@ -201,6 +252,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
     };
     let jobs = {
         let state = state.clone();
+        let authority = authority.clone();
         tokio::spawn(async move {
             // First runs after one period: start-up has already repaired and
             // re-signed everything.
@@ -215,14 +267,36 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
             loop {
                 tokio::select! {
                     _ = stop.changed() => break,
-                    _ = export.tick() => run_export(&state).await,
-                    _ = retention.tick() => run_retention(&state).await,
+                    _ = export.tick(), if key_server => run_export(&state).await,
+                    _ = retention.tick() => {
+                        if key_server {
+                            run_retention(&state).await;
+                        }
+                        if let Some(authority) = &authority {
+                            run_authority_retention(authority).await;
+                        }
+                    }
                 }
             }
         })
     };
-    Ok(Running { addr, state, shutdown, tasks: vec![serve, jobs] })
+    Ok(Running { addr, state, authority, shutdown, tasks: vec![serve, jobs] })
 }
+
+/// Deletes the health authority's expired sessions, tokens and codes, and
+/// audit entries older than [`AUDIT_RETENTION_DAYS`].
+pub async fn run_authority_retention(authority: &AuthorityState) {
+    let now = authority.now_i64();
+    let keep = i64::from(authority::portal::codes::MAX_DIAGNOSIS_AGE_DAYS) * 86_400;
+    match authority.store.delete_expired(now, keep, AUDIT_RETENTION_DAYS * 86_400).await {
+        Ok(n) if n > 0 => tracing::info!(rows = n, "authority retention deleted expired data"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "authority retention failed; will retry"),
+    }
+}
+
+/// How long the audit log is kept.
+pub const AUDIT_RETENTION_DAYS: i64 = 400;
 
 /// One export run; failures are logged and retried at the next run.
 pub async fn run_export(state: &AppState) {

@@ -7,13 +7,9 @@ use greenlight_protocol::signing::VerifyingKey;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// `greenlight-server`: the key server.
-#[derive(Debug, Clone, Parser)]
-#[command(
-    name = "greenlight-server",
-    version,
-    about = "Greenlight key server: authorized uploads, signed export batches"
-)]
+/// The serving flags of `greenlight-server` (key server and health
+/// authority).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "GREENLIGHT_LISTEN", default_value = "127.0.0.1:8080")]
@@ -61,6 +57,151 @@ pub struct Args {
     /// Seconds after which a request is abandoned.
     #[arg(long, env = "GREENLIGHT_REQUEST_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_timeout: u64,
+
+    /// Health authority: minutes a short (8-digit) upload code stays valid.
+    #[arg(long, env = "GREENLIGHT_SHORT_CODE_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub short_code_minutes: u64,
+
+    /// Health authority: hours a long (16-character) upload code stays valid.
+    #[arg(long, env = "GREENLIGHT_LONG_CODE_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=72))]
+    pub long_code_hours: u64,
+
+    /// Health authority: most upload codes issued per UTC day (all staff together).
+    #[arg(long, env = "GREENLIGHT_DAILY_CODE_QUOTA", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub daily_code_quota: u64,
+
+    /// Health authority: failed short-code verifications allowed per hour
+    /// (all phones together); then `/v1/verify` refuses short codes until
+    /// the next hour.
+    #[arg(long, env = "GREENLIGHT_VERIFY_FAILURES_PER_HOUR", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub verify_failures_per_hour: u64,
+
+    /// Health authority: hours a verification token may be exchanged for a
+    /// certificate.
+    #[arg(long, env = "GREENLIGHT_TOKEN_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=72))]
+    pub token_hours: u64,
+}
+
+/// The whole command line: serving (the default, flat flags) or a
+/// subcommand.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "greenlight-server",
+    version,
+    about = "Greenlight key server and health-authority service",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// A subcommand; without one, the server runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Serving flags.
+    #[command(flatten)]
+    pub serve: Args,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// The health-authority side.
+    Authority {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuthorityCommand,
+    },
+}
+
+/// `greenlight-server authority …`
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AuthorityCommand {
+    /// Creates the authority's keys in the data directory and the first
+    /// admin account (prints its one-time password).
+    Init(InitArgs),
+    /// Runs only the health-authority service (device API and staff
+    /// portal), publishing trace batches and policies to a key server.
+    Serve(AuthorityServeArgs),
+}
+
+/// `greenlight-server authority init`
+#[derive(Debug, Clone, clap::Args)]
+pub struct InitArgs {
+    /// Directory for the keys (and, by default, the SQLite database).
+    #[arg(long, env = "GREENLIGHT_DATA_DIR", default_value = "greenlight-data")]
+    pub data_dir: PathBuf,
+    /// Database URL [default: an SQLite file in the data directory].
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Login name of the first admin.
+    #[arg(long, default_value = "admin")]
+    pub admin: String,
+    /// Read the admin's password from the first line of standard input
+    /// instead of printing a generated one-time password.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+impl InitArgs {
+    /// The database URL, defaulting to SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| default_database_url(&self.data_dir))
+    }
+}
+
+/// `greenlight-server authority serve`
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthorityServeArgs {
+    /// The key server that lists this authority's trace batches and
+    /// policies (its `/v1/authority/files`), e.g. `http://10.0.0.5:8080`.
+    #[arg(long, env = "GREENLIGHT_KEY_SERVER_URL")]
+    pub key_server_url: String,
+    /// Serving flags, as for the key server.
+    #[command(flatten)]
+    pub serve: Args,
+}
+
+fn default_database_url(data_dir: &std::path::Path) -> String {
+    format!("sqlite://{}", data_dir.join("greenlight.db").display())
+}
+
+/// Which services a process runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The key server, plus the health authority if `authority init` was
+    /// run in the data directory.
+    #[default]
+    Combined,
+    /// Only the health authority, publishing to a key server over HTTP.
+    AuthorityOnly {
+        /// Base URL of the key server.
+        key_server_url: String,
+    },
+}
+
+/// The health authority's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthoritySettings {
+    /// Lifetime of a short code, seconds.
+    pub short_code_secs: u64,
+    /// Lifetime of a long code, seconds.
+    pub long_code_secs: u64,
+    /// Codes per UTC day.
+    pub daily_code_quota: u64,
+    /// Failed short-code verifications allowed per hour.
+    pub verify_failures_per_hour: u64,
+    /// Lifetime of a verification token, seconds.
+    pub token_secs: u64,
+}
+
+impl Default for AuthoritySettings {
+    fn default() -> Self {
+        AuthoritySettings {
+            short_code_secs: 15 * 60,
+            long_code_secs: 24 * 3600,
+            daily_code_quota: 1000,
+            verify_failures_per_hour: 100,
+            token_secs: 24 * 3600,
+        }
+    }
 }
 
 /// The validated configuration.
@@ -90,6 +231,33 @@ pub struct Config {
     pub request_timeout: u64,
 }
 
+/// What the process runs besides (or instead of) the key server, and the
+/// health authority's settings. Kept apart from [`Config`] so that code
+/// starting a bare key server needs to know nothing of the authority.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorityConfig {
+    /// Which services run.
+    pub mode: Mode,
+    /// The health authority's settings.
+    pub settings: AuthoritySettings,
+}
+
+impl AuthorityConfig {
+    /// The authority's settings from the serving flags (in [`Mode::Combined`]).
+    pub fn from_args(args: &Args) -> Self {
+        AuthorityConfig {
+            mode: Mode::Combined,
+            settings: AuthoritySettings {
+                short_code_secs: args.short_code_minutes * 60,
+                long_code_secs: args.long_code_hours * 3600,
+                daily_code_quota: args.daily_code_quota,
+                verify_failures_per_hour: args.verify_failures_per_hour,
+                token_secs: args.token_hours * 3600,
+            },
+        }
+    }
+}
+
 impl Config {
     /// Validates parsed arguments.
     pub fn from_args(args: Args) -> Result<Self, String> {
@@ -101,8 +269,7 @@ impl Config {
             .filter(|k| !k.trim().is_empty())
             .map(|k| parse_public_key(k.trim()))
             .collect::<Result<Vec<_>, _>>()?;
-        let database_url =
-            args.database_url.unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("greenlight.db").display()));
+        let database_url = args.database_url.unwrap_or_else(|| default_database_url(&args.data_dir));
         Ok(Config {
             listen: args.listen,
             data_dir: args.data_dir,

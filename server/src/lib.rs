@@ -8,10 +8,12 @@
 
 pub mod api;
 pub mod app;
+pub mod authority;
 pub mod chaff;
 pub mod config;
 pub mod files;
 pub mod metrics;
+pub mod padding;
 pub mod publisher;
 pub mod state;
 pub mod store;

@@ -1,15 +1,17 @@
-//! `greenlight-server`: parses the configuration, starts the key server and
-//! runs until SIGINT or SIGTERM.
+//! `greenlight-server`: parses the command line, then runs the server
+//! (key server, plus the health authority when initialized) until SIGINT or
+//! SIGTERM, or runs an `authority` subcommand.
 #![forbid(unsafe_code)]
 
 use clap::Parser;
 use greenlight_server::app;
-use greenlight_server::config::{Args, Config};
+use greenlight_server::authority::keys;
+use greenlight_server::config::{AuthorityCommand, AuthorityConfig, Cli, Command, Config, InitArgs, Mode};
 use greenlight_server::state::system_clock;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GREENLIGHT_LOG")
@@ -18,13 +20,6 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let config = match Config::from_args(args) {
-        Ok(config) => config,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(2);
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -32,8 +27,28 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let (config, options) = match cli.command {
+        None => (Config::from_args(cli.serve.clone()), AuthorityConfig::from_args(&cli.serve)),
+        Some(Command::Authority { command: AuthorityCommand::Serve(args) }) => {
+            let options = AuthorityConfig {
+                mode: Mode::AuthorityOnly { key_server_url: args.key_server_url },
+                ..AuthorityConfig::from_args(&args.serve)
+            };
+            (Config::from_args(args.serve), options)
+        }
+        Some(Command::Authority { command: AuthorityCommand::Init(args) }) => {
+            return runtime.block_on(init(args));
+        }
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
     runtime.block_on(async {
-        match app::start(config, system_clock()).await {
+        match app::start_with(config, options, system_clock()).await {
             Ok(running) => {
                 running.run_until_signal().await;
                 ExitCode::SUCCESS
@@ -44,4 +59,43 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// `greenlight-server authority init`.
+async fn init(args: InitArgs) -> ExitCode {
+    let password = if args.password_stdin {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        if let Err(e) = std::io::stdin().read_line(&mut line) {
+            eprintln!("error: cannot read the password from standard input: {e}");
+            return ExitCode::from(2);
+        }
+        Some(zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned()))
+    } else {
+        None
+    };
+    let now = system_clock()().0;
+    match keys::init(&args.data_dir, &args.database_url(), &args.admin, password, i64::try_from(now).unwrap_or(0)).await
+    {
+        Ok(done) => {
+            println!("Health authority initialized in {}.", keys::authority_dir(&args.data_dir).display());
+            println!(
+                "  signing key (key servers elsewhere: --authority-key): {}",
+                hex::encode(done.signing_public.as_bytes())
+            );
+            println!("  trace key (for venue tools): {}", hex::encode(done.trace_public));
+            println!("  admin account: {}", args.admin);
+            match done.one_time_password {
+                Some(password) => {
+                    println!("  one-time password: {}", password.as_str());
+                    println!("  (shown only now; it must be changed at the first login at /portal)");
+                }
+                None => println!("  password: the one given on standard input"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

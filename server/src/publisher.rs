@@ -257,6 +257,20 @@ impl Publisher {
         Ok(Listing::Listed(file))
     }
 
+    /// The highest sequence of `kind` listed (0 if none).
+    pub async fn last_sequence(&self, kind: FileKind) -> Result<u64, PublishError> {
+        let last = self
+            .store
+            .published_files()
+            .await?
+            .iter()
+            .filter(|f| f.kind == i64::from(kind.to_byte()))
+            .map(|f| f.sequence)
+            .max()
+            .unwrap_or(0);
+        to_u64(last)
+    }
+
     /// Signs a fresh index of every published file.
     pub async fn rebuild_index(&self, now: UnixTime) -> Result<Arc<SignedIndex>, PublishError> {
         let rows = self.store.published_files().await?;
@@ -325,6 +339,21 @@ fn file_row(kind: FileKind, sequence: i64, start: i64, end: i64, bytes: &[u8]) -
 /// Lower-case hex of a file's SHA-256: its name and ETag.
 pub fn content_hex(bytes: &[u8]) -> String {
     hex::encode(content_address(bytes))
+}
+
+/// How long a color policy stays listed: retention deletes a file once its
+/// span has ended, and phones that join later still need the policy in
+/// force, so a policy's span is long (a newer policy supersedes it anyway).
+pub const POLICY_LISTING_SECS: u64 = 10 * 365 * 86_400;
+
+/// The span `[start, end)` under which an authority file created at `at` is
+/// listed: a trace batch's is one second (retention removes it with the
+/// keys), a policy's [`POLICY_LISTING_SECS`].
+pub fn listing_span(kind: FileKind, at: UnixTime) -> (UnixTime, UnixTime) {
+    match kind {
+        FileKind::ColorPolicy => (at, at.plus(POLICY_LISTING_SECS)),
+        _ => (at, at.plus(1)),
+    }
 }
 
 /// The start of the hour containing `t`: upload times are stored no finer.

@@ -191,6 +191,12 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
+    /// The connection pool, for the other stores that share this database
+    /// (the health authority's).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         self.backend

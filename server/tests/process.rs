@@ -22,14 +22,23 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path, database_url: &str, authority: &Authority, extra: &[&str]) -> Server {
+        let key = hex::encode(authority.public().as_bytes());
+        let mut args = vec!["--database-url", database_url, "--authority-key", &key];
+        args.extend_from_slice(extra);
+        Server::spawn(&[], data_dir, &args)
+    }
+
+    /// Runs the binary with `command` (a subcommand, or nothing), the
+    /// common flags and `args`, and waits until it listens.
+    fn spawn(command: &[&str], data_dir: &Path, args: &[&str]) -> Server {
         let log = data_dir.join(format!("server-{}.log", Instant::now().elapsed().as_nanos()));
         let log = unique(log);
         let child = Command::new(env!("CARGO_BIN_EXE_greenlight-server"))
+            .args(command)
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .args(["--database-url", database_url, "--region", "GL-TEST", "--min-batch-keys", "10"])
-            .args(["--authority-key", &hex::encode(authority.public().as_bytes())])
-            .args(extra)
+            .args(["--region", "GL-TEST", "--min-batch-keys", "10"])
+            .args(args)
             .env("GREENLIGHT_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
@@ -224,4 +233,153 @@ fn bad_configuration_gets_a_clear_message() {
     let (status, stderr) = run(&["--database-url", "mysql://x"]);
     assert!(!status.success());
     assert!(stderr.contains("sqlite://") && stderr.contains("postgres://"), "{stderr}");
+}
+
+fn init(data_dir: &Path, stdin: Option<&str>) -> (std::process::ExitStatus, String, String) {
+    use std::io::Write as _;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight-server"));
+    command.args(["authority", "init", "--data-dir"]).arg(data_dir);
+    if stdin.is_some() {
+        command.arg("--password-stdin");
+    }
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("init runs");
+    if let Some(text) = stdin {
+        // A process that fails before reading says why on stderr.
+        let _ = child.stdin.take().expect("stdin").write_all(text.as_bytes());
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("init ends");
+    (out.status, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authority_init_makes_private_keys_an_admin_and_a_key_the_server_trusts() {
+    use greenlight_protocol::certificate::{
+        Certificate, CertificateId, DayKind, UploadHmacKey, UploadedKey, upload_hmac,
+    };
+    use greenlight_protocol::report::ReportType;
+    let dir = TempDir::new("init");
+    let (status, stdout, stderr) = init(&dir.0, None);
+    assert!(status.success(), "{stderr}");
+    let password = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("one-time password: "))
+        .unwrap_or_else(|| panic!("a one-time password is printed: {stdout}"))
+        .to_owned();
+    assert_eq!(password.len(), 24);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+        let keys = dir.0.join("authority");
+        assert_eq!(mode(&keys), 0o700);
+        for secret in ["signing-key", "trace-key", "code-key"] {
+            assert_eq!(mode(&keys.join(secret)), 0o600, "{secret} is private");
+        }
+    }
+    let (status, _, stderr) = init(&dir.0, None);
+    assert!(!status.success() && stderr.contains("already initialized"), "{stderr}");
+    let other = TempDir::new("init-short");
+    let (status, _, stderr) = init(&other.0, Some("short\n"));
+    assert!(!status.success() && stderr.contains("at least 12 characters"), "{stderr}");
+    let (status, stdout, stderr) = init(&other.0, Some("a long enough password\n"));
+    assert!(status.success() && !stdout.contains("one-time password"), "{stdout}{stderr}");
+
+    // The server on this data directory trusts the authority's key without
+    // being told (the --authority-key it gets is another one).
+    let database = format!("sqlite://{}", dir.0.join("greenlight.db").display());
+    let server = Server::start(&dir.0, &database, &Authority::new(7), &[]);
+    let seed: [u8; 32] = hex::decode(std::fs::read_to_string(dir.0.join("authority/signing-key")).expect("key").trim())
+        .expect("hex")
+        .try_into()
+        .expect("32 bytes");
+    let signing = greenlight_protocol::signing::SigningKey::from_bytes(&seed);
+    let uploaded = keys(23, 2, now().day());
+    let hmac_key = UploadHmacKey::from_bytes([5; 32]);
+    let list: Vec<UploadedKey> = uploaded
+        .iter()
+        .map(|k| UploadedKey {
+            key: greenlight_protocol::daily_key::PublishedKey(k.bytes),
+            day: greenlight_protocol::time::DayNumber(k.day),
+            transmission_risk: greenlight_protocol::report::TransmissionRisk::new(k.risk).expect("risk"),
+        })
+        .collect();
+    let hmac = upload_hmac(&hmac_key, &list, &[]).expect("hmac");
+    let certificate = Certificate::new(
+        ReportType::ClinicalDiagnosis,
+        DayKind::SymptomOnset,
+        now().day(),
+        hmac,
+        now(),
+        now().plus(900),
+        CertificateId([9; 16]),
+    )
+    .expect("certificate")
+    .sign_text(&signing);
+    let mut body = upload(&Authority::new(7), now(), &uploaded, &[]);
+    body["certificate"] = serde_json::json!(certificate);
+    body["hmac_key"] = serde_json::json!(greenlight_protocol::codec::to_base64url(hmac_key.expose_secret()));
+    let client = reqwest::Client::new();
+    let response = client.post(format!("{}/v1/publish", server.base)).json(&body).send().await.expect("upload");
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+    // And the admin can log in with the printed password.
+    let portal = common::Portal::new(&server.base);
+    let answer = portal.login("admin", &password).await;
+    assert_eq!(answer.location.as_deref(), Some("/portal/password"), "the one-time password must be changed");
+    server.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authority_runs_alone_and_publishes_to_a_remote_key_server() {
+    let authority_dir = TempDir::new("authority-alone");
+    let (status, _, stderr) = init(&authority_dir.0, Some("a long enough password\n"));
+    assert!(status.success(), "{stderr}");
+    let public = std::fs::read_to_string(authority_dir.0.join("authority/signing-key.pub")).expect("public key");
+
+    let key_server_dir = TempDir::new("key-server");
+    let key_server_db = format!("sqlite://{}", key_server_dir.0.join("k.db").display());
+    let key_server =
+        Server::spawn(&[], &key_server_dir.0, &["--database-url", &key_server_db, "--authority-key", public.trim()]);
+    let authority_db = format!("sqlite://{}", authority_dir.0.join("greenlight.db").display());
+    let authority = Server::spawn(
+        &["authority", "serve"],
+        &authority_dir.0,
+        &["--database-url", &authority_db, "--key-server-url", &key_server.base],
+    );
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client.get(format!("{}/v1/index", authority.base)).send().await.expect("get").status(),
+        404,
+        "no key server routes"
+    );
+    assert_eq!(client.get(format!("{}/health", authority.base)).send().await.expect("get").status(), 200);
+
+    let portal = common::Portal::new(&authority.base);
+    assert_eq!(portal.login("admin", "a long enough password").await.status, 303);
+    let fields = [
+        ("t0", "63"),
+        ("t1", "73"),
+        ("t2", "79"),
+        ("w0", "100"),
+        ("w1", "100"),
+        ("w2", "10"),
+        ("w3", "0"),
+        ("min_weighted_minutes", "15"),
+        ("min_transmission_risk", "3"),
+        ("min_venue_overlap", "10"),
+        ("lookback_days", "14"),
+        ("yellow_days", "14"),
+        ("red_days", "10"),
+        ("stale_hours", "48"),
+    ];
+    let page = portal.post("/portal/policy", &fields).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+
+    let bytes =
+        client.get(format!("{}/v1/index", key_server.base)).send().await.expect("index").bytes().await.expect("body");
+    let index = Index::verify(&bytes, &export_key(&key_server_dir.0)).expect("signed");
+    assert_eq!(index.entries_after(FileKind::ColorPolicy, 0).len(), 1, "the key server lists the policy");
+    authority.kill();
+    key_server.kill();
 }

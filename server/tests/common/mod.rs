@@ -20,6 +20,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The first admin's password in servers started with an authority.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
 /// Noon UTC of 2026-05-10, where every test starts.
 pub const T0: u64 = 20_583 * 86_400 + 12 * 3600;
 
@@ -186,19 +189,55 @@ pub fn config(data_dir: &std::path::Path, database_url: &str, authority: &Verify
 
 impl TestServer {
     pub async fn start(db: Db) -> Self {
+        Self::start_with(db, false).await
+    }
+
+    /// A server whose data directory holds an initialized health authority
+    /// (admin `admin`, password [`ADMIN_PASSWORD`]).
+    pub async fn start_with_authority(db: Db) -> Self {
+        Self::start_with(db, true).await
+    }
+
+    async fn start_with(db: Db, with_authority: bool) -> Self {
+        Self::start_custom(db, with_authority, |_, _| {}).await
+    }
+
+    /// A server whose configuration `tweak` changes before it starts.
+    pub async fn start_custom(
+        db: Db,
+        with_authority: bool,
+        tweak: impl FnOnce(&mut Config, &mut greenlight_server::config::AuthorityConfig),
+    ) -> Self {
         let db = TestDatabase::new(db).await;
         let data_dir = TempDir::new("server");
         let clock = TestClock::new(T0);
         let authority = Authority::new(7);
-        let running = app::start(config(&data_dir.0, &db.url, &authority.public()), clock.as_clock())
+        if with_authority {
+            greenlight_server::authority::keys::init(
+                &data_dir.0,
+                &db.url,
+                "admin",
+                Some(zeroize::Zeroizing::new(ADMIN_PASSWORD.to_owned())),
+                i64::try_from(T0).expect("time"),
+            )
             .await
-            .expect("server starts");
+            .expect("authority init");
+        }
+        let mut config = config(&data_dir.0, &db.url, &authority.public());
+        let mut options = Default::default();
+        tweak(&mut config, &mut options);
+        let running = app::start_with(config, options, clock.as_clock()).await.expect("server starts");
         let base = format!("http://{}", running.addr);
         TestServer { running: Some(running), base, clock, authority, client: reqwest::Client::new(), data_dir, db }
     }
 
     pub fn state(&self) -> &greenlight_server::state::AppState {
         &self.running.as_ref().expect("running").state
+    }
+
+    /// The health authority running in this server.
+    pub fn authority_state(&self) -> &greenlight_server::authority::AuthorityState {
+        self.running.as_ref().expect("running").authority.as_deref().expect("the authority runs")
     }
 
     /// Stops the server and starts it again on the same data and database.
@@ -306,4 +345,123 @@ pub fn upload(authority: &Authority, now: UnixTime, keys: &[Key], checkins: &[Ve
         "hmac_key": to_base64url(hmac_key.expose_secret()),
         "padding": "",
     })
+}
+
+/// Percent-encodes a form value.
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The text between `start` and the next `end` after it, if any.
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(&text[from..to])
+}
+
+/// A page as the portal answered it.
+#[derive(Debug)]
+pub struct PortalPage {
+    pub status: u16,
+    pub body: String,
+    pub location: Option<String>,
+}
+
+/// A staff member's browser, reduced to what the tests need: a cookie jar
+/// (by name), no automatic redirects, and the session's CSRF token.
+pub struct Portal {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub cookies: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    pub csrf: std::sync::Mutex<String>,
+}
+
+impl Portal {
+    pub fn new(base: &str) -> Self {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Portal { base: base.to_owned(), client, cookies: Default::default(), csrf: Default::default() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.lock().expect("lock").iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn finish(&self, response: reqwest::Response) -> PortalPage {
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().expect("cookie");
+            let pair = text.split(';').next().expect("pair");
+            let (name, value) = pair.split_once('=').expect("name=value");
+            let mut cookies = self.cookies.lock().expect("lock");
+            if value.is_empty() || text.contains("Max-Age=0") {
+                cookies.remove(name);
+            } else {
+                cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let status = response.status().as_u16();
+        let location = response.headers().get("location").map(|v| v.to_str().expect("location").to_owned());
+        let body = response.text().await.expect("body");
+        if let Some(csrf) = between(&body, "name=\"csrf\" value=\"", "\"")
+            && !body.contains("action=\"/portal/login\"")
+        {
+            *self.csrf.lock().expect("lock") = csrf.to_owned();
+        }
+        PortalPage { status, body, location }
+    }
+
+    pub async fn get(&self, path: &str) -> PortalPage {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("request");
+        self.finish(response).await
+    }
+
+    /// Posts a form exactly as given (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> PortalPage {
+        let body = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        self.finish(response).await
+    }
+
+    /// Posts a form with this session's CSRF token.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> PortalPage {
+        let csrf = self.csrf.lock().expect("lock").clone();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// Logs in (through the login form and its cookie); returns the answer
+    /// to the login post.
+    pub async fn login(&self, username: &str, password: &str) -> PortalPage {
+        let form = self.get("/portal/login").await;
+        let token = between(&form.body, "name=\"csrf\" value=\"", "\"").expect("login token").to_owned();
+        let answer =
+            self.post_raw("/portal/login", &[("csrf", &token), ("username", username), ("password", password)]).await;
+        if answer.status == 303 {
+            // Land on the page it sends us to, which carries the CSRF token.
+            let to = answer.location.clone().expect("location");
+            self.get(&to).await;
+        }
+        answer
+    }
 }

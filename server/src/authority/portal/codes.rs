@@ -1,0 +1,331 @@
+//! Upload codes (issuer role): issue one within the daily quota, show it
+//! once (with a QR code of the long code, printable), check a code's state
+//! by its reference, expire it by hand.
+
+use crate::authority::AuthorityState;
+use crate::authority::accounts::Role;
+use crate::authority::codes::{self, CodeKind};
+use crate::authority::portal::{Page, Staff, StaffForm, message, parse_date, render, unavailable, when};
+use crate::authority::store::{CodeRow, NewCode, counter};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use greenlight_protocol::time::DayNumber;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Oldest accepted symptom-onset or test date, in days before today: the
+/// key server keeps keys this long.
+pub const MAX_DIAGNOSIS_AGE_DAYS: u32 = 14;
+
+/// A code in the list.
+pub struct CodeLine {
+    handle: String,
+    kind: String,
+    issued: String,
+    expires: String,
+    state: String,
+    css: &'static str,
+    open: bool,
+}
+
+fn line(code: &CodeRow, now: i64) -> CodeLine {
+    let (state, css, open) = if let Some(at) = code.claimed_at {
+        (format!("used by a phone at {}", when(at)), "claimed", false)
+    } else if let Some(at) = code.revoked_at {
+        (format!("expired by staff at {}", when(at)), "expired", false)
+    } else if code.expires_at <= now {
+        ("expired unused".to_owned(), "expired", false)
+    } else {
+        ("waiting to be used".to_owned(), "open", true)
+    };
+    CodeLine {
+        handle: code.handle.clone(),
+        kind: code.kind.clone(),
+        issued: when(code.issued_at),
+        expires: when(code.expires_at),
+        state,
+        css,
+        open,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "codes.html")]
+struct CodesPage {
+    page: Page,
+    issued_today: i64,
+    quota: u64,
+    short_minutes: u64,
+    long_hours: u64,
+    today: String,
+    oldest: String,
+    handle: String,
+    found: Option<CodeLine>,
+    recent: Vec<CodeLine>,
+}
+
+/// Query of the codes page: a status check.
+#[derive(Debug, Default, Deserialize)]
+pub struct StatusQuery {
+    #[serde(default)]
+    handle: String,
+}
+
+fn page_for(staff: &Staff) -> Page {
+    Page::for_staff(staff, "Upload codes", "/portal/codes")
+}
+
+async fn show(state: &AuthorityState, page: Page, status: StatusCode, handle: &str, audit: Option<&Staff>) -> Response {
+    let now = state.now_i64();
+    let today = state.now().day();
+    let mut page = page;
+    let mut found = None;
+    let handle = handle.trim().to_lowercase();
+    if !handle.is_empty() {
+        match state.store.code_by_handle(&handle).await {
+            Ok(Some(code)) => found = Some(line(&code, now)),
+            Ok(None) => page = page.error(format!("No code has the reference {handle:?}.")),
+            Err(e) => return unavailable(e),
+        }
+        if let Some(staff) = audit {
+            let _ = state
+                .store
+                .audit(now, Some(staff.id), &staff.username, "code_status_checked", &format!("code {handle}"))
+                .await;
+        }
+    }
+    let recent = match state.store.recent_codes(50).await {
+        Ok(codes) => codes.iter().map(|c| line(c, now)).collect(),
+        Err(e) => return unavailable(e),
+    };
+    let day = i64::from(today.0);
+    let issued_today = match (
+        state.store.counter(day, counter::SHORT_ISSUED).await,
+        state.store.counter(day, counter::LONG_ISSUED).await,
+    ) {
+        (Ok(a), Ok(b)) => a + b,
+        (Err(e), _) | (_, Err(e)) => return unavailable(e),
+    };
+    render(
+        status,
+        &CodesPage {
+            page,
+            issued_today,
+            quota: state.settings.daily_code_quota,
+            short_minutes: state.settings.short_code_secs / 60,
+            long_hours: state.settings.long_code_secs / 3600,
+            today: today.iso_date().to_string(),
+            oldest: today.minus(MAX_DIAGNOSIS_AGE_DAYS).iso_date().to_string(),
+            handle,
+            found,
+            recent,
+        },
+    )
+}
+
+/// `GET /portal/codes`
+pub async fn page(
+    State(state): State<Arc<AuthorityState>>,
+    staff: Staff,
+    Query(query): Query<StatusQuery>,
+) -> Response {
+    if let Err(refused) = staff.require(Role::Issuer) {
+        return refused;
+    }
+    show(&state, page_for(&staff), StatusCode::OK, &query.handle, Some(&staff)).await
+}
+
+/// The issue form.
+#[derive(Debug, Deserialize)]
+pub struct IssueForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    report_type: String,
+    #[serde(default)]
+    day_kind: String,
+    #[serde(default)]
+    date: String,
+}
+
+#[derive(Template)]
+#[template(path = "code_issued.html")]
+struct IssuedPage {
+    page: Page,
+    code: String,
+    expires: String,
+    qr_svg: String,
+    handle: String,
+    kind: &'static str,
+    diagnosis: String,
+}
+
+/// The QR code of `text` as an inline SVG element (no image codec).
+pub fn qr_svg(text: &str) -> Option<String> {
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(256, 256)
+        .dark_color(qrcode::render::svg::Color("#000000"))
+        .light_color(qrcode::render::svg::Color("#ffffff"))
+        .build();
+    // Inline in HTML: drop the XML declaration.
+    Some(svg.find("<svg").map_or(svg.clone(), |i| svg[i..].to_owned()))
+}
+
+/// The issue form's values, checked: kind, report type, day kind, day.
+fn check_issue(form: &IssueForm, today: DayNumber) -> Result<(CodeKind, i64, i64, u32), &'static str> {
+    let kind = CodeKind::parse(&form.kind).ok_or("choose a short or a long code.")?;
+    let report_type = match form.report_type.as_str() {
+        "1" => 1,
+        "2" => 2,
+        _ => return Err("choose how the diagnosis was made."),
+    };
+    let day_kind = match form.day_kind.as_str() {
+        "1" => 1,
+        "2" => 2,
+        _ => return Err("say whether the date is the start of symptoms or the test."),
+    };
+    let day = parse_date(&form.date).ok_or("the date is not a valid date (YYYY-MM-DD).")?;
+    if day > today.0 {
+        return Err("the date is in the future.");
+    }
+    if day < today.minus(MAX_DIAGNOSIS_AGE_DAYS).0 {
+        return Err("the date is more than 14 days ago; such a diagnosis cannot be reported anymore.");
+    }
+    Ok((kind, report_type, day_kind, day))
+}
+
+/// `POST /portal/codes`: issues a code and shows it once.
+pub async fn issue(State(state): State<Arc<AuthorityState>>, form: StaffForm<IssueForm>) -> Response {
+    let StaffForm { staff, form } = form;
+    if let Err(refused) = staff.require(Role::Issuer) {
+        return refused;
+    }
+    let today = state.now().day();
+    let (kind, report_type, day_kind, day) = match check_issue(&form, today) {
+        Ok(checked) => checked,
+        Err(text) => {
+            let page = page_for(&staff).error(format!("No code was issued: {text}"));
+            return show(&state, page, StatusCode::BAD_REQUEST, "", None).await;
+        }
+    };
+    let now = state.now_i64();
+    let lifetime = match kind {
+        CodeKind::Short => state.settings.short_code_secs,
+        CodeKind::Long => state.settings.long_code_secs,
+    };
+    let expires_at = now + i64::try_from(lifetime).unwrap_or(0);
+    let quota = i64::try_from(state.settings.daily_code_quota).unwrap_or(i64::MAX);
+    let mut issued = None;
+    // A collision with a stored code (short codes: 1 in 10^8 per stored
+    // code) just draws again.
+    for _ in 0..5 {
+        let code = codes::generate(kind);
+        let row = CodeRow {
+            code_hash: state.keys.code.hash(kind.as_str(), &code).to_vec(),
+            handle: codes::handle(),
+            kind: kind.as_str().to_owned(),
+            report_type,
+            day_kind,
+            day: i64::from(day),
+            issued_at: now,
+            expires_at,
+            claimed_at: None,
+            revoked_at: None,
+            issued_by: staff.id,
+        };
+        match state.store.insert_code(&row, i64::from(today.0), quota).await {
+            Ok(NewCode::Stored) => {
+                issued = Some((code, row.handle));
+                break;
+            }
+            Ok(NewCode::Collision) => continue,
+            Ok(NewCode::QuotaReached) => {
+                let _ = state
+                    .store
+                    .audit(now, Some(staff.id), &staff.username, "code_refused", "daily quota reached")
+                    .await;
+                let text = format!(
+                    "today's quota of {} codes is used up. It resets at midnight UTC; an operator can raise it \
+                     (--daily-code-quota).",
+                    state.settings.daily_code_quota
+                );
+                return show(&state, page_for(&staff).error(text), StatusCode::TOO_MANY_REQUESTS, "", None).await;
+            }
+            Err(e) => return unavailable(e),
+        }
+    }
+    let Some((code, handle)) = issued else {
+        return unavailable("five code collisions in a row");
+    };
+    let detail = format!("{} code {handle}", kind.as_str());
+    if let Err(e) = state.store.audit(now, Some(staff.id), &staff.username, "code_issued", &detail).await {
+        return unavailable(e);
+    }
+    let qr = match kind {
+        CodeKind::Long => qr_svg(&codes::link(state.region.as_str(), &code)).unwrap_or_default(),
+        CodeKind::Short => String::new(),
+    };
+    let diagnosis = format!(
+        "{}, {} {}",
+        if report_type == 1 { "confirmed by a test" } else { "clinical diagnosis" },
+        if day_kind == 1 { "symptoms since" } else { "tested on" },
+        DayNumber(day).iso_date()
+    );
+    render(
+        StatusCode::OK,
+        &IssuedPage {
+            page: Page::for_staff(&staff, "Upload code issued", "/portal/codes"),
+            code: codes::display(kind, &code),
+            expires: when(expires_at),
+            qr_svg: qr,
+            handle,
+            kind: kind.as_str(),
+            diagnosis,
+        },
+    )
+}
+
+/// The expire form.
+#[derive(Debug, Deserialize)]
+pub struct ExpireForm {
+    #[serde(default)]
+    handle: String,
+}
+
+/// `POST /portal/codes/expire`
+pub async fn expire(State(state): State<Arc<AuthorityState>>, form: StaffForm<ExpireForm>) -> Response {
+    let StaffForm { staff, form } = form;
+    if let Err(refused) = staff.require(Role::Issuer) {
+        return refused;
+    }
+    let handle = form.handle.trim().to_lowercase();
+    let now = state.now_i64();
+    match state.store.revoke_code(&handle, now).await {
+        Ok(true) => {
+            if let Err(e) =
+                state.store.audit(now, Some(staff.id), &staff.username, "code_expired", &format!("code {handle}")).await
+            {
+                return unavailable(e);
+            }
+            show(
+                &state,
+                page_for(&staff).notice(format!("Code {handle} has expired; it can no longer be used.")),
+                StatusCode::OK,
+                "",
+                None,
+            )
+            .await
+        }
+        Ok(false) => message(
+            StatusCode::CONFLICT,
+            page_for(&staff),
+            format!("Code {handle:?} was not changed: it does not exist, was used, or has expired already."),
+            "/portal/codes",
+        ),
+        Err(e) => unavailable(e),
+    }
+}

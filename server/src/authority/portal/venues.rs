@@ -1,0 +1,692 @@
+//! Venue alerts (tracer role), spec §9: the review queue of check-ins that
+//! diagnosed visitors revealed, cases opened from it or from a paper guest
+//! list, the signed release request for the venue owner, and publishing
+//! trace entries once the owner's release bundle arrives.
+//!
+//! Opening a case checks that the authority can open each epoch's share
+//! (the poster was made for this authority's trace key). Publishing
+//! verifies the bundle, combines each epoch's shares with
+//! [`TraceSecret::combine`] — which fails for a wrong or forged owner
+//! share — and only then signs a trace batch and lists it in the key
+//! server's index. The owner shares are used in memory and never stored.
+
+use crate::authority::AuthorityState;
+use crate::authority::accounts::Role;
+use crate::authority::portal::{BUNDLE_FILE_SCRIPT, Page, Staff, StaffForm, message, render, unavailable, when};
+use crate::authority::store::{CaseEpoch, CaseRow, TraceBatchRow};
+use crate::publisher::{content_hex, listing_span};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use greenlight_protocol::codec::{from_base64url, to_base64url};
+use greenlight_protocol::index::FileKind;
+use greenlight_protocol::signing::VerifyingKey;
+use greenlight_protocol::time::UnixTime;
+use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret};
+use greenlight_protocol::venue::{Poster, PosterEpoch};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+fn page_for(staff: &Staff, title: &str) -> Page {
+    Page::for_staff(staff, title, "/portal/venues")
+}
+
+fn t(unix: UnixTime) -> i64 {
+    i64::try_from(unix.0).unwrap_or(i64::MAX)
+}
+
+fn u(unix: i64) -> UnixTime {
+    UnixTime(u64::try_from(unix).unwrap_or(0))
+}
+
+/// A venue key's short fingerprint for people: 16 hex digits.
+fn fingerprint(key: &[u8]) -> String {
+    hex::encode(&key[..key.len().min(8)])
+}
+
+/// A revealed visit in the queue.
+pub struct Visit {
+    id: i64,
+    epoch: String,
+    stay: String,
+    received: String,
+}
+
+/// The queue's check-ins of one venue.
+pub struct VenueGroup {
+    key_hex: String,
+    fingerprint: String,
+    name: String,
+    address: String,
+    kind: &'static str,
+    visits: Vec<Visit>,
+}
+
+/// A case in the list.
+pub struct CaseLine {
+    id: i64,
+    venue: String,
+    source: String,
+    created: String,
+    state: String,
+}
+
+fn case_state(case: &CaseRow) -> String {
+    match (case.published, &case.request) {
+        (Some(sequence), _) => format!("published in trace batch {sequence}"),
+        (None, Some(_)) => "waiting for the owner's release".to_owned(),
+        (None, None) => "release request not signed yet".to_owned(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "venues.html")]
+struct VenuesPage {
+    page: Page,
+    groups: Vec<VenueGroup>,
+    unreadable: usize,
+    cases: Vec<CaseLine>,
+}
+
+fn span(start: UnixTime, end: UnixTime) -> String {
+    if start.day() == end.minus(1).day() {
+        format!("{} – {} UTC", start.iso_minute(), end.clock())
+    } else {
+        format!("{} – {} UTC", start.iso_minute(), end.iso_minute())
+    }
+}
+
+/// Queued check-ins by venue key: a poster of the venue, and each check-in
+/// with its row id and upload hour.
+type Queue = BTreeMap<[u8; 32], (Poster, Vec<(i64, RevealedCheckIn, i64)>)>;
+
+/// The review queue, grouped by venue; also the ids of unreadable rows.
+async fn queue(state: &AuthorityState) -> Result<(Queue, Vec<i64>), Response> {
+    let pending = state.store.pending_checkins().await.map_err(unavailable)?;
+    let mut groups = Queue::new();
+    let mut unreadable = Vec::new();
+    for row in pending {
+        match RevealedCheckIn::from_bytes(&row.bytes) {
+            Ok(checkin) => {
+                let key = *checkin.poster.venue_key().as_bytes();
+                groups.entry(key).or_insert_with(|| (checkin.poster.clone(), Vec::new())).1.push((
+                    row.id,
+                    checkin,
+                    row.received_hour,
+                ));
+            }
+            Err(_) => unreadable.push(row.id),
+        }
+    }
+    Ok((groups, unreadable))
+}
+
+async fn show(state: &AuthorityState, page: Page, status: StatusCode) -> Response {
+    let (groups, unreadable) = match queue(state).await {
+        Ok(queue) => queue,
+        Err(response) => return response,
+    };
+    let groups = groups
+        .iter()
+        .map(|(key, (poster, visits))| VenueGroup {
+            key_hex: hex::encode(key),
+            fingerprint: fingerprint(key),
+            name: poster.info().name.clone(),
+            address: poster.info().address.clone(),
+            kind: poster.info().kind.as_str(),
+            visits: visits
+                .iter()
+                .map(|(id, checkin, received)| Visit {
+                    id: *id,
+                    epoch: span(checkin.poster.epoch().start(), checkin.poster.epoch().end()),
+                    stay: span(checkin.arrival, checkin.departure),
+                    received: when(*received),
+                })
+                .collect(),
+        })
+        .collect();
+    let cases = match state.store.cases().await {
+        Ok(cases) => cases
+            .iter()
+            .map(|c| CaseLine {
+                id: c.id,
+                venue: format!("{} ({})", c.venue_name, fingerprint(&c.venue_key)),
+                source: if c.source == "paper" { "paper guest list".into() } else { "revealed check-ins".into() },
+                created: when(c.created_at),
+                state: case_state(c),
+            })
+            .collect(),
+        Err(e) => return unavailable(e),
+    };
+    render(status, &VenuesPage { page, groups, unreadable: unreadable.len(), cases })
+}
+
+/// `GET /portal/venues`
+pub async fn page(State(state): State<Arc<AuthorityState>>, staff: Staff) -> Response {
+    if let Err(refused) = staff.require(Role::Tracer) {
+        return refused;
+    }
+    show(&state, page_for(&staff, "Venue alerts"), StatusCode::OK).await
+}
+
+/// A form naming a venue of the queue.
+#[derive(Debug, Deserialize)]
+pub struct OpenForm {
+    #[serde(default)]
+    venue: String,
+}
+
+/// Merges epochs with their windows: one window per epoch, covering every
+/// visit in it, clipped to the epoch.
+fn merge_windows(windows: impl IntoIterator<Item = (PosterEpoch, UnixTime, UnixTime)>) -> Vec<CaseEpoch> {
+    let mut merged: BTreeMap<Vec<u8>, (i64, i64)> = BTreeMap::new();
+    for (epoch, start, end) in windows {
+        let start = t(start.max(epoch.epoch.start()));
+        let end = t(end.min(epoch.epoch.end()));
+        let entry = merged.entry(epoch.to_bytes()).or_insert((start, end));
+        entry.0 = entry.0.min(start);
+        entry.1 = entry.1.max(end);
+    }
+    merged
+        .into_iter()
+        .filter(|(_, (start, end))| start < end)
+        .map(|(epoch, (window_start, window_end))| CaseEpoch { epoch, window_start, window_end })
+        .collect()
+}
+
+/// Returns the epochs whose authority share this authority cannot open (an
+/// encapsulation that is not a valid X25519 key). A poster sealed to
+/// another authority's key is *not* caught here — HPKE then yields an
+/// unrelated share — but when the owner's release is combined.
+fn unopenable(state: &AuthorityState, venue: &VerifyingKey, epochs: &[CaseEpoch]) -> Vec<String> {
+    epochs
+        .iter()
+        .filter_map(|e| PosterEpoch::from_bytes(&e.epoch).ok())
+        .filter(|e| state.keys.trace.open_share(venue, e).is_err())
+        .map(|e| span(e.epoch.start(), e.epoch.end()))
+        .collect()
+}
+
+/// `POST /portal/venues/open`: opens a case for every queued check-in of
+/// one venue.
+pub async fn open_case(State(state): State<Arc<AuthorityState>>, form: StaffForm<OpenForm>) -> Response {
+    let StaffForm { staff, form } = form;
+    if let Err(refused) = staff.require(Role::Tracer) {
+        return refused;
+    }
+    let (groups, _) = match queue(&state).await {
+        Ok(queue) => queue,
+        Err(response) => return response,
+    };
+    let mut key = [0u8; 32];
+    let group = hex::decode_to_slice(form.venue.trim(), &mut key).ok().and_then(|()| groups.get(&key));
+    let Some((poster, visits)) = group else {
+        return message(
+            StatusCode::NOT_FOUND,
+            page_for(&staff, "Venue alerts"),
+            "No check-ins of this venue are waiting for review (another tracer may have opened its case).",
+            "/portal/venues",
+        );
+    };
+    let epochs = merge_windows(visits.iter().map(|(_, c, _)| (*c.poster.poster_epoch(), c.arrival, c.departure)));
+    let venue = *poster.venue_key();
+    let failed = unopenable(&state, &venue, &epochs);
+    if !failed.is_empty() {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page_for(&staff, "Venue alerts"),
+            format!(
+                "The authority share of these epochs cannot be opened, so they cannot be traced: {}. Dismiss the check-ins.",
+                failed.join("; ")
+            ),
+            "/portal/venues",
+        );
+    }
+    let now = state.now_i64();
+    let id = match state
+        .store
+        .create_case(venue.as_bytes(), &poster.info().name, "revealed", &epochs, staff.id, now)
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => return unavailable(e),
+    };
+    let ids: Vec<i64> = visits.iter().map(|(id, _, _)| *id).collect();
+    if let Err(e) = state.store.review_checkins(&ids, Some(id), staff.id, now).await {
+        return unavailable(e);
+    }
+    let detail = format!("case {id}; {} epoch(s) from {} revealed check-in(s)", epochs.len(), ids.len());
+    if let Err(e) = state.store.audit(now, Some(staff.id), &staff.username, "venue_case_opened", &detail).await {
+        return unavailable(e);
+    }
+    Redirect::to(&format!("/portal/venues/cases/{id}")).into_response()
+}
+
+/// A form naming one queued check-in.
+#[derive(Debug, Deserialize)]
+pub struct DismissForm {
+    #[serde(default)]
+    checkin: i64,
+}
+
+/// `POST /portal/venues/dismiss`
+pub async fn dismiss(State(state): State<Arc<AuthorityState>>, form: StaffForm<DismissForm>) -> Response {
+    let StaffForm { staff, form } = form;
+    if let Err(refused) = staff.require(Role::Tracer) {
+        return refused;
+    }
+    let now = state.now_i64();
+    match state.store.review_checkins(&[form.checkin], None, staff.id, now).await {
+        Ok(n) => {
+            if n == 1 {
+                let detail = format!("revealed check-in {}", form.checkin);
+                if let Err(e) =
+                    state.store.audit(now, Some(staff.id), &staff.username, "checkin_dismissed", &detail).await
+                {
+                    return unavailable(e);
+                }
+            }
+            show(&state, page_for(&staff, "Venue alerts").notice("The check-in was dismissed."), StatusCode::OK).await
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "paper.html")]
+struct PaperPage {
+    page: Page,
+    name: String,
+    venue: String,
+    epochs: String,
+}
+
+/// `GET /portal/venues/paper`
+pub async fn paper_page(staff: Staff) -> Response {
+    if let Err(refused) = staff.require(Role::Tracer) {
+        return refused;
+    }
+    let page = page_for(&staff, "Trace a paper guest list");
+    render(StatusCode::OK, &PaperPage { page, name: String::new(), venue: String::new(), epochs: String::new() })
+}
+
+/// The paper guest list form.
+#[derive(Debug, Deserialize)]
+pub struct PaperForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    venue: String,
+    #[serde(default)]
+    epochs: String,
+}
+
+fn decode_text(text: &str) -> Option<Vec<u8>> {
+    let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return hex::decode(&text).ok();
+    }
+    from_base64url(&text).ok()
+}
+
+/// Reads the paper form: the venue and its epochs, from poster texts
+/// (`GL1:…`, which carry and prove the venue) or from 70-byte epoch
+/// triples with the venue key given separately.
+fn read_paper(form: &PaperForm) -> Result<(VerifyingKey, String, Vec<CaseEpoch>), String> {
+    let mut venue: Option<VerifyingKey> = None;
+    if !form.venue.trim().is_empty() {
+        let bytes: [u8; 32] = decode_text(&form.venue)
+            .and_then(|b| b.try_into().ok())
+            .ok_or("the venue key is not 32 bytes of hex or base64url")?;
+        venue = Some(VerifyingKey::from_bytes(&bytes).map_err(|_| "the venue key is not a valid public key")?);
+    }
+    let mut name = form.name.trim().to_owned();
+    let mut epochs = Vec::new();
+    for (i, line) in form.epochs.lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
+        let n = i + 1;
+        let epoch = if line.starts_with("GL1:") {
+            let poster = Poster::from_text(line).map_err(|e| format!("line {n}: not a valid poster ({e})"))?;
+            if venue.is_some_and(|v| v != *poster.venue_key()) {
+                return Err(format!("line {n}: this poster belongs to another venue"));
+            }
+            venue = Some(*poster.venue_key());
+            if name.is_empty() {
+                name = poster.info().name.clone();
+            }
+            *poster.poster_epoch()
+        } else {
+            let bytes = decode_text(line).ok_or(format!("line {n}: neither a poster (GL1:…) nor hex or base64url"))?;
+            PosterEpoch::from_bytes(&bytes).map_err(|e| format!("line {n}: not a 70-byte poster epoch ({e})"))?
+        };
+        epochs.push((epoch, epoch.epoch.start(), epoch.epoch.end()));
+    }
+    let venue = venue.ok_or("give the venue key, or paste at least one poster")?;
+    if epochs.is_empty() {
+        return Err("paste at least one poster or poster epoch".into());
+    }
+    if epochs.len() > greenlight_protocol::trace::MAX_RELEASE_EPOCHS {
+        return Err("at most 256 epochs per case".into());
+    }
+    if name.is_empty() {
+        name = "(unnamed venue)".into();
+    }
+    name.truncate(name.char_indices().nth(80).map_or(name.len(), |(i, _)| i));
+    Ok((venue, name, merge_windows(epochs)))
+}
+
+/// `POST /portal/venues/paper`: opens a case for the epochs a venue's
+/// paper guest list covers (each epoch's whole span is its window).
+pub async fn paper_case(State(state): State<Arc<AuthorityState>>, form: StaffForm<PaperForm>) -> Response {
+    let StaffForm { staff, form } = form;
+    if let Err(refused) = staff.require(Role::Tracer) {
+        return refused;
+    }
+    let again = |error: String| {
+        let page = page_for(&staff, "Trace a paper guest list").error(format!("No case was opened: {error}."));
+        render(
+            StatusCode::BAD_REQUEST,
+            &PaperPage { page, name: form.name.clone(), venue: form.venue.clone(), epochs: form.epochs.clone() },
+        )
+    };
+    let (venue, name, epochs) = match read_paper(&form) {
+        Ok(read) => read,
+        Err(e) => return again(e),
+    };
+    let failed = unopenable(&state, &venue, &epochs);
+    if !failed.is_empty() {
+        return again(format!("the authority share of these epochs cannot be opened: {}", failed.join("; ")));
+    }
+    let now = state.now_i64();
+    let id = match state.store.create_case(venue.as_bytes(), &name, "paper", &epochs, staff.id, now).await {
+        Ok(id) => id,
+        Err(e) => return unavailable(e),
+    };
+    let detail = format!("case {id}; {} epoch(s) from a paper guest list", epochs.len());
+    if let Err(e) = state.store.audit(now, Some(staff.id), &staff.username, "venue_case_opened", &detail).await {
+        return unavailable(e);
+    }
+    Redirect::to(&format!("/portal/venues/cases/{id}")).into_response()
+}
+
+/// An epoch of a case, for people.
+pub struct EpochLine {
+    epoch: String,
+    window: String,
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage {
+    page: Page,
+    id: i64,
+    venue: String,
+    venue_key: String,
+    source: String,
+    state: String,
+    epochs: Vec<EpochLine>,
+    request_text: String,
+    published: bool,
+    bundle: String,
+    message_text: String,
+    script: &'static str,
+}
+
+async fn load_case(state: &AuthorityState, staff: &Staff, id: i64) -> Result<(CaseRow, Vec<CaseEpoch>), Response> {
+    let case = match state.store.case(id).await {
+        Ok(Some(case)) => case,
+        Ok(None) => {
+            return Err(message(
+                StatusCode::NOT_FOUND,
+                page_for(staff, "Venue alerts"),
+                "There is no such case.",
+                "/portal/venues",
+            ));
+        }
+        Err(e) => return Err(unavailable(e)),
+    };
+    let epochs = state.store.case_epochs(id).await.map_err(unavailable)?;
+    Ok((case, epochs))
+}
+
+fn show_case(case: &CaseRow, epochs: &[CaseEpoch], page: Page, status: StatusCode, form: (&str, &str)) -> Response {
+    let lines = epochs
+        .iter()
+        .filter_map(|e| {
+            let epoch = PosterEpoch::from_bytes(&e.epoch).ok()?;
+            Some(EpochLine {
+                epoch: span(epoch.epoch.start(), epoch.epoch.end()),
+                window: span(u(e.window_start), u(e.window_end)),
+            })
+        })
+        .collect();
+    render(
+        status,
+        &CasePage {
+            page,
+            id: case.id,
+            venue: case.venue_name.clone(),
+            venue_key: hex::encode(&case.venue_key),
+            source: if case.source == "paper" {
+                "a paper guest list".into()
+            } else {
+                "check-ins revealed by diagnosed visitors".into()
+            },
+            state: case_state(case),
+            epochs: lines,
+            request_text: case.request.as_deref().map(to_base64url).unwrap_or_default(),
+            published: case.published.is_some(),
+            bundle: form.0.to_owned(),
+            message_text: form.1.to_owned(),
+            script: BUNDLE_FILE_SCRIPT,
+        },
+    )
+}
+
+/// `GET /portal/venues/cases/{id}`
+pub async fn case_page(State(state): State<Arc<AuthorityState>>, staff: Staff, Path(id): Path<i64>) -> Response {
+    if let Err(refused) = staff.require(Role::Tracer) {
+        return refused;
+    }
+    match load_case(&state, &staff, id).await {
+        Ok((case, epochs)) => {
+            let page = page_for(&staff, &format!("Venue case {id}"));
+            show_case(&case, &epochs, page, StatusCode::OK, ("", DEFAULT_MESSAGE))
+        }
+        Err(response) => response,
+    }
+}
+
+/// The message proposed for a new trace entry.
+pub const DEFAULT_MESSAGE: &str = "Someone who tested positive was here while you were. Watch for symptoms and follow your health authority's advice.";
+
+/// A form with only the CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct Empty {}
+
+/// `POST /portal/venues/cases/{id}/request`: signs the release request for
+/// exactly the case's epochs.
+pub async fn sign_request(
+    State(state): State<Arc<AuthorityState>>,
+    Path(id): Path<i64>,
+    form: StaffForm<Empty>,
+) -> Response {
+    let staff = form.staff;
+    if let Err(refused) = staff.require(Role::Tracer) {
+        return refused;
+    }
+    let (case, epochs) = match load_case(&state, &staff, id).await {
+        Ok(loaded) => loaded,
+        Err(response) => return response,
+    };
+    let venue = case.venue_key.as_slice().try_into().ok().and_then(|b: [u8; 32]| VerifyingKey::from_bytes(&b).ok());
+    let epochs: Vec<_> =
+        epochs.iter().filter_map(|e| PosterEpoch::from_bytes(&e.epoch).ok()).map(|e| e.epoch).collect();
+    let request = venue.and_then(|venue| ReleaseRequest::new(venue, state.now(), epochs).ok());
+    let Some(request) = request else {
+        return unavailable(format!("case {id} holds an invalid venue key or epochs"));
+    };
+    let signed = request.sign(&state.keys.signing);
+    if let Err(e) = state.store.set_case_request(id, &signed).await {
+        return unavailable(e);
+    }
+    let detail = format!("case {id}; {} epoch(s)", request.epochs.len());
+    if let Err(e) =
+        state.store.audit(state.now_i64(), Some(staff.id), &staff.username, "release_request_signed", &detail).await
+    {
+        return unavailable(e);
+    }
+    Redirect::to(&format!("/portal/venues/cases/{id}")).into_response()
+}
+
+/// `GET /portal/venues/cases/{id}/request.bin`: the signed release request
+/// as a file for the owner's tool.
+pub async fn download_request(State(state): State<Arc<AuthorityState>>, staff: Staff, Path(id): Path<i64>) -> Response {
+    if let Err(refused) = staff.require(Role::Tracer) {
+        return refused;
+    }
+    match load_case(&state, &staff, id).await {
+        Ok((CaseRow { request: Some(request), .. }, _)) => (
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"release-request-{id}.bin\"")),
+            ],
+            request,
+        )
+            .into_response(),
+        Ok(_) => message(
+            StatusCode::NOT_FOUND,
+            page_for(&staff, "Venue alerts"),
+            "Sign the release request first.",
+            &format!("/portal/venues/cases/{id}"),
+        ),
+        Err(response) => response,
+    }
+}
+
+/// The publish form.
+#[derive(Debug, Deserialize)]
+pub struct PublishForm {
+    #[serde(default)]
+    bundle: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// Verifies the owner's bundle against the case and builds the entries.
+fn trace_entries(
+    state: &AuthorityState,
+    case: &CaseRow,
+    epochs: &[CaseEpoch],
+    bundle_text: &str,
+    message_text: &str,
+) -> Result<Vec<TraceEntry>, String> {
+    let bytes = decode_text(bundle_text).ok_or("the release bundle is not base64url or hex text")?;
+    let bundle = ReleaseBundle::verify(&bytes).map_err(|e| format!("this is not a valid release bundle ({e})"))?;
+    if bundle.venue.as_bytes().as_slice() != case.venue_key.as_slice() {
+        return Err("the release bundle comes from another venue".into());
+    }
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let mut entries = Vec::with_capacity(epochs.len());
+    for case_epoch in epochs {
+        let epoch = PosterEpoch::from_bytes(&case_epoch.epoch).map_err(|_| "the case holds an invalid epoch")?;
+        let when = span(epoch.epoch.start(), epoch.epoch.end());
+        let release = bundle
+            .releases
+            .iter()
+            .find(|r| r.epoch == epoch)
+            .ok_or(format!("the release bundle lacks the epoch {when}"))?;
+        let authority = state
+            .keys
+            .trace
+            .open_share(&bundle.venue, &epoch)
+            .map_err(|_| format!("the authority share of {when} cannot be opened"))?;
+        let secret = TraceSecret::combine(&release.owner_share, &authority, &epoch).map_err(|_| {
+            format!("the owner's share for {when} does not open the epoch's trace key: the release is wrong or forged, or the posters were sealed to another health authority")
+        })?;
+        let entry = TraceEntry::new(
+            &secret,
+            &epoch,
+            u(case_epoch.window_start),
+            u(case_epoch.window_end),
+            message_text,
+            &mut rng,
+        )
+        .map_err(|e| {
+            format!("the message or window is not acceptable ({e}); at most 280 bytes, no control characters")
+        })?;
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// `POST /portal/venues/cases/{id}/publish`: checks the release, signs a
+/// trace batch with one entry per epoch and lists it in the index.
+pub async fn publish(
+    State(state): State<Arc<AuthorityState>>,
+    Path(id): Path<i64>,
+    form: StaffForm<PublishForm>,
+) -> Response {
+    let StaffForm { staff, form } = form;
+    if let Err(refused) = staff.require(Role::Tracer) {
+        return refused;
+    }
+    let (case, epochs) = match load_case(&state, &staff, id).await {
+        Ok(loaded) => loaded,
+        Err(response) => return response,
+    };
+    let title = format!("Venue case {id}");
+    if case.published.is_some() {
+        let page = page_for(&staff, &title).error("This case is published already.");
+        return show_case(&case, &epochs, page, StatusCode::CONFLICT, ("", ""));
+    }
+    let entries = match trace_entries(&state, &case, &epochs, &form.bundle, form.message.trim()) {
+        Ok(entries) => entries,
+        Err(error) => {
+            let page = page_for(&staff, &title).error(format!("Nothing was published: {error}."));
+            return show_case(&case, &epochs, page, StatusCode::BAD_REQUEST, (&form.bundle, &form.message));
+        }
+    };
+    let own = match state.store.last_trace_sequence().await {
+        Ok(n) => u64::try_from(n).unwrap_or(0),
+        Err(e) => return unavailable(e),
+    };
+    let sequence = own.max(state.target.last_sequence(FileKind::TraceBatch).await) + 1;
+    let now = state.now();
+    let count = entries.len();
+    let batch = match TraceBatch::new(state.region.clone(), sequence, now, entries) {
+        Ok(batch) => batch,
+        Err(e) => return unavailable(format!("building a trace batch: {e}")),
+    };
+    let signed = batch.sign(&state.keys.signing);
+    let (start, end) = listing_span(FileKind::TraceBatch, now);
+    if let Err(error) = state.target.publish(FileKind::TraceBatch, sequence, start, end, signed.clone(), now).await {
+        let page = page_for(&staff, &title).error(format!("Nothing was published: {error}"));
+        return show_case(&case, &epochs, page, StatusCode::BAD_GATEWAY, (&form.bundle, &form.message));
+    }
+    let row = TraceBatchRow {
+        sequence: i64::try_from(sequence).unwrap_or(i64::MAX),
+        created_at: t(now),
+        entries: i64::try_from(count).unwrap_or(0),
+        sha256: content_hex(&signed),
+        file: signed,
+    };
+    match state.store.insert_trace_batch(&row, id, staff.id).await {
+        Ok(_) => {}
+        Err(e) => return unavailable(e),
+    }
+    let detail = format!("case {id}; trace batch {sequence} with {count} entr{}", if count == 1 { "y" } else { "ies" });
+    if let Err(e) = state.store.audit(t(now), Some(staff.id), &staff.username, "trace_published", &detail).await {
+        return unavailable(e);
+    }
+    match load_case(&state, &staff, id).await {
+        Ok((case, epochs)) => {
+            let page = page_for(&staff, &title).notice(format!(
+                "Published: trace batch {sequence} is listed in the key server's index; phones that checked in will be alerted at their next sync."
+            ));
+            show_case(&case, &epochs, page, StatusCode::OK, ("", ""))
+        }
+        Err(response) => response,
+    }
+}

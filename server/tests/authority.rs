@@ -1,0 +1,865 @@
+//! The health authority as its staff and residents' phones meet it, in the
+//! same process as the real key server, once on SQLite and once on the real
+//! PostgreSQL: upload codes through certificates to published keys, the
+//! ways a code, token or certificate is refused, guessing limits, chaff,
+//! roles, CSRF, sessions, venue alerts and the color policy.
+
+mod common;
+
+use common::{ADMIN_PASSWORD, Db, Key, Portal, TestServer, between, keys};
+use greenlight_protocol::certificate::{UploadHmacKey, UploadedKey, upload_hmac};
+use greenlight_protocol::checkin::{CheckInDayKey, VenueMatcher};
+use greenlight_protocol::codec::to_base64url;
+use greenlight_protocol::daily_key::PublishedKey;
+use greenlight_protocol::export::ExportBatch;
+use greenlight_protocol::index::{FileKind, Index};
+use greenlight_protocol::policy::ColorPolicy;
+use greenlight_protocol::report::{ReportType, TransmissionRisk};
+use greenlight_protocol::signing::TrustedKeys;
+use greenlight_protocol::time::DayNumber;
+use greenlight_protocol::trace::{RELEASE_BUNDLE_MAGIC, ReleaseRequest, RevealedCheckIn, TraceBatch};
+use greenlight_protocol::venue::{Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde_json::{Value, json};
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Postgres).await })*
+        }
+    };
+}
+
+on_both_databases!(
+    a_code_becomes_a_certificate_and_the_upload_is_published,
+    expired_used_unknown_and_malformed_codes_are_refused,
+    tokens_work_once_and_expire,
+    certificates_bind_the_upload_and_forged_ones_are_refused,
+    guessing_short_codes_exhausts_the_hourly_budget,
+    a_token_is_locked_after_five_bad_requests,
+    device_answers_have_one_size_and_chaff_touches_nothing,
+    the_daily_quota_stops_issuing_and_staff_can_expire_codes,
+    roles_are_enforced_and_nobody_grants_above_their_own,
+    forms_without_a_valid_csrf_token_change_nothing,
+    sessions_end_when_idle_too_old_or_logged_out,
+    wrong_passwords_lock_an_account,
+    a_revealed_check_in_is_traced_with_the_owners_release,
+    a_paper_guest_list_is_traced_the_same_way,
+    policy_versions_are_checked_signed_published_and_kept,
+    the_database_holds_no_code_token_or_patient_data,
+);
+
+/// Yesterday (the test day is 2026-05-10): the test date of every code.
+const TEST_DATE: &str = "2026-05-09";
+
+async fn admin(server: &TestServer) -> Portal {
+    let portal = Portal::new(&server.base);
+    let answer = portal.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!((answer.status, answer.location.as_deref()), (303, Some("/portal")), "{}", answer.body);
+    portal
+}
+
+/// Issues a code through the portal; returns (code as shown, reference).
+async fn issue(portal: &Portal, kind: &str) -> (String, String) {
+    let page = portal
+        .post("/portal/codes", &[("kind", kind), ("report_type", "1"), ("day_kind", "2"), ("date", TEST_DATE)])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let code = between(&page.body, "id=\"issued-code\">", "<").expect("the code is shown").to_owned();
+    let handle = between(&page.body, "id=\"code-handle\">", "<").expect("its reference is shown").to_owned();
+    (code, handle)
+}
+
+/// A device call: status, JSON body, body size, headers (without `date`).
+async fn device(
+    server: &TestServer,
+    path: &str,
+    body: &Value,
+    chaff: bool,
+) -> (u16, Value, usize, Vec<(String, String)>) {
+    let mut request = server.client.post(format!("{}{path}", server.base)).json(body);
+    if chaff {
+        request = request.header("X-Chaff", "1");
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let mut headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|(k, _)| *k != "date")
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    headers.sort();
+    let bytes = response.bytes().await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), bytes.len(), headers)
+}
+
+async fn verify(server: &TestServer, code: &str) -> (u16, Value) {
+    let (status, body, _, _) = device(server, "/v1/verify", &json!({ "code": code, "padding": "" }), false).await;
+    (status, body)
+}
+
+/// What the phone computes before asking for a certificate.
+fn hmac_for(keys: &[Key], checkins: &[Vec<u8>], seed: u64) -> (UploadHmacKey, String) {
+    let key = UploadHmacKey::generate(&mut ChaCha20Rng::seed_from_u64(seed));
+    let uploaded: Vec<UploadedKey> = keys
+        .iter()
+        .map(|k| UploadedKey {
+            key: PublishedKey(k.bytes),
+            day: DayNumber(k.day),
+            transmission_risk: TransmissionRisk::new(k.risk).expect("risk"),
+        })
+        .collect();
+    let refs: Vec<&[u8]> = checkins.iter().map(Vec::as_slice).collect();
+    let hmac = upload_hmac(&key, &uploaded, &refs).expect("hmac");
+    (key, to_base64url(&hmac))
+}
+
+async fn certify(server: &TestServer, token: &str, hmac: &str) -> (u16, Value) {
+    let body = json!({ "token": token, "upload_hmac": hmac, "padding": "" });
+    let (status, body, _, _) = device(server, "/v1/certificate", &body, false).await;
+    (status, body)
+}
+
+fn publish_body(keys: &[Key], checkins: &[Vec<u8>], certificate: &str, hmac_key: &UploadHmacKey) -> Value {
+    json!({
+        "keys": keys.iter().map(|k| json!({"key": to_base64url(&k.bytes), "day": k.day, "transmission_risk": k.risk})).collect::<Vec<_>>(),
+        "revealed_checkins": checkins.iter().map(|c| to_base64url(c)).collect::<Vec<_>>(),
+        "certificate": certificate,
+        "hmac_key": to_base64url(hmac_key.expose_secret()),
+    })
+}
+
+/// The whole phone side: verify the code, certify the upload, publish it.
+async fn report(server: &TestServer, code: &str, keys: &[Key], checkins: &[Vec<u8>]) -> (u16, Value) {
+    let (status, verified) = verify(server, code).await;
+    assert_eq!(status, 200, "{verified}");
+    let (hmac_key, hmac) = hmac_for(keys, checkins, 99);
+    let (status, certified) = certify(server, verified["token"].as_str().expect("token"), &hmac).await;
+    assert_eq!(status, 200, "{certified}");
+    server
+        .post(&publish_body(keys, checkins, certified["certificate"].as_str().expect("certificate"), &hmac_key))
+        .await
+        .pipe(|(status, body, _)| (status, body))
+}
+
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
+
+fn authority_keys(server: &TestServer) -> TrustedKeys {
+    TrustedKeys::from_keys([server.authority_state().keys.signing.verifying_key()])
+}
+
+fn export_keys(server: &TestServer) -> TrustedKeys {
+    TrustedKeys::from_keys([server.export_key()])
+}
+
+/// Every file of `kind` the index lists, checked against its entry.
+async fn listed(server: &TestServer, kind: FileKind) -> Vec<Vec<u8>> {
+    let bytes = server.get("/v1/index").await.bytes().await.expect("index");
+    let index = Index::verify(&bytes, &export_keys(server)).expect("signed index");
+    let mut files = Vec::new();
+    for entry in index.entries_after(kind, 0) {
+        let file = server.get(&format!("/v1/files/{}", hex::encode(entry.sha256))).await.bytes().await.expect("file");
+        entry.check(&file).expect("matches its entry");
+        files.push(file.to_vec());
+    }
+    files
+}
+
+async fn a_code_becomes_a_certificate_and_the_upload_is_published(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let (code, handle) = issue(&portal, "short").await;
+    assert_eq!(code.len(), 9, "shown as two groups of four digits: {code}");
+
+    let (status, verified) = verify(&server, &code).await;
+    assert_eq!(status, 200, "{verified}");
+    assert_eq!(verified["report_type"], "confirmed_test");
+    assert_eq!(verified["day_kind"], "test_date");
+    assert_eq!(verified["date"], TEST_DATE);
+    assert_eq!(verified["token"].as_str().map(str::len), Some(43));
+
+    let uploaded = keys(40, 3, server.clock.now().day());
+    let (hmac_key, hmac) = hmac_for(&uploaded, &[], 1);
+    let (status, certified) = certify(&server, verified["token"].as_str().expect("token"), &hmac).await;
+    assert_eq!(status, 200, "{certified}");
+    let certificate = certified["certificate"].as_str().expect("certificate");
+    assert_eq!(certificate.len(), 202);
+    assert_eq!(certified["expires_at"], server.clock.now().0 + 900, "valid for 15 minutes");
+
+    // The key server in the same process trusts the authority's key.
+    let (status, published, _) = server.post(&publish_body(&uploaded, &[], certificate, &hmac_key)).await;
+    assert_eq!(status, 200, "{published}");
+    server.seal().await.expect("sealed");
+    let batches = listed(&server, FileKind::ExportBatch).await;
+    let batch = ExportBatch::verify(&batches[0], &export_keys(&server)).expect("signed batch");
+    for key in &uploaded {
+        let record = batch.records().iter().find(|r| r.key.0 == key.bytes).expect("published");
+        assert_eq!(record.report_type, ReportType::ConfirmedTest, "the report type comes from the code");
+    }
+
+    // Staff see the code used, and the day's numbers.
+    let status = portal.get(&format!("/portal/codes?handle={handle}")).await;
+    assert!(between(&status.body, "id=\"code-status\">", "</p>").expect("status").contains("used by a phone"));
+    let stats = portal.get("/portal/stats").await;
+    let today = between(&stats.body, "<th scope=\"row\">2026-05-10</th>", "</tr>").expect("today's row");
+    assert_eq!(today.matches("<td>1</td>").count(), 3, "1 short code issued, claimed, certified: {today}");
+}
+
+async fn expired_used_unknown_and_malformed_codes_are_refused(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let (short, _) = issue(&portal, "short").await;
+    let (long, _) = issue(&portal, "long").await;
+    let (used, _) = issue(&portal, "short").await;
+    assert_eq!(verify(&server, &used).await.0, 200);
+    let (status, body) = verify(&server, &used).await;
+    assert_eq!((status, body["status"].as_str()), (409, Some("code_used")), "{body}");
+
+    let (status, body) = verify(&server, "0000 0000").await;
+    assert_eq!((status, body["status"].as_str()), (403, Some("code_invalid")));
+    for malformed in ["1234", "not a code at all", "ABCD-EFGH-IJKL-MNOU"] {
+        let (status, body) = verify(&server, malformed).await;
+        assert_eq!((status, body["status"].as_str()), (400, Some("invalid_code")), "{malformed}");
+    }
+    let (status, body, _, _) = device(&server, "/v1/verify", &json!({ "kode": short }), false).await;
+    assert_eq!((status, body["status"].as_str()), (400, Some("invalid_json")));
+
+    // Short codes live 15 minutes, long ones 24 hours.
+    server.clock.advance(15 * 60);
+    let (status, body) = verify(&server, &short).await;
+    assert_eq!((status, body["status"].as_str()), (403, Some("code_expired")), "{body}");
+    assert!(body["message"].as_str().expect("message").contains("new one"));
+    server.clock.advance(24 * 3600 - 15 * 60 - 1);
+    // Lower case and without dashes still reads.
+    let (status, body) = verify(&server, &long.to_lowercase().replace('-', "")).await;
+    assert_eq!(status, 200, "a long code still works just before 24 hours: {body}");
+}
+
+async fn tokens_work_once_and_expire(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let uploaded = keys(41, 2, server.clock.now().day());
+    let (_, hmac) = hmac_for(&uploaded, &[], 2);
+
+    let (code, _) = issue(&portal, "long").await;
+    let token = verify(&server, &code).await.1["token"].as_str().expect("token").to_owned();
+    assert_eq!(certify(&server, &token, &hmac).await.0, 200);
+    let (status, body) = certify(&server, &token, &hmac).await;
+    assert_eq!((status, body["status"].as_str()), (409, Some("token_used")));
+
+    let (status, body) = certify(&server, "made-up-token-made-up-token-made-up-token00", &hmac).await;
+    assert_eq!((status, body["status"].as_str()), (403, Some("token_invalid")));
+
+    let (code, _) = issue(&portal, "long").await;
+    let token = verify(&server, &code).await.1["token"].as_str().expect("token").to_owned();
+    server.clock.advance(24 * 3600);
+    let (status, body) = certify(&server, &token, &hmac).await;
+    assert_eq!((status, body["status"].as_str()), (403, Some("token_expired")));
+}
+
+async fn certificates_bind_the_upload_and_forged_ones_are_refused(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let today = server.clock.now().day();
+    let uploaded = keys(42, 2, today);
+    let (hmac_key, hmac) = hmac_for(&uploaded, &[], 3);
+    let (code, _) = issue(&portal, "short").await;
+    let token = verify(&server, &code).await.1["token"].as_str().expect("token").to_owned();
+    let certificate = certify(&server, &token, &hmac).await.1["certificate"].as_str().expect("certificate").to_owned();
+
+    // Wrong HMAC: the certificate was issued for other keys.
+    let others = keys(43, 2, today);
+    let (status, body, _) = server.post(&publish_body(&others, &[], &certificate, &hmac_key)).await;
+    assert_eq!((status, body["status"].as_str()), (403, Some("hmac_mismatch")));
+
+    // Wrong signature: one character of the signature changed.
+    let mut forged = certificate.clone().into_bytes();
+    forged[150] = if forged[150] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).expect("ascii");
+    let (status, body, _) = server.post(&publish_body(&uploaded, &[], &forged, &hmac_key)).await;
+    assert_eq!((status, body["status"].as_str()), (401, Some("invalid_certificate")), "{body}");
+
+    // Expired: certificates live 15 minutes.
+    server.clock.advance(15 * 60);
+    let (status, body, _) = server.post(&publish_body(&uploaded, &[], &certificate, &hmac_key)).await;
+    assert_eq!((status, body["status"].as_str()), (403, Some("certificate_expired")));
+    assert_eq!(server.stored_keys().await, 0);
+}
+
+async fn guessing_short_codes_exhausts_the_hourly_budget(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    // 12:50: the code (valid 15 minutes) outlives the hour.
+    server.clock.set(common::T0 + 50 * 60);
+    let portal = admin(&server).await;
+    let (code, _) = issue(&portal, "short").await;
+    let (long, _) = issue(&portal, "long").await;
+    // 100 wrong guesses (the default budget per hour) …
+    let mut refused = 0;
+    for guess in 0..100u32 {
+        let guess = format!("{:08}", 10_000_000 + guess * 7919);
+        if guess == code.replace(' ', "") {
+            continue;
+        }
+        let (status, body) = verify(&server, &guess).await;
+        assert_eq!((status, body["status"].as_str()), (403, Some("code_invalid")));
+        refused += 1;
+    }
+    assert!(refused >= 99);
+    if refused == 99 {
+        assert_eq!(verify(&server, "99999999").await.0, 403);
+    }
+    // … and even the right short code is refused for the rest of the hour.
+    let (status, body) = verify(&server, &code).await;
+    assert_eq!((status, body["status"].as_str()), (429, Some("too_many_attempts")), "{body}");
+    // Long codes (2^80 of them) are not part of that budget.
+    assert_eq!(verify(&server, &long).await.0, 200);
+    // The next hour the budget is fresh, and the code (valid 15 minutes)
+    // is still unused.
+    server.clock.set(common::T0 - common::T0 % 3600 + 3600);
+    let (status, body) = verify(&server, &code).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn a_token_is_locked_after_five_bad_requests(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let (code, _) = issue(&portal, "short").await;
+    let token = verify(&server, &code).await.1["token"].as_str().expect("token").to_owned();
+    for _ in 0..5 {
+        let (status, body) = certify(&server, &token, "not an hmac").await;
+        assert_eq!((status, body["status"].as_str()), (400, Some("invalid_hmac")));
+    }
+    let (_, hmac) = hmac_for(&keys(44, 1, server.clock.now().day()), &[], 4);
+    let (status, body) = certify(&server, &token, &hmac).await;
+    assert_eq!((status, body["status"].as_str()), (429, Some("too_many_attempts")), "{body}");
+}
+
+async fn device_answers_have_one_size_and_chaff_touches_nothing(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let (code, _) = issue(&portal, "short").await;
+    let (_, hmac) = hmac_for(&keys(45, 1, server.clock.now().day()), &[], 5);
+
+    let request = json!({ "code": code, "padding": "" });
+    let (chaff_status, chaff, chaff_size, chaff_headers) = device(&server, "/v1/verify", &request, true).await;
+    let (status, real, size, headers) = device(&server, "/v1/verify", &request, false).await;
+    assert_eq!((chaff_status, chaff_size, &chaff_headers), (status, size, &headers), "chaff looks like a success");
+    assert_eq!(size, 512);
+    assert_eq!(chaff["token"].as_str().map(str::len), real["token"].as_str().map(str::len));
+    // The chaff did not claim the code: the real request did.
+    let (status, _, size, _) = device(&server, "/v1/verify", &request, false).await;
+    assert_eq!((status, size), (409, 512));
+    let (status, _, size, _) = device(&server, "/v1/verify", &json!({ "code": "x" }), false).await;
+    assert_eq!((status, size), (400, 512));
+
+    let token = real["token"].as_str().expect("token");
+    let request = json!({ "token": token, "upload_hmac": hmac, "padding": "" });
+    let (chaff_status, chaff, chaff_size, chaff_headers) = device(&server, "/v1/certificate", &request, true).await;
+    let (status, real, size, headers) = device(&server, "/v1/certificate", &request, false).await;
+    assert_eq!((chaff_status, chaff_size, &chaff_headers), (status, size, &headers));
+    assert_eq!(chaff["certificate"].as_str().map(str::len), Some(202));
+    assert_eq!(real["certificate"].as_str().map(str::len), Some(202));
+    let (status, _, size, _) = device(&server, "/v1/certificate", &request, false).await;
+    assert_eq!((status, size), (409, 512));
+
+    // Only real requests were counted.
+    let stats = portal.get("/portal/stats").await;
+    let today = between(&stats.body, "<th scope=\"row\">2026-05-10</th>", "</tr>").expect("row");
+    assert_eq!(today.matches("<td>1</td>").count(), 3, "{today}");
+}
+
+async fn the_daily_quota_stops_issuing_and_staff_can_expire_codes(db: Db) {
+    let server = TestServer::start_custom(db, true, |_, a| a.settings.daily_code_quota = 2).await;
+    let portal = admin(&server).await;
+    // Bad input issues nothing (and uses none of the quota).
+    for (field, value) in [("date", "2026-05-11"), ("date", "2026-04-20"), ("date", "soon"), ("kind", "medium")] {
+        let mut form = vec![("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", TEST_DATE)];
+        form.retain(|(k, _)| *k != field);
+        form.push((field, value));
+        let page = portal.post("/portal/codes", &form).await;
+        assert_eq!(page.status, 400, "{field}={value}");
+        assert!(page.body.contains("No code was issued"));
+    }
+
+    let (code, handle) = issue(&portal, "short").await;
+    issue(&portal, "long").await;
+    let refused = portal
+        .post("/portal/codes", &[("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", TEST_DATE)])
+        .await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.body.contains("quota of 2 codes is used up"), "{}", refused.body);
+
+    let expired = portal.post("/portal/codes/expire", &[("handle", &handle)]).await;
+    assert_eq!(expired.status, 200, "{}", expired.body);
+    assert_eq!(verify(&server, &code).await.1["status"], "code_expired");
+    assert_eq!(portal.post("/portal/codes/expire", &[("handle", &handle)]).await.status, 409, "only once");
+    let audit = portal.get("/portal/audit").await.body;
+    assert!(audit.contains("code expired") && audit.contains(&handle), "{audit}");
+}
+
+async fn roles_are_enforced_and_nobody_grants_above_their_own(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let admin = admin(&server).await;
+    // An admin creates accounts; each gets a one-time password.
+    let mut passwords = std::collections::BTreeMap::new();
+    for (name, roles) in [("ivy", vec!["issuer"]), ("otto", vec!["auditor"]), ("ada", vec!["admin", "issuer"])] {
+        let mut form = vec![("username", name)];
+        let boxes: Vec<String> = roles.iter().map(|r| format!("role_{r}")).collect();
+        form.extend(boxes.iter().map(|b| (b.as_str(), "on")));
+        let page = admin.post("/portal/staff", &form).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let password = between(&page.body, "id=\"one-time-password\">", "<").expect("one-time password").to_owned();
+        passwords.insert(name, password);
+    }
+    let login = |name: &'static str| {
+        let password = passwords[name].clone();
+        let base = server.base.clone();
+        async move {
+            let portal = Portal::new(&base);
+            let answer = portal.login(name, &password).await;
+            assert_eq!(answer.location.as_deref(), Some("/portal/password"), "a one-time password must be changed");
+            let changed = portal
+                .post(
+                    "/portal/password",
+                    &[("current", &password), ("new", "a long new password"), ("repeat", "a long new password")],
+                )
+                .await;
+            assert_eq!((changed.status, changed.location.as_deref()), (303, Some("/portal")), "{}", changed.body);
+            portal.get("/portal").await;
+            portal
+        }
+    };
+    let ivy = login("ivy").await;
+    assert_eq!(ivy.get("/portal/staff").await.status, 403, "an issuer cannot manage staff");
+    assert_eq!(ivy.post("/portal/staff", &[("username", "eve"), ("role_admin", "on")]).await.status, 403);
+    assert_eq!(ivy.get("/portal/audit").await.status, 403);
+    assert_eq!(ivy.get("/portal/policy").await.status, 403);
+    assert_eq!(ivy.get("/portal/venues").await.status, 403);
+    issue(&ivy, "short").await;
+
+    let otto = login("otto").await;
+    assert_eq!(otto.get("/portal/codes").await.status, 403, "an auditor cannot issue codes");
+    let page = otto
+        .post("/portal/codes", &[("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", TEST_DATE)])
+        .await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("does not have the issuer role"));
+    assert_eq!(otto.get("/portal/audit").await.status, 200);
+
+    // Ada is an admin without the tracer and auditor roles: she cannot
+    // grant them, nor touch an account that holds them.
+    let ada = login("ada").await;
+    assert_eq!(ada.post("/portal/staff", &[("username", "tom"), ("role_tracer", "on")]).await.status, 403);
+    assert_eq!(ada.post("/portal/staff", &[("username", "ian"), ("role_issuer", "on")]).await.status, 200);
+    let otto_id = staff_id(&server, "otto").await;
+    let page = ada.post("/portal/staff/roles", &[("id", &otto_id), ("role_issuer", "on")]).await;
+    assert_eq!(page.status, 403, "otto holds auditor, which ada does not");
+    assert_eq!(ada.post("/portal/staff/status", &[("id", &otto_id), ("disabled", "1")]).await.status, 403);
+    let ivy_id = staff_id(&server, "ivy").await;
+    assert_eq!(ada.post("/portal/staff/roles", &[("id", &ivy_id), ("role_admin", "on")]).await.status, 200);
+    // Nobody changes their own account here.
+    let ada_id = staff_id(&server, "ada").await;
+    assert_eq!(ada.post("/portal/staff/status", &[("id", &ada_id), ("disabled", "1")]).await.status, 403);
+
+    // Disabling an account ends its sessions at once.
+    assert_eq!(admin.post("/portal/staff/status", &[("id", &otto_id), ("disabled", "1")]).await.status, 200);
+    assert_eq!(otto.get("/portal/audit").await.location.as_deref(), Some("/portal/login?ended=1"));
+    let audit = admin.get("/portal/audit").await.body;
+    for action in ["staff created", "roles changed", "staff disabled", "password changed", "code issued"] {
+        assert!(audit.contains(action), "{action} is audited");
+    }
+}
+
+async fn staff_id(server: &TestServer, name: &str) -> String {
+    let store = &server.authority_state().store;
+    store.staff_by_name(name).await.expect("db").expect("account").id.to_string()
+}
+
+async fn forms_without_a_valid_csrf_token_change_nothing(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let form = [("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", TEST_DATE)];
+    let missing = portal.post_raw("/portal/codes", &form).await;
+    assert_eq!(missing.status, 403);
+    assert!(missing.body.contains("nothing was changed"));
+    let mut wrong = vec![("csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")];
+    wrong.extend_from_slice(&form);
+    assert_eq!(portal.post_raw("/portal/codes", &wrong).await.status, 403);
+    // Another session's token does not work either.
+    let other = admin_session_csrf(&server).await;
+    let mut foreign = vec![("csrf", other.as_str())];
+    foreign.extend_from_slice(&form);
+    assert_eq!(portal.post_raw("/portal/codes", &foreign).await.status, 403);
+    assert_eq!(portal.post_raw("/portal/logout", &[]).await.status, 403, "logout is a form too");
+    let codes = server.authority_state().store.recent_codes(10).await.expect("db");
+    assert!(codes.is_empty(), "no code was issued");
+
+    // The login form needs its own cookie: a cross-site login post fails.
+    let stranger = Portal::new(&server.base);
+    let answer =
+        stranger.post_raw("/portal/login", &[("csrf", "x"), ("username", "admin"), ("password", ADMIN_PASSWORD)]).await;
+    assert_eq!(answer.status, 403);
+    assert!(!stranger.cookies.lock().expect("lock").contains_key("gl_session"));
+    // With the token the same form works.
+    assert_eq!(portal.post("/portal/codes", &form).await.status, 200);
+}
+
+async fn admin_session_csrf(server: &TestServer) -> String {
+    let other = admin(server).await;
+    let token = other.csrf.lock().expect("lock").clone();
+    assert!(!token.is_empty());
+    token
+}
+
+async fn sessions_end_when_idle_too_old_or_logged_out(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let cookie = portal.cookies.lock().expect("lock").get("gl_session").cloned().expect("session cookie");
+    assert_eq!(portal.get("/portal").await.status, 200);
+
+    // Cookie attributes: HttpOnly, SameSite=Strict; not Secure on loopback.
+    let probe = Portal::new(&server.base);
+    let form = probe.get("/portal/login").await;
+    let token = between(&form.body, "name=\"csrf\" value=\"", "\"").expect("token").to_owned();
+    let response = probe
+        .client
+        .post(format!("{}/portal/login", server.base))
+        .header("cookie", format!("gl_login={token}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&username=admin&password={}", common::encode(ADMIN_PASSWORD)))
+        .send()
+        .await
+        .expect("login");
+    let set = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect::<Vec<_>>();
+    let session = set.iter().find(|c| c.starts_with("gl_session=")).expect("session cookie");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict") && !session.contains("Secure"),
+        "{session}"
+    );
+
+    // 29 minutes idle is fine; 30 more ends the session.
+    server.clock.advance(29 * 60);
+    assert_eq!(portal.get("/portal").await.status, 200);
+    server.clock.advance(30 * 60);
+    let ended = portal.get("/portal").await;
+    assert_eq!(ended.location.as_deref(), Some("/portal/login?ended=1"));
+    assert!(portal.get("/portal/login?ended=1").await.body.contains("Your session has ended"));
+
+    // Active, a session still ends 12 hours after login.
+    let portal = admin(&server).await;
+    for _ in 0..24 {
+        server.clock.advance(29 * 60);
+        assert_eq!(portal.get("/portal").await.status, 200);
+    }
+    server.clock.advance(29 * 60);
+    assert_eq!(portal.get("/portal").await.status, 303);
+
+    // Logout ends it for good: the old cookie is worthless.
+    let portal = admin(&server).await;
+    let cookie_before = portal.cookies.lock().expect("lock").get("gl_session").cloned().expect("cookie");
+    let out = portal.post("/portal/logout", &[]).await;
+    assert_eq!(out.location.as_deref(), Some("/portal/login"));
+    let replay = Portal::new(&server.base);
+    replay.cookies.lock().expect("lock").insert("gl_session".into(), cookie_before);
+    assert_eq!(replay.get("/portal").await.status, 303);
+    replay.cookies.lock().expect("lock").insert("gl_session".into(), cookie);
+    assert_eq!(replay.get("/portal").await.status, 303);
+}
+
+async fn wrong_passwords_lock_an_account(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = Portal::new(&server.base);
+    for _ in 0..5 {
+        let answer = portal.login("admin", "not the password").await;
+        assert_eq!(answer.status, 401);
+        assert!(answer.body.contains("Wrong user name or password"));
+    }
+    let answer = portal.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(answer.status, 401, "locked, even with the right password");
+    assert!(answer.body.contains("locked for 15 minutes"));
+    assert_eq!(portal.login("nobody", "whatever").await.status, 401);
+    server.clock.advance(15 * 60);
+    assert_eq!(portal.login("admin", ADMIN_PASSWORD).await.status, 303);
+    let audit = portal.get("/portal/audit").await.body;
+    assert!(audit.contains("login failed") && audit.contains("wrong password") && audit.contains("unknown account"));
+    assert!(!audit.contains("not the password"), "typed passwords are never logged");
+}
+
+/// A venue with printed daily posters sealed to the server's authority.
+struct Venue {
+    master: VenueMasterSecret,
+    log: Vec<PosterEpoch>,
+    rng: ChaCha20Rng,
+}
+
+impl Venue {
+    fn new(seed: u64) -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        Venue { master: VenueMasterSecret::generate(&mut rng), log: Vec::new(), rng }
+    }
+
+    fn poster(&mut self, server: &TestServer, day: DayNumber) -> Poster {
+        let epoch = Epoch::new(day.start(), 24 * 60).expect("epoch");
+        let public = server.authority_state().keys.trace.public_key();
+        let opened = self.master.open_epoch(epoch, &public, &mut self.rng).expect("opens");
+        self.log.push(opened);
+        let info = VenueInfo { name: "Café Aurora".into(), address: "Main St 5".into(), kind: VenueKind::Restaurant };
+        self.master.poster(&info, &opened, epoch.start(), epoch.end()).expect("poster")
+    }
+
+    /// The owner's tool: checks the authority's request, releases.
+    fn release(&self, server: &TestServer, request: &[u8]) -> String {
+        let request = ReleaseRequest::verify(request, &authority_keys(server)).expect("a genuine request");
+        to_base64url(&self.master.release(&request, &self.log).expect("release"))
+    }
+}
+
+/// Opens the case's request, checks it with the owner, returns the request.
+async fn sign_request(portal: &Portal, case: &str) -> Vec<u8> {
+    let page = portal.post(&format!("{case}/request"), &[]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let response = portal.client.get(format!("{}{case}/request.bin", portal.base));
+    let cookie =
+        portal.cookies.lock().expect("lock").iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    response.header("cookie", cookie).send().await.expect("download").bytes().await.expect("bytes").to_vec()
+}
+
+async fn a_revealed_check_in_is_traced_with_the_owners_release(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let yesterday = server.clock.now().day().minus(1);
+    let mut venue = Venue::new(7);
+    let poster = venue.poster(&server, yesterday);
+    let arrival = yesterday.start().plus(18 * 3600);
+    let departure = yesterday.start().plus(20 * 3600);
+
+    // A visitor checked in; another person (the case) reveals the same epoch.
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let visitor_key = CheckInDayKey::generate(yesterday, &mut rng);
+    let visitor = poster.check_in(&visitor_key, arrival.plus(3600), departure.plus(3600), &mut rng).expect("check in");
+    let revealed = RevealedCheckIn { poster: poster.clone(), arrival, departure }.to_bytes();
+    let (code, _) = issue(&portal, "short").await;
+    let (status, body) = report(&server, &code, &keys(46, 2, server.clock.now().day()), &[revealed]).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The tracer sees it in the queue and opens a case.
+    let queue = portal.get("/portal/venues").await;
+    assert!(queue.body.contains("Café Aurora") && queue.body.contains("18:00 – 20:00"), "{}", queue.body);
+    let venue_hex = hex::encode(poster.venue_key().as_bytes());
+    let opened = portal.post("/portal/venues/open", &[("venue", &venue_hex)]).await;
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    let case = opened.location.expect("case page");
+    assert!(!portal.get("/portal/venues").await.body.contains("Open a case for Café Aurora"), "reviewed");
+
+    let request = sign_request(&portal, &case).await;
+    let bundle = venue.release(&server, &request);
+
+    // A release whose owner share is wrong (here: another epoch's) fails.
+    let epoch = *poster.poster_epoch();
+    let mut body = vec![1u8];
+    body.extend_from_slice(poster.venue_key().as_bytes());
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&epoch.to_bytes());
+    let other = Epoch::new(yesterday.minus(1).start(), 24 * 60).expect("epoch");
+    body.extend_from_slice(venue.master.owner_share(&other).to_bytes().as_ref());
+    let forged = greenlight_protocol::signing::seal_file(RELEASE_BUNDLE_MAGIC, &body, &venue.master.signing_key());
+    let message = "A visitor later tested positive. Watch for symptoms until 2026-05-23.";
+    let page =
+        portal.post(&format!("{case}/publish"), &[("bundle", &to_base64url(&forged)), ("message", message)]).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("wrong or forged"), "{}", page.body);
+    let page = portal.post(&format!("{case}/publish"), &[("bundle", "garbage"), ("message", message)]).await;
+    assert_eq!(page.status, 400);
+    let stranger = Venue::new(9);
+    let mut stranger = stranger;
+    stranger.poster(&server, yesterday);
+    let foreign = greenlight_protocol::signing::seal_file(RELEASE_BUNDLE_MAGIC, &body, &stranger.master.signing_key());
+    let page =
+        portal.post(&format!("{case}/publish"), &[("bundle", &to_base64url(&foreign)), ("message", message)]).await;
+    assert_eq!(page.status, 400, "signed by another key than the venue's");
+    assert!(listed(&server, FileKind::TraceBatch).await.is_empty(), "nothing published");
+
+    // The genuine release publishes one entry.
+    let page = portal.post(&format!("{case}/publish"), &[("bundle", &bundle), ("message", message)]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("published in trace batch 1"));
+    let files = listed(&server, FileKind::TraceBatch).await;
+    assert_eq!(files.len(), 1);
+    let batch = TraceBatch::verify(&files[0], &authority_keys(&server)).expect("signed by the authority");
+    assert_eq!(batch.entries.len(), 1);
+    // The other visitor's phone finds it, with the overlap and the message.
+    let found = VenueMatcher::new(&[visitor_key.public()], vec![visitor]).match_entries(&batch.entries);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].overlap_minutes, 60);
+    assert_eq!(found[0].message, message);
+    let again = portal.post(&format!("{case}/publish"), &[("bundle", &bundle), ("message", message)]).await;
+    assert_eq!(again.status, 409, "a case is published once");
+    let audit = portal.get("/portal/audit").await.body;
+    assert!(
+        audit.contains("venue case opened")
+            && audit.contains("release request signed")
+            && audit.contains("trace published")
+    );
+}
+
+async fn a_paper_guest_list_is_traced_the_same_way(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let today = server.clock.now().day();
+    let mut venue = Venue::new(10);
+    let posters: Vec<Poster> = (2..4).map(|n| venue.poster(&server, today.minus(n))).collect();
+    let text = posters.iter().map(Poster::to_text).collect::<Vec<_>>().join("\n");
+
+    let refused = portal.post("/portal/venues/paper", &[("epochs", "GL1:not-a-poster")]).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("line 1"));
+    // Posters of two venues do not make one case.
+    let mut elsewhere = Venue::new(11);
+    let foreign = elsewhere.poster(&server, today.minus(2)).to_text();
+    let refused = portal.post("/portal/venues/paper", &[("epochs", &format!("{text}\n{foreign}"))]).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("another venue"), "{}", refused.body);
+
+    let opened = portal.post("/portal/venues/paper", &[("epochs", &text)]).await;
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    let case = opened.location.expect("case");
+    let page = portal.get(&case).await;
+    assert!(page.body.contains("a paper guest list") && page.body.contains("Café Aurora"));
+    let request = sign_request(&portal, &case).await;
+    let bundle = venue.release(&server, &request);
+    let page = portal
+        .post(&format!("{case}/publish"), &[("bundle", &bundle), ("message", "Guests of 7 and 8 May: get tested.")])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let files = listed(&server, FileKind::TraceBatch).await;
+    let batch = TraceBatch::verify(&files[0], &authority_keys(&server)).expect("signed");
+    assert_eq!(batch.entries.len(), 2, "one entry per epoch on the list");
+    for poster in &posters {
+        let entry = batch.entries.iter().find(|e| e.epoch == poster.epoch()).expect("entry");
+        assert_eq!((entry.window_start, entry.window_end), (poster.epoch().start(), poster.epoch().end()));
+        assert_eq!(
+            entry.open_message(poster.poster_epoch()).expect("visitors read it"),
+            "Guests of 7 and 8 May: get tested."
+        );
+    }
+}
+
+fn policy_form(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, String)> {
+    let mut form: Vec<(&'static str, String)> = [
+        ("t0", "63"),
+        ("t1", "73"),
+        ("t2", "79"),
+        ("w0", "100"),
+        ("w1", "100"),
+        ("w2", "10"),
+        ("w3", "0"),
+        ("min_weighted_minutes", "15"),
+        ("min_transmission_risk", "3"),
+        ("min_venue_overlap", "10"),
+        ("lookback_days", "14"),
+        ("yellow_days", "14"),
+        ("red_days", "10"),
+        ("stale_hours", "48"),
+    ]
+    .iter()
+    .map(|(k, v)| (*k, (*v).to_owned()))
+    .collect();
+    for (k, v) in changes {
+        form.iter_mut().find(|(name, _)| name == k).expect("field").1 = (*v).to_owned();
+    }
+    form
+}
+
+async fn post_policy(portal: &Portal, changes: &[(&'static str, &'static str)]) -> common::PortalPage {
+    let form = policy_form(changes);
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    portal.post("/portal/policy", &fields).await
+}
+
+async fn policy_versions_are_checked_signed_published_and_kept(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let page = portal.get("/portal/policy").await;
+    assert!(page.body.contains("value=\"63\""), "prefilled with the recommended policy");
+
+    for (changes, field) in [
+        (vec![("yellow_days", "20")], "yellow_days"),
+        (vec![("t1", "60")], "t1"),
+        (vec![("red_days", "0")], "red_days"),
+        (vec![("w2", "ten")], "w2"),
+        (vec![("stale_hours", "400")], "stale_hours"),
+    ] {
+        let page = post_policy(&portal, &changes).await;
+        assert_eq!(page.status, 400, "{changes:?}");
+        assert!(page.body.contains(&format!("id=\"{field}-error\"")), "{field} is marked");
+        assert!(page.body.contains("aria-invalid=\"true\""));
+    }
+    assert!(listed(&server, FileKind::ColorPolicy).await.is_empty(), "nothing invalid was published");
+
+    let page = post_policy(&portal, &[("red_days", "7")]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    server.clock.advance(60);
+    let page = post_policy(&portal, &[("red_days", "8"), ("stale_hours", "24")]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let files = listed(&server, FileKind::ColorPolicy).await;
+    assert_eq!(files.len(), 2, "every version is kept");
+    let policies: Vec<ColorPolicy> =
+        files.iter().map(|f| ColorPolicy::verify(f, &authority_keys(&server)).expect("signed")).collect();
+    assert_eq!((policies[0].sequence(), policies[0].params().red_days), (1, 7));
+    assert_eq!(
+        (policies[1].sequence(), policies[1].params().red_days, policies[1].params().stale_after_hours),
+        (2, 8, 24)
+    );
+    assert!(policies[1].supersedes(&policies[0]));
+    // The portal shows the newest and offers each signed version.
+    let page = portal.get("/portal/policy").await;
+    assert!(page.body.contains("value=\"24\""), "the form starts from the policy in force");
+    let download = portal.client.get(format!("{}/portal/policy/1", server.base));
+    let cookie =
+        portal.cookies.lock().expect("lock").iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let bytes = download.header("cookie", cookie).send().await.expect("download").bytes().await.expect("bytes");
+    assert_eq!(bytes.to_vec(), files[0]);
+    // Retention keeps policies listed: phones that join later need them.
+    server.clock.advance(30 * 86_400);
+    greenlight_server::app::run_retention(server.state()).await;
+    assert_eq!(listed(&server, FileKind::ColorPolicy).await.len(), 2);
+    let portal = admin(&server).await;
+    let audit = portal.get("/portal/audit").await.body;
+    assert_eq!(audit.matches("policy published").count(), 2);
+}
+
+async fn the_database_holds_no_code_token_or_patient_data(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let (short, _) = issue(&portal, "short").await;
+    let (long, _) = issue(&portal, "long").await;
+    let token = verify(&server, &short).await.1["token"].as_str().expect("token").to_owned();
+    let rows = server.authority_state().store.dump().await.expect("dump").join("\n");
+    for secret in [short.replace(' ', ""), long.replace('-', ""), token.clone(), ADMIN_PASSWORD.to_owned()] {
+        assert!(!rows.contains(&secret), "{secret} is stored in the clear:\n{rows}");
+    }
+    let session = portal.cookies.lock().expect("lock").get("gl_session").cloned().expect("cookie");
+    assert!(!rows.contains(&session), "session tokens are stored as hashes");
+    let audit: Vec<&str> = rows.lines().filter(|r| r.starts_with("audit_log:")).collect();
+    assert!(
+        audit.iter().all(|r| !r.contains(TEST_DATE) && !r.contains("20582")),
+        "no diagnosis date in the audit log: {audit:?}"
+    );
+}
