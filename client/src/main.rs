@@ -61,12 +61,24 @@ enum Command {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Bluetooth LE: diagnose this machine's radio.
+    Ble {
+        #[command(subcommand)]
+        command: BleCommand,
+    },
     /// Erases everything this device stored.
     Wipe {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BleCommand {
+    /// Checks D-Bus, BlueZ, the adapter, its power and LE advertising, and
+    /// says what is missing.
+    Doctor,
 }
 
 fn now() -> UnixTime {
@@ -95,8 +107,10 @@ fn fail(message: &str) -> ExitCode {
 }
 
 async fn run(command: Command, dir: PathBuf) -> Result<(), String> {
-    if let Command::Wipe { yes } = command {
-        return wipe(&dir, yes);
+    match command {
+        Command::Wipe { yes } => return wipe(&dir, yes),
+        Command::Ble { command: BleCommand::Doctor } => return ble_doctor(),
+        _ => {}
     }
     let store = Store::open(&dir).await.map_err(|e| format!("{}: {e}", dir.display()))?;
     let result = dispatch(command, &store).await;
@@ -188,9 +202,25 @@ async fn dispatch(command: Command, store: &Store) -> Result<(), String> {
                 println!("Visit diary on.");
             }
         }
-        Command::Wipe { .. } => unreachable!("handled before opening the store"),
+        Command::Wipe { .. } | Command::Ble { .. } => unreachable!("handled before opening the store"),
     }
     Ok(())
+}
+
+/// Prints the radio check; fails (exit 1) when this machine cannot both
+/// scan and advertise, so scripts can test it.
+fn ble_doctor() -> Result<(), String> {
+    #[cfg(feature = "bluez")]
+    {
+        let report = greenlight_ble::bluez::doctor();
+        print!("{report}");
+        match report.scanning_problem(None).or_else(|| report.advertising_problem(None)) {
+            None => Ok(()),
+            Some(missing) => Err(missing.to_string()),
+        }
+    }
+    #[cfg(not(feature = "bluez"))]
+    Err("this greenlight was built without the BlueZ backend (feature `bluez`)".into())
 }
 
 fn progress_bar() -> impl FnMut(Progress) {

@@ -107,3 +107,20 @@ fn stale_and_forged_posters_are_refused_with_a_reason() {
     assert!(ok && out.contains("No visits"), "nothing was stored: {out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ble_doctor_says_what_is_missing() {
+    // These machines have no Bluetooth (and CI gives the binary no system
+    // bus): the doctor must say so, not pretend.
+    let dir = temp("doctor");
+    let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .args(["ble", "doctor"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/greenlight-test-bus")
+        .output()
+        .expect("runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "no radio here: {stdout}{stderr}");
+    assert!(stdout.contains("/nonexistent/greenlight-test-bus"), "it says where it looked: {stdout}");
+    assert!(stderr.contains("greenlight:"), "and ends with what is missing: {stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

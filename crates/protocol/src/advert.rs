@@ -17,6 +17,8 @@ use crate::error::{Error, Result};
 
 /// Length of a legacy BLE advertising payload, which our packet fills exactly.
 pub const ADVERTISEMENT_LEN: usize = 31;
+/// Length of the payload when the OS leaves out the Flags structure.
+pub const ADVERTISEMENT_LEN_WITHOUT_FLAGS: usize = ADVERTISEMENT_LEN - 3;
 /// Length of our service data after the UUID: ID and metadata.
 pub const SERVICE_DATA_LEN: usize = EPHEMERAL_ID_LEN + METADATA_LEN;
 
@@ -106,27 +108,32 @@ impl Advertisement {
         out
     }
 
-    /// Parses a raw advertising payload strictly: exactly the three AD
-    /// structures above, in that order, for `uuid`, and nothing else. The
-    /// flags byte may hold any value because the OS sets it.
+    /// Parses a raw advertising payload strictly: the three AD structures
+    /// above, in that order, for `uuid`, and nothing else; or the same
+    /// without the Flags structure (28 bytes), which BlueZ sends for
+    /// broadcast advertisements. The flags byte may hold any value because
+    /// the OS sets it.
     pub fn decode(bytes: &[u8], uuid: ServiceUuid) -> Result<Self> {
-        if bytes.len() < ADVERTISEMENT_LEN {
-            return Err(Error::Truncated);
-        }
-        if bytes.len() > ADVERTISEMENT_LEN {
-            return Err(Error::TrailingBytes);
-        }
+        let rest = match bytes.len() {
+            ADVERTISEMENT_LEN => {
+                if bytes[..2] != [0x02, AD_FLAGS] {
+                    return Err(Error::InvalidField("flags"));
+                }
+                &bytes[3..]
+            }
+            ADVERTISEMENT_LEN_WITHOUT_FLAGS => bytes,
+            n if n < ADVERTISEMENT_LEN_WITHOUT_FLAGS => return Err(Error::Truncated),
+            n if n > ADVERTISEMENT_LEN => return Err(Error::TrailingBytes),
+            _ => return Err(Error::InvalidField("length")),
+        };
         let [lo, hi] = uuid.0.to_le_bytes();
-        if bytes[..2] != [0x02, AD_FLAGS] {
-            return Err(Error::InvalidField("flags"));
-        }
-        if bytes[3..7] != [0x03, AD_UUID16_COMPLETE, lo, hi] {
+        if rest[..4] != [0x03, AD_UUID16_COMPLETE, lo, hi] {
             return Err(Error::InvalidField("service_uuid_list"));
         }
-        if bytes[7..11] != [0x17, AD_SERVICE_DATA_UUID16, lo, hi] {
+        if rest[4..8] != [0x17, AD_SERVICE_DATA_UUID16, lo, hi] {
             return Err(Error::InvalidField("service_data"));
         }
-        Advertisement::from_service_data(&bytes[11..])
+        Advertisement::from_service_data(&rest[8..])
     }
 }
 
@@ -141,6 +148,16 @@ mod tests {
         assert_eq!(bytes.len(), 31);
         assert_eq!(&bytes[..11], &[0x02, 0x01, 0x1A, 0x03, 0x03, 0xE7, 0xF1, 0x17, 0x16, 0xE7, 0xF1]);
         assert_eq!(Advertisement::decode(&bytes, ServiceUuid::PLACEHOLDER), Ok(ad));
+    }
+
+    #[test]
+    fn the_form_without_flags_that_bluez_broadcasts_is_accepted() {
+        let ad = Advertisement { id: EphemeralId([7; 16]), metadata: EncryptedMetadata([9; 4]) };
+        let full = ad.encode(ServiceUuid::PLACEHOLDER);
+        assert_eq!(Advertisement::decode(&full[3..], ServiceUuid::PLACEHOLDER), Ok(ad));
+        // But not the full packet cut short, nor lengths in between.
+        assert!(Advertisement::decode(&full[..28], ServiceUuid::PLACEHOLDER).is_err());
+        assert_eq!(Advertisement::decode(&full[1..], ServiceUuid::PLACEHOLDER), Err(Error::InvalidField("length")));
     }
 
     #[test]
