@@ -8,6 +8,7 @@
 
 pub mod checkin;
 pub mod home;
+pub mod report;
 pub mod settings;
 pub mod status;
 pub mod store;

@@ -53,6 +53,18 @@ enum Command {
     },
     /// Checks out of the venue you are checked in at.
     Checkout,
+    /// Reports your positive test with the code the health authority gave
+    /// you: publishes your keys (and, if you agree, your visits) so that
+    /// your contacts are warned. Nobody learns who you are.
+    Report {
+        /// The upload code (8 digits or 16 characters).
+        #[arg(long)]
+        code: String,
+        /// Reveal your visits of the last 14 days (`all`) or not (`none`);
+        /// without it you are asked.
+        #[arg(long, value_parser = ["all", "none"])]
+        reveal: Option<String>,
+    },
     /// Lists your visits (from the visit diary on this device).
     Visits,
     /// Turns the visit diary on or off (off deletes it).
@@ -178,6 +190,30 @@ async fn dispatch(command: Command, store: &Store) -> Result<(), String> {
             Err(CheckInError::NoActiveVisit) => println!("You are not checked in anywhere."),
             Err(e) => return Err(err(&e)),
         },
+        Command::Report { code, reveal } => {
+            let settings = Settings::load(store).await?;
+            let http =
+                reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().map_err(|e| err(&e))?;
+            let t = now();
+            let visits = greenlight_client::report::revealable_visits(store, t).await.map_err(|e| err(&e))?;
+            let reveal_all = match reveal.as_deref() {
+                Some("all") => true,
+                Some(_) => false,
+                None if visits.is_empty() => false,
+                None => ask_consent(&visits)?,
+            };
+            let chosen = if reveal_all { visits } else { Vec::new() };
+            let done = greenlight_client::report::report(store, &settings, &http, &code, &chosen, t)
+                .await
+                .map_err(|e| err(&e))?;
+            println!(
+                "Reported: keys of {} days published{}. Thank you: your contacts will be warned without learning who you are.",
+                done.days.len(),
+                if done.checkins > 0 { format!(", {} visits revealed", done.checkins) } else { String::new() }
+            );
+            let decision = status::status(store, t).await.map_err(|e| err(&e))?;
+            println!("{decision}");
+        }
         Command::Visits => {
             let visits = checkin::visits(store).await.map_err(|e| err(&e))?;
             if visits.is_empty() {
@@ -221,6 +257,24 @@ fn ble_doctor() -> Result<(), String> {
     }
     #[cfg(not(feature = "bluez"))]
     Err("this greenlight was built without the BlueZ backend (feature `bluez`)".into())
+}
+
+/// Lists the visits and asks, on the terminal, whether to reveal them.
+fn ask_consent(visits: &[greenlight_protocol::trace::RevealedCheckIn]) -> Result<bool, String> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(
+            "you have visits in your diary: say whether to reveal them with --reveal all or --reveal none".into()
+        );
+    }
+    println!("Your visits of the last 14 days:");
+    for v in visits {
+        println!("  {} – {} UTC  {}", v.arrival.iso_minute(), v.departure.clock(), v.poster.info().name);
+    }
+    print!("Reveal these visits to the health authority, so that other visitors can be warned? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| e.to_string())?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 fn progress_bar() -> impl FnMut(Progress) {

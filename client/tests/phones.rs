@@ -429,3 +429,114 @@ async fn sync_forgets_what_is_older_than_14_days_and_erases_old_check_in_keys() 
     assert!(bob.store.checkins().await.expect("records").is_empty());
     assert!(checkin::visits(&bob.store).await.expect("diary").is_empty());
 }
+
+/// Staff issue an upload code: what the portal does after its checks (the
+/// portal itself is tested in server/tests/authority.rs).
+async fn issue_code(data_dir: &std::path::Path, database_url: &str, code: &str, day: DayNumber, now: UnixTime) {
+    use greenlight_server::authority::store::{AuthorityStore, CodeRow, NewCode};
+    let keys = greenlight_server::authority::keys::load(data_dir).expect("keys").expect("initialized");
+    let store = AuthorityStore::new(greenlight_server::store::Store::connect(database_url).await.expect("database"));
+    let admin = store.staff_by_name("admin").await.expect("staff").expect("admin");
+    let now = i64::try_from(now.0).expect("time");
+    let row = CodeRow {
+        code_hash: keys.code.hash("short", code).to_vec(),
+        handle: "testhandle".into(),
+        kind: "short".into(),
+        report_type: 1,
+        day_kind: 2,
+        day: i64::from(day.0),
+        issued_at: now,
+        expires_at: now + 900,
+        claimed_at: None,
+        revoked_at: None,
+        issued_by: admin.id,
+    };
+    assert_eq!(store.insert_code(&row, now / 86_400, 1000).await.expect("insert"), NewCode::Stored);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reporting_with_a_code_turns_the_phone_red_and_warns_its_contacts() {
+    use greenlight_server::config::{AuthorityConfig, AuthoritySettings, Mode};
+    let clock = Arc::new(AtomicU64::new(MONDAY + 86_400 + 15 * HOUR));
+    let now = || UnixTime(clock.load(Ordering::SeqCst));
+    let server_dir = Dir::new("authority");
+    let url = format!("sqlite://{}", server_dir.0.join("db.sqlite").display());
+    let password = zeroize::Zeroizing::new("correct horse battery staple".to_owned());
+    let init = greenlight_server::authority::keys::init(
+        &server_dir.0,
+        &url,
+        "admin",
+        Some(password),
+        i64::try_from(now().0).expect("t"),
+    )
+    .await
+    .expect("authority init");
+    let config = greenlight_server::config::Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: server_dir.0.clone(),
+        database_url: url.clone(),
+        region: Region::new("GL-TEST").expect("region"),
+        authority_keys: Vec::new(), // it trusts its own authority
+        retention_days: 14,
+        export_interval: 3600,
+        embargo: 7200,
+        min_batch_keys: 20,
+        max_body: 65_536,
+        request_timeout: 10,
+    };
+    let c = clock.clone();
+    let server = app::start_with(
+        config,
+        AuthorityConfig { mode: Mode::Combined, settings: AuthoritySettings::default() },
+        Arc::new(move || UnixTime(c.load(Ordering::SeqCst))),
+    )
+    .await
+    .expect("server with authority");
+    let export_key = std::fs::read_to_string(server_dir.0.join("export-key.pub")).expect("export key");
+    let settings = Settings {
+        server: format!("http://{}", server.addr),
+        export_key: greenlight_client::settings::parse_key(&export_key).expect("key"),
+        authority_key: init.signing_public,
+    };
+    let phone = |label: &'static str| {
+        let settings = settings.clone();
+        async move {
+            let dir = Dir::new(label);
+            let store = Store::open(&dir.0).await.expect("store");
+            settings.save(&store).await.expect("settings");
+            Phone { store, dir }
+        }
+    };
+    let (alice, bob) = (phone("alice").await, phone("bob").await);
+    bob.hears(&alice, UnixTime(MONDAY + 9 * HOUR), 45, -58).await;
+    // Alice's phone broadcast on Tuesday morning too, under Tuesday's key.
+    alice.store.daily_key(DayNumber(20_585)).await.expect("today's key");
+
+    // Tuesday 15:00: a test confirms Alice's infection; staff give her a code.
+    issue_code(&server_dir.0, &url, "31415926", DayNumber(20_585), now()).await;
+    let http = reqwest::Client::new();
+    let wrong = greenlight_client::report::report(&alice.store, &settings, &http, "11111111", &[], now()).await;
+    assert!(matches!(&wrong, Err(greenlight_client::report::ReportError::Refused { step: "verify", .. })), "{wrong:?}");
+    assert_ne!(status::status(&alice.store, now()).await.expect("status").color, Color::Red, "nothing happened");
+
+    let done = greenlight_client::report::report(&alice.store, &settings, &http, "3141 5926", &[], now())
+        .await
+        .expect("report");
+    assert_eq!(done.days, vec![DayNumber(20_584), DayNumber(20_585)], "Monday's and today's keys");
+    assert!(
+        alice.store.is_released(DayNumber(20_585)).await.expect("released"),
+        "today's key is never broadcast again"
+    );
+    let decision = status::status(&alice.store, now()).await.expect("status");
+    assert_eq!(decision.color, Color::Red, "{decision}");
+    let again = greenlight_client::report::report(&alice.store, &settings, &http, "31415926", &[], now()).await;
+    assert!(matches!(again, Err(greenlight_client::report::ReportError::NothingToReport)), "{again:?}");
+
+    // Wednesday 02:00 the key server publishes; Bob's phone finds Alice.
+    clock.store(MONDAY + 2 * 86_400 + 2 * HOUR, Ordering::SeqCst);
+    server.state.publisher.seal(now()).await.expect("seal").expect("a batch");
+    sync::sync(&bob.store, &settings, &http, now(), &mut |_| {}).await.expect("sync");
+    let decision = status::status(&bob.store, now()).await.expect("status");
+    assert_eq!(decision.color, Color::Yellow, "{decision}");
+    server.shutdown().await;
+}
