@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checkin;
+pub mod daemon;
 pub mod home;
 pub mod report;
 pub mod settings;

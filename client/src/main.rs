@@ -38,6 +38,13 @@ enum Command {
         #[arg(long)]
         authority_key: String,
     },
+    /// Runs in the background: broadcasts rotating IDs, listens, syncs
+    /// every hour, until SIGINT or SIGTERM.
+    Run {
+        /// Bluetooth adapter [default: hci0, else the first].
+        #[arg(long)]
+        adapter: Option<String>,
+    },
     /// Downloads what was published and matches it on this device.
     Sync,
     /// Shows your color, why, and until when.
@@ -139,6 +146,7 @@ async fn dispatch(command: Command, store: &Store) -> Result<(), String> {
             settings.save(store).await.map_err(|e| err(&e))?;
             println!("ready: this device syncs with {}", settings.server.trim_end_matches('/'));
         }
+        Command::Run { adapter } => return run_daemon(store, adapter).await,
         Command::Sync => {
             let settings = Settings::load(store).await?;
             let http =
@@ -257,6 +265,47 @@ fn ble_doctor() -> Result<(), String> {
     }
     #[cfg(not(feature = "bluez"))]
     Err("this greenlight was built without the BlueZ backend (feature `bluez`)".into())
+}
+
+/// `greenlight run`: the daemon on the real radio, ticking every second.
+async fn run_daemon(store: &Store, adapter: Option<String>) -> Result<(), String> {
+    #[cfg(feature = "bluez")]
+    {
+        use greenlight_client::daemon::{Daemon, DaemonConfig};
+        let settings = match Settings::load(store).await {
+            Ok(settings) => Some(settings),
+            Err(why) => {
+                eprintln!("greenlight: not syncing: {why}");
+                None
+            }
+        };
+        let config = greenlight_ble::bluez::BluezConfig { adapter, ..Default::default() };
+        let radio = greenlight_ble::bluez::BluezRadio::open(config)
+            .await
+            .map_err(|e| format!("Bluetooth: {e} (`greenlight ble doctor` explains)"))?;
+        let mut daemon = Daemon::start(store.clone(), radio, settings, DaemonConfig::default(), now())
+            .await
+            .map_err(|e| e.to_string())?;
+        eprintln!("greenlight: running (Ctrl-C to stop)");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+        let mut every_second = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                _ = every_second.tick() => { daemon.tick(now()).await.map_err(|e| e.to_string())?; }
+            }
+        }
+        daemon.stop(now()).await.map_err(|e| e.to_string())?;
+        eprintln!("greenlight: stopped");
+        Ok(())
+    }
+    #[cfg(not(feature = "bluez"))]
+    {
+        let _ = (store, adapter);
+        Err("this greenlight was built without the BlueZ backend (feature `bluez`)".into())
+    }
 }
 
 /// Lists the visits and asks, on the terminal, whether to reveal them.

@@ -122,5 +122,15 @@ fn ble_doctor_says_what_is_missing() {
     assert!(!out.status.success(), "no radio here: {stdout}{stderr}");
     assert!(stdout.contains("/nonexistent/greenlight-test-bus"), "it says where it looked: {stdout}");
     assert!(stderr.contains("greenlight:"), "and ends with what is missing: {stderr}");
+    // The daemon refuses to start without a radio, saying why.
+    let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("run")
+        .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/greenlight-test-bus")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("Bluetooth:") && stderr.contains("ble doctor"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

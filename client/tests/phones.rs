@@ -454,72 +454,99 @@ async fn issue_code(data_dir: &std::path::Path, database_url: &str, code: &str, 
     assert_eq!(store.insert_code(&row, now / 86_400, 1000).await.expect("insert"), NewCode::Stored);
 }
 
+/// The key server with its health authority in-process (SQLite), as
+/// `greenlight-server authority init` and a plain start give it.
+struct AuthorityTown {
+    clock: Arc<AtomicU64>,
+    server: Running,
+    settings: Settings,
+    dir: Dir,
+    url: String,
+}
+
+impl AuthorityTown {
+    async fn start(t: u64) -> Self {
+        use greenlight_server::config::{AuthorityConfig, AuthoritySettings, Mode};
+        let clock = Arc::new(AtomicU64::new(t));
+        let dir = Dir::new("authority");
+        let url = format!("sqlite://{}", dir.0.join("db.sqlite").display());
+        let password = zeroize::Zeroizing::new("correct horse battery staple".to_owned());
+        let init = greenlight_server::authority::keys::init(
+            &dir.0,
+            &url,
+            "admin",
+            Some(password),
+            i64::try_from(t).expect("t"),
+        )
+        .await
+        .expect("authority init");
+        let config = greenlight_server::config::Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir.0.clone(),
+            database_url: url.clone(),
+            region: Region::new("GL-TEST").expect("region"),
+            authority_keys: Vec::new(), // it trusts its own authority
+            retention_days: 14,
+            export_interval: 3600,
+            embargo: 7200,
+            min_batch_keys: 20,
+            max_body: 65_536,
+            request_timeout: 10,
+        };
+        let c = clock.clone();
+        let server = app::start_with(
+            config,
+            AuthorityConfig { mode: Mode::Combined, settings: AuthoritySettings::default() },
+            Arc::new(move || UnixTime(c.load(Ordering::SeqCst))),
+        )
+        .await
+        .expect("server with authority");
+        let export_key = std::fs::read_to_string(dir.0.join("export-key.pub")).expect("export key");
+        let settings = Settings {
+            server: format!("http://{}", server.addr),
+            export_key: greenlight_client::settings::parse_key(&export_key).expect("key"),
+            authority_key: init.signing_public,
+        };
+        AuthorityTown { clock, server, settings, dir, url }
+    }
+
+    fn now(&self) -> UnixTime {
+        UnixTime(self.clock.load(Ordering::SeqCst))
+    }
+
+    fn set(&self, t: u64) {
+        self.clock.store(t, Ordering::SeqCst);
+    }
+
+    async fn phone(&self, label: &str) -> Phone {
+        let dir = Dir::new(label);
+        let store = Store::open(&dir.0).await.expect("store");
+        self.settings.save(&store).await.expect("settings");
+        Phone { store, dir }
+    }
+
+    async fn sync(&self, phone: &Phone) {
+        sync::sync(&phone.store, &self.settings, &reqwest::Client::new(), self.now(), &mut |_| {}).await.expect("sync");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reporting_with_a_code_turns_the_phone_red_and_warns_its_contacts() {
-    use greenlight_server::config::{AuthorityConfig, AuthoritySettings, Mode};
-    let clock = Arc::new(AtomicU64::new(MONDAY + 86_400 + 15 * HOUR));
-    let now = || UnixTime(clock.load(Ordering::SeqCst));
-    let server_dir = Dir::new("authority");
-    let url = format!("sqlite://{}", server_dir.0.join("db.sqlite").display());
-    let password = zeroize::Zeroizing::new("correct horse battery staple".to_owned());
-    let init = greenlight_server::authority::keys::init(
-        &server_dir.0,
-        &url,
-        "admin",
-        Some(password),
-        i64::try_from(now().0).expect("t"),
-    )
-    .await
-    .expect("authority init");
-    let config = greenlight_server::config::Config {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: server_dir.0.clone(),
-        database_url: url.clone(),
-        region: Region::new("GL-TEST").expect("region"),
-        authority_keys: Vec::new(), // it trusts its own authority
-        retention_days: 14,
-        export_interval: 3600,
-        embargo: 7200,
-        min_batch_keys: 20,
-        max_body: 65_536,
-        request_timeout: 10,
-    };
-    let c = clock.clone();
-    let server = app::start_with(
-        config,
-        AuthorityConfig { mode: Mode::Combined, settings: AuthoritySettings::default() },
-        Arc::new(move || UnixTime(c.load(Ordering::SeqCst))),
-    )
-    .await
-    .expect("server with authority");
-    let export_key = std::fs::read_to_string(server_dir.0.join("export-key.pub")).expect("export key");
-    let settings = Settings {
-        server: format!("http://{}", server.addr),
-        export_key: greenlight_client::settings::parse_key(&export_key).expect("key"),
-        authority_key: init.signing_public,
-    };
-    let phone = |label: &'static str| {
-        let settings = settings.clone();
-        async move {
-            let dir = Dir::new(label);
-            let store = Store::open(&dir.0).await.expect("store");
-            settings.save(&store).await.expect("settings");
-            Phone { store, dir }
-        }
-    };
-    let (alice, bob) = (phone("alice").await, phone("bob").await);
+    let town = AuthorityTown::start(MONDAY + 86_400 + 15 * HOUR).await;
+    let settings = town.settings.clone();
+    let (alice, bob) = (town.phone("alice").await, town.phone("bob").await);
     bob.hears(&alice, UnixTime(MONDAY + 9 * HOUR), 45, -58).await;
     // Alice's phone broadcast on Tuesday morning too, under Tuesday's key.
     alice.store.daily_key(DayNumber(20_585)).await.expect("today's key");
 
     // Tuesday 15:00: a test confirms Alice's infection; staff give her a code.
-    issue_code(&server_dir.0, &url, "31415926", DayNumber(20_585), now()).await;
+    issue_code(&town.dir.0, &town.url, "31415926", DayNumber(20_585), town.now()).await;
     let http = reqwest::Client::new();
-    let wrong = greenlight_client::report::report(&alice.store, &settings, &http, "11111111", &[], now()).await;
+    let wrong = greenlight_client::report::report(&alice.store, &settings, &http, "11111111", &[], town.now()).await;
     assert!(matches!(&wrong, Err(greenlight_client::report::ReportError::Refused { step: "verify", .. })), "{wrong:?}");
-    assert_ne!(status::status(&alice.store, now()).await.expect("status").color, Color::Red, "nothing happened");
+    assert_ne!(status::status(&alice.store, town.now()).await.expect("status").color, Color::Red, "nothing happened");
 
-    let done = greenlight_client::report::report(&alice.store, &settings, &http, "3141 5926", &[], now())
+    let done = greenlight_client::report::report(&alice.store, &settings, &http, "3141 5926", &[], town.now())
         .await
         .expect("report");
     assert_eq!(done.days, vec![DayNumber(20_584), DayNumber(20_585)], "Monday's and today's keys");
@@ -527,16 +554,111 @@ async fn reporting_with_a_code_turns_the_phone_red_and_warns_its_contacts() {
         alice.store.is_released(DayNumber(20_585)).await.expect("released"),
         "today's key is never broadcast again"
     );
-    let decision = status::status(&alice.store, now()).await.expect("status");
+    let decision = status::status(&alice.store, town.now()).await.expect("status");
     assert_eq!(decision.color, Color::Red, "{decision}");
-    let again = greenlight_client::report::report(&alice.store, &settings, &http, "31415926", &[], now()).await;
+    let again = greenlight_client::report::report(&alice.store, &settings, &http, "31415926", &[], town.now()).await;
     assert!(matches!(again, Err(greenlight_client::report::ReportError::NothingToReport)), "{again:?}");
 
     // Wednesday 02:00 the key server publishes; Bob's phone finds Alice.
-    clock.store(MONDAY + 2 * 86_400 + 2 * HOUR, Ordering::SeqCst);
-    server.state.publisher.seal(now()).await.expect("seal").expect("a batch");
-    sync::sync(&bob.store, &settings, &http, now(), &mut |_| {}).await.expect("sync");
-    let decision = status::status(&bob.store, now()).await.expect("status");
+    town.set(MONDAY + 2 * 86_400 + 2 * HOUR);
+    town.server.state.publisher.seal(town.now()).await.expect("seal").expect("a batch");
+    town.sync(&bob).await;
+    let decision = status::status(&bob.store, town.now()).await.expect("status");
     assert_eq!(decision.color, Color::Yellow, "{decision}");
-    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemons_on_the_simulated_radio_warn_a_close_contact_and_not_a_far_one() {
+    use greenlight_ble::Clock as _;
+    use greenlight_ble::calibration::Calibration;
+    use greenlight_ble::sim::{DeviceSpec, Position, SharedWorld, SimConfig, SimWorld, ZoneId};
+    use greenlight_client::daemon::{Daemon, DaemonConfig};
+
+    let town = AuthorityTown::start(MONDAY + 8 * HOUR).await;
+    let start = UnixTime(MONDAY + 8 * HOUR + 55 * 60);
+    let world = SharedWorld::new(SimWorld::new(SimConfig { seed: 5, start, ..SimConfig::default() }).expect("world"));
+    let at = |x| DeviceSpec::new(Calibration::DEFAULT).at(Position::new(x, 0.0), ZoneId::OUTDOORS);
+    let (alice, bob, carol) = (town.phone("alice").await, town.phone("bob").await, town.phone("carol").await);
+    // The daemons do not sync during the simulation (no network time).
+    let config = DaemonConfig { sync_every_secs: u64::MAX / 4, ..DaemonConfig::default() };
+    let mut daemons = Vec::new();
+    for (phone, x) in [(&alice, 0.0), (&bob, 1.2), (&carol, 40.0)] {
+        daemons.push(
+            Daemon::start(phone.store.clone(), world.add_device(at(x)), None, config, start).await.expect("daemon"),
+        );
+    }
+    // 09:00-10:30, ticking every 30 s as the daemon's one-second loop
+    // would; Bob's phone restarts half-way.
+    let mut stored = [0usize; 3];
+    while world.clock().now() < UnixTime(MONDAY + 10 * HOUR + 30 * 60) {
+        world.advance(30);
+        let now = world.clock().now();
+        for (i, daemon) in daemons.iter_mut().enumerate() {
+            stored[i] += daemon.tick(now).await.expect("tick").stored;
+        }
+        if now == UnixTime(MONDAY + 9 * HOUR + 45 * 60) {
+            let bob_daemon = daemons.remove(1);
+            bob_daemon.stop(now).await.expect("stops cleanly");
+            let radio = world.add_device(at(1.2));
+            daemons.insert(1, Daemon::start(bob.store.clone(), radio, None, config, now).await.expect("restart"));
+        }
+    }
+    assert!(stored[1] >= 15, "Bob's phone heard Alice's through the radio: {stored:?}");
+    let kept = bob.store.sightings().await.expect("sightings").len();
+    assert_eq!(kept, stored[1], "nothing lost or doubled across the restart");
+
+    // Tuesday Alice reports; Wednesday the batch is out; phones sync.
+    town.set(MONDAY + 86_400 + 15 * HOUR);
+    issue_code(&town.dir.0, &town.url, "27182818", DayNumber(20_585), town.now()).await;
+    greenlight_client::report::report(
+        &alice.store,
+        &town.settings,
+        &reqwest::Client::new(),
+        "27182818",
+        &[],
+        town.now(),
+    )
+    .await
+    .expect("report");
+    town.set(MONDAY + 2 * 86_400 + 2 * HOUR);
+    town.server.state.publisher.seal(town.now()).await.expect("seal").expect("a batch");
+    for phone in [&bob, &carol] {
+        town.sync(phone).await;
+    }
+    let bob_color = status::status(&bob.store, town.now()).await.expect("status");
+    assert_eq!(bob_color.color, Color::Yellow, "{bob_color}");
+    assert!(bob_color.to_string().contains("2026-05-11: Bluetooth contact"), "{bob_color}");
+    let carol_color = status::status(&carol.store, town.now()).await.expect("status");
+    assert_eq!(carol_color.color, Color::Green, "40 m away: {carol_color}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_whose_clock_was_set_back_records_nothing() {
+    use greenlight_ble::calibration::Calibration;
+    use greenlight_ble::sim::{DeviceSpec, Position, SharedWorld, SimConfig, SimWorld, ZoneId};
+    use greenlight_client::daemon::{Daemon, DaemonConfig};
+    // The phone has already seen an index signed on Wednesday; someone then
+    // sets its clock back to Monday to replay Monday's IDs (time travel).
+    let start = UnixTime(MONDAY + 9 * HOUR);
+    let world = SharedWorld::new(SimWorld::new(SimConfig { seed: 8, start, ..SimConfig::default() }).expect("world"));
+    let at = |x| DeviceSpec::new(Calibration::DEFAULT).at(Position::new(x, 0.0), ZoneId::OUTDOORS);
+    let town = Town::new().await;
+    let (alice, bob) = (town.phone("alice").await, town.phone("bob").await);
+    bob.store.set_state("clock_floor", &(MONDAY + 2 * 86_400).to_le_bytes()).await.expect("floor");
+    let config = DaemonConfig { sync_every_secs: u64::MAX / 4, ..DaemonConfig::default() };
+    let mut a =
+        Daemon::start(alice.store.clone(), world.add_device(at(0.0)), None, config, start).await.expect("daemon");
+    let mut b = Daemon::start(bob.store.clone(), world.add_device(at(1.0)), None, config, start).await.expect("daemon");
+    let (mut stored, mut dropped) = (0, 0);
+    for _ in 0..40 {
+        world.advance(30);
+        let now = UnixTime(start.0 + 30);
+        a.tick(now).await.expect("tick");
+        let tick = b.tick(now).await.expect("tick");
+        stored += tick.stored;
+        dropped += tick.dropped_clock_behind;
+    }
+    assert_eq!(stored, 0, "nothing recorded while the clock is behind the floor");
+    assert!(dropped > 0, "but the radio did hear something: {dropped}");
+    assert!(bob.store.sightings().await.expect("sightings").is_empty());
 }
