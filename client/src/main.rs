@@ -52,6 +52,9 @@ enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Also list when the color changed over the last 14 days.
+        #[arg(long)]
+        history: bool,
     },
     /// Checks in at a venue: the poster's QR text, or a photo/screenshot of it.
     Checkin {
@@ -169,13 +172,26 @@ async fn dispatch(command: Command, store: &Store) -> Result<(), String> {
                 );
             }
         }
-        Command::Status { json } => {
+        Command::Status { json, history } => {
             let t = now();
-            let decision = status::status(store, t).await.map_err(|e| err(&e))?;
+            let decision = status::status_and_record(store, t).await.map_err(|e| err(&e))?;
+            let changes = if history { store.color_history().await.map_err(|e| err(&e))? } else { Vec::new() };
             if json {
-                println!("{}", status::to_json(&decision, t));
+                let mut value = status::to_json(&decision, t);
+                if history {
+                    value["history"] = serde_json::to_value(&changes).map_err(|e| err(&e))?;
+                }
+                println!("{value}");
             } else {
                 println!("{decision}");
+                if history {
+                    println!("Color history:");
+                    for c in changes {
+                        let until =
+                            c.until.map(|u| format!(" until {} UTC", UnixTime(u).iso_minute())).unwrap_or_default();
+                        println!("  {} UTC  {}{until}", UnixTime(c.at).iso_minute(), c.color);
+                    }
+                }
             }
         }
         Command::Checkin { poster } => {

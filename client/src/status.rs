@@ -38,6 +38,13 @@ pub async fn status(store: &Store, now: UnixTime) -> Result<ColorDecision, Store
     Ok(decide(&policy, &inputs))
 }
 
+/// Computes the color now and records it in the history if it changed.
+pub async fn status_and_record(store: &Store, now: UnixTime) -> Result<ColorDecision, StoreError> {
+    let decision = status(store, now).await?;
+    store.record_color(now, decision.color.as_str(), decision.until).await?;
+    Ok(decision)
+}
+
 /// The decision as JSON for user interfaces.
 pub fn to_json(decision: &ColorDecision, now: UnixTime) -> serde_json::Value {
     serde_json::json!({

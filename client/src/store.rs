@@ -99,6 +99,17 @@ impl Exposure {
     }
 }
 
+/// A change of color, kept in the (sealed) color history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColorChange {
+    /// When the phone computed it (Unix seconds).
+    pub at: u64,
+    /// `green`, `yellow`, `red` or `stale`.
+    pub color: String,
+    /// Until when it holds, if it ends by itself.
+    pub until: Option<u64>,
+}
+
 /// One visit in the diary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiaryEntry {
@@ -473,12 +484,42 @@ impl Store {
         self.set_state("diagnosis", &self.vault.seal(Kind::Diagnosis, &plain)).await
     }
 
+    /// Appends `(at, color, until)` to the color history unless the color
+    /// and its end are what the last entry already says.
+    pub async fn record_color(&self, at: UnixTime, color: &str, until: Option<UnixTime>) -> Result<bool, StoreError> {
+        let entry = ColorChange { at: at.0, color: color.to_owned(), until: until.map(|t| t.0) };
+        if let Some(last) = self.color_history().await?.pop()
+            && last.color == entry.color
+            && last.until == entry.until
+        {
+            return Ok(false);
+        }
+        let plain = serde_json::to_vec(&entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query("INSERT INTO color_history (day, sealed) VALUES (?, ?)")
+            .bind(i64::from(at.day().0))
+            .bind(self.vault.seal(Kind::Color, &plain))
+            .execute(&self.pool)
+            .await?;
+        Ok(true)
+    }
+
+    /// The color history, oldest first.
+    pub async fn color_history(&self) -> Result<Vec<ColorChange>, StoreError> {
+        let rows = sqlx::query("SELECT sealed FROM color_history ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let plain = self.vault.open(Kind::Color, &r.get::<Vec<u8>, _>(0))?;
+                serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(format!("color history: {e}")))
+            })
+            .collect()
+    }
+
     /// Deletes everything older than `days` days before `now`.
     pub async fn retention(&self, now: UnixTime, days: u32) -> Result<u64, StoreError> {
         let oldest = i64::from(now.day().minus(days).0);
         let mut tx = self.pool.begin().await?;
         let mut deleted = 0;
-        for table in ["daily_keys", "sightings", "checkin_days", "checkins", "diary", "exposures"] {
+        for table in ["daily_keys", "sightings", "checkin_days", "checkins", "diary", "exposures", "color_history"] {
             deleted += sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE day < ?")))
                 .bind(oldest)
                 .execute(&mut *tx)

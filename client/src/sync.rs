@@ -195,6 +195,7 @@ pub async fn sync(
     }
     store.set_state("last_sync", &now.0.to_le_bytes()).await?;
     housekeeping(store, now).await?;
+    crate::status::status_and_record(store, now).await?;
     Ok(report)
 }
 

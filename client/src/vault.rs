@@ -32,6 +32,8 @@ pub enum Kind {
     Exposure,
     /// The owner's own diagnosis.
     Diagnosis,
+    /// A color-history entry.
+    Color,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Diary => b"greenlight device v1 diary",
             Kind::Exposure => b"greenlight device v1 exposure",
             Kind::Diagnosis => b"greenlight device v1 diagnosis",
+            Kind::Color => b"greenlight device v1 color",
         }
     }
 }

@@ -238,6 +238,8 @@ async fn a_close_contact_turns_yellow_a_stranger_stays_green_and_the_diagnosed_t
     assert!(why.contains("until 2026-05-26"), "yellow ends 14 days after the exposure day: {why}");
     let (color, why) = carol.color(&town).await;
     assert_eq!(color, Color::Green, "far away does not count: {why}");
+    let history: Vec<String> = bob.store.color_history().await.expect("history").into_iter().map(|c| c.color).collect();
+    assert_eq!(history, vec!["yellow"], "the sync recorded the change to yellow");
     let (color, why) = alice.color(&town).await;
     assert_eq!(color, Color::Red, "{why}");
 
