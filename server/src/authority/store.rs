@@ -997,33 +997,15 @@ impl AuthorityStore {
     /// Every stored column of the code, token and audit tables, as text:
     /// what someone who copies the database learns (for the privacy tests).
     pub async fn dump(&self) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        for (table, columns) in [
-            ("upload_codes", CODE_COLUMNS),
-            ("verification_tokens", "token_hash, report_type, day_kind, day, expires_at, used_at, failures"),
-            ("audit_log", "at, staff_id, username, action, detail"),
-            ("staff_sessions", "token_hash, staff_id, created_at, last_seen, expires_at"),
-            ("staff", "username, password_hash, roles"),
-        ] {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {columns} FROM {table}")))
-                .fetch_all(self.pool())
-                .await?;
-            for row in rows {
-                let mut cells = Vec::new();
-                for i in 0..row.len() {
-                    let cell = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
-                        v.map_or("NULL".into(), |v| v.to_string())
-                    } else if let Ok(v) = row.try_get::<Vec<u8>, _>(i) {
-                        hex::encode(v)
-                    } else {
-                        row.try_get::<String, _>(i)?
-                    };
-                    cells.push(cell);
-                }
-                out.push(format!("{table}: {}", cells.join(" | ")));
-            }
-        }
-        Ok(out)
+        self.store
+            .dump_tables(&[
+                ("upload_codes", CODE_COLUMNS),
+                ("verification_tokens", "token_hash, report_type, day_kind, day, expires_at, used_at, failures"),
+                ("audit_log", "at, staff_id, username, action, detail"),
+                ("staff_sessions", "token_hash, staff_id, created_at, last_seen, expires_at"),
+                ("staff", "username, password_hash, roles"),
+            ])
+            .await
     }
 }
 
