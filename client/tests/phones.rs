@@ -664,3 +664,18 @@ async fn a_phone_whose_clock_was_set_back_records_nothing() {
     assert!(dropped > 0, "but the radio did hear something: {dropped}");
     assert!(bob.store.sightings().await.expect("sightings").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_key_servers_are_spoken_to_over_tls() {
+    // Nothing listens on port 1: the TLS connection fails, but it is tried
+    // (a client without TLS would refuse the URL scheme instead).
+    let town = Town::new().await;
+    let phone = town.phone("tls").await;
+    let settings = Settings { server: "https://127.0.0.1:1".into(), ..town.settings() };
+    let error = sync::sync(&phone.store, &settings, &reqwest::Client::new(), town.now(), &mut |_| {})
+        .await
+        .expect_err("nothing listens there");
+    let text = format!("{error:?}").to_lowercase();
+    assert!(matches!(error, sync::SyncError::Network(_)), "{error}");
+    assert!(!text.contains("scheme"), "https is supported: {text}");
+}
