@@ -57,6 +57,28 @@ impl Drop for Dir {
     }
 }
 
+/// The key server's configuration in these tests: SQLite in `dir`, a free
+/// port, small batches.
+fn server_config(
+    dir: &Dir,
+    database_url: &str,
+    authority_keys: Vec<greenlight_protocol::signing::VerifyingKey>,
+) -> greenlight_server::config::Config {
+    greenlight_server::config::Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: dir.0.clone(),
+        database_url: database_url.to_owned(),
+        region: Region::new("GL-TEST").expect("region"),
+        authority_keys,
+        retention_days: 14,
+        export_interval: 3600,
+        embargo: 7200,
+        min_batch_keys: 20,
+        max_body: 65_536,
+        request_timeout: 10,
+    }
+}
+
 /// The key server (SQLite, in-process) and a health authority.
 struct Town {
     clock: Arc<AtomicU64>,
@@ -74,19 +96,8 @@ impl Town {
         let server_dir = Dir::new("server");
         let authority = SigningKey::from_bytes(&[5; 32]);
         let c = clock.clone();
-        let config = greenlight_server::config::Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: server_dir.0.clone(),
-            database_url: format!("sqlite://{}", server_dir.0.join("db.sqlite").display()),
-            region: Region::new("GL-TEST").expect("region"),
-            authority_keys: vec![authority.verifying_key()],
-            retention_days: 14,
-            export_interval: 3600,
-            embargo: 7200,
-            min_batch_keys: 20,
-            max_body: 65_536,
-            request_timeout: 10,
-        };
+        let url = format!("sqlite://{}", server_dir.0.join("db.sqlite").display());
+        let config = server_config(&server_dir, &url, vec![authority.verifying_key()]);
         let server = app::start(config, Arc::new(move || UnixTime(c.load(Ordering::SeqCst)))).await.expect("server");
         let base = format!("http://{}", server.addr);
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
@@ -482,19 +493,8 @@ impl AuthorityTown {
         )
         .await
         .expect("authority init");
-        let config = greenlight_server::config::Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: dir.0.clone(),
-            database_url: url.clone(),
-            region: Region::new("GL-TEST").expect("region"),
-            authority_keys: Vec::new(), // it trusts its own authority
-            retention_days: 14,
-            export_interval: 3600,
-            embargo: 7200,
-            min_batch_keys: 20,
-            max_body: 65_536,
-            request_timeout: 10,
-        };
+        // No --authority-key: it trusts its own authority.
+        let config = server_config(&dir, &url, Vec::new());
         let c = clock.clone();
         let server = app::start_with(
             config,

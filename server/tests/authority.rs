@@ -23,20 +23,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde_json::{Value, json};
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
-
-on_both_databases!(
+common::on_both_databases!(
     a_code_becomes_a_certificate_and_the_upload_is_published,
     expired_used_unknown_and_malformed_codes_are_refused,
     tokens_work_once_and_expire,
@@ -761,34 +748,8 @@ async fn a_paper_guest_list_is_traced_the_same_way(db: Db) {
     }
 }
 
-fn policy_form(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, String)> {
-    let mut form: Vec<(&'static str, String)> = [
-        ("t0", "63"),
-        ("t1", "73"),
-        ("t2", "79"),
-        ("w0", "100"),
-        ("w1", "100"),
-        ("w2", "10"),
-        ("w3", "0"),
-        ("min_weighted_minutes", "15"),
-        ("min_transmission_risk", "3"),
-        ("min_venue_overlap", "10"),
-        ("lookback_days", "14"),
-        ("yellow_days", "14"),
-        ("red_days", "10"),
-        ("stale_hours", "48"),
-    ]
-    .iter()
-    .map(|(k, v)| (*k, (*v).to_owned()))
-    .collect();
-    for (k, v) in changes {
-        form.iter_mut().find(|(name, _)| name == k).expect("field").1 = (*v).to_owned();
-    }
-    form
-}
-
 async fn post_policy(portal: &Portal, changes: &[(&'static str, &'static str)]) -> common::PortalPage {
-    let form = policy_form(changes);
+    let form = common::policy_form(changes);
     let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     portal.post("/portal/policy", &fields).await
 }

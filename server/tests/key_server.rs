@@ -11,20 +11,7 @@ use greenlight_protocol::signing::TrustedKeys;
 use greenlight_protocol::time::UnixTime;
 use serde_json::{Value, json};
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
-
-on_both_databases!(
+common::on_both_databases!(
     accepted_keys_are_sealed_signed_and_listed,
     every_invalid_upload_is_refused_and_stores_nothing,
     a_certificate_works_once,

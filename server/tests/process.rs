@@ -357,22 +357,8 @@ async fn the_authority_runs_alone_and_publishes_to_a_remote_key_server() {
 
     let portal = common::Portal::new(&authority.base);
     assert_eq!(portal.login("admin", "a long enough password").await.status, 303);
-    let fields = [
-        ("t0", "63"),
-        ("t1", "73"),
-        ("t2", "79"),
-        ("w0", "100"),
-        ("w1", "100"),
-        ("w2", "10"),
-        ("w3", "0"),
-        ("min_weighted_minutes", "15"),
-        ("min_transmission_risk", "3"),
-        ("min_venue_overlap", "10"),
-        ("lookback_days", "14"),
-        ("yellow_days", "14"),
-        ("red_days", "10"),
-        ("stale_hours", "48"),
-    ];
+    let form = common::policy_form(&[]);
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let page = portal.post("/portal/policy", &fields).await;
     assert_eq!(page.status, 200, "{}", page.body);
 

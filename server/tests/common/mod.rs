@@ -2,7 +2,7 @@
 //! the machine's real PostgreSQL, the server running in-process on a free
 //! port with a clock the test moves, a fake health authority that issues
 //! real certificates, and helpers to build uploads.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_macros, unused_imports)]
 
 use greenlight_protocol::certificate::{Certificate, CertificateId, DayKind, UploadHmacKey, UploadedKey, upload_hmac};
 use greenlight_protocol::codec::to_base64url;
@@ -464,4 +464,48 @@ impl Portal {
         }
         answer
     }
+}
+
+/// Runs each named `async fn NAME(db: Db)` as two tests, `sqlite::NAME`
+/// and `postgres::NAME`: every behaviour holds on both databases.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Postgres).await })*
+        }
+    };
+}
+pub(crate) use on_both_databases;
+
+/// The portal's policy form filled with the recommended policy, with
+/// `changes` applied.
+pub fn policy_form(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, String)> {
+    let mut form: Vec<(&'static str, String)> = [
+        ("t0", "63"),
+        ("t1", "73"),
+        ("t2", "79"),
+        ("w0", "100"),
+        ("w1", "100"),
+        ("w2", "10"),
+        ("w3", "0"),
+        ("min_weighted_minutes", "15"),
+        ("min_transmission_risk", "3"),
+        ("min_venue_overlap", "10"),
+        ("lookback_days", "14"),
+        ("yellow_days", "14"),
+        ("red_days", "10"),
+        ("stale_hours", "48"),
+    ]
+    .iter()
+    .map(|(k, v)| (*k, (*v).to_owned()))
+    .collect();
+    for (k, v) in changes {
+        form.iter_mut().find(|(name, _)| name == k).expect("field").1 = (*v).to_owned();
+    }
+    form
 }
