@@ -44,6 +44,14 @@ if [ -z "${GREENLIGHT_TEST_POSTGRES:-}" ]; then
 fi
 echo "using PostgreSQL at ${GREENLIGHT_TEST_POSTGRES##*@}"
 
+# The poster sheets' test renders the PDF with poppler's pdftoppm.
+step "poppler-utils"
+if ! command -v pdftoppm >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils >/dev/null
+fi
+pdftoppm -v 2>&1 | head -n 1
+
 step "format"
 cargo fmt --all --check
 

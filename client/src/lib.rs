@@ -15,3 +15,4 @@ pub mod status;
 pub mod store;
 pub mod sync;
 pub mod vault;
+pub mod venue;

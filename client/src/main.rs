@@ -3,6 +3,8 @@
 //! failure becomes one clear sentence and a non-zero exit code.
 #![forbid(unsafe_code)]
 
+mod venue_cmd;
+
 use clap::{Parser, Subcommand};
 use greenlight_client::checkin::{self, CheckInError};
 use greenlight_client::settings::{Settings, parse_key};
@@ -88,7 +90,13 @@ enum Command {
         #[command(subcommand)]
         command: BleCommand,
     },
-    /// Erases everything this device stored.
+    /// Venue owners: create a venue, print posters, run the door screen,
+    /// answer the health authority's release request.
+    Venue {
+        #[command(subcommand)]
+        command: venue_cmd::VenueCommand,
+    },
+    /// Erases everything this device stored (a venue's files are kept).
     Wipe {
         /// Do not ask for confirmation.
         #[arg(long)]
@@ -132,6 +140,7 @@ async fn run(command: Command, dir: PathBuf) -> Result<(), String> {
     match command {
         Command::Wipe { yes } => return wipe(&dir, yes),
         Command::Ble { command: BleCommand::Doctor } => return ble_doctor(),
+        Command::Venue { command } => return venue_cmd::run(command, &dir, now).await,
         _ => {}
     }
     let store = Store::open(&dir).await.map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -176,14 +185,31 @@ async fn dispatch(command: Command, store: &Store) -> Result<(), String> {
             let t = now();
             let decision = status::status_and_record(store, t).await.map_err(|e| err(&e))?;
             let changes = if history { store.color_history().await.map_err(|e| err(&e))? } else { Vec::new() };
+            let alerts = venue_alerts(store).await.map_err(|e| err(&e))?;
             if json {
                 let mut value = status::to_json(&decision, t);
+                value["venue_alerts"] = serde_json::Value::Array(
+                    alerts
+                        .iter()
+                        .map(|(venue, start, end, message)| {
+                            serde_json::json!({ "venue": venue, "arrival": start, "departure": end, "message": message })
+                        })
+                        .collect(),
+                );
                 if history {
                     value["history"] = serde_json::to_value(&changes).map_err(|e| err(&e))?;
                 }
                 println!("{value}");
             } else {
                 println!("{decision}");
+                for (venue, start, end, message) in &alerts {
+                    println!(
+                        "Alert for your visit to {venue} ({} – {} UTC){}",
+                        UnixTime(*start).iso_minute(),
+                        UnixTime(*end).clock(),
+                        if message.is_empty() { String::new() } else { format!(": {message}") }
+                    );
+                }
                 if history {
                     println!("Color history:");
                     for c in changes {
@@ -262,9 +288,30 @@ async fn dispatch(command: Command, store: &Store) -> Result<(), String> {
                 println!("Visit diary on.");
             }
         }
-        Command::Wipe { .. } | Command::Ble { .. } => unreachable!("handled before opening the store"),
+        Command::Wipe { .. } | Command::Ble { .. } | Command::Venue { .. } => {
+            unreachable!("handled before opening the store")
+        }
     }
     Ok(())
+}
+
+/// The venue alerts among the exposures: venue, arrival, departure and the
+/// health authority's message, one per visit.
+async fn venue_alerts(store: &Store) -> Result<Vec<(String, u64, u64, String)>, greenlight_client::store::StoreError> {
+    let mut alerts: Vec<(String, u64, u64, String)> = store
+        .exposures()
+        .await?
+        .into_iter()
+        .filter_map(|e| match e {
+            greenlight_client::store::Exposure::Venue { venue, start, end, message, .. } => {
+                Some((venue, start, end, message))
+            }
+            greenlight_client::store::Exposure::Ble { .. } => None,
+        })
+        .collect();
+    alerts.sort();
+    alerts.dedup();
+    Ok(alerts)
 }
 
 /// Prints the radio check; fails (exit 1) when this machine cannot both

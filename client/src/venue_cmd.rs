@@ -1,0 +1,332 @@
+//! `greenlight venue …`: the venue owner's commands. Each parses its
+//! arguments, calls [`greenlight_client::venue`] and prints what happened
+//! in words; every failure is one sentence.
+
+use clap::Subcommand;
+use greenlight_client::venue::screen::{Screen, ScreenConfig};
+use greenlight_client::venue::sheet::{self, Sheet, SheetFormat};
+use greenlight_client::venue::{
+    self, AuthorityKeys, BACKUP_FILE, EpochUse, KEY_FILE, Venue, long_date, parse_date, parse_kind, read_key_arg,
+};
+use greenlight_protocol::codec::to_base64url;
+use greenlight_protocol::time::UnixTime;
+use greenlight_protocol::venue::VenueInfo;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The venue owner's commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum VenueCommand {
+    /// Creates a venue: a new secret (kept in this data directory, mode
+    /// 0600) and a printable backup of it.
+    Create {
+        /// The name on the posters (at most 40 bytes).
+        #[arg(long)]
+        name: String,
+        /// shop, restaurant, transit, workplace, event, leisure, education, care or other.
+        #[arg(long = "type")]
+        kind: String,
+        /// Address or room (at most 40 bytes).
+        #[arg(long, default_value = "")]
+        address: String,
+        /// The health authority's signing key: 64 hex digits or its signing-key.pub file.
+        #[arg(long, env = "GREENLIGHT_AUTHORITY_KEY")]
+        authority_key: String,
+        /// The health authority's trace key: 64 hex digits or its trace-key.pub file.
+        #[arg(long, env = "GREENLIGHT_TRACE_KEY")]
+        trace_key: String,
+    },
+    /// Restores a venue from its printed backup.
+    Restore {
+        /// The backup file (or the sheet typed back in).
+        #[arg(long)]
+        backup: PathBuf,
+    },
+    /// Shows the venue, its key and the epochs opened.
+    Show,
+    /// Makes printable posters: one A4 sheet per day, each valid on its own
+    /// day only.
+    Posters {
+        /// How many days, starting with --from.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// First day, YYYY-MM-DD (UTC) [default: today].
+        #[arg(long)]
+        from: Option<String>,
+        /// Output: a .pdf (one page per day), or .svg / .png (one file per day).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Serves the full-screen page for a tablet at the door: a QR code that
+    /// changes every few minutes and the live time.
+    Screen {
+        /// Address to listen on (use 0.0.0.0:PORT to reach it from a tablet on the network).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Minutes each code is shown (a divisor of 60).
+        #[arg(long, default_value_t = 5)]
+        rotate_minutes: u16,
+        /// Minutes of codes the page keeps ahead, for when the network fails.
+        #[arg(long, default_value_t = 120)]
+        ahead_minutes: u16,
+    },
+    /// Prints the posters of past epochs, for a health authority tracing a
+    /// paper guest list (paste them into its portal).
+    Epochs {
+        /// First day, YYYY-MM-DD [default: 14 days ago].
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, YYYY-MM-DD [default: today].
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Answers the health authority's release request: the secrets of
+    /// exactly the epochs it asks for, never the venue's master secret.
+    Release {
+        /// The request file from the authority, or its text.
+        #[arg(long)]
+        request: String,
+        /// Posters (text, file or image) of requested epochs missing from
+        /// the log, e.g. after restoring from the backup.
+        #[arg(long)]
+        poster: Vec<String>,
+        /// Where to write the signed release [default: release-<venue>-<time>.bin].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Runs one venue command in `dir`.
+pub(crate) async fn run(command: VenueCommand, dir: &Path, now: fn() -> UnixTime) -> Result<(), String> {
+    let rng = &mut rand_core::UnwrapErr(getrandom::SysRng);
+    match command {
+        VenueCommand::Create { name, kind, address, authority_key, trace_key } => {
+            let info = VenueInfo {
+                name: name.trim().to_owned(),
+                address: address.trim().to_owned(),
+                kind: parse_kind(&kind).map_err(err)?,
+            };
+            let authority = AuthorityKeys::new(
+                read_key_arg(&authority_key, "authority key").map_err(err)?,
+                read_key_arg(&trace_key, "trace key").map_err(err)?,
+            )
+            .map_err(err)?;
+            let venue = Venue::create(dir, info, authority, rng).map_err(err)?;
+            let backup = dir.join(BACKUP_FILE);
+            write_private(&backup, venue.backup_text().as_bytes())?;
+            println!(
+                "Created {} ({}), venue key {}.",
+                venue.info().name,
+                venue.info().kind.as_str(),
+                venue::fingerprint(&venue.public_key())
+            );
+            println!("Its secret is in {} (readable by you only).", dir.join(KEY_FILE).display());
+            println!(
+                "Print {} and lock it away, then delete the file: it restores the venue if this computer is lost.",
+                backup.display()
+            );
+        }
+        VenueCommand::Restore { backup } => {
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&backup).map_err(|e| format!("{}: {e}", backup.display()))?,
+            );
+            let venue = Venue::restore(dir, &text).map_err(err)?;
+            println!("Restored {}, venue key {}.", venue.info().name, venue::fingerprint(&venue.public_key()));
+            println!(
+                "Posters printed before keep working; to release their epochs, give their posters with `venue release --poster`."
+            );
+        }
+        VenueCommand::Show => {
+            let venue = Venue::open(dir).map_err(err)?;
+            let info = venue.info();
+            println!("venue:          {}", info.name);
+            if !info.address.is_empty() {
+                println!("address:        {}", info.address);
+            }
+            println!("type:           {}", info.kind.as_str());
+            println!("venue key:      {}", hex::encode(venue.public_key().as_bytes()));
+            println!("authority key:  {}", hex::encode(venue.authority().signing.as_bytes()));
+            let sheets = venue.epochs().iter().filter(|e| e.purpose == EpochUse::Sheet).count();
+            let hours = venue.epochs().len() - sheets;
+            println!("epochs opened:  {sheets} printed day(s), {hours} screen hour(s)");
+        }
+        VenueCommand::Posters { days, from, out } => {
+            let format = SheetFormat::from_path(&out).map_err(err)?;
+            let t = now();
+            let first = match from {
+                Some(date) => parse_date(&date).map_err(err)?,
+                None => t.day(),
+            };
+            if first < t.day() {
+                return Err("--from is in the past: a poster is only valid on its own day".into());
+            }
+            let mut venue = Venue::open(dir).map_err(err)?;
+            let posters = venue.day_posters(first, days, t, rng).map_err(err)?;
+            let sheets: Vec<Sheet> = posters
+                .iter()
+                .map(|p| Sheet {
+                    venue: p.info().name.clone(),
+                    address: p.info().address.clone(),
+                    kind: p.info().kind.as_str().to_owned(),
+                    date: long_date(p.epoch().day()),
+                    valid: "Valid 00:00–24:00 UTC".to_owned(),
+                    fingerprint: venue::fingerprint(p.venue_key()),
+                    qr_text: p.to_text(),
+                })
+                .collect();
+            let mut written = Vec::new();
+            match format {
+                SheetFormat::Pdf => {
+                    write_file(&out, &sheet::render_pdf(&sheets).map_err(err)?)?;
+                    written.push(out.clone());
+                }
+                SheetFormat::Svg | SheetFormat::Png => {
+                    for (sheet, poster) in sheets.iter().zip(&posters) {
+                        let path = if days == 1 {
+                            out.clone()
+                        } else {
+                            dated(&out, &poster.epoch().day().iso_date().to_string())
+                        };
+                        let bytes = if format == SheetFormat::Svg {
+                            sheet::render_svg(sheet).map_err(err)?.into_bytes()
+                        } else {
+                            sheet::render_png(sheet).map_err(err)?
+                        };
+                        write_file(&path, &bytes)?;
+                        written.push(path);
+                    }
+                }
+            }
+            let last = first.plus(days - 1);
+            println!("{} poster(s) for {} to {}:", days, first.iso_date(), last.iso_date());
+            for path in written {
+                println!("  {}", path.display());
+            }
+            println!("Put up each day's sheet on its day only; a sheet does not work on any other day.");
+        }
+        VenueCommand::Screen { listen, rotate_minutes, ahead_minutes } => {
+            let venue = Venue::open(dir).map_err(err)?;
+            let name = venue.info().name.clone();
+            let screen = Screen::new(venue, ScreenConfig { rotate_minutes, ahead_minutes }, now).map_err(err)?;
+            venue::screen::serve(screen, listen, |addr| {
+                println!("Door screen of {name} at http://{addr}/ (Ctrl-C to stop)");
+                let _ = std::io::stdout().flush();
+            })
+            .await?;
+            println!("Door screen stopped.");
+        }
+        VenueCommand::Epochs { from, to } => {
+            let venue = Venue::open(dir).map_err(err)?;
+            let t = now();
+            let first = match from {
+                Some(date) => parse_date(&date).map_err(err)?,
+                None => t.day().minus(14),
+            };
+            let last = match to {
+                Some(date) => parse_date(&date).map_err(err)?,
+                None => t.day(),
+            };
+            let mut shown = 0;
+            println!("# {} — venue key {}", venue.info().name, hex::encode(venue.public_key().as_bytes()));
+            println!(
+                "# Give the lines below to the health authority (portal: Venue alerts → Trace a paper guest list)."
+            );
+            let mut epochs: Vec<_> = venue.epochs().to_vec();
+            epochs.sort_by_key(|e| e.epoch.epoch);
+            for opened in epochs {
+                let epoch = opened.epoch.epoch;
+                // Only epochs that have begun: a poster of a future epoch would be a live code.
+                if epoch.day() < first || epoch.day() > last || epoch.start() > t {
+                    continue;
+                }
+                let poster = venue.poster(&opened.epoch, epoch.start(), epoch.end()).map_err(err)?;
+                println!(
+                    "# {} – {} UTC ({})",
+                    epoch.start().iso_minute(),
+                    epoch.end().iso_minute(),
+                    if opened.purpose == EpochUse::Sheet { "printed sheet" } else { "door screen" }
+                );
+                println!("{}", poster.to_text());
+                shown += 1;
+            }
+            if shown == 0 {
+                return Err(format!("no epochs were opened between {} and {}", first.iso_date(), last.iso_date()));
+            }
+        }
+        VenueCommand::Release { request, poster, out, yes } => {
+            let mut venue = Venue::open(dir).map_err(err)?;
+            let t = now();
+            if !poster.is_empty() {
+                let posters = poster
+                    .iter()
+                    .map(|p| {
+                        let text = greenlight_client::checkin::read_poster_text(p).map_err(err)?;
+                        greenlight_protocol::venue::Poster::from_text(&text)
+                            .map_err(|e| format!("{p}: not a valid poster ({e})"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                venue.learn_posters(&posters, t).map_err(err)?;
+            }
+            let bytes = venue::read_request(&request).map_err(err)?;
+            let (request, bundle) = venue.release(&bytes).map_err(err)?;
+            println!(
+                "The health authority asks (signed {} UTC) for the secrets of {} epoch(s) of {}:",
+                request.issued_at.iso_minute(),
+                request.epochs.len(),
+                venue.info().name
+            );
+            for epoch in &request.epochs {
+                println!("  {} – {} UTC", epoch.start().iso_minute(), epoch.end().iso_minute());
+            }
+            if !yes && !confirm("Release them? Only visitors of these epochs can then be alerted. [y/N] ")? {
+                return Err("nothing was released".into());
+            }
+            let path = out.unwrap_or_else(|| {
+                PathBuf::from(format!("release-{}-{}.bin", venue::fingerprint(&venue.public_key()), t.0))
+            });
+            write_file(&path, &bundle)?;
+            println!("Released. Send {} to the health authority, or paste this text into its portal:", path.display());
+            println!("{}", to_base64url(&bundle));
+        }
+    }
+    Ok(())
+}
+
+fn confirm(question: &str) -> Result<bool, String> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err("confirm with --yes (no terminal to ask on)".into());
+    }
+    print!("{question}");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(err)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// `posters.png` → `posters-2026-11-23.png`.
+fn dated(out: &Path, date: &str) -> PathBuf {
+    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("poster");
+    let ext = out.extension().and_then(|s| s.to_str()).unwrap_or("");
+    out.with_file_name(format!("{stem}-{date}.{ext}"))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(bytes).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,570 @@
+//! The venue owner's tools as owners and visitors meet them: the real
+//! `greenlight` binary creates a venue, prints posters and answers the
+//! authority's release; phones scan the posters (decoded from the printed
+//! images) and the door screen; the key server with its health authority
+//! runs in-process on loopback and the tracer works through its portal.
+
+#[path = "../../server/tests/common/portal.rs"]
+mod portal;
+
+use greenlight_client::checkin::{self, CheckInError};
+use greenlight_client::venue::{AuthorityKeys, EpochUse, Venue};
+use greenlight_protocol::codec::to_base64url;
+use greenlight_protocol::signing::SigningKey;
+use greenlight_protocol::time::{DayNumber, UnixTime};
+use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, TraceSecret};
+use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, VenueInfo, VenueKind};
+use greenlight_server::app::{self, Running};
+use portal::{Portal, between};
+use rand_core::SeedableRng;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+fn now() -> UnixTime {
+    UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs())
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(label: &str) -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "greenlight-venue-{label}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Dir(dir)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `greenlight --data-dir DIR ARGS…`.
+fn greenlight(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("GREENLIGHT_AUTHORITY_KEY")
+        .env_remove("GREENLIGHT_TRACE_KEY")
+        .output()
+        .expect("greenlight runs")
+}
+
+fn ok(output: Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "greenlight failed: {}{stdout}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+fn refused(output: Output) -> String {
+    assert!(!output.status.success(), "greenlight should have refused: {}", String::from_utf8_lossy(&output.stdout));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A health authority's two public keys, as `authority init` prints them.
+fn authority(seed: u8) -> (SigningKey, AuthorityTraceKey) {
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(u64::from(seed));
+    (SigningKey::from_bytes(&[seed; 32]), AuthorityTraceKey::generate(&mut rng))
+}
+
+fn create(dir: &Path, signing: &SigningKey, trace: &AuthorityTraceKey) -> Output {
+    greenlight(
+        dir,
+        &[
+            "venue",
+            "create",
+            "--name",
+            "Café Aurora",
+            "--type",
+            "restaurant",
+            "--address",
+            "Main St 5",
+            "--authority-key",
+            &hex::encode(signing.verifying_key().as_bytes()),
+            "--trace-key",
+            &hex::encode(trace.public_key().0),
+        ],
+    )
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+}
+
+#[test]
+fn a_venue_keeps_its_secret_private_refuses_to_be_replaced_and_restores_from_its_backup() {
+    let (signing, trace) = authority(3);
+    let dir = Dir::new("create");
+    let created = ok(create(&dir.0, &signing, &trace));
+    assert!(created.contains("Created Café Aurora (restaurant), venue key"), "{created}");
+    let key_file = dir.0.join("venue.key");
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&key_file), 0o600, "only the owner reads the secret");
+        assert_eq!(mode(&dir.0.join("venue-backup.txt")), 0o600, "nor the backup");
+    }
+    let secret = std::fs::read(&key_file).expect("secret");
+    let shown = ok(greenlight(&dir.0, &["venue", "show"]));
+    let venue_key = between(&shown, "venue key:      ", "\n").expect("the venue key is shown").to_owned();
+    assert!(!shown.contains(std::str::from_utf8(&secret).expect("hex").trim()), "show never prints the secret");
+    let record = std::fs::read_to_string(dir.0.join("venue.json")).expect("record");
+    assert!(!record.contains(std::str::from_utf8(&secret).expect("hex").trim()), "the public record holds no secret");
+
+    // A second create would orphan every printed poster: refused, nothing changed.
+    let again = refused(create(&dir.0, &signing, &trace));
+    assert!(again.contains("a venue already exists"), "{again}");
+    assert_eq!(std::fs::read(&key_file).expect("secret"), secret);
+
+    // Bad input is explained and creates nothing.
+    let elsewhere = Dir::new("bad");
+    let bad_type = refused(greenlight(
+        &elsewhere.0,
+        &[
+            "venue",
+            "create",
+            "--name",
+            "X",
+            "--type",
+            "pub",
+            "--authority-key",
+            &"ab".repeat(32),
+            "--trace-key",
+            &"cd".repeat(32),
+        ],
+    ));
+    assert!(bad_type.contains("unknown venue type \"pub\"") && bad_type.contains("restaurant"), "{bad_type}");
+    let bad_key = refused(greenlight(
+        &elsewhere.0,
+        &[
+            "venue",
+            "create",
+            "--name",
+            "X",
+            "--type",
+            "shop",
+            "--authority-key",
+            "1234",
+            "--trace-key",
+            &"cd".repeat(32),
+        ],
+    ));
+    assert!(bad_key.contains("64 hex digits"), "{bad_key}");
+    assert!(!elsewhere.0.join("venue.key").exists());
+
+    // The printed backup restores the same venue on another computer.
+    let backup = std::fs::read_to_string(dir.0.join("venue-backup.txt")).expect("backup");
+    let restored = Dir::new("restored");
+    let backup_file = restored.0.join("typed-in.txt");
+    std::fs::write(&backup_file, &backup).expect("write");
+    let out = ok(greenlight(
+        &restored.0.join("venue"),
+        &["venue", "restore", "--backup", backup_file.to_str().expect("path")],
+    ));
+    assert!(out.contains("Restored Café Aurora"), "{out}");
+    let shown = ok(greenlight(&restored.0.join("venue"), &["venue", "show"]));
+    assert!(shown.contains(&venue_key), "the same venue key: {shown}");
+
+    // One mistyped digit is caught by the checksum.
+    let line = backup.lines().find(|l| l.trim_start().starts_with("secret:")).expect("secret line");
+    let digit = line.trim_end().chars().last().expect("a digit");
+    let typo = if digit == '0' { '1' } else { '0' };
+    let mistyped = backup.replacen(line, &format!("{}{typo}", &line[..line.len() - 1]), 1);
+    std::fs::write(&backup_file, mistyped).expect("write");
+    let error = refused(greenlight(
+        &restored.0.join("other"),
+        &["venue", "restore", "--backup", backup_file.to_str().expect("path")],
+    ));
+    assert!(error.contains("checksum"), "{error}");
+}
+
+#[test]
+fn printed_posters_check_in_on_their_own_day_only_and_reprinting_keeps_the_epoch() {
+    let (signing, trace) = authority(4);
+    let dir = Dir::new("posters");
+    ok(create(&dir.0, &signing, &trace));
+    let today = now().day();
+    let out = dir.0.join("door.png");
+    let printed = ok(greenlight(&dir.0, &["venue", "posters", "--days", "3", "--out", out.to_str().expect("path")]));
+    assert!(printed.contains("3 poster(s)"), "{printed}");
+    let pdf = dir.0.join("door.pdf");
+    ok(greenlight(&dir.0, &["venue", "posters", "--days", "3", "--out", pdf.to_str().expect("path")]));
+    assert!(std::fs::read(&pdf).expect("pdf").starts_with(b"%PDF-"), "a PDF");
+
+    let mut epochs = Vec::new();
+    for i in 0..3 {
+        let day = today.plus(i);
+        let file = dir.0.join(format!("door-{}.png", day.iso_date()));
+        // The phone reads the printed image, as from a photo of the sheet.
+        let text = checkin::read_poster_text(file.to_str().expect("path")).expect("the QR code decodes");
+        let noon = day.start().plus(12 * 3600);
+        let poster = checkin::verify_poster(&text, noon).expect("valid on its own day");
+        assert_eq!(poster.info().name, "Café Aurora");
+        assert_eq!(poster.epoch().day(), day);
+        for other in [day.minus(1).start().plus(12 * 3600), day.plus(1).start().plus(12 * 3600)] {
+            let refused = checkin::verify_poster(&text, other).expect_err("not on another day");
+            assert!(matches!(refused, CheckInError::Stale(_)), "{refused}");
+        }
+        epochs.push(*poster.poster_epoch());
+    }
+    // The PDF printed the same epochs (same trace keys): one epoch per day,
+    // however often it is printed.
+    let venue = Venue::open(&dir.0).expect("venue");
+    assert_eq!(venue.epochs().len(), 3, "{:?}", venue.epochs());
+    assert!(venue.epochs().iter().all(|e| e.purpose == EpochUse::Sheet && epochs.contains(&e.epoch)));
+
+    // A sheet for a past day would be worthless: refused.
+    let yesterday = today.minus(1).iso_date().to_string();
+    let error =
+        refused(greenlight(&dir.0, &["venue", "posters", "--from", &yesterday, "--out", out.to_str().expect("path")]));
+    assert!(error.contains("in the past"), "{error}");
+    let error =
+        refused(greenlight(&dir.0, &["venue", "posters", "--out", dir.0.join("x.docx").to_str().expect("path")]));
+    assert!(error.contains("pdf") && error.contains("png"), "{error}");
+}
+
+#[test]
+fn a_release_covers_exactly_the_requested_epochs_and_nothing_else() {
+    let (signing, trace) = authority(5);
+    let dir = Dir::new("release");
+    let info = VenueInfo { name: "Gym".into(), address: String::new(), kind: VenueKind::Leisure };
+    let keys = AuthorityKeys::new(*signing.verifying_key().as_bytes(), trace.public_key().0).expect("keys");
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+    let mut venue = Venue::create(&dir.0, info, keys, &mut rng).expect("create");
+    let first = DayNumber(20_600);
+    let posters = venue.day_posters(first, 4, first.start(), &mut rng).expect("posters");
+    let wanted = vec![posters[1].epoch(), posters[3].epoch()];
+    let request = ReleaseRequest::new(venue.public_key(), first.plus(5).start(), wanted.clone()).expect("request");
+
+    let (asked, bundle) = venue.release(&request.sign(&signing)).expect("release");
+    assert_eq!(asked.epochs, wanted);
+    let bundle_bytes = bundle.clone();
+    let bundle = ReleaseBundle::verify(&bundle).expect("a bundle signed by the venue");
+    let released: Vec<Epoch> = bundle.releases.iter().map(|r| r.epoch.epoch).collect();
+    assert_eq!(released, wanted, "exactly the requested epochs");
+    for release in &bundle.releases {
+        // Each released share opens its epoch's trace key with the authority's share.
+        let authority_share = trace.open_share(&bundle.venue, &release.epoch).expect("share");
+        TraceSecret::combine(&release.owner_share, &authority_share, &release.epoch).expect("the true owner share");
+    }
+    // The other epochs' shares do not open them: nothing else leaked.
+    let secret = std::fs::read_to_string(dir.0.join("venue.key")).expect("secret");
+    let secret = hex::decode(secret.trim()).expect("hex");
+    assert!(!bundle_bytes.windows(32).any(|w| w == secret.as_slice()), "the master secret is never released");
+    for skipped in [&posters[0], &posters[2]] {
+        let authority_share = trace.open_share(&bundle.venue, skipped.poster_epoch()).expect("share");
+        for release in &bundle.releases {
+            assert!(TraceSecret::combine(&release.owner_share, &authority_share, skipped.poster_epoch()).is_err());
+        }
+    }
+
+    // Requests the owner must refuse: forged, for another venue, for an
+    // epoch never opened here.
+    let forged = request.sign(&SigningKey::from_bytes(&[99; 32]));
+    assert!(venue.release(&forged).expect_err("forged").to_string().contains("not signed by your health authority"));
+    let other = greenlight_protocol::venue::VenueMasterSecret::generate(&mut rng).public_key();
+    let foreign = ReleaseRequest::new(other, first.start(), wanted.clone()).expect("request").sign(&signing);
+    assert!(venue.release(&foreign).expect_err("foreign").to_string().contains("another venue"));
+    let never = Epoch::new(first.plus(10).start(), 1440).expect("epoch");
+    let unknown = ReleaseRequest::new(venue.public_key(), first.start(), vec![never]).expect("request").sign(&signing);
+    assert!(venue.release(&unknown).expect_err("unknown").to_string().contains("never opened"));
+}
+
+/// The key server with its health authority, in-process on loopback, on
+/// the real clock (the `greenlight` processes read it too).
+struct Authority {
+    server: Running,
+    _dir: Dir,
+    signing: String,
+    trace: String,
+    export: String,
+}
+
+impl Authority {
+    async fn start() -> Self {
+        use greenlight_server::config::{AuthorityConfig, AuthoritySettings, Mode};
+        let dir = Dir::new("authority");
+        let url = format!("sqlite://{}", dir.0.join("db.sqlite").display());
+        let t = i64::try_from(now().0).expect("time");
+        let password = zeroize::Zeroizing::new(ADMIN_PASSWORD.to_owned());
+        let init = greenlight_server::authority::keys::init(&dir.0, &url, "admin", Some(password), t)
+            .await
+            .expect("authority init");
+        let config = greenlight_server::config::Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir.0.clone(),
+            database_url: url,
+            region: greenlight_protocol::export::Region::new("GL-TEST").expect("region"),
+            authority_keys: Vec::new(),
+            retention_days: 14,
+            export_interval: 3600,
+            embargo: 7200,
+            min_batch_keys: 20,
+            max_body: 65_536,
+            request_timeout: 10,
+        };
+        let server = app::start_with(
+            config,
+            AuthorityConfig { mode: Mode::Combined, settings: AuthoritySettings::default() },
+            Arc::new(now),
+        )
+        .await
+        .expect("server");
+        let export = std::fs::read_to_string(dir.0.join("export-key.pub")).expect("export key").trim().to_owned();
+        Authority {
+            server,
+            _dir: dir,
+            signing: hex::encode(init.signing_public.as_bytes()),
+            trace: hex::encode(init.trace_public),
+            export,
+        }
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+
+    /// A resident's phone: `greenlight init` against this deployment.
+    fn phone(&self, label: &str) -> Dir {
+        let dir = Dir::new(label);
+        ok(greenlight(
+            &dir.0,
+            &["init", "--server", &self.base(), "--server-key", &self.export, "--authority-key", &self.signing],
+        ));
+        dir
+    }
+
+    async fn tracer(&self) -> Portal {
+        let portal = Portal::new(&self.base());
+        assert_eq!(portal.login("admin", ADMIN_PASSWORD).await.status, 303);
+        portal
+    }
+}
+
+fn color(phone: &Dir) -> (String, String) {
+    let status: Value = serde_json::from_str(&ok(greenlight(&phone.0, &["status", "--json"]))).expect("JSON status");
+    (status["color"].as_str().unwrap_or("").to_owned(), status.to_string())
+}
+
+/// The door screen as a process: `greenlight venue screen`.
+struct ScreenProcess {
+    child: std::process::Child,
+    base: String,
+}
+
+impl ScreenProcess {
+    fn start(dir: &Path, rotate: &str) -> Self {
+        use std::io::BufRead as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_greenlight"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["venue", "screen", "--listen", "127.0.0.1:0", "--rotate-minutes", rotate])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("screen starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
+        let base = between(&line, "at ", "/ (").unwrap_or_else(|| panic!("the screen says where it is: {line}"));
+        ScreenProcess { base: base.to_owned(), child }
+    }
+
+    async fn codes(&self) -> Value {
+        reqwest::get(format!("{}/codes", self.base)).await.expect("codes").json().await.expect("JSON")
+    }
+}
+
+impl Drop for ScreenProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_visitors_are_alerted() {
+    let authority = Authority::start().await;
+    let owner = Dir::new("owner");
+    let created = greenlight(
+        &owner.0,
+        &[
+            "venue",
+            "create",
+            "--name",
+            "Café Aurora",
+            "--type",
+            "restaurant",
+            "--authority-key",
+            &authority.signing,
+            "--trace-key",
+            &authority.trace,
+        ],
+    );
+    ok(created);
+    let sheet = owner.0.join("today.png");
+    ok(greenlight(&owner.0, &["venue", "posters", "--days", "1", "--out", sheet.to_str().expect("path")]));
+    let (case, erin, frank) = (authority.phone("case"), authority.phone("erin"), authority.phone("frank"));
+
+    // The case and Erin scan today's printed sheet; Frank the door screen,
+    // whose hourly epoch is another one.
+    for phone in [&case, &erin] {
+        let out = ok(greenlight(&phone.0, &["checkin", sheet.to_str().expect("path")]));
+        assert!(out.contains("Checked in at Café Aurora"), "{out}");
+    }
+    let screen = ScreenProcess::start(&owner.0, "5");
+    let codes = screen.codes().await;
+    let text = codes["codes"][0]["text"].as_str().expect("a code").to_owned();
+    ok(greenlight(&frank.0, &["checkin", &text]));
+    drop(screen);
+
+    // The case's phone also broadcast today (`greenlight run` on a real
+    // radio creates the day's key; there is no radio here).
+    let store = greenlight_client::store::Store::open(&case.0).await.expect("store");
+    store.daily_key(now().day()).await.expect("today's key");
+    store.close().await;
+
+    // The case tests positive: staff issue a code in the portal; the case
+    // reports and reveals the visit.
+    let portal = authority.tracer().await;
+    let date = now().day().iso_date().to_string();
+    let page = portal
+        .post("/portal/codes", &[("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", &date)])
+        .await;
+    let code = between(&page.body, "id=\"issued-code\">", "<").expect("a code is issued").to_owned();
+    let reported = ok(greenlight(&case.0, &["report", "--code", &code, "--reveal", "all"]));
+    assert!(reported.contains("1 visits revealed"), "{reported}");
+
+    // The tracer opens a case from the revealed visit and signs the request.
+    let venue_hex =
+        between(&ok(greenlight(&owner.0, &["venue", "show"])), "venue key:      ", "\n").expect("venue key").to_owned();
+    let queue = portal.get("/portal/venues").await;
+    assert!(queue.body.contains(&venue_hex), "the revealed visit waits for review");
+    let opened = portal.post("/portal/venues/open", &[("venue", &venue_hex)]).await;
+    let case_path = opened.location.expect("the case page");
+    assert_eq!(portal.post(&format!("{case_path}/request"), &[]).await.status, 303);
+    let page = portal.get(&case_path).await;
+    let request_text =
+        between(&page.body, "id=\"request-text\"", "</").map(|t| t.rsplit('>').next().unwrap_or("").trim().to_owned());
+    let request_file = owner.0.join("request.bin");
+    let cookie =
+        portal.cookies.lock().expect("lock").iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let request = portal
+        .client
+        .get(format!("{}{case_path}/request.bin", portal.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("bytes");
+    std::fs::write(&request_file, &request).expect("write");
+    if let Some(text) = request_text.filter(|t| !t.is_empty()) {
+        assert_eq!(text, to_base64url(&request), "the portal shows the same request as text");
+    }
+
+    // The owner answers: exactly the requested epoch (today's sheet).
+    let bundle_file = owner.0.join("bundle.bin");
+    let released = ok(greenlight(
+        &owner.0,
+        &[
+            "venue",
+            "release",
+            "--request",
+            request_file.to_str().expect("path"),
+            "--yes",
+            "--out",
+            bundle_file.to_str().expect("path"),
+        ],
+    ));
+    assert!(released.contains("secrets of 1 epoch(s)"), "{released}");
+    let bundle = released.lines().last().expect("the bundle as text").trim().to_owned();
+    assert_eq!(bundle, to_base64url(&std::fs::read(&bundle_file).expect("bundle")));
+    let published = portal
+        .post(&format!("{case_path}/publish"), &[("bundle", &bundle), ("message", "Get tested if you feel unwell.")])
+        .await;
+    assert!(published.body.contains("Published: trace batch"), "{}", published.body);
+
+    // Erin, who was there in the traced epoch, turns yellow; Frank, whose
+    // check-in was in the screen's epoch, stays green.
+    for phone in [&erin, &frank] {
+        ok(greenlight(&phone.0, &["sync"]));
+    }
+    let (erin_color, why) = color(&erin);
+    assert_eq!(erin_color, "yellow", "{why}");
+    assert!(why.contains("Get tested if you feel unwell."), "the authority's message reaches the visitor: {why}");
+    let (frank_color, why) = color(&frank);
+    assert_eq!(frank_color, "green", "another epoch is not traced: {why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paper_guest_list_is_traced_from_the_epochs_the_owner_prints() {
+    let authority = Authority::start().await;
+    let owner = Dir::new("paper");
+    ok(greenlight(
+        &owner.0,
+        &[
+            "venue",
+            "create",
+            "--name",
+            "Bakery",
+            "--type",
+            "shop",
+            "--authority-key",
+            &authority.signing,
+            "--trace-key",
+            &authority.trace,
+        ],
+    ));
+    let sheet = owner.0.join("today.svg");
+    ok(greenlight(&owner.0, &["venue", "posters", "--days", "2", "--out", sheet.to_str().expect("path")]));
+    let today = now().day();
+    let guest = authority.phone("guest");
+    // The guest scans today's sheet (its text, as the phone reads the QR code).
+    let venue = Venue::open(&owner.0).expect("venue");
+    let epoch = venue.epochs().iter().find(|e| e.epoch.epoch.day() == today).map(|e| e.epoch).expect("today's epoch");
+    let poster = venue.poster(&epoch, epoch.epoch.start(), epoch.epoch.end()).expect("poster");
+    ok(greenlight(&guest.0, &["checkin", &poster.to_text()]));
+
+    // No phone reported: a guest on the paper list fell ill. The owner
+    // prints the epochs of the days the list covers — only those begun.
+    let listed = ok(greenlight(&owner.0, &["venue", "epochs"]));
+    let lines: Vec<&str> = listed.lines().filter(|l| l.starts_with("GL1:")).collect();
+    assert_eq!(lines.len(), 1, "today's epoch, not tomorrow's live one: {listed}");
+    let portal = authority.tracer().await;
+    let page = portal.post("/portal/venues/paper", &[("epochs", lines[0]), ("venue", ""), ("name", "")]).await;
+    let case_path = page.location.unwrap_or_else(|| panic!("a case is opened: {}", page.body));
+    assert_eq!(portal.post(&format!("{case_path}/request"), &[]).await.status, 303);
+    let page = portal.get(&case_path).await;
+    let request = between(&page.body, "id=\"request-text\"", "</")
+        .and_then(|t| t.rsplit('>').next())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .expect("the case page shows the request as text");
+    // The owner pastes the request text.
+    let released = ok(greenlight(
+        &owner.0,
+        &["venue", "release", "--request", &request, "--yes", "--out", owner.0.join("b.bin").to_str().expect("path")],
+    ));
+    let bundle = released.lines().last().expect("bundle").trim().to_owned();
+    let published = portal
+        .post(&format!("{case_path}/publish"), &[("bundle", &bundle), ("message", "A guest of this day fell ill.")])
+        .await;
+    assert!(published.body.contains("Published: trace batch"), "{}", published.body);
+    ok(greenlight(&guest.0, &["sync"]));
+    let (guest_color, why) = color(&guest);
+    assert_eq!(guest_color, "yellow", "{why}");
+}
