@@ -59,6 +59,25 @@ step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p greenlight-ble --all-targets --all-features --locked -- -D warnings
 
+# Licenses, duplicate versions and sources of every dependency (deny.toml).
+# Advisories need the RustSec database, which is fetched from GitHub: they
+# are checked only when a copy is already on this machine.
+step "dependencies"
+if ! cargo deny --version >/dev/null 2>&1; then
+    started=$SECONDS
+    # A debug build: a third of the compile time, and the check still takes seconds.
+    cargo install --locked --debug cargo-deny
+    echo "installed cargo-deny in $((SECONDS - started)) s"
+fi
+started=$SECONDS
+cargo deny --locked check --hide-inclusion-graph licenses bans sources
+if compgen -G "${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/*" >/dev/null; then
+    cargo deny --locked check --disable-fetch advisories
+else
+    echo "advisories: skipped (no RustSec database on this machine; 'cargo deny fetch' downloads one)"
+fi
+echo "dependency check took $((SECONDS - started)) s"
+
 step "tests"
 # The BlueZ backend is tested against python3-dbusmock on a private D-Bus;
 # the staff portal in a real headless Chromium.
@@ -66,3 +85,8 @@ bash crates/ble/tests/setup.sh
 bash server/tests/setup-chromium.sh
 cargo test -p greenlight-ble --all-features --locked
 cargo test --workspace --locked
+
+# Every parser under libFuzzer for a few seconds each, from the seed corpus
+# of spec/vectors (fuzz/run.sh prints what it cost).
+step "fuzz"
+FUZZ_SECONDS="${FUZZ_SECONDS:-5}" bash fuzz/run.sh

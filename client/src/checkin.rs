@@ -137,7 +137,7 @@ pub async fn check_in(store: &Store, poster: &Poster, now: UnixTime) -> Result<C
     store.save_checkin(&record, Some(&diary)).await?;
     if !diary_enabled(store).await? {
         // Keep only the active visit, so that check-out can re-seal it.
-        store.set_state("active_visit", &diary).await?;
+        store.set_sealed_state("active_visit", &diary).await?;
         store.clear_diary().await?;
     }
     Ok(CheckedIn { venue: poster.info().name.clone(), arrival, departure, extended: earlier.is_some() })
@@ -148,7 +148,7 @@ pub async fn check_in(store: &Store, poster: &Poster, now: UnixTime) -> Result<C
 pub async fn check_out(store: &Store, now: UnixTime) -> Result<CheckedIn, CheckInError> {
     let mut visits: Vec<RevealedCheckIn> =
         store.diary().await?.iter().filter_map(|d| RevealedCheckIn::from_bytes(&d.revealed).ok()).collect();
-    if let Some(active) = store.state("active_visit").await? {
+    if let Some(active) = store.sealed_state("active_visit").await? {
         visits.extend(RevealedCheckIn::from_bytes(&active).ok());
     }
     let visit = visits
@@ -172,7 +172,7 @@ pub async fn check_out(store: &Store, now: UnixTime) -> Result<CheckedIn, CheckI
     let keep = diary_enabled(store).await?;
     store.save_checkin(&record, keep.then(|| revealed.to_bytes()).as_deref()).await?;
     if !keep {
-        store.set_state("active_visit", &[]).await?;
+        store.set_sealed_state("active_visit", &[]).await?;
     }
     Ok(CheckedIn { venue: visit.poster.info().name.clone(), arrival: visit.arrival, departure, extended: false })
 }

@@ -194,6 +194,21 @@ impl Store {
         set_state(&self.pool, name, value).await
     }
 
+    /// A state value sealed with the device key, such as the active visit
+    /// while the diary is off; `None` if unset or cleared.
+    pub async fn sealed_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.state(name).await? {
+            Some(sealed) if !sealed.is_empty() => Ok(Some(self.vault.open(Kind::Diary, &sealed)?.to_vec())),
+            _ => Ok(None),
+        }
+    }
+
+    /// Sets a state value sealed with the device key; an empty value clears it.
+    pub async fn set_sealed_state(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        let sealed = if value.is_empty() { Vec::new() } else { self.vault.seal(Kind::Diary, value) };
+        self.set_state(name, &sealed).await
+    }
+
     /// A time kept in state.
     pub async fn time_state(&self, name: &str) -> Result<Option<UnixTime>, StoreError> {
         Ok(self

@@ -110,7 +110,19 @@ impl Refusal {
 /// A padded publish response.
 fn publish_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = PublishResponse { status: code.to_owned(), message: message.to_owned(), padding: String::new() };
-    padded_json(status, &body, PUBLISH_RESPONSE_SIZE)
+    with_retry_after(padded_json(status, &body, PUBLISH_RESPONSE_SIZE))
+}
+
+/// Seconds a client is asked to wait after a 503 before trying again.
+pub const RETRY_AFTER_SECS: u64 = 30;
+
+/// Adds `Retry-After` to a 503: the fault (database or storage away) is
+/// temporary, and clients should come back rather than give up.
+fn with_retry_after(mut response: Response) -> Response {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    }
+    response
 }
 
 /// Checks an upload completely, without touching the database, and turns
@@ -473,7 +485,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+            with_retry_after((StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response())
         }
     }
 }

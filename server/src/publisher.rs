@@ -8,7 +8,8 @@
 //! the next start by re-sealing from the rows, which gives the same bytes
 //! under the same name. A crash before the commit leaves the keys unsealed
 //! for the next batch. Either way every accepted key is published exactly
-//! once.
+//! once. A write that fails while the server runs (storage full or
+//! read-only) is repaired the same way by the next export run.
 
 use crate::files::FileStore;
 use crate::store::{FileRow, KeyRow, Sealing, Store, StoreError};
@@ -19,6 +20,7 @@ use greenlight_protocol::report::{ReportType, TransmissionRisk};
 use greenlight_protocol::signing::SigningKey;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use rand_core::Rng;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Name under which the current index is also written to file storage.
@@ -95,6 +97,9 @@ pub struct Publisher {
     min_batch_keys: usize,
     default_span_secs: u64,
     index: RwLock<Arc<SignedIndex>>,
+    /// A batch was committed but its file or the index could not be written:
+    /// the next index rebuild restores the file first.
+    needs_repair: AtomicBool,
 }
 
 impl Publisher {
@@ -117,6 +122,7 @@ impl Publisher {
             min_batch_keys,
             default_span_secs: default_span_secs.max(1),
             index: RwLock::new(Arc::new(SignedIndex { bytes: Vec::new(), etag: String::new() })),
+            needs_repair: AtomicBool::new(false),
         }
     }
 
@@ -150,6 +156,9 @@ impl Publisher {
 
     /// Seals one export batch of every key publishable at `now`, if any.
     pub async fn seal(&self, now: UnixTime) -> Result<Option<Sealed>, PublishError> {
+        if self.needs_repair.load(Ordering::SeqCst) {
+            self.rebuild_index(now).await?;
+        }
         let mut sealing = Sealing::begin(&self.store).await?;
         let (sequence, last_end) = sealing.next_sequence(i64::from(FileKind::ExportBatch.to_byte())).await?;
         let now_i = to_i64(now.0)?;
@@ -158,6 +167,7 @@ impl Publisher {
             sealing.rollback().await?;
             return Ok(None);
         }
+        tracing::debug!(sequence, keys = real.len(), "sealing an export batch");
         let padding = self.padding_for(&real);
         sealing.add_padding(sequence, hour(now_i), &padding).await?;
         let rows = sealing.batch_keys(sequence).await?;
@@ -166,8 +176,16 @@ impl Publisher {
         let file = file_row(FileKind::ExportBatch, sequence, start, now_i, &bytes)?;
         sealing.record_file(&file).await?;
         sealing.commit().await?;
-        self.put(file.sha256.clone(), bytes).await?;
-        self.rebuild_index(now).await?;
+        // The rows are durable now: should storage fail, the batch is only
+        // unlisted until a later run restores its file from them.
+        if let Err(e) = self.put(file.sha256.clone(), bytes).await {
+            self.needs_repair.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
+        if let Err(e) = self.rebuild_index(now).await {
+            self.needs_repair.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
         Ok(Some(Sealed {
             sequence: u64::try_from(sequence).unwrap_or(0),
             keys: real.len(),
@@ -273,6 +291,13 @@ impl Publisher {
 
     /// Signs a fresh index of every published file.
     pub async fn rebuild_index(&self, now: UnixTime) -> Result<Arc<SignedIndex>, PublishError> {
+        // Never list a batch whose file a failed write left missing.
+        if self.needs_repair.swap(false, Ordering::SeqCst)
+            && let Err(e) = self.repair().await
+        {
+            self.needs_repair.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
         let rows = self.store.published_files().await?;
         let entries = rows.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
         let index = Index::new(self.region.clone(), now, entries)

@@ -10,6 +10,10 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use std::time::Duration;
 
+/// Longest wait for a database connection (and, on SQLite, for the write
+/// lock) before a request fails with 503.
+pub const ACQUIRE_TIMEOUT_SECS: u64 = 5;
+
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -161,7 +165,9 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         install_default_drivers();
         let backend = Backend::of(url)?;
-        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        // Give up on an unreachable database well inside the default request
+        // timeout (10 s), so clients get a 503 with Retry-After, not a 408.
+        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS));
         let url = match backend {
             Backend::Sqlite => {
                 // WAL lets readers work while the one writer commits; the busy
@@ -169,7 +175,8 @@ impl Store {
                 options = options.max_connections(8).after_connect(|conn, _| {
                     Box::pin(async move {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        // ACQUIRE_TIMEOUT_SECS, in milliseconds.
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         Ok(())

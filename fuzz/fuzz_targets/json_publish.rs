@@ -1,0 +1,82 @@
+//! `POST /v1/publish` bodies: the server's own parsing and validation
+//! ([`greenlight_server::api::validate`]), which runs before any storage.
+//! The server trusts the authority of `spec/vectors/certificate.json` and
+//! its clock stands at that certificate's issue time, so seeds built from
+//! the vector get past the certificate to the HMAC check.
+#![no_main]
+use ed25519_dalek::SigningKey;
+use greenlight_protocol::export::Region;
+use greenlight_protocol::time::UnixTime;
+use greenlight_server::api::{PublishRequest, validate};
+use greenlight_server::config::Config;
+use greenlight_server::files::FsStore;
+use greenlight_server::metrics::Metrics;
+use greenlight_server::publisher::Publisher;
+use greenlight_server::state::{AppState, Attempts};
+use greenlight_server::store::Store;
+use libfuzzer_sys::fuzz_target;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// `authority_seed` of spec/vectors/certificate.json.
+const AUTHORITY_SEED: &str = "c8a9470b48b08ccf417da2f18f34598051b7a3d9bf00b2561a332778c96d632d";
+/// `issued_at` of the same vector.
+const NOW: u64 = 1_728_091_800;
+
+fn hex32(text: &str) -> [u8; 32] {
+    let mut out = [0; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    out
+}
+
+fn state() -> &'static Mutex<AppState> {
+    static STATE: OnceLock<Mutex<AppState>> = OnceLock::new();
+    STATE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("greenlight-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let url = format!("sqlite://{}", dir.join("fuzz.db").display());
+        let store = runtime.block_on(Store::connect(&url)).expect("SQLite");
+        let authority = SigningKey::from_bytes(&hex32(AUTHORITY_SEED)).verifying_key();
+        let region = Region::new("GL-FUZZ").expect("region");
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            data_dir: dir.clone(),
+            database_url: url,
+            region: region.clone(),
+            authority_keys: vec![authority],
+            retention_days: 14,
+            export_interval: 3600,
+            embargo: 7200,
+            min_batch_keys: 50,
+            max_body: 65_536,
+            request_timeout: 10,
+        };
+        let files = Arc::new(FsStore::new(dir.join("files")).expect("file store"));
+        let publisher = Arc::new(Publisher::new(store.clone(), files, greenlight_fuzz::key(), region, 50, 3600));
+        // The runtime must outlive the pool.
+        std::mem::forget(runtime);
+        Mutex::new(AppState {
+            config,
+            store,
+            publisher,
+            authority_keys: greenlight_protocol::signing::TrustedKeys::from_keys([authority]),
+            metrics: Metrics::new(),
+            latency: Default::default(),
+            attempts: Attempts::default(),
+            clock: Arc::new(|| UnixTime(NOW)),
+        })
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(request) = serde_json::from_slice::<PublishRequest>(data) else { return };
+    let mut state = state().lock().unwrap_or_else(|e| e.into_inner());
+    // Each input on its own: no failure count carried over from the last.
+    state.attempts = Attempts::default();
+    if let Ok((upload, certificate)) = validate(&request, state.now(), &state) {
+        assert_eq!(upload.keys.len(), request.keys.len());
+        assert_eq!(upload.certificate_id, certificate.certificate_id().0);
+    }
+});
