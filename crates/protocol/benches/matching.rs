@@ -5,6 +5,13 @@
 //! `cargo bench -p greenlight-protocol --bench matching` prints one table.
 //! Set `KEYS=1000000` to change the publication size (default: a peak day,
 //! 360,000 keys).
+//!
+//! Each scenario is also shown beside its limit, measured in the same run:
+//! the raw HKDF (id key) and ChaCha20 keystream for as many blocks per key
+//! as the matcher derived in that scenario, with nothing else around them.
+
+#[path = "../../../bench/summary.rs"]
+mod summary;
 
 use aes::Aes128;
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
@@ -19,6 +26,7 @@ use rand_core::{Rng, SeedableRng};
 use sha2::Sha256;
 use std::hint::black_box;
 use std::time::Instant;
+use summary::{Figure, record, size, verdict};
 
 const FIRST_DAY: u32 = 20_000;
 const DAYS: u32 = 14;
@@ -87,7 +95,7 @@ fn gaen_style(tek: &[u8; 16], sighted: &SightingIndex, start_interval: u32) -> u
 }
 
 fn main() {
-    let n_keys: usize = std::env::var("KEYS").ok().and_then(|v| v.parse().ok()).unwrap_or(360_000);
+    let n_keys = size("KEYS", 360_000, 30_000);
     let mut rng = ChaCha20Rng::seed_from_u64(42);
     let keys: Vec<(PublishedKey, DayNumber)> = (0..n_keys)
         .map(|i| {
@@ -103,7 +111,7 @@ fn main() {
     let published_at = DayNumber(FIRST_DAY + DAYS).end().plus(7200);
 
     println!("matching {} published keys against 14 days of sightings, one core", published.len());
-    println!("{:<52} {:>12} {:>14} {:>8}", "measurement", "µs/key", "keys/s/core", "vs GAEN");
+    println!("{:<52} {:>12} {:>14} {:>8} {:>9}", "measurement", "µs/key", "keys/s/core", "vs GAEN", "vs limit");
 
     // The GAEN-style baseline: every key costs HKDF + 144 AES blocks.
     let dense = sightings(&mut rng, DAYS, (0, 24), &met);
@@ -118,6 +126,7 @@ fn main() {
         println!("{name:<52} {:>12.3} {:>14.0} {:>7.2}x", secs * 1e6, 1.0 / secs, gaen / secs);
     };
     row("GAEN-style: HKDF + 144 AES-128 blocks + look-ups", gaen);
+    let mut limits = Vec::new();
 
     for (label, days, hours) in [
         ("Greenlight: contact all day, every day (worst case)", DAYS, (0, 24)),
@@ -128,12 +137,28 @@ fn main() {
     ] {
         let index = SightingIndex::new(sightings(&mut rng, days, hours, &met), MatchConfig::default());
         let mut found = 0;
+        let mut blocks = 0;
         let secs = time_per_op(1, |_| {
-            let (matches, _) = index.match_keys(published.iter().copied(), published_at);
+            let (matches, stats) = index.match_keys(published.iter().copied(), published_at);
             found = matches.iter().filter(|m| !m.sightings.is_empty()).count();
+            blocks = stats.blocks_derived;
         }) / published.len() as f64;
         assert_eq!(found, met.len(), "every met key is found");
-        row(label, secs);
+        // The limit: HKDF + the same number of keystream blocks per key, in
+        // one run (the matcher's fastest case), nothing else.
+        let per_key = usize::try_from(blocks.div_ceil(published.len() as u64)).expect("≤ 36 blocks");
+        let limit = time_per_op(published.len(), |i| {
+            let (k, d) = &published[i];
+            let hk = Hkdf::<Sha256>::new(Some(b"greenlight/v1 daily key"), &k.0);
+            let mut id_key = [0u8; 32];
+            hk.expand_multi_info(&[b"greenlight/v1 id key", &d.0.to_le_bytes()], &mut id_key).expect("hkdf");
+            let mut stream = [0u8; 64 * 36];
+            let mut cipher = ChaCha20::new(&id_key.into(), &[0u8; 12].into());
+            cipher.apply_keystream(&mut stream[..64 * per_key]);
+            black_box(stream);
+        });
+        println!("{label:<52} {:>12.3} {:>14.0} {:>7.2}x {:>8.2}x", secs * 1e6, 1.0 / secs, gaen / secs, limit / secs);
+        limits.push((label, secs, limit, per_key));
     }
 
     // The primitives the matcher is made of.
@@ -163,4 +188,39 @@ fn main() {
         black_box(blocks);
     });
     row("primitive: AES-128 key schedule + 144 blocks", aes_only);
+    for (label, secs, limit, per_key) in &limits {
+        println!(
+            "{:<52} {:>12.3} {:>14.0} {:>7.2}x",
+            format!("limit: HKDF + {per_key} ChaCha20 blocks"),
+            limit * 1e6,
+            1.0 / limit,
+            gaen / limit
+        );
+        let scenario = label.trim_start_matches("Greenlight: ");
+        record(&Figure {
+            group: "matching",
+            measurement: format!("{} keys vs 14 d sightings, {scenario}", published.len()),
+            value: format!("{:.0}", 1.0 / secs),
+            unit: "keys/s/core",
+            baseline: format!("limit HKDF+{per_key} ChaCha20 blocks {:.0}/s; GAEN {:.0}/s", 1.0 / limit, 1.0 / gaen),
+            ratio: format!("{:.2}x limit, {:.1}x GAEN", limit / secs, gaen / secs),
+            target: "faster than GAEN".into(),
+            verdict: verdict(*secs < gaen),
+        });
+    }
+    // DESIGN.md: a peak day (360k keys) against 14 days of sightings in well
+    // under 1 s on one core; the worst case (contact all day) is the first.
+    let (_, worst, _, _) = limits[0];
+    let peak_day = worst * 360_000.0;
+    println!("peak day (360,000 keys), worst case, one core: {peak_day:.3} s");
+    record(&Figure {
+        group: "matching",
+        measurement: "peak day 360k keys, worst case (from per-key cost)".into(),
+        value: format!("{peak_day:.3}"),
+        unit: "s",
+        baseline: format!("GAEN-style {:.3} s", gaen * 360_000.0),
+        ratio: format!("{:.2}x", peak_day / (gaen * 360_000.0)),
+        target: "well under 1 s".into(),
+        verdict: verdict(peak_day < 1.0),
+    });
 }
