@@ -13,12 +13,27 @@ pub async fn status(store: &Store, now: UnixTime) -> Result<ColorDecision, Store
     // Until the first sync brings the authority's policy, use the
     // recommended one; the phone is stale then anyway (never synced).
     let policy = current_policy(store).await?.unwrap_or_else(|| ColorPolicy::recommended(0, UnixTime(0)));
-    let mut inputs = ColorInputs { now, last_sync: store.time_state("last_sync").await?, ..ColorInputs::default() };
-    if let Some((day, report_type)) = store.diagnosis().await? {
+    let inputs =
+        color_inputs(now, store.time_state("last_sync").await?, store.diagnosis().await?, store.exposures().await?)?;
+    Ok(decide(&policy, &inputs))
+}
+
+/// The color rules' inputs from what a phone holds: its last sync, its own
+/// diagnosis (day and report type byte) and the exposures its syncs found.
+/// [`status`] reads them from the store; the town simulation passes its
+/// phones' in-memory state through the same conversion.
+pub fn color_inputs(
+    now: UnixTime,
+    last_sync: Option<UnixTime>,
+    diagnosis: Option<(DayNumber, u8)>,
+    exposures: Vec<Exposure>,
+) -> Result<ColorInputs, StoreError> {
+    let mut inputs = ColorInputs { now, last_sync, ..ColorInputs::default() };
+    if let Some((day, report_type)) = diagnosis {
         let report_type = ReportType::from_byte(report_type).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         inputs.diagnosis = Some(Diagnosis { day, report_type });
     }
-    for exposure in store.exposures().await? {
+    for exposure in exposures {
         match exposure {
             Exposure::Ble { day, attenuation_db, seconds, transmission_risk } => inputs.ble.push(BleContact {
                 day: DayNumber(day),
@@ -35,7 +50,7 @@ pub async fn status(store: &Store, now: UnixTime) -> Result<ColorDecision, Store
             }),
         }
     }
-    Ok(decide(&policy, &inputs))
+    Ok(inputs)
 }
 
 /// Computes the color now and records it in the history if it changed.

@@ -213,7 +213,9 @@ pub const RETENTION_DAYS: u32 = 14;
 
 /// Turns a key's verified sightings into contacts: one per scan window in
 /// which the phone heard it, with the mean attenuation heard in that window.
-fn contacts(index: &SightingIndex, m: &greenlight_protocol::matcher::KeyMatch, risk: u8) -> Vec<Exposure> {
+/// Public so that the town simulation scores its phones' matches exactly as
+/// a phone does.
+pub fn contacts(index: &SightingIndex, m: &greenlight_protocol::matcher::KeyMatch, risk: u8) -> Vec<Exposure> {
     let mut windows: BTreeMap<u64, Vec<i32>> = BTreeMap::new();
     for verified in &m.sightings {
         let s = &index.sightings()[verified.sighting];

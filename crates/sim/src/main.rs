@@ -1,10 +1,10 @@
-//! `greenlight-sim`: today a deterministic walkthrough of the Greenlight
-//! protocol — a small town over three days, in one process, through the
-//! real protocol API — that checks its own story; later the town
-//! simulation.
+//! `greenlight-sim`: the town simulation — residents, venues, an epidemic
+//! and phones against the real server and client library, scored against
+//! ground truth — and the protocol walkthrough (`greenlight-sim
+//! walkthrough`), a small self-checking story told step by step.
 //!
-//! `main` only parses the command line, runs the story and prints; the
-//! story lives in `story`, a resident's phone in `phone`.
+//! `main` only parses the command line and dispatches: the town lives in
+//! `town`, the walkthrough in `story`.
 #![forbid(unsafe_code)]
 
 mod authority;
@@ -18,29 +18,126 @@ mod phone;
 mod radio;
 mod report;
 mod story;
+mod town;
 mod venue_owner;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use narration::emit;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Runs the Greenlight protocol walkthrough: a small town over three days,
-/// in one process, with no network. Exits 0 only if every expectation of
-/// the story holds.
+/// Simulates a town using Greenlight: residents meet at home, at work, on
+/// buses, in restaurants and shops; an epidemic spreads; residents who test
+/// positive get a code from the health authority's portal and report with
+/// the real client against the real server on loopback; every phone
+/// matches and shows its color. Prints how many phones turned yellow that
+/// should have (recall) and how many of the yellow ones were right
+/// (precision), beside a GAEN-style baseline scoring the same sightings.
 #[derive(Debug, Parser)]
-#[command(name = "greenlight-sim", version)]
+#[command(name = "greenlight-sim", version, args_conflicts_with_subcommands = true)]
 struct Args {
-    /// Seed of the ChaCha20 RNG every key and nonce is drawn from.
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    town: TownArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct TownArgs {
+    /// Residents.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(10..=200_000))]
+    residents: u32,
+    /// Days to simulate, from Monday 2026-05-11.
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=28))]
+    days: u32,
+    /// Residents infected in the five days before the first (default: one in 150).
+    #[arg(long)]
+    seed_cases: Option<u32>,
+    /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Print only the final per-resident decisions, as JSON.
+    /// The server's database: `postgres://…` for an empty PostgreSQL
+    /// database; by default SQLite in a temporary directory.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// The color policy the health authority signs for the town.
+    #[arg(long, value_enum, default_value_t = town::PolicyChoice::Close)]
+    policy: town::PolicyChoice,
+    /// Also write a self-contained HTML report with charts to this file.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Print the results as JSON (and no progress bar).
     #[arg(long)]
     json: bool,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// A deterministic walkthrough of the whole protocol with a handful of
+    /// residents, in one process with no network; checks its own story and
+    /// exits non-zero if an expectation fails.
+    Walkthrough {
+        /// Seed of the ChaCha20 RNG every key and nonce is drawn from.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print only the final per-resident decisions, as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let outcome = match story::run(args.seed, narration::Narrator::new(!args.json)) {
+    match args.command {
+        Some(Command::Walkthrough { seed, json }) => walkthrough(seed, json),
+        None => town(args.town),
+    }
+}
+
+fn town(args: TownArgs) -> ExitCode {
+    let options = town::Options {
+        residents: args.residents,
+        days: args.days,
+        seed_cases: args.seed_cases.unwrap_or((args.residents / 150).max(3)),
+        seed: args.seed,
+        database_url: args.database_url,
+        progress: !args.json && std::io::stderr().is_terminal(),
+        policy: args.policy,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("greenlight-sim: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match runtime.block_on(town::run(options)) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("greenlight-sim: the town simulation stopped: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(path) = &args.report
+        && let Err(e) = std::fs::write(path, outcome.html())
+    {
+        eprintln!("greenlight-sim: cannot write {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    if args.json {
+        emit(&format!("{:#}", outcome.json()));
+    } else {
+        outcome.print();
+        if let Some(path) = &args.report {
+            println!("report: {}", path.display());
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn walkthrough(seed: u64, json: bool) -> ExitCode {
+    let outcome = match story::run(seed, narration::Narrator::new(!json)) {
         Ok(outcome) => outcome,
         Err(e) => {
             eprintln!("greenlight-sim: the walkthrough stopped at {e}");
@@ -48,7 +145,7 @@ fn main() -> ExitCode {
         }
     };
     let expectations = expectations::check(&outcome);
-    if args.json {
+    if json {
         emit(&format!("{:#}", report::json(&outcome, &expectations)));
     } else {
         report::print_plain(&outcome, &expectations);

@@ -49,7 +49,7 @@ fn color_of<'a>(doc: &'a Value, name: &str) -> &'a str {
 #[test]
 fn every_resident_gets_the_color_of_the_story_whatever_the_seed() {
     for seed in ["1", "20260511"] {
-        let run = SimRun::new(&["--json", "--seed", seed]);
+        let run = SimRun::new(&["walkthrough", "--json", "--seed", seed]);
         run.assert_success();
         let doc = run.json();
         assert_eq!(doc["seed"].as_u64().map(|s| s.to_string()).as_deref(), Some(seed));
@@ -76,7 +76,7 @@ fn every_resident_gets_the_color_of_the_story_whatever_the_seed() {
 
 #[test]
 fn yellow_says_why_bob_through_bluetooth_and_erin_through_the_cafe() {
-    let run = SimRun::new(&["--json"]);
+    let run = SimRun::new(&["walkthrough", "--json"]);
     run.assert_success();
     let doc = run.json();
     let explanation = |name: &str| -> String {
@@ -94,7 +94,7 @@ fn yellow_says_why_bob_through_bluetooth_and_erin_through_the_cafe() {
 
 #[test]
 fn the_narration_reports_the_relay_replay_and_the_tampered_metadata() {
-    let run = SimRun::new(&[]);
+    let run = SimRun::new(&["walkthrough"]);
     run.assert_success();
     let text = run.stdout();
     // Descriptions wrap at 80 columns; compare on single spaces.
@@ -109,10 +109,10 @@ fn the_narration_reports_the_relay_replay_and_the_tampered_metadata() {
 
 #[test]
 fn the_same_seed_gives_byte_identical_output() {
-    let first = SimRun::new(&["--seed", "7"]);
-    let second = SimRun::new(&["--seed", "7"]);
+    let first = SimRun::new(&["walkthrough", "--seed", "7"]);
+    let second = SimRun::new(&["walkthrough", "--seed", "7"]);
     first.assert_success();
     assert_eq!(first.stdout(), second.stdout());
-    let other = SimRun::new(&["--seed", "8"]);
+    let other = SimRun::new(&["walkthrough", "--seed", "8"]);
     assert_ne!(first.stdout(), other.stdout(), "keys come from the seed");
 }

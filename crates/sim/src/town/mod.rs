@@ -1,0 +1,306 @@
+//! The town simulation: residents with homes, offices, buses, restaurants
+//! and shops over days; an epidemic; positive tests, upload codes issued
+//! through the staff portal and reports through the real client; the real
+//! server on loopback; every phone matching and deciding its color; all of
+//! it scored against ground truth and against a GAEN-style baseline.
+//!
+//! Two passes over the same deterministic schedule: [`truth`] walks the
+//! true positions (close contacts, infections, who reports when);
+//! [`phones`] runs the radio, the server and the phones.
+
+mod html;
+mod layout;
+mod phones;
+mod score;
+mod services;
+mod truth;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use layout::{PlaceKind, STEPS_PER_DAY, Town};
+pub(crate) use phones::PolicyChoice;
+use score::Scores;
+use serde_json::{Value, json};
+use std::time::Instant;
+
+/// The first simulated day: Monday 2026-05-11.
+pub(crate) const START_DAY: greenlight_protocol::time::DayNumber = greenlight_protocol::time::DayNumber(20_584);
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// Residents.
+    pub(crate) residents: u32,
+    /// Days (the first is a Monday).
+    pub(crate) days: u32,
+    /// Residents infected in the five days before the first.
+    pub(crate) seed_cases: u32,
+    /// Seed of every random choice.
+    pub(crate) seed: u64,
+    /// The server's database; `None`: SQLite in a temporary directory.
+    pub(crate) database_url: Option<String>,
+    /// Show a progress bar on the terminal.
+    pub(crate) progress: bool,
+    /// The color policy the authority signs.
+    pub(crate) policy: PolicyChoice,
+}
+
+/// What happened and how well the phones did.
+pub(crate) struct Outcome {
+    options: Options,
+    places: Vec<(PlaceKind, usize)>,
+    colors: Vec<[u32; 3]>,
+    infections_per_day: Vec<u32>,
+    infected: usize,
+    reports_per_day: Vec<u32>,
+    reported: usize,
+    should_be_yellow: usize,
+    greenlight: Scores,
+    gaen: Scores,
+    histogram: [[u64; phones::BINS]; 2],
+    batches: usize,
+    keys_downloaded: usize,
+    receptions: u64,
+    stored_sightings: usize,
+    exposures: usize,
+    policy: greenlight_protocol::policy::PolicyParams,
+    seconds: [f64; 3],
+}
+
+/// Runs the whole simulation.
+pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
+    let started = Instant::now();
+    let town = Town::new(options.residents, options.seed);
+    let total_steps = u64::from(options.days) * u64::from(STEPS_PER_DAY);
+    let bar = if options.progress {
+        let bar = ProgressBar::with_draw_target(Some(2 * total_steps + 13), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>12} [{bar:40}] {percent:>3}% {msg} ({elapsed})")
+                .map_err(|e| e.to_string())?
+                .progress_chars("=> "),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_prefix("ground truth");
+    let mut n = 0u64;
+    let truth = truth::simulate(&town, options.days, options.seed_cases, options.seed, || {
+        n += 1;
+        if n.is_multiple_of(48) {
+            bar.inc(48);
+        }
+    });
+    bar.set_position(total_steps);
+    let truth_secs = started.elapsed().as_secs_f64();
+
+    let scratch = services::ScratchDir::new(options.seed)?;
+    let database_url = match &options.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", scratch.0.join("server.sqlite").display()),
+    };
+    let server_dir = scratch.0.join("server");
+    let mut services = services::Services::start(&server_dir, &database_url, START_DAY.start()).await?;
+    bar.set_prefix("town");
+    let policy = phones::policy(options.policy, START_DAY.start());
+    let radio_started = Instant::now();
+    let mut m = 0u64;
+    let run = phones::run(
+        &town,
+        &truth,
+        options.days,
+        START_DAY,
+        options.seed,
+        &mut services,
+        &scratch.0.join("phones"),
+        &policy,
+        || {
+            m += 1;
+            if m.is_multiple_of(12) {
+                bar.inc(12);
+                bar.set_message(format!("day {}", 1 + m / u64::from(STEPS_PER_DAY)));
+            }
+        },
+    )
+    .await;
+    services.stop().await;
+    let run = run?;
+    bar.finish_and_clear();
+    let radio_secs = radio_started.elapsed().as_secs_f64();
+
+    let min_risk = policy.params().min_transmission_risk;
+    let should = score::should_be_yellow(&truth, &run.reported, min_risk, START_DAY);
+    let greenlight = score::score(&run.phones, &run.reported, &should, |p| p.yellow_at);
+    let gaen = score::score(&run.phones, &run.reported, &should, |p| p.gaen_at);
+    let mut reports_per_day = vec![0u32; options.days as usize];
+    for (_, at) in &run.reported {
+        if let Some(d) = reports_per_day.get_mut(usize::try_from(at.day().0 - START_DAY.0).unwrap_or(usize::MAX)) {
+            *d += 1;
+        }
+    }
+    Ok(Outcome {
+        places: PlaceKind::ALL.iter().map(|&k| (k, town.count(k))).collect(),
+        colors: run.colors,
+        infections_per_day: truth.infections_per_day.clone(),
+        infected: truth.infected_at.iter().filter(|i| i.is_some()).count(),
+        reports_per_day,
+        reported: run.reported.len(),
+        should_be_yellow: should.len(),
+        greenlight,
+        gaen,
+        histogram: run.histogram,
+        batches: run.batches,
+        keys_downloaded: run.keys_downloaded,
+        receptions: run.receptions,
+        stored_sightings: run.phones.iter().map(|p| p.sightings.len()).sum(),
+        exposures: run.phones.iter().map(|p| p.exposures.len()).sum(),
+        policy: *policy.params(),
+        seconds: [truth_secs, radio_secs, started.elapsed().as_secs_f64()],
+        options,
+    })
+}
+
+fn scores_json(s: &Scores) -> Value {
+    json!({
+        "true_positives": s.true_positives,
+        "false_positives": s.false_positives,
+        "false_negatives": s.false_negatives,
+        "precision": s.precision(),
+        "recall": s.recall(),
+        "f1": s.f1(),
+        "hours_to_notification": {
+            "median": s.delay_quantile(0.5),
+            "p90": s.delay_quantile(0.9),
+            "max": s.delay_quantile(1.0),
+        },
+    })
+}
+
+impl Outcome {
+    /// Everything, for scripts.
+    pub(crate) fn json(&self) -> Value {
+        let o = &self.options;
+        let days: Vec<Value> = self
+            .colors
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                json!({
+                    "date": START_DAY.plus(u32::try_from(i).unwrap_or(0)).iso_date().to_string(),
+                    "green": c[0], "yellow": c[1], "red": c[2],
+                    "new_infections": self.infections_per_day.get(i),
+                    "reports": self.reports_per_day.get(i),
+                })
+            })
+            .collect();
+        let p = &self.policy;
+        json!({
+            "residents": o.residents,
+            "days": o.days,
+            "seed": o.seed,
+            "seed_cases": o.seed_cases,
+            "database": if o.database_url.as_deref().is_some_and(|u| u.starts_with("postgres")) { "postgresql" } else { "sqlite" },
+            "places": self.places.iter().map(|(k, n)| (k.name().to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "per_day": days,
+            "infected": self.infected,
+            "reported": self.reported,
+            "should_be_yellow": self.should_be_yellow,
+            "greenlight": scores_json(&self.greenlight),
+            "gaen_baseline": scores_json(&self.gaen),
+            "policy": {
+                "name": format!("{:?}", o.policy).to_lowercase(),
+                "attenuation_thresholds_db": p.attenuation_thresholds_db,
+                "bucket_weights_percent": p.bucket_weights_percent,
+                "min_weighted_minutes_per_day": p.min_weighted_minutes_per_day,
+                "min_transmission_risk": p.min_transmission_risk,
+            },
+            "gaen_configuration": {
+                "attenuation_thresholds_db": score::GAEN_THRESHOLDS_DB,
+                "weights_percent": [100, 50, 0],
+                "min_weighted_minutes_per_day": score::GAEN_MIN_WEIGHTED_SECS / 60,
+            },
+            "attenuation_histogram": {
+                "bin_db": phones::BIN_DB,
+                "within_2m": self.histogram[0].to_vec(),
+                "farther": self.histogram[1].to_vec(),
+            },
+            "radio": {
+                "receptions": self.receptions,
+                "stored_sightings": self.stored_sightings,
+                "exposures": self.exposures,
+            },
+            "server": { "export_batches": self.batches, "keys_downloaded": self.keys_downloaded },
+            "seconds": { "ground_truth": self.seconds[0], "town": self.seconds[1], "total": self.seconds[2] },
+        })
+    }
+
+    /// The terminal summary.
+    pub(crate) fn print(&self) {
+        let o = &self.options;
+        println!(
+            "Greenlight town: {} residents, {} days from {}, seed {}",
+            o.residents,
+            o.days,
+            START_DAY.iso_date(),
+            o.seed
+        );
+        let places: Vec<String> = self.places.iter().map(|(k, n)| format!("{n} {}", k.name())).collect();
+        println!("places: {}", places.join(", "));
+        let p = &self.policy;
+        println!(
+            "policy ({:?}): buckets at {:?} dB weighted {:?} %, {} weighted minutes a day",
+            o.policy, p.attenuation_thresholds_db, p.bucket_weights_percent, p.min_weighted_minutes_per_day
+        );
+        println!();
+        println!("{:<12} {:>7} {:>7} {:>7} {:>10} {:>8}", "day", "green", "yellow", "red", "infected", "reports");
+        for (i, c) in self.colors.iter().enumerate() {
+            let date = START_DAY.plus(u32::try_from(i).unwrap_or(0)).iso_date().to_string();
+            println!(
+                "{date:<12} {:>7} {:>7} {:>7} {:>10} {:>8}",
+                c[0],
+                c[1],
+                c[2],
+                self.infections_per_day.get(i).copied().unwrap_or(0),
+                self.reports_per_day.get(i).copied().unwrap_or(0)
+            );
+        }
+        println!();
+        println!(
+            "infected {} · reported through the portal and the client {} · ground-truth close contacts of reporters {}",
+            self.infected, self.reported, self.should_be_yellow
+        );
+        println!();
+        println!(
+            "{:<22} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6} {:>16}",
+            "", "precision", "recall", "F1", "TP", "FP", "FN", "hours to alert"
+        );
+        for (name, s) in [("Greenlight (policy)", &self.greenlight), ("GAEN-style default", &self.gaen)] {
+            let delay = match (s.delay_quantile(0.5), s.delay_quantile(0.9)) {
+                (Some(m), Some(p)) => format!("{m:.1} (p90 {p:.1})"),
+                _ => "-".into(),
+            };
+            println!(
+                "{name:<22} {:>8.1}% {:>8.1}% {:>7.3} {:>6} {:>6} {:>6} {delay:>16}",
+                100.0 * s.precision(),
+                100.0 * s.recall(),
+                s.f1(),
+                s.true_positives,
+                s.false_positives,
+                s.false_negatives
+            );
+        }
+        println!();
+        println!(
+            "radio: {} receptions, {} kept (of phones that later reported); {} export batches verified, {} keys",
+            self.receptions, self.stored_sightings, self.batches, self.keys_downloaded
+        );
+        println!(
+            "time: ground truth {:.1} s, radio + server + phones {:.1} s, total {:.1} s",
+            self.seconds[0], self.seconds[1], self.seconds[2]
+        );
+    }
+
+    /// The self-contained HTML report.
+    pub(crate) fn html(&self) -> String {
+        html::render(self)
+    }
+}
