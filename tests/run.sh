@@ -50,7 +50,7 @@ if ! command -v pdftoppm >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils >/dev/null
 fi
-pdftoppm -v 2>&1 | head -n 1
+echo "pdftoppm at $(command -v pdftoppm)"
 
 step "format"
 cargo fmt --all --check
