@@ -15,9 +15,12 @@
 //!
 //! `cargo bench -p greenlight --bench sync_memory`.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
 #[path = "../../bench/summary.rs"]
 mod summary;
 
+use common::Dir;
 use greenlight_client::settings::Settings;
 use greenlight_client::store::Store;
 use greenlight_client::sync;
@@ -30,7 +33,6 @@ use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_server::store::{KeyRow, NewUpload};
 use rand_core::{Rng, SeedableRng};
 use std::io::{BufRead as _, Read as _};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use summary::{Figure, memory, record, reset_peak, size, verdict};
@@ -53,24 +55,6 @@ fn authority() -> SigningKey {
 fn met() -> Vec<(DailyKey, DayNumber)> {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(77);
     (0..3).map(|i| (DailyKey::generate(&mut rng), today().minus(2 + 3 * i))).collect()
-}
-
-/// A private directory removed on drop.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(label: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("greenlight-bench-{label}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Dir(dir)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The child: a key server with `keys` published keys in 14 daily batches.

@@ -7,6 +7,9 @@
 //! radio delivers — the other phone's real advertisement (ID and sealed
 //! metadata from its stored daily key) with an RSSI and a time.
 
+mod common;
+
+use common::Dir;
 use greenlight_client::checkin;
 use greenlight_client::settings::Settings;
 use greenlight_client::store::Store;
@@ -28,34 +31,12 @@ use greenlight_protocol::venue::{
 use greenlight_server::app::{self, Running};
 use rand_core::SeedableRng;
 use serde_json::json;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Monday 2026-05-11, 00:00 UTC.
 const MONDAY: u64 = 20_584 * 86_400;
 const HOUR: u64 = 3600;
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(label: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "greenlight-client-{label}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        Dir(dir)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The key server's configuration in these tests: SQLite in `dir`, a free
 /// port, small batches.

@@ -4,8 +4,11 @@
 //! images) and the door screen; the key server with its health authority
 //! runs in-process on loopback and the tracer works through its portal.
 
+mod common;
 #[path = "../../server/tests/common/portal.rs"]
 mod portal;
+
+use common::Dir;
 
 use greenlight_client::checkin::{self, CheckInError};
 use greenlight_client::venue::{AuthorityKeys, EpochUse, Venue};
@@ -18,37 +21,14 @@ use greenlight_server::app::{self, Running};
 use portal::{Portal, between};
 use rand_core::SeedableRng;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 fn now() -> UnixTime {
     UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs())
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(label: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "greenlight-venue-{label}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Dir(dir)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Runs `greenlight --data-dir DIR ARGS…`.
@@ -80,24 +60,29 @@ fn authority(seed: u8) -> (SigningKey, AuthorityTraceKey) {
     (SigningKey::from_bytes(&[seed; 32]), AuthorityTraceKey::generate(&mut rng))
 }
 
-fn create(dir: &Path, signing: &SigningKey, trace: &AuthorityTraceKey) -> Output {
+/// `greenlight venue create` with the authority's keys as hex.
+fn create_venue(dir: &Path, name: &str, kind: &str, authority_key: &str, trace_key: &str) -> Output {
     greenlight(
         dir,
         &[
             "venue",
             "create",
             "--name",
-            "Café Aurora",
+            name,
             "--type",
-            "restaurant",
-            "--address",
-            "Main St 5",
+            kind,
             "--authority-key",
-            &hex::encode(signing.verifying_key().as_bytes()),
+            authority_key,
             "--trace-key",
-            &hex::encode(trace.public_key().0),
+            trace_key,
         ],
     )
+}
+
+fn create(dir: &Path, signing: &SigningKey, trace: &AuthorityTraceKey) -> Output {
+    let (authority_key, trace_key) =
+        (hex::encode(signing.verifying_key().as_bytes()), hex::encode(trace.public_key().0));
+    create_venue(dir, "Café Aurora", "restaurant", &authority_key, &trace_key)
 }
 
 #[cfg(unix)]
@@ -132,37 +117,9 @@ fn a_venue_keeps_its_secret_private_refuses_to_be_replaced_and_restores_from_its
 
     // Bad input is explained and creates nothing.
     let elsewhere = Dir::new("bad");
-    let bad_type = refused(greenlight(
-        &elsewhere.0,
-        &[
-            "venue",
-            "create",
-            "--name",
-            "X",
-            "--type",
-            "pub",
-            "--authority-key",
-            &"ab".repeat(32),
-            "--trace-key",
-            &"cd".repeat(32),
-        ],
-    ));
+    let bad_type = refused(create_venue(&elsewhere.0, "X", "pub", &"ab".repeat(32), &"cd".repeat(32)));
     assert!(bad_type.contains("unknown venue type \"pub\"") && bad_type.contains("restaurant"), "{bad_type}");
-    let bad_key = refused(greenlight(
-        &elsewhere.0,
-        &[
-            "venue",
-            "create",
-            "--name",
-            "X",
-            "--type",
-            "shop",
-            "--authority-key",
-            "1234",
-            "--trace-key",
-            &"cd".repeat(32),
-        ],
-    ));
+    let bad_key = refused(create_venue(&elsewhere.0, "X", "shop", "1234", &"cd".repeat(32)));
     assert!(bad_key.contains("64 hex digits"), "{bad_key}");
     assert!(!elsewhere.0.join("venue.key").exists());
 
@@ -398,22 +355,7 @@ impl Drop for ScreenProcess {
 async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_visitors_are_alerted() {
     let authority = Authority::start().await;
     let owner = Dir::new("owner");
-    let created = greenlight(
-        &owner.0,
-        &[
-            "venue",
-            "create",
-            "--name",
-            "Café Aurora",
-            "--type",
-            "restaurant",
-            "--authority-key",
-            &authority.signing,
-            "--trace-key",
-            &authority.trace,
-        ],
-    );
-    ok(created);
+    ok(create_venue(&owner.0, "Café Aurora", "restaurant", &authority.signing, &authority.trace));
     let sheet = owner.0.join("today.png");
     ok(greenlight(&owner.0, &["venue", "posters", "--days", "1", "--out", sheet.to_str().expect("path")]));
     let (case, erin, frank) = (authority.phone("case"), authority.phone("erin"), authority.phone("frank"));
@@ -514,21 +456,7 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
 async fn a_paper_guest_list_is_traced_from_the_epochs_the_owner_prints() {
     let authority = Authority::start().await;
     let owner = Dir::new("paper");
-    ok(greenlight(
-        &owner.0,
-        &[
-            "venue",
-            "create",
-            "--name",
-            "Bakery",
-            "--type",
-            "shop",
-            "--authority-key",
-            &authority.signing,
-            "--trace-key",
-            &authority.trace,
-        ],
-    ));
+    ok(create_venue(&owner.0, "Bakery", "shop", &authority.signing, &authority.trace));
     let sheet = owner.0.join("today.svg");
     ok(greenlight(&owner.0, &["venue", "posters", "--days", "2", "--out", sheet.to_str().expect("path")]));
     let today = now().day();

@@ -4,27 +4,22 @@
 //! it holds after the venue computer is gone. The QR code is read back
 //! from a screenshot of the page, as a phone's camera would.
 
+mod common;
 #[path = "../../server/tests/common/webdriver.rs"]
 mod webdriver;
+
+use common::Dir;
 
 use greenlight_client::checkin;
 use greenlight_protocol::time::UnixTime;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use webdriver::Driver;
 
 fn now() -> UnixTime {
     UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs())
-}
-
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 struct Screen(Child);
@@ -87,8 +82,7 @@ async fn wait_for(driver: &Driver, what: &str, script: &str, within: Duration) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_door_screen_shows_a_valid_rotating_qr_code_with_the_live_time_and_survives_going_offline() {
-    let dir = Dir(std::env::temp_dir().join(format!("greenlight-screen-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
+    let dir = Dir::new("screen");
     create_venue(&dir.0);
     let (screen, url) = start_screen(&dir.0);
     let driver = Driver::start("venue-screenshots").await;
