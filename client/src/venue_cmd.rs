@@ -121,7 +121,7 @@ pub(crate) async fn run(command: VenueCommand, dir: &Path, now: fn() -> UnixTime
             .map_err(err)?;
             let venue = Venue::create(dir, info, authority, rng).map_err(err)?;
             let backup = dir.join(BACKUP_FILE);
-            write_private(&backup, venue.backup_text().as_bytes())?;
+            venue::write_atomic(&backup, venue.backup_text().as_bytes(), 0o600).map_err(err)?;
             println!(
                 "Created {} ({}), venue key {}.",
                 venue.info().name,
@@ -320,13 +320,4 @@ fn dated(out: &Path, date: &str) -> PathBuf {
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    file.write_all(bytes).map_err(|e| format!("{}: {e}", path.display()))
 }

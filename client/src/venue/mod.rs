@@ -209,7 +209,7 @@ fn checksum(secret: &[u8; 32]) -> String {
 
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename) with
 /// `mode` on Unix.
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), VenueError> {
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), VenueError> {
     let tmp = path.with_extension("tmp");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -324,6 +324,13 @@ impl Venue {
         }
     }
 
+    /// Reads the log again (under the lock): another process may have
+    /// opened epochs since this one read it.
+    fn reload_log(&mut self) -> Result<(), VenueError> {
+        self.log = parse_log(&read_record(&self.dir)?).map_err(VenueError::Corrupt)?;
+        Ok(())
+    }
+
     fn save_record(&self) -> Result<(), VenueError> {
         let mut json = serde_json::to_vec_pretty(&self.record()).expect("the record serializes");
         json.push(b'\n');
@@ -341,9 +348,7 @@ impl Venue {
         rng: &mut R,
     ) -> Result<Vec<PosterEpoch>, VenueError> {
         let _lock = Lock::take(&self.dir)?;
-        // Another process may have opened epochs since this one read the log.
-        let record = read_record(&self.dir)?;
-        self.log = parse_log(&record).map_err(VenueError::Corrupt)?;
+        self.reload_log()?;
         let mut out = Vec::with_capacity(epochs.len());
         let mut changed = false;
         for epoch in epochs {
@@ -475,8 +480,7 @@ impl Venue {
     /// restored venue). Posters of other venues are refused.
     pub fn learn_posters(&mut self, posters: &[Poster], now: UnixTime) -> Result<(), VenueError> {
         let _lock = Lock::take(&self.dir)?;
-        let record = read_record(&self.dir)?;
-        self.log = parse_log(&record).map_err(VenueError::Corrupt)?;
+        self.reload_log()?;
         for poster in posters {
             if *poster.venue_key() != self.public_key() {
                 return Err(VenueError::Invalid(format!(
