@@ -51,7 +51,6 @@ use grid::{Entry, Grid};
 use propagation::{FastLog2, FastNormal, draw, mix64, unit};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// A point in the simulated world, in metres.
@@ -301,7 +300,9 @@ pub struct SimWorld {
     now: UnixTime,
     devices: Vec<Device>,
     zones: u32,
-    walls: HashMap<(ZoneId, ZoneId), u8>,
+    /// Per zone: the zones with a set number of walls between, sorted by
+    /// zone (a short list: looked up on every link between zones).
+    walls: Vec<Vec<(u32, u8)>>,
     /// Per zone: the fewest walls between it and any other zone.
     min_walls: Vec<u8>,
     /// Per zone: the devices advertising in it (empty for the outdoors,
@@ -313,6 +314,8 @@ pub struct SimWorld {
     loudest_tx_dbm: f32,
     /// Scratch: the receptions of one window.
     heard: Vec<Reception>,
+    /// Scratch: the windows of one [`SimWorld::advance_to`].
+    planned: Vec<Window>,
     log2: FastLog2,
     normal: FastNormal,
 }
@@ -329,13 +332,14 @@ impl SimWorld {
             keys,
             devices: Vec::new(),
             zones: 0,
-            walls: HashMap::new(),
+            walls: Vec::new(),
             min_walls: vec![0],
             zone_members: vec![Vec::new()],
             grid,
             calendar: Calendar::new(config.start.0),
             loudest_tx_dbm: f32::NEG_INFINITY,
             heard: Vec::new(),
+            planned: Vec::new(),
             log2: FastLog2::new(),
             normal: FastNormal::new(),
             config,
@@ -383,7 +387,17 @@ impl SimWorld {
     /// sharing a wall, 0 for an open doorway).
     pub fn set_walls_between(&mut self, a: ZoneId, b: ZoneId, walls: u8) {
         if a != b {
-            self.walls.insert((a.min(b), a.max(b)), walls);
+            for (from, to) in [(a, b), (b, a)] {
+                let i = from.0 as usize;
+                if self.walls.len() <= i {
+                    self.walls.resize_with(i + 1, Vec::new);
+                }
+                let list = &mut self.walls[i];
+                match list.binary_search_by_key(&to.0, |&(zone, _)| zone) {
+                    Ok(k) => list[k].1 = walls,
+                    Err(k) => list.insert(k, (to.0, walls)),
+                }
+            }
             for zone in [a, b] {
                 self.ensure_zone(zone);
                 let min = &mut self.min_walls[zone.0 as usize];
@@ -422,8 +436,10 @@ impl SimWorld {
         if a == b {
             return 0;
         }
-        if let Some(&walls) = self.walls.get(&(a.min(b), a.max(b))) {
-            return walls;
+        if let Some(list) = self.walls.get(a.0 as usize)
+            && let Ok(k) = list.binary_search_by_key(&b.0, |&(zone, _)| zone)
+        {
+            return list[k].1;
         }
         u8::from(a != ZoneId::OUTDOORS) + u8::from(b != ZoneId::OUTDOORS)
     }
@@ -576,9 +592,27 @@ impl SimWorld {
     /// Runs every scan window that starts at or before `t`, in order of
     /// start (then device), calling `heard` for each reception. The world's
     /// time becomes `t` (it never moves back).
-    pub fn advance_to(&mut self, t: UnixTime, mut heard: impl FnMut(&Reception)) {
+    pub fn advance_to(&mut self, t: UnixTime, heard: impl FnMut(&Reception)) {
+        self.advance_to_where(t, |_| true, heard);
+    }
+
+    /// [`SimWorld::advance_to`], calling `heard` only for the receptions
+    /// `wanted` accepts (it runs on every core, so a large world that keeps
+    /// few receptions spends little time in `heard`). Returns the number of
+    /// receptions, wanted or not.
+    pub fn advance_to_where(
+        &mut self,
+        t: UnixTime,
+        wanted: impl Fn(&Reception) -> bool + Sync,
+        mut heard: impl FnMut(&Reception),
+    ) -> u64 {
+        let mut receptions = 0u64;
         self.grid.prepare();
-        let mut scratch = std::mem::take(&mut self.heard);
+        // Plan every window up to `t` (the part that changes the world's
+        // state), then run them (reading the world only) on every core,
+        // and hand the receptions over in window order: the same result
+        // as running them one by one.
+        let mut planned = std::mem::take(&mut self.planned);
         while let Some((second, windows)) = self.calendar.next_second(t.0) {
             for &(device, generation) in &windows {
                 let Some(scan) = &self.devices[device as usize].scan else { continue };
@@ -588,13 +622,55 @@ impl SimWorld {
                 let next = second.saturating_add(scan.duty.period_secs());
                 self.calendar.schedule(next, (device, generation));
                 if let Some(window) = self.plan_window(DeviceId(device), second) {
-                    self.run_window(&window, &mut scratch, &mut heard);
+                    planned.push(window);
                 }
             }
             self.calendar.recycle(windows);
         }
-        self.heard = scratch;
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        if threads == 1 || planned.len() < PARALLEL_WINDOWS {
+            let mut scratch = std::mem::take(&mut self.heard);
+            for window in &planned {
+                self.run_window(window, &mut scratch, &mut |r: &Reception| {
+                    receptions += 1;
+                    if wanted(r) {
+                        heard(r);
+                    }
+                });
+            }
+            self.heard = scratch;
+        } else {
+            let (world, wanted) = (&*self, &wanted);
+            let chunk = planned.len().div_ceil(threads);
+            let parts: Vec<(u64, Vec<Reception>)> = std::thread::scope(|scope| {
+                let handles: Vec<_> = planned
+                    .chunks(chunk)
+                    .map(|part| {
+                        scope.spawn(move || {
+                            let (mut scratch, mut out, mut all) = (Vec::new(), Vec::new(), 0u64);
+                            for window in part {
+                                world.run_window(window, &mut scratch, &mut |r: &Reception| {
+                                    all += 1;
+                                    if wanted(r) {
+                                        out.push(*r);
+                                    }
+                                });
+                            }
+                            (all, out)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+            });
+            for (all, kept) in &parts {
+                receptions += all;
+                kept.iter().for_each(&mut heard);
+            }
+        }
+        planned.clear();
+        self.planned = planned;
         self.now = self.now.max(t);
+        receptions
     }
 
     /// Plans the scan window of `scanner` starting at `start` (the part
@@ -660,9 +736,13 @@ impl SimWorld {
         } else {
             // Other zones are searched over the shorter range; the zone's
             // own advertisers come from its list.
+            let range2 = other_range * other_range;
             for e in self.grid.near(here, other_range).flatten() {
-                if e.zone != zone.0 {
-                    listener.hear(e, self.walls_between(ZoneId(e.zone), zone), other_range * other_range, heard_here);
+                // The distance test first: most candidates of the grid's
+                // cells are out of range, and the walls cost a look-up.
+                let (dx, dy) = (e.position.x - here.x, e.position.y - here.y);
+                if e.zone != zone.0 && dx * dx + dy * dy <= range2 {
+                    listener.hear(e, self.walls_between(ZoneId(e.zone), zone), range2, heard_here);
                 }
             }
             for &member in self.zone_members.get(zone.0 as usize).map_or(&[][..], Vec::as_slice) {
@@ -692,6 +772,9 @@ impl SimWorld {
         heard_here.clear();
     }
 }
+
+/// Windows of one [`SimWorld::advance_to`] from which they run on every core.
+const PARALLEL_WINDOWS: usize = 256;
 
 /// A planned scan window: the scanner's side of every link of the window.
 #[derive(Debug, Clone, Copy)]
@@ -836,5 +919,42 @@ mod tests {
         world.advance_to(UnixTime(300), |r| heard.push(*r));
         assert_eq!(heard.len(), 1, "{heard:?}");
         assert_eq!(heard[0].advertiser, original);
+    }
+
+    /// A crowd in rooms: many windows per call run on every core; a
+    /// second-by-second run of the same world runs them one by one. Both
+    /// hear exactly the same, in the same order, and a filter keeps just
+    /// what it accepts while counting everything.
+    #[test]
+    fn many_windows_at_once_hear_what_one_by_one_hears() {
+        let crowd = || {
+            let mut world = SimWorld::new(SimConfig { seed: 7, ..SimConfig::default() }).expect("valid");
+            let rooms: Vec<ZoneId> = (0..8).map(|_| world.add_zone()).collect();
+            for i in 0..400u32 {
+                let room = rooms[(i % 8) as usize];
+                let at = Position::new((i % 8) as f32 * 12.0 + (i / 8 % 5) as f32, (i / 40) as f32);
+                let device = world.add_device(DeviceSpec::new(Calibration::DEFAULT).at(at, room));
+                world.advertise(device, ad(u8::try_from(i % 251).expect("small")));
+                world.start_scanning(device, ScanDutyCycle::DEFAULT);
+            }
+            world
+        };
+        let end = 600u64;
+        let mut at_once = crowd();
+        let mut all = Vec::new();
+        let counted = at_once.advance_to_where(UnixTime(end), |_| true, |r| all.push(*r));
+        assert!(all.len() > 10_000, "a crowd hears a lot: {}", all.len());
+        assert_eq!(counted, all.len() as u64);
+        let mut second_by_second = crowd();
+        let mut one_by_one = Vec::new();
+        for t in 1..=end {
+            second_by_second.advance_to(UnixTime(t), |r| one_by_one.push(*r));
+        }
+        assert_eq!(all, one_by_one);
+        let mut filtered = crowd();
+        let mut kept = Vec::new();
+        let counted = filtered.advance_to_where(UnixTime(end), |r| r.advertiser.0 % 3 == 0, |r| kept.push(*r));
+        assert_eq!(counted, all.len() as u64);
+        assert_eq!(kept, all.iter().filter(|r| r.advertiser.0 % 3 == 0).copied().collect::<Vec<_>>());
     }
 }
