@@ -14,7 +14,7 @@ use greenlight_protocol::index::{FileKind, Index, IndexEntry};
 use greenlight_protocol::matcher::{MatchConfig, SightingIndex};
 use greenlight_protocol::policy::ColorPolicy;
 use greenlight_protocol::time::UnixTime;
-use greenlight_protocol::trace::TraceBatch;
+use greenlight_protocol::trace::{TraceBatch, TraceEntry};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -144,22 +144,7 @@ pub async fn sync(
                 let batch = TraceBatch::verify(&bytes, &settings.authority_keys())
                     .map_err(|e| SyncError::Rejected(format!("{name}: {e}")))?;
                 let matcher = VenueMatcher::new(&store.checkin_days().await?, store.checkins().await?);
-                let exposures: Vec<Exposure> = matcher
-                    .match_entries(&batch.entries)
-                    .into_iter()
-                    .map(|m| {
-                        // The overlap starts at the later of arrival and the traced window.
-                        let start = m.visit.arrival.max(batch.entries[m.entry].window_start);
-                        Exposure::Venue {
-                            day: start.day().0,
-                            start: m.visit.arrival.0,
-                            end: m.visit.departure.0,
-                            overlap_minutes: m.overlap_minutes,
-                            venue: m.visit.info.name.clone(),
-                            message: m.message,
-                        }
-                    })
-                    .collect();
+                let exposures = venue_exposures(&matcher, &batch.entries);
                 report.exposures += exposures.len();
                 store.apply(kind, entry.sequence, &exposures, &[]).await?;
             }
@@ -231,6 +216,29 @@ pub fn contacts(index: &SightingIndex, m: &greenlight_protocol::matcher::KeyMatc
                 attenuation_db: u8::try_from(mean.clamp(0, 255)).unwrap_or(u8::MAX),
                 seconds: u32::try_from(SCAN_PERIOD_SECS).unwrap_or(u32::MAX),
                 transmission_risk: risk,
+            }
+        })
+        .collect()
+}
+
+/// Opens the check-ins that `entries` trace and turns each into an
+/// exposure: the visit, its minutes inside the traced window and the
+/// authority's message. Public so that the town simulation matches its
+/// phones' check-ins exactly as a phone does.
+pub fn venue_exposures(matcher: &VenueMatcher, entries: &[TraceEntry]) -> Vec<Exposure> {
+    matcher
+        .match_entries(entries)
+        .into_iter()
+        .map(|m| {
+            // The overlap starts at the later of arrival and the traced window.
+            let start = m.visit.arrival.max(entries[m.entry].window_start);
+            Exposure::Venue {
+                day: start.day().0,
+                start: m.visit.arrival.0,
+                end: m.visit.departure.0,
+                overlap_minutes: m.overlap_minutes,
+                venue: m.visit.info.name.clone(),
+                message: m.message,
             }
         })
         .collect()
