@@ -178,13 +178,19 @@ pub struct OpenForm {
     venue: String,
 }
 
+/// How long past its epoch's end a visit's window may run: the longest
+/// stay a phone records without a check-out (a workplace's 8 hours). A
+/// visitor checks in while the epoch is live but may stay on after it.
+const MAX_STAY_PAST_EPOCH_SECS: u64 = 8 * 3600;
+
 /// Merges epochs with their windows: one window per epoch, covering every
-/// visit in it, clipped to the epoch.
+/// visit in it, from no earlier than the epoch's start to no later than
+/// [`MAX_STAY_PAST_EPOCH_SECS`] after its end.
 fn merge_windows(windows: impl IntoIterator<Item = (PosterEpoch, UnixTime, UnixTime)>) -> Vec<CaseEpoch> {
     let mut merged: BTreeMap<Vec<u8>, (i64, i64)> = BTreeMap::new();
     for (epoch, start, end) in windows {
         let start = t(start.max(epoch.epoch.start()));
-        let end = t(end.min(epoch.epoch.end()));
+        let end = t(end.min(epoch.epoch.end().plus(MAX_STAY_PAST_EPOCH_SECS)));
         let entry = merged.entry(epoch.to_bytes()).or_insert((start, end));
         entry.0 = entry.0.min(start);
         entry.1 = entry.1.max(end);
@@ -688,5 +694,36 @@ pub async fn publish(
             show_case(&case, &epochs, page, StatusCode::OK, ("", ""))
         }
         Err(response) => response,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use greenlight_protocol::venue::Epoch;
+
+    fn hour_epoch(start: u64) -> PosterEpoch {
+        PosterEpoch { epoch: Epoch::new(UnixTime(start), 60).expect("an hour"), trace_key: [9; 32], share_enc: [7; 32] }
+    }
+
+    #[test]
+    fn a_window_covers_a_stay_past_its_epoch_but_not_before_it_or_beyond_eight_hours() {
+        let noon = 20_601 * 86_400 + 43_200; // noon UTC
+        let epoch = hour_epoch(noon);
+        // Checked in at 12:55 and stayed 90 minutes: the whole stay counts.
+        let stay = merge_windows([(epoch, UnixTime(noon + 55 * 60), UnixTime(noon + 145 * 60))]);
+        assert_eq!(
+            (stay[0].window_start, stay[0].window_end),
+            (t(UnixTime(noon + 55 * 60)), t(UnixTime(noon + 145 * 60)))
+        );
+        // Two visits of one epoch merge; an arrival before the epoch starts
+        // at its start; a departure days later ends 8 hours after it.
+        let merged = merge_windows([
+            (epoch, UnixTime(noon - 600), UnixTime(noon + 600)),
+            (epoch, UnixTime(noon + 1_800), UnixTime(noon + 3 * 86_400)),
+        ]);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].window_start, t(UnixTime(noon)));
+        assert_eq!(merged[0].window_end, t(UnixTime(noon + 3_600 + 8 * 3_600)));
     }
 }
