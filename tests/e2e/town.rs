@@ -1,9 +1,10 @@
 //! A small town through the real `greenlight-sim` binary, as CI can afford
 //! it (a debug build): the real server on loopback, codes issued in the
-//! staff portal, reports through the client library. From a fixed seed the
+//! staff portal, reports through the client library, venue cases traced
+//! in the portal and released with the venue tool. From a fixed seed the
 //! phones must find most of the ground-truth close contacts of reporters
-//! (recall) and be right about most of the ones they flag (precision); the
-//! HTML report must stand alone.
+//! (recall), be right about most of the ones they flag (precision), and do
+//! better than the GAEN-style baseline; the HTML report must stand alone.
 
 mod common;
 
@@ -13,8 +14,8 @@ use std::process::Command;
 
 /// Lower bounds for the fixed seed below. The numbers this run gives are
 /// printed on failure; see crates/sim/README.md for the default town's.
-const MIN_RECALL: f64 = 0.80;
-const MIN_PRECISION: f64 = 0.50;
+const MIN_RECALL: f64 = 0.90;
+const MIN_PRECISION: f64 = 0.80;
 
 #[test]
 fn a_small_town_finds_its_close_contacts_and_reports_in_one_self_contained_page() {
@@ -42,8 +43,19 @@ fn a_small_town_finds_its_close_contacts_and_reports_in_one_self_contained_page(
     let (recall, precision) = (f(&["greenlight", "recall"]), f(&["greenlight", "precision"]));
     assert!(recall >= MIN_RECALL, "recall {recall:.3} below {MIN_RECALL}: {doc:#}");
     assert!(precision >= MIN_PRECISION, "precision {precision:.3} below {MIN_PRECISION}: {doc:#}");
-    assert!(f(&["greenlight", "hours_to_notification", "median"]) <= 48.0, "alerts come within two days: {doc:#}");
-    assert!(f(&["gaen_baseline", "f1"]) >= 0.0, "the baseline is scored too");
+    let median = f(&["greenlight", "hours_to_notification", "median"]);
+    assert!(median > 0.0 && median <= 24.0, "alerts come after the result, within a day: {doc:#}");
+    assert!(f(&["greenlight", "f1"]) > f(&["gaen_baseline", "f1"]), "better than the GAEN-style baseline: {doc:#}");
+
+    // Venues: residents checked in at the posters, reporters revealed
+    // visits, tracers traced them, and venue-only contacts were found.
+    assert!(f(&["venues", "check_ins"]) >= 100.0, "residents scanned posters: {doc:#}");
+    assert!(f(&["venues", "cases"]) >= 1.0 && f(&["venues", "trace_batches"]) >= 1.0, "venues were traced: {doc:#}");
+    assert!(f(&["should_be_yellow_venue_only"]) >= 1.0, "some contacts were at venues only: {doc:#}");
+    assert!(
+        f(&["greenlight", "recall"]) > f(&["greenlight_bluetooth_only", "recall"]),
+        "venue alerts find contacts Bluetooth alone misses: {doc:#}"
+    );
 
     let html = std::fs::read_to_string(&report).expect("the report is written");
     assert!(html.starts_with("<!doctype html>") && html.matches("<svg").count() >= 3, "three inline charts");

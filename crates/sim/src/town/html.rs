@@ -31,14 +31,20 @@ pub(super) fn render(o: &Outcome) -> String {
     let _ = write!(
         page,
         "<h1>Greenlight town simulation</h1><p>{} residents, {} days from {}, seed {}. {} residents infected, {} reported \
-         through the staff portal and the client; {} residents were ground-truth close contacts of a reporter.</p>",
+         through the staff portal and the client; {} residents were ground-truth close contacts of a reporter \
+         ({} of them through a venue visit only). {} check-ins at the posters of buses, restaurants and shops; \
+         {} visits revealed by reporters, {} venue cases traced through the portal.</p>",
         opts.residents,
         opts.days,
         START_DAY.iso_date(),
         opts.seed,
         o.infected,
         o.reported,
-        o.should_be_yellow
+        o.should_be_yellow,
+        o.venue_only,
+        o.scans,
+        o.revealed,
+        o.cases
     );
 
     page.push_str("<h2>Residents by color, end of each day</h2>");
@@ -47,7 +53,11 @@ pub(super) fn render(o: &Outcome) -> String {
     page.push_str("<h2>Who should have turned yellow, and who did</h2>");
     page.push_str(&scores_chart(o));
     page.push_str("<table><tr><th></th><th>precision</th><th>recall</th><th>F1</th><th>TP</th><th>FP</th><th>FN</th><th>median hours to alert</th><th>p90</th></tr>");
-    for (name, s) in [("Greenlight (signed policy)", &o.greenlight), ("GAEN-style default", &o.gaen)] {
+    for (name, s) in [
+        ("Greenlight (signed policy)", &o.greenlight),
+        ("Greenlight, Bluetooth alone", &o.bluetooth_only),
+        ("GAEN-style default", &o.gaen),
+    ] {
         let h = |q: f64| s.delay_quantile(q).map_or("-".to_owned(), |v| format!("{v:.1}"));
         let _ = write!(
             page,
@@ -68,13 +78,16 @@ pub(super) fn render(o: &Outcome) -> String {
         page,
         "<p class=\"note\">Signed policy: attenuation buckets at {:?} dB weighted {:?} %, at least {} weighted minutes \
          a day, transmission risk at least {}. GAEN-style default: under {} dB full, under {} dB half, at least 15 \
-         weighted minutes a day, same transmission-risk window. Both score the same matches of the same sightings.</p>",
+         weighted minutes a day, same transmission-risk window, no venue check-ins. All score the same matches of the \
+         same sightings; venue visits count from {} minutes inside a traced window. Hours to alert count from the \
+         positive result.</p>",
         p.attenuation_thresholds_db,
         p.bucket_weights_percent,
         p.min_weighted_minutes_per_day,
         p.min_transmission_risk,
         super::score::GAEN_THRESHOLDS_DB[0],
-        super::score::GAEN_THRESHOLDS_DB[1]
+        super::score::GAEN_THRESHOLDS_DB[1],
+        p.min_venue_overlap_minutes
     );
 
     page.push_str("<h2>Attenuation of sightings by true distance</h2>");

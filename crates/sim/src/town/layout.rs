@@ -52,6 +52,15 @@ const DRAW_SEAT: u64 = 9;
 const DRAW_DINNER: u64 = 10;
 const DRAW_AISLE: u64 = 11;
 const DRAW_OFFICE: u64 = 12;
+const DRAW_SHIFT: u64 = 13;
+const DRAW_LUNCH_TIME: u64 = 14;
+
+/// Working days start at one of `SHIFTS` quarter hours from `FIRST_SHIFT`
+/// (minutes after midnight): 08:00 to 09:30.
+const FIRST_SHIFT: u32 = 480;
+const SHIFTS: u64 = 7;
+/// Riders a bus carries at most.
+const BUS_RIDERS: usize = 20;
 
 /// What a place is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,6 +90,19 @@ impl PlaceKind {
             PlaceKind::Bus => "bus",
             PlaceKind::Restaurant => "restaurant",
             PlaceKind::Shop => "shop",
+        }
+    }
+
+    /// The kind of venue its posters name, for places that have posters
+    /// at the door (or, on buses, at every door): every bus, restaurant
+    /// and shop.
+    pub(crate) fn venue_kind(self) -> Option<greenlight_protocol::venue::VenueKind> {
+        use greenlight_protocol::venue::VenueKind;
+        match self {
+            PlaceKind::Home | PlaceKind::Office => None,
+            PlaceKind::Bus => Some(VenueKind::Transit),
+            PlaceKind::Restaurant => Some(VenueKind::Restaurant),
+            PlaceKind::Shop => Some(VenueKind::Shop),
         }
     }
 
@@ -119,6 +141,9 @@ pub(crate) struct Resident {
     pub(crate) work: Option<(u32, Position)>,
     /// Their bus, if they ride to work.
     pub(crate) bus: Option<u32>,
+    /// When their working day starts, minutes after midnight (08:00–09:30;
+    /// it lasts eight hours).
+    pub(crate) shift: u32,
 }
 
 /// The town.
@@ -176,7 +201,7 @@ impl Town {
                 if r == residents {
                     break;
                 }
-                town.residents.push(Resident { home, member, work: None, bus: None });
+                town.residents.push(Resident { home, member, work: None, bus: None, shift: 0 });
                 r += 1;
             }
             household += 1;
@@ -201,12 +226,26 @@ impl Town {
             i += size;
             office_no += 1;
         }
-        let riders: Vec<u32> =
+        for &w in &workers {
+            let slot = u32::try_from(mix(seed, DRAW_SHIFT, u64::from(w), 0) % SHIFTS).expect("small");
+            town.residents[w as usize].shift = FIRST_SHIFT + 15 * slot;
+        }
+        // A quarter of the workers ride a bus; each departure (one per
+        // shift start) runs as many buses of up to 20 riders as it needs.
+        let mut riders: Vec<u32> =
             workers.iter().copied().filter(|&w| unit(mix(seed, DRAW_BUS, u64::from(w), 0)) < 0.25).collect();
-        let buses: Vec<u32> =
-            (0..riders.len().div_ceil(30).max(1)).map(|_| town.add_business(PlaceKind::Bus)).collect();
-        for (k, &w) in riders.iter().enumerate() {
-            town.residents[w as usize].bus = Some(buses[k % buses.len()]);
+        riders.sort_by_key(|&w| town.residents[w as usize].shift);
+        let shifts: Vec<u32> = riders.iter().map(|&w| town.residents[w as usize].shift).collect();
+        let mut at = 0;
+        for departure in shifts.chunk_by(|a, b| a == b) {
+            let departure = &riders[at..at + departure.len()];
+            at += departure.len();
+            for group in departure.chunks(BUS_RIDERS) {
+                let bus = town.add_business(PlaceKind::Bus);
+                for &w in group {
+                    town.residents[w as usize].bus = Some(bus);
+                }
+            }
         }
         for _ in 0..(residents / 130).max(2) {
             let p = town.add_business(PlaceKind::Restaurant);
@@ -253,37 +292,53 @@ impl Town {
         let weekend = day % 7 >= 5;
         if !weekend {
             if let Some((office, desk)) = res.work {
+                let (start, end) = (res.shift, res.shift + 480);
                 if let Some(bus) = res.bus
-                    && ((510..540).contains(&minute) || (1020..1050).contains(&minute))
+                    && ((start - 30..start).contains(&minute) || (end..end + 30).contains(&minute))
                 {
-                    let trip = u64::from(minute / 300);
+                    let trip = u64::from(minute >= start);
                     return (bus, self.spot(BUS, mix(seed, DRAW_SEAT, r64, d64 * 4 + trip)));
                 }
-                if (540..1020).contains(&minute) {
-                    if (720..780).contains(&minute) && unit(mix(seed, DRAW_LUNCH, r64, d64)) < 0.4 {
-                        // Six in ten eat out with their colleagues, at one table.
-                        let with_colleagues = unit(mix(seed, DRAW_LUNCH_PLACE, r64, d64)) < 0.6;
-                        let group = if with_colleagues { u64::from(office) } else { 1_000_000 + r64 };
+                if (start..end).contains(&minute) {
+                    if !(690..690 + 90 + 50).contains(&minute) {
+                        return (office, desk);
+                    }
+                    // Four in ten eat out, six of them with their colleagues
+                    // at one table; lunch starts between 11:30 and 13:00.
+                    let with_colleagues = unit(mix(seed, DRAW_LUNCH_PLACE, r64, d64)) < 0.6;
+                    let group = if with_colleagues { u64::from(office) } else { 1_000_000 + r64 };
+                    let lunch = 690 + 15 * u32::try_from(mix(seed, DRAW_LUNCH_TIME, group, d64) % 7).expect("small");
+                    if (lunch..lunch + 50).contains(&minute) && unit(mix(seed, DRAW_LUNCH, r64, d64)) < 0.4 {
                         return self.at_table(group, d64, r64);
                     }
                     return (office, desk);
                 }
             }
-            if res.work.is_none() && (600..660).contains(&minute) && unit(mix(seed, DRAW_LUNCH, r64, d64)) < 0.2 {
-                return self.at_table(1_000_000 + r64, d64, r64);
+            if res.work.is_none()
+                && (660..660 + 135 + 60).contains(&minute)
+                && unit(mix(seed, DRAW_LUNCH, r64, d64)) < 0.2
+            {
+                let group = 1_000_000 + r64;
+                let lunch = 660 + 15 * u32::try_from(mix(seed, DRAW_LUNCH_TIME, group, d64) % 10).expect("small");
+                if (lunch..lunch + 60).contains(&minute) {
+                    return self.at_table(group, d64, r64);
+                }
             }
         } else if (1140..1230).contains(&minute) && unit(mix(seed, DRAW_DINNER, u64::from(res.home), d64)) < 0.3 {
             // Weekend dinner out with the household.
             return self.at_table(2_000_000 + u64::from(res.home), d64, r64);
         }
-        // One shop visit a day for some: weekdays after work, weekends late morning.
-        let shop_chance = if weekend { 0.5 } else { 0.3 };
-        if unit(mix(seed, DRAW_SHOP, r64, d64)) < shop_chance {
+        // One shop visit a day for some, of 10 to 35 minutes: weekdays from
+        // 17:00 to 20:00 (after work), weekends from 10:00 to 18:00.
+        let (shop_chance, base, slots) = if weekend { (0.5, 600, 96) } else { (0.3, 1020, 36) };
+        let shopping_hours = base..base + 5 * u32::try_from(slots).expect("small") + 35;
+        if shopping_hours.contains(&minute) && unit(mix(seed, DRAW_SHOP, r64, d64)) < shop_chance {
             let h = mix(seed, DRAW_SHOP_TIME, r64, d64);
-            let base = if weekend { 660 } else { 1050 };
-            let start = base + 5 * u32::try_from(h % 6).expect("small");
+            let start = base + 5 * u32::try_from(h % slots).expect("small");
             let length = 10 + 5 * u32::try_from((h >> 8) % 6).expect("small");
-            if (start..start + length).contains(&minute) {
+            let after_work =
+                res.work.is_none() || weekend || start >= res.shift + 480 + if res.bus.is_some() { 30 } else { 0 };
+            if after_work && (start..start + length).contains(&minute) {
                 let shop = self.shops[pick(h >> 16, self.shops.len())];
                 return (
                     shop,

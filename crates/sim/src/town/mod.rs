@@ -1,12 +1,14 @@
 //! The town simulation: residents with homes, offices, buses, restaurants
-//! and shops over days; an epidemic; positive tests, upload codes issued
-//! through the staff portal and reports through the real client; the real
-//! server on loopback; every phone matching and deciding its color; all of
-//! it scored against ground truth and against a GAEN-style baseline.
+//! and shops over days; posters at every bus, restaurant and shop; an
+//! epidemic; positive tests, upload codes issued through the staff portal
+//! and reports through the real client; venue cases traced through the
+//! portal and the venue tool; the real server on loopback; every phone
+//! matching and deciding its color; all of it scored against ground truth
+//! and against a GAEN-style baseline.
 //!
 //! Two passes over the same deterministic schedule: [`truth`] walks the
-//! true positions (close contacts, infections, who reports when);
-//! [`phones`] runs the radio, the server and the phones.
+//! true positions (close contacts, venue stays, infections, who reports
+//! when); [`phones`] runs the radio, the venues, the server and the phones.
 
 mod html;
 mod layout;
@@ -14,6 +16,7 @@ mod phones;
 mod score;
 mod services;
 mod truth;
+mod venues;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use layout::{PlaceKind, STEPS_PER_DAY, Town};
@@ -54,7 +57,9 @@ pub(crate) struct Outcome {
     reports_per_day: Vec<u32>,
     reported: usize,
     should_be_yellow: usize,
+    venue_only: usize,
     greenlight: Scores,
+    bluetooth_only: Scores,
     gaen: Scores,
     histogram: [[u64; phones::BINS]; 2],
     batches: usize,
@@ -62,6 +67,11 @@ pub(crate) struct Outcome {
     receptions: u64,
     stored_sightings: usize,
     exposures: usize,
+    stays: usize,
+    scans: u64,
+    revealed: usize,
+    cases: usize,
+    trace_batches: usize,
     policy: greenlight_protocol::policy::PolicyParams,
     seconds: [f64; 3],
 }
@@ -104,24 +114,15 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
     let policy = phones::policy(options.policy, START_DAY.start());
     let radio_started = Instant::now();
     let mut m = 0u64;
-    let run = phones::run(
-        &town,
-        &truth,
-        options.days,
-        START_DAY,
-        options.seed,
-        &mut services,
-        &scratch.0.join("phones"),
-        &policy,
-        || {
+    let run =
+        phones::run(&town, &truth, options.days, START_DAY, options.seed, &mut services, &scratch.0, &policy, || {
             m += 1;
             if m.is_multiple_of(12) {
                 bar.inc(12);
                 bar.set_message(format!("day {}", 1 + m / u64::from(STEPS_PER_DAY)));
             }
-        },
-    )
-    .await;
+        })
+        .await;
     services.stop().await;
     let run = run?;
     bar.finish_and_clear();
@@ -129,8 +130,9 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
 
     let min_risk = policy.params().min_transmission_risk;
     let should = score::should_be_yellow(&truth, &run.reported, min_risk, START_DAY);
-    let greenlight = score::score(&run.phones, &run.reported, &should, |p| p.yellow_at);
-    let gaen = score::score(&run.phones, &run.reported, &should, |p| p.gaen_at);
+    let greenlight = score::score(&run.phones, &run.reported, &should.at, |p| p.yellow_at);
+    let bluetooth_only = score::score(&run.phones, &run.reported, &should.at, |p| p.yellow_ble_at);
+    let gaen = score::score(&run.phones, &run.reported, &should.at, |p| p.gaen_at);
     let mut reports_per_day = vec![0u32; options.days as usize];
     for (_, at) in &run.reported {
         if let Some(d) = reports_per_day.get_mut(usize::try_from(at.day().0 - START_DAY.0).unwrap_or(usize::MAX)) {
@@ -144,8 +146,10 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
         infected: truth.infected_at.iter().filter(|i| i.is_some()).count(),
         reports_per_day,
         reported: run.reported.len(),
-        should_be_yellow: should.len(),
+        should_be_yellow: should.at.len(),
+        venue_only: should.venue_only,
         greenlight,
+        bluetooth_only,
         gaen,
         histogram: run.histogram,
         batches: run.batches,
@@ -153,6 +157,11 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
         receptions: run.receptions,
         stored_sightings: run.phones.iter().map(|p| p.sightings.len()).sum(),
         exposures: run.phones.iter().map(|p| p.exposures.len()).sum(),
+        stays: truth.stays.len(),
+        scans: run.scans,
+        revealed: run.revealed,
+        cases: run.cases,
+        trace_batches: run.trace_batches,
         policy: *policy.params(),
         seconds: [truth_secs, radio_secs, started.elapsed().as_secs_f64()],
         options,
@@ -204,7 +213,9 @@ impl Outcome {
             "infected": self.infected,
             "reported": self.reported,
             "should_be_yellow": self.should_be_yellow,
+            "should_be_yellow_venue_only": self.venue_only,
             "greenlight": scores_json(&self.greenlight),
+            "greenlight_bluetooth_only": scores_json(&self.bluetooth_only),
             "gaen_baseline": scores_json(&self.gaen),
             "policy": {
                 "name": format!("{:?}", o.policy).to_lowercase(),
@@ -212,6 +223,7 @@ impl Outcome {
                 "bucket_weights_percent": p.bucket_weights_percent,
                 "min_weighted_minutes_per_day": p.min_weighted_minutes_per_day,
                 "min_transmission_risk": p.min_transmission_risk,
+                "min_venue_overlap_minutes": p.min_venue_overlap_minutes,
             },
             "gaen_configuration": {
                 "attenuation_thresholds_db": score::GAEN_THRESHOLDS_DB,
@@ -227,6 +239,13 @@ impl Outcome {
                 "receptions": self.receptions,
                 "stored_sightings": self.stored_sightings,
                 "exposures": self.exposures,
+            },
+            "venues": {
+                "stays": self.stays,
+                "check_ins": self.scans,
+                "visits_revealed": self.revealed,
+                "cases": self.cases,
+                "trace_batches": self.trace_batches,
             },
             "server": { "export_batches": self.batches, "keys_downloaded": self.keys_downloaded },
             "seconds": { "ground_truth": self.seconds[0], "town": self.seconds[1], "total": self.seconds[2] },
@@ -265,15 +284,20 @@ impl Outcome {
         }
         println!();
         println!(
-            "infected {} · reported through the portal and the client {} · ground-truth close contacts of reporters {}",
-            self.infected, self.reported, self.should_be_yellow
+            "infected {} · reported through the portal and the client {} · ground-truth close contacts of reporters {} \
+             ({} through a venue visit only)",
+            self.infected, self.reported, self.should_be_yellow, self.venue_only
         );
         println!();
         println!(
             "{:<22} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6} {:>16}",
             "", "precision", "recall", "F1", "TP", "FP", "FN", "hours to alert"
         );
-        for (name, s) in [("Greenlight (policy)", &self.greenlight), ("GAEN-style default", &self.gaen)] {
+        for (name, s) in [
+            ("Greenlight", &self.greenlight),
+            ("  Bluetooth alone", &self.bluetooth_only),
+            ("GAEN-style default", &self.gaen),
+        ] {
             let delay = match (s.delay_quantile(0.5), s.delay_quantile(0.9)) {
                 (Some(m), Some(p)) => format!("{m:.1} (p90 {p:.1})"),
                 _ => "-".into(),
@@ -289,9 +313,15 @@ impl Outcome {
             );
         }
         println!();
+        println!("(hours to alert: from the positive result to the phone's first yellow, median and 90th percentile)");
+        println!();
         println!(
             "radio: {} receptions, {} kept (of phones that later reported); {} export batches verified, {} keys",
             self.receptions, self.stored_sightings, self.batches, self.keys_downloaded
+        );
+        println!(
+            "venues: {} check-ins; {} visits revealed, {} venue cases traced through the portal, {} trace batches",
+            self.scans, self.revealed, self.cases, self.trace_batches
         );
         println!(
             "time: ground truth {:.1} s, radio + server + phones {:.1} s, total {:.1} s",

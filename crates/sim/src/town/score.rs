@@ -2,11 +2,12 @@
 //! which did (under the signed policy), and which a GAEN-style default
 //! configuration would have notified from the very same matches.
 
+use super::layout::STEP_SECS;
 use super::phones::Phone;
-use super::truth::Truth;
+use super::truth::{Stay, Truth};
 use greenlight_client::store::Exposure;
 use greenlight_protocol::time::{DayNumber, UnixTime};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A close contact needs this many seconds within 2 m in one UTC day.
 pub(crate) const CLOSE_CONTACT_SECS: u32 = 15 * 60;
@@ -54,8 +55,8 @@ pub(crate) struct Scores {
     pub(crate) false_positives: u32,
     /// Phones that should have been alerted and were not.
     pub(crate) false_negatives: u32,
-    /// Hours from the first qualifying report to the alert, for each true
-    /// positive, sorted.
+    /// Hours from the first qualifying positive result to the alert, for
+    /// each true positive, sorted.
     pub(crate) delays_hours: Vec<f64>,
 }
 
@@ -92,37 +93,71 @@ fn ratio(a: u32, b: u32) -> f64 {
     if b == 0 { 1.0 } else { f64::from(a) / f64::from(b) }
 }
 
-/// Who should have turned yellow: every resident who did not report and
-/// spent at least 15 minutes within 2 m, on one UTC day, of a resident
-/// who reported, on a day whose key the report published with a
-/// transmission risk the policy counts, while that key was broadcast.
-/// Maps each to the earliest report that made them a contact.
+/// Who should have turned yellow, and from when.
+pub(crate) struct ShouldBeYellow {
+    /// Each resident who should, with the earliest positive result that
+    /// made them a contact.
+    pub(crate) at: HashMap<u32, UnixTime>,
+    /// How many of them only through a venue visit (no close Bluetooth
+    /// contact with a reporter).
+    pub(crate) venue_only: usize,
+}
+
+/// Who should have turned yellow: every resident who did not report and,
+/// on one UTC day whose key or visits a reporter's report counts (the
+/// transmission risk the policy needs, within 14 days), either spent at
+/// least 15 minutes within 2 m of the reporter while the reporter's key
+/// was broadcast, or was at the same venue as the reporter on that day
+/// (the posters' epoch) for at least 15 minutes at the same time. Times
+/// count from the reporter's positive result.
 pub(crate) fn should_be_yellow(
     truth: &Truth,
     reported: &[(u32, UnixTime)],
     min_risk: u8,
     start_day: DayNumber,
-) -> HashMap<u32, UnixTime> {
-    let reported_at: HashMap<u32, UnixTime> = reported.iter().copied().collect();
+) -> ShouldBeYellow {
+    let reporters: HashSet<u32> = reported.iter().map(|(r, _)| *r).collect();
+    let result_at = |r: u32| -> Option<UnixTime> {
+        let plan = truth.reports[r as usize]?;
+        Some(start_day.start().plus(plan.result_step * STEP_SECS))
+    };
     let qualifies = |reporter: u32, day: u32| -> bool {
         let Some(plan) = truth.reports[reporter as usize] else { return false };
-        if !reported_at.contains_key(&reporter) || day > plan.test_day {
+        if !reporters.contains(&reporter) || day > plan.test_day {
             return false;
         }
         let risk =
             greenlight_client::report::transmission_risk(start_day.plus(day), start_day.plus(plan.test_day), false);
         risk.level() >= min_risk && plan.test_day - day <= 13
     };
-    let mut out: HashMap<u32, UnixTime> = HashMap::new();
+    let mut at: HashMap<u32, UnixTime> = HashMap::new();
+    let add = |at: &mut HashMap<u32, UnixTime>, other: u32, reporter: u32| {
+        if let Some(t) = result_at(reporter) {
+            at.entry(other).and_modify(|e| *e = (*e).min(t)).or_insert(t);
+        }
+    };
     for (&(a, b, day), &[secs_a, secs_b]) in &truth.close_seconds {
         for (reporter, other, secs) in [(a, b, secs_a), (b, a, secs_b)] {
-            if secs >= CLOSE_CONTACT_SECS && !reported_at.contains_key(&other) && qualifies(reporter, day) {
-                let at = reported_at[&reporter];
-                out.entry(other).and_modify(|t| *t = (*t).min(at)).or_insert(at);
+            if secs >= CLOSE_CONTACT_SECS && !reporters.contains(&other) && qualifies(reporter, day) {
+                add(&mut at, other, reporter);
             }
         }
     }
-    out
+    let by_bluetooth: HashSet<u32> = at.keys().copied().collect();
+    let mut at_venue: HashMap<(u32, u32), Vec<&Stay>> = HashMap::new();
+    for stay in &truth.stays {
+        at_venue.entry((stay.place, stay.day)).or_default().push(stay);
+    }
+    let min_steps = CLOSE_CONTACT_SECS.div_ceil(u32::try_from(STEP_SECS).unwrap_or(u32::MAX));
+    for stay in truth.stays.iter().filter(|s| reporters.contains(&s.resident) && qualifies(s.resident, s.day)) {
+        for other in &at_venue[&(stay.place, stay.day)] {
+            if !reporters.contains(&other.resident) && stay.overlap_steps(other) >= min_steps {
+                add(&mut at, other.resident, stay.resident);
+            }
+        }
+    }
+    let venue_only = at.keys().filter(|r| !by_bluetooth.contains(r)).count();
+    ShouldBeYellow { at, venue_only }
 }
 
 /// Scores one way of alerting (`alert` gives a phone's first alert time).
@@ -132,7 +167,7 @@ pub(crate) fn score(
     should: &HashMap<u32, UnixTime>,
     alert: impl Fn(&Phone) -> Option<UnixTime>,
 ) -> Scores {
-    let reporters: std::collections::HashSet<u32> = reported.iter().map(|(r, _)| *r).collect();
+    let reporters: HashSet<u32> = reported.iter().map(|(r, _)| *r).collect();
     let mut s = Scores::default();
     for (r, phone) in phones.iter().enumerate() {
         let r = u32::try_from(r).expect("fits");
@@ -140,9 +175,9 @@ pub(crate) fn score(
             continue;
         }
         match (alert(phone), should.get(&r)) {
-            (Some(at), Some(&report)) => {
+            (Some(at), Some(&result)) => {
                 s.true_positives += 1;
-                s.delays_hours.push(at.0.saturating_sub(report.0) as f64 / 3600.0);
+                s.delays_hours.push(at.0.saturating_sub(result.0) as f64 / 3600.0);
             }
             (Some(_), None) => s.false_positives += 1,
             (None, Some(_)) => s.false_negatives += 1,

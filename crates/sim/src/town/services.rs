@@ -4,10 +4,13 @@
 //! portal's pages, and the feed of signed files every phone syncs from.
 
 use greenlight_client::settings::Settings;
+use greenlight_client::venue::AuthorityKeys;
 use greenlight_protocol::export::{ExportBatch, Region};
-use greenlight_protocol::index::{FileKind, Index};
+use greenlight_protocol::index::{FileKind, Index, IndexEntry};
 use greenlight_protocol::time::{DayNumber, UnixTime};
+use greenlight_protocol::trace::TraceBatch;
 use greenlight_server::app::{self, Running};
+use greenlight_server::authority::accounts::{SESSION_IDLE_SECS, SESSION_MAX_SECS};
 use greenlight_server::config::{AuthorityConfig, AuthoritySettings, Config, Mode};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +28,20 @@ pub(crate) struct Services {
     pub(crate) settings: Settings,
     /// HTTP client for the phones (connections are pooled).
     pub(crate) http: reqwest::Client,
+    /// The authority's public keys, as venue owners set up their tool.
+    pub(crate) authority: AuthorityKeys,
     portal: Portal,
+}
+
+/// A venue case a tracer opened in the portal, waiting for the owner's
+/// release.
+pub(crate) struct OpenCase {
+    /// The case's page in the portal.
+    pub(crate) path: String,
+    /// The venue's public key.
+    pub(crate) venue: [u8; 32],
+    /// The signed release request, as downloaded for the owner.
+    pub(crate) request: Vec<u8>,
 }
 
 impl Services {
@@ -71,7 +87,9 @@ impl Services {
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Services { clock, server, settings, http, portal: Portal::new(&base)? })
+        let authority = AuthorityKeys::new(init.signing_public.to_bytes(), init.trace_public)
+            .map_err(|e| format!("authority keys: {e}"))?;
+        Ok(Services { clock, server, settings, http, authority, portal: Portal::new(&base)? })
     }
 
     /// Sets the server's clock.
@@ -91,7 +109,7 @@ impl Services {
     /// read the code off the page.
     pub(crate) async fn issue_codes(&mut self, test_days: &[DayNumber], now: UnixTime) -> Result<Vec<String>, String> {
         self.set_now(now);
-        self.portal.login("admin", STAFF_PASSWORD).await?;
+        self.portal.ensure_session(now).await?;
         let mut codes = Vec::new();
         for day in test_days {
             let date = day.iso_date().to_string();
@@ -106,6 +124,55 @@ impl Services {
         Ok(codes)
     }
 
+    /// A tracer's round in the portal: signs in and, for every venue with
+    /// revealed check-ins waiting, opens a case, signs its release request
+    /// and downloads it for the owner.
+    pub(crate) async fn open_cases(&mut self, now: UnixTime) -> Result<Vec<OpenCase>, String> {
+        self.set_now(now);
+        self.portal.ensure_session(now).await?;
+        let queue = self.portal.get("/portal/venues").await?;
+        let mut venues: Vec<String> = Vec::new();
+        let mut rest = queue.as_str();
+        while let Some(key) = between(rest, "name=\"venue\" value=\"", "\"") {
+            if !venues.iter().any(|v| v == key) {
+                venues.push(key.to_owned());
+            }
+            rest = &rest[rest.find(key).map_or(rest.len(), |i| i + key.len())..];
+        }
+        let mut cases = Vec::new();
+        for hex_key in venues {
+            let mut venue = [0u8; 32];
+            hex::decode_to_slice(&hex_key, &mut venue).map_err(|e| format!("venue key on the queue page: {e}"))?;
+            let (_, path) = self.portal.send_form(&[("venue", &hex_key)], "/portal/venues/open").await?;
+            let path = path.ok_or("opening a venue case did not lead to its page")?;
+            self.portal.send_form(&[], &format!("{path}/request")).await?;
+            let request = self.portal.download(&format!("{path}/request.bin")).await?;
+            cases.push(OpenCase { path, venue, request });
+        }
+        Ok(cases)
+    }
+
+    /// The tracer publishes a case with the owner's release bundle and the
+    /// message for its visitors; returns the trace batch's sequence.
+    pub(crate) async fn publish_case(
+        &mut self,
+        case: &OpenCase,
+        bundle: &[u8],
+        message: &str,
+        now: UnixTime,
+    ) -> Result<u64, String> {
+        self.set_now(now);
+        self.portal.ensure_session(now).await?;
+        let text = greenlight_protocol::codec::to_base64url(bundle);
+        let (page, _) = self
+            .portal
+            .send_form(&[("bundle", &text), ("message", message)], &format!("{}/publish", case.path))
+            .await?;
+        between(&page, "Published: trace batch ", " ").and_then(|n| n.parse().ok()).ok_or_else(|| {
+            format!("the portal did not publish the case: {}", page.chars().take(600).collect::<String>())
+        })
+    }
+
     /// Stops the server.
     pub(crate) async fn stop(self) {
         self.server.shutdown().await;
@@ -116,12 +183,14 @@ impl Services {
 /// is 1,000; a town publishes far fewer keys a day than a country).
 pub(crate) const MIN_BATCH_KEYS: usize = 100;
 
-/// A staff member's browser: cookies by name, the session's CSRF token.
+/// A staff member's browser: cookies by name, the session's CSRF token,
+/// and when (on the server's clock) the session began and was last used.
 struct Portal {
     base: String,
     client: reqwest::Client,
     cookies: BTreeMap<String, String>,
     csrf: String,
+    session: Option<(UnixTime, UnixTime)>,
 }
 
 impl Portal {
@@ -130,7 +199,7 @@ impl Portal {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Portal { base: base.to_owned(), client, cookies: BTreeMap::new(), csrf: String::new() })
+        Ok(Portal { base: base.to_owned(), client, cookies: BTreeMap::new(), csrf: String::new(), session: None })
     }
 
     fn cookie_header(&self) -> String {
@@ -138,6 +207,13 @@ impl Portal {
     }
 
     async fn finish(&mut self, response: reqwest::Response) -> Result<String, String> {
+        Ok(self.finish_full(response).await?.0)
+    }
+
+    /// Keeps the cookies and the CSRF token; returns the body and the
+    /// redirect target.
+    async fn finish_full(&mut self, response: reqwest::Response) -> Result<(String, Option<String>), String> {
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
         for value in response.headers().get_all("set-cookie") {
             let text = value.to_str().map_err(|e| e.to_string())?;
             let pair = text.split(';').next().unwrap_or_default();
@@ -157,7 +233,7 @@ impl Portal {
         if let Some(csrf) = between(&body, "name=\"csrf\" value=\"", "\"") {
             self.csrf = csrf.to_owned();
         }
-        Ok(body)
+        Ok((body, location))
     }
 
     async fn get(&mut self, path: &str) -> Result<String, String> {
@@ -172,6 +248,26 @@ impl Portal {
     }
 
     async fn post(&mut self, fields: &[(&str, &str)], path: &str) -> Result<String, String> {
+        Ok(self.send_form(fields, path).await?.0)
+    }
+
+    /// A file download (the release request), with the session's cookies.
+    async fn download(&mut self, path: &str) -> Result<Vec<u8>, String> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("portal {path}: HTTP {}", response.status()));
+        }
+        Ok(response.bytes().await.map_err(|e| e.to_string())?.to_vec())
+    }
+
+    /// Posts a form; returns the page and the redirect target.
+    async fn send_form(&mut self, fields: &[(&str, &str)], path: &str) -> Result<(String, Option<String>), String> {
         let mut all = vec![("csrf", self.csrf.clone())];
         all.extend(fields.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let body = all.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
@@ -184,11 +280,27 @@ impl Portal {
             .send()
             .await
             .map_err(|e| e.to_string())?;
-        self.finish(response).await
+        self.finish_full(response).await
     }
 
-    /// Signs in through the login form (sessions end after 30 idle minutes
-    /// of the server's clock, which jumps: sign in before each round).
+    /// Signs in unless the session is still alive at `now`: staff stay
+    /// signed in while they use the portal at least every half hour, for
+    /// at most 12 hours (the portal's limits, with a margin).
+    async fn ensure_session(&mut self, now: UnixTime) -> Result<(), String> {
+        let (max, idle) = (SESSION_MAX_SECS.unsigned_abs(), SESSION_IDLE_SECS.unsigned_abs());
+        let alive =
+            self.session.is_some_and(|(since, last)| now.0 < since.0 + (max - 600) && now.0 < last.0 + (idle - 120));
+        if !alive {
+            self.login("admin", STAFF_PASSWORD).await?;
+            self.session = Some((now, now));
+        }
+        if let Some((_, last)) = &mut self.session {
+            *last = now;
+        }
+        Ok(())
+    }
+
+    /// Signs in through the login form.
     async fn login(&mut self, username: &str, password: &str) -> Result<(), String> {
         self.cookies.clear();
         self.get("/portal/login").await?;
@@ -222,14 +334,18 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     Some(&text[from..to])
 }
 
-/// New export batches, fetched and verified as the client's sync does:
-/// the signed index (with its ETag), each new file checked against its
-/// index entry and its own signature. Every phone downloads the same
-/// bytes, so the town fetches and verifies them once per sync round.
+/// New export and trace batches, fetched and verified as the client's sync
+/// does: the signed index (with its ETag), each new file checked against
+/// its index entry and its own signature (the key server's export key for
+/// export batches, the health authority's key for trace batches). Every
+/// phone downloads the same bytes, so the town fetches and verifies them
+/// once per export run; each phone then matches them at its own sync.
 pub(crate) struct Feed {
     etag: Option<String>,
-    /// The last batch applied (0: none).
-    synced: u64,
+    /// The last export batch fetched (0: none).
+    exports: u64,
+    /// The last trace batch fetched (0: none).
+    traces: u64,
 }
 
 /// One verified export batch and when the phone saw it published.
@@ -240,14 +356,34 @@ pub(crate) struct Published {
     pub(crate) published_at: UnixTime,
 }
 
+/// What one poll of the index brought.
+#[derive(Default)]
+pub(crate) struct Polled {
+    /// New export batches.
+    pub(crate) exports: Vec<Published>,
+    /// New trace batches.
+    pub(crate) traces: Vec<TraceBatch>,
+}
+
 impl Feed {
     /// A feed that has seen nothing yet.
     pub(crate) fn new() -> Self {
-        Feed { etag: None, synced: 0 }
+        Feed { etag: None, exports: 0, traces: 0 }
+    }
+
+    async fn fetch(services: &Services, entry: &IndexEntry) -> Result<Vec<u8>, String> {
+        let url = format!("{}/v1/files/{}", services.settings.server, hex::encode(entry.sha256));
+        let response = services.http.get(&url).send().await.map_err(|e| format!("file: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("{:?} #{}: HTTP {}", entry.kind, entry.sequence, response.status()));
+        }
+        let bytes = response.bytes().await.map_err(|e| format!("file: {e}"))?;
+        entry.check(&bytes).map_err(|_| format!("{:?} #{} does not match the index", entry.kind, entry.sequence))?;
+        Ok(bytes.to_vec())
     }
 
     /// Downloads what is new since the last call.
-    pub(crate) async fn poll(&mut self, services: &Services, now: UnixTime) -> Result<Vec<Published>, String> {
+    pub(crate) async fn poll(&mut self, services: &Services, now: UnixTime) -> Result<Polled, String> {
         services.set_now(now);
         let settings = &services.settings;
         let mut request = services.http.get(format!("{}/v1/index", settings.server));
@@ -256,7 +392,7 @@ impl Feed {
         }
         let response = request.send().await.map_err(|e| format!("index: {e}"))?;
         if response.status() == reqwest::StatusCode::NOT_MODIFIED {
-            return Ok(Vec::new());
+            return Ok(Polled::default());
         }
         if !response.status().is_success() {
             return Err(format!("index: HTTP {}", response.status()));
@@ -264,17 +400,21 @@ impl Feed {
         let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let bytes = response.bytes().await.map_err(|e| format!("index: {e}"))?;
         let index = Index::verify(&bytes, &settings.export_keys()).map_err(|e| format!("the index: {e}"))?;
-        let mut out = Vec::new();
-        for entry in index.entries_after(FileKind::ExportBatch, self.synced) {
-            let url = format!("{}/v1/files/{}", settings.server, hex::encode(entry.sha256));
-            let response = services.http.get(&url).send().await.map_err(|e| format!("batch: {e}"))?;
-            let bytes = response.bytes().await.map_err(|e| format!("batch: {e}"))?;
-            entry.check(&bytes).map_err(|_| format!("export batch #{} does not match the index", entry.sequence))?;
+        let mut out = Polled::default();
+        for entry in index.entries_after(FileKind::TraceBatch, self.traces) {
+            let bytes = Self::fetch(services, entry).await?;
+            let batch = TraceBatch::verify(&bytes, &settings.authority_keys())
+                .map_err(|e| format!("trace batch #{}: {e}", entry.sequence))?;
+            out.traces.push(batch);
+            self.traces = entry.sequence;
+        }
+        for entry in index.entries_after(FileKind::ExportBatch, self.exports) {
+            let bytes = Self::fetch(services, entry).await?;
             let batch = ExportBatch::verify(&bytes, &settings.export_keys())
                 .map_err(|e| format!("export batch #{}: {e}", entry.sequence))?;
             let published_at = batch.end().min(now);
-            out.push(Published { batch, published_at });
-            self.synced = entry.sequence;
+            out.exports.push(Published { batch, published_at });
+            self.exports = entry.sequence;
         }
         self.etag = etag;
         Ok(out)

@@ -15,10 +15,10 @@ use std::collections::HashMap;
 /// A close contact is within this distance, m.
 pub(crate) const CLOSE_M: f32 = 2.0;
 /// Infection probability per five-minute step within [`CLOSE_M`].
-const BETA_CLOSE: f32 = 0.004;
+const BETA_CLOSE: f32 = 0.0015;
 /// Infection probability per step in the same place, beyond [`CLOSE_M`]
 /// but within 5 m (aerosols in a room).
-const BETA_ROOM: f32 = 0.000_5;
+const BETA_ROOM: f32 = 0.000_2;
 /// Days from infection to infectiousness, and to its end.
 const INFECTIOUS_FROM_DAYS: i64 = 2;
 const INFECTIOUS_UNTIL_DAYS: i64 = 10;
@@ -31,14 +31,44 @@ const DRAW_TESTED: u64 = 102;
 const DRAW_TEST_DELAY: u64 = 103;
 const DRAW_REPORT_HOUR: u64 = 104;
 
-/// One resident's report: the day of the positive test and the step
-/// (counted from the start of day 0) at which the phone uploads.
+/// One resident's report: the day of the positive test, when the result
+/// came and when the phone uploaded (steps counted from the start of day 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PlannedReport {
     /// Sim day of the test.
     pub(crate) test_day: u32,
-    /// Step of the upload, from the start of day 0.
+    /// Step the positive result reached the resident (and the authority).
+    pub(crate) result_step: u64,
+    /// Step of the upload: 10 minutes to 2 hours later, the time it
+    /// takes staff to issue the code and the resident to enter it.
     pub(crate) step: u64,
+}
+
+/// A stay at a venue (a place with posters), from true positions: the
+/// steps `start..end` of one sim day. Everyone scans the poster when they
+/// come in and checks out when they leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stay {
+    /// Who.
+    pub(crate) resident: u32,
+    /// The venue.
+    pub(crate) place: u32,
+    /// Sim day.
+    pub(crate) day: u32,
+    /// First step inside.
+    pub(crate) start: u32,
+    /// First step outside (at most [`STEPS_PER_DAY`]).
+    pub(crate) end: u32,
+}
+
+impl Stay {
+    /// Steps both stays spent inside (0 unless the same venue and day).
+    pub(crate) fn overlap_steps(&self, other: &Stay) -> u32 {
+        if self.place != other.place || self.day != other.day {
+            return 0;
+        }
+        self.end.min(other.end).saturating_sub(self.start.max(other.start))
+    }
 }
 
 /// What really happened.
@@ -55,6 +85,8 @@ pub(crate) struct Truth {
     pub(crate) reports: Vec<Option<PlannedReport>>,
     /// New infections per sim day.
     pub(crate) infections_per_day: Vec<u32>,
+    /// Every stay at a venue, in the order they ended.
+    pub(crate) stays: Vec<Stay>,
 }
 
 impl Truth {
@@ -71,13 +103,17 @@ impl Truth {
         }
         let day = at.div_euclid(i64::from(STEPS_PER_DAY));
         let test_day = day + 4 + i64::try_from(mix(seed, DRAW_TEST_DELAY, u64::from(r), 0) % 3).unwrap_or(0);
-        // Results come during office hours; the phone reports on the hour.
-        let hour = 10 + i64::try_from(mix(seed, DRAW_REPORT_HOUR, u64::from(r), 0) % 9).unwrap_or(0);
-        let step = test_day * i64::from(STEPS_PER_DAY) + hour * i64::from(STEPS_PER_HOUR);
+        // Results come during office hours (09:00–17:55); the upload follows
+        // 10 minutes to 2 hours later.
+        let h = mix(seed, DRAW_REPORT_HOUR, u64::from(r), 0);
+        let within = i64::try_from(h % (9 * u64::from(STEPS_PER_HOUR))).unwrap_or(0);
+        let result = test_day * i64::from(STEPS_PER_DAY) + 9 * i64::from(STEPS_PER_HOUR) + within;
+        let upload = result + 2 + i64::try_from((h >> 32) % 23).unwrap_or(0);
         if test_day >= 0 && test_day < i64::from(days) {
             self.reports[ri] = Some(PlannedReport {
                 test_day: u32::try_from(test_day).expect("in range"),
-                step: u64::try_from(step).expect("not negative"),
+                result_step: u64::try_from(result).expect("not negative"),
+                step: u64::try_from(upload).expect("not negative"),
             });
         }
     }
@@ -100,6 +136,7 @@ pub(crate) fn simulate(town: &Town, days: u32, seed_cases: u32, seed: u64, mut p
         infected_at: vec![None; n],
         reports: vec![None; n],
         infections_per_day: vec![0; days as usize],
+        stays: Vec::new(),
     };
     let n64 = u64::try_from(n).expect("fits");
     let mut seeded = 0;
@@ -118,12 +155,23 @@ pub(crate) fn simulate(town: &Town, days: u32, seed_cases: u32, seed: u64, mut p
     let mut occupants: Vec<Vec<(u32, f32, f32)>> = vec![Vec::new(); town.places.len()];
     let mut busy: Vec<u32> = Vec::new();
     let mut newly: Vec<u32> = Vec::new();
+    // The venue each resident is in and since which step.
+    let mut inside: Vec<Option<(u32, u32)>> = vec![None; n];
     for day in 0..days {
         for step_of_day in 0..STEPS_PER_DAY {
             let step = u64::from(day) * u64::from(STEPS_PER_DAY) + u64::from(step_of_day);
             let step_i = i64::try_from(step).expect("fits");
             for r in 0..u32::try_from(n).expect("fits") {
                 let (place, at) = town.whereabouts(r, day, step_of_day, truth.isolated(r, step));
+                let is_venue = town.places[place as usize].kind.venue_kind().is_some();
+                let ri = r as usize;
+                if inside[ri].is_some_and(|(p, _)| p != place) {
+                    let (p, start) = inside[ri].take().expect("checked");
+                    truth.stays.push(Stay { resident: r, place: p, day, start, end: step_of_day });
+                }
+                if is_venue && inside[ri].is_none() {
+                    inside[ri] = Some((place, step_of_day));
+                }
                 let list = &mut occupants[place as usize];
                 if list.is_empty() {
                     busy.push(place);
@@ -172,6 +220,13 @@ pub(crate) fn simulate(town: &Town, days: u32, seed_cases: u32, seed: u64, mut p
                 }
             }
             progress();
+        }
+        // Posters are per day: a stay past midnight is two stays.
+        for (r, open) in inside.iter_mut().enumerate() {
+            if let Some((place, start)) = open.take() {
+                let resident = u32::try_from(r).expect("fits");
+                truth.stays.push(Stay { resident, place, day, start, end: STEPS_PER_DAY });
+            }
         }
     }
     truth
