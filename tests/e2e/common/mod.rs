@@ -1,16 +1,26 @@
 //! The end-to-end harness: the workspace's real binaries, started as
-//! processes with their own data directories, talking over loopback.
+//! processes with their own data directories, talking over loopback: the
+//! server ([`Server`]), residents' clients ([`Resident`]) and a staff
+//! member's browser session in the portal ([`Portal`]).
 //!
 //! The binaries are those `cargo test --workspace` builds next to this
 //! test (`target/<profile>/`); run `cargo build --bins` first when testing
 //! this package alone.
 #![allow(dead_code, unreachable_pub, reason = "each test binary uses a part of the harness")]
 
+use greenlight_protocol::time::UnixTime;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// The first admin's password (`authority init --password-stdin`); the
+/// first admin holds every role, the tracer's too.
+pub const PASSWORD: &str = "end to end staff password";
 
 /// The path of workspace binary `name`.
 pub fn bin(name: &str) -> PathBuf {
@@ -106,4 +116,194 @@ pub fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let from = text.find(start)? + start.len();
     let to = text[from..].find(end)? + from;
     Some(&text[from..to])
+}
+
+/// The wall clock, as the binaries read it.
+pub fn now() -> UnixTime {
+    UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs())
+}
+
+/// The server: `authority init`, then `greenlight-server` serving with
+/// exports every second and no padding minimum worth waiting for.
+pub struct Server {
+    _process: Process,
+    pub url: String,
+    pub export_key: String,
+    pub authority_key: String,
+    /// The data directory (`authority/signing-key.pub`, `authority/trace-key.pub`, the database, the exports).
+    pub dir: Dir,
+}
+
+impl Server {
+    pub async fn start() -> Self {
+        let dir = Dir::new("server");
+        let data = dir.0.to_str().expect("UTF-8 path").to_owned();
+        let mut init = Command::new(bin("greenlight-server"))
+            .args(["authority", "init", "--data-dir", &data, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("authority init starts");
+        writeln!(init.stdin.take().expect("stdin"), "{PASSWORD}").expect("password");
+        let output = init.wait_with_output().expect("authority init ends");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
+        let authority_key = between(&text, "--authority-key): ", "\n").expect("the signing key is printed").to_owned();
+
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let process = Process(
+            Command::new(bin("greenlight-server"))
+                .args(["--data-dir", &data, "--listen", &format!("127.0.0.1:{port}")])
+                .args(["--export-interval", "1", "--min-batch-keys", "1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the server starts"),
+        );
+        wait_for(&format!("{url}/health")).await;
+        let export_key = std::fs::read_to_string(dir.join("export-key.pub")).expect("export key").trim().to_owned();
+        Server { _process: process, url, export_key, authority_key, dir }
+    }
+}
+
+/// A resident's `greenlight` with its own data directory.
+pub struct Resident {
+    pub dir: Dir,
+}
+
+impl Resident {
+    pub fn new(name: &str, server: &Server) -> Self {
+        let resident = Resident { dir: Dir::new(name) };
+        resident.ok(&[
+            "init",
+            "--server",
+            &server.url,
+            "--server-key",
+            &server.export_key,
+            "--authority-key",
+            &server.authority_key,
+        ]);
+        resident
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(bin("greenlight"));
+        command.arg("--data-dir").arg(&self.dir.0).args(args);
+        command
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        run_ok(&mut self.command(args))
+    }
+
+    pub fn status(&self) -> Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).expect("status --json prints JSON")
+    }
+}
+
+/// A portal page as the browser got it.
+pub struct Reply {
+    pub status: u16,
+    /// Where a redirect points.
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// A staff member's browser session in the portal.
+pub struct Portal {
+    url: String,
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+    csrf: String,
+}
+
+impl Portal {
+    /// Logs in as the first admin.
+    pub async fn login(url: &str) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let mut portal = Portal { url: url.to_owned(), http, cookies: BTreeMap::new(), csrf: String::new() };
+        portal.get("/portal/login").await;
+        let answer = portal.post("/portal/login", &[("username", "admin"), ("password", PASSWORD)]).await;
+        assert!(portal.cookies.contains_key("gl_session"), "staff login refused: {answer}");
+        portal.get("/portal/codes").await;
+        portal
+    }
+
+    fn keep_cookies(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let pair = value.to_str().expect("cookie").split(';').next().expect("pair");
+            let (name, value) = pair.split_once('=').expect("name=value");
+            self.cookies.insert(name.to_owned(), value.to_owned());
+        }
+    }
+
+    async fn finish(&mut self, response: reqwest::Response) -> Reply {
+        self.keep_cookies(&response);
+        let status = response.status().as_u16();
+        let location = response.headers().get("location").map(|l| l.to_str().expect("a text location").to_owned());
+        let body = response.text().await.expect("body");
+        if let Some(csrf) = between(&body, "name=\"csrf\" value=\"", "\"") {
+            self.csrf = csrf.to_owned();
+        }
+        Reply { status, location, body }
+    }
+
+    fn cookie(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    /// A page's text.
+    pub async fn get(&mut self, path: &str) -> String {
+        self.get_reply(path).await.body
+    }
+
+    pub async fn get_reply(&mut self, path: &str) -> Reply {
+        let request = self.http.get(format!("{}{path}", self.url)).header("cookie", self.cookie());
+        let response = request.send().await.expect("portal answers");
+        self.finish(response).await
+    }
+
+    /// A file the portal offers for download (200 only).
+    pub async fn download(&mut self, path: &str) -> Vec<u8> {
+        let request = self.http.get(format!("{}{path}", self.url)).header("cookie", self.cookie());
+        let response = request.send().await.expect("portal answers");
+        self.keep_cookies(&response);
+        let status = response.status();
+        let bytes = response.bytes().await.expect("body").to_vec();
+        assert!(status.is_success(), "{path}: {status}: {}", String::from_utf8_lossy(&bytes));
+        bytes
+    }
+
+    /// Submits a form; returns the answer's text.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> String {
+        self.post_reply(path, fields).await.body
+    }
+
+    pub async fn post_reply(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let mut form = vec![("csrf".to_owned(), self.csrf.clone())];
+        form.extend(fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let body: String = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.bytes().map(|b| format!("%{b:02X}")).collect::<String>()))
+            .collect::<Vec<_>>()
+            .join("&");
+        let request = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("cookie", self.cookie())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        let response = request.send().await.expect("portal answers");
+        self.finish(response).await
+    }
+
+    /// Issues a short code for a test taken on `date`; returns it as shown.
+    pub async fn issue_code(&mut self, date: &str) -> String {
+        let page = self
+            .post("/portal/codes", &[("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", date)])
+            .await;
+        between(&page, "id=\"issued-code\">", "<").expect("the portal shows the code").to_owned()
+    }
 }
