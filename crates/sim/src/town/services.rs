@@ -236,14 +236,14 @@ impl Portal {
         Ok((body, location))
     }
 
+    /// A GET with the session's cookies.
+    async fn send_get(&self, path: &str) -> Result<reqwest::Response, String> {
+        let request = self.client.get(format!("{}{path}", self.base)).header("cookie", self.cookie_header());
+        request.send().await.map_err(|e| format!("portal {path}: {e}"))
+    }
+
     async fn get(&mut self, path: &str) -> Result<String, String> {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        let response = self.send_get(path).await?;
         self.finish(response).await
     }
 
@@ -253,13 +253,7 @@ impl Portal {
 
     /// A file download (the release request), with the session's cookies.
     async fn download(&mut self, path: &str) -> Result<Vec<u8>, String> {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        let response = self.send_get(path).await?;
         if !response.status().is_success() {
             return Err(format!("portal {path}: HTTP {}", response.status()));
         }
