@@ -118,7 +118,7 @@ pub const RETRY_AFTER_SECS: u64 = 30;
 
 /// Adds `Retry-After` to a 503: the fault (database or storage away) is
 /// temporary, and clients should come back rather than give up.
-fn with_retry_after(mut response: Response) -> Response {
+pub(crate) fn with_retry_after(mut response: Response) -> Response {
     if response.status() == StatusCode::SERVICE_UNAVAILABLE {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
     }
@@ -265,7 +265,7 @@ pub fn validate(
         (status = 409, description = "Certificate already used", body = PublishResponse),
         (status = 413, description = "Body too large"),
         (status = 429, description = "Too many failed attempts with this certificate", body = PublishResponse),
-        (status = 503, description = "Database unavailable or no authority configured", body = PublishResponse),
+        (status = 503, description = "Database unavailable or no authority configured", body = PublishResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 async fn publish(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -478,7 +478,7 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 /// Health: answers 200 once the database answers.
 #[utoipa::path(get, path = "/health", responses(
     (status = 200, description = "Ready", body = String),
-    (status = 503, description = "The database does not answer", body = String),
+    (status = 503, description = "The database does not answer", body = String, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
 ))]
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     match state.store.ping().await {

@@ -18,7 +18,7 @@ use greenlight_protocol::export::ExportBatch;
 use greenlight_protocol::index::{FileKind, Index};
 use greenlight_protocol::signing::TrustedKeys;
 use greenlight_protocol::time::UnixTime;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -373,7 +373,7 @@ async fn a_lost_database_answers_503_then_recovers(db: Db) {
         Proxy::start(host)
     });
     let port = proxy.as_ref().map(|p| p.port);
-    let server = TestServer::start_custom(db, false, |config, _| {
+    let server = TestServer::start_custom(db, true, |config, _| {
         if let Some(port) = port
             && let Some((user, rest)) = config.database_url.split_once('@')
             && let Some((_, name)) = rest.split_once('/')
@@ -411,6 +411,16 @@ async fn a_lost_database_answers_503_then_recovers(db: Db) {
         let health = server.get("/health").await;
         assert_eq!(health.status(), 503, "health says the database is gone");
         assert!(health.headers().contains_key("retry-after"));
+        // The health authority's device endpoints ask phones to come back too.
+        for (path, body) in [
+            ("/v1/verify", json!({ "code": "0123456789abcdef", "padding": "" })),
+            ("/v1/certificate", json!({ "token": "t".repeat(32), "upload_hmac": "h".repeat(43), "padding": "" })),
+        ] {
+            let response = server.client.post(format!("{}{path}", server.base)).json(&body).send().await.expect("post");
+            assert_eq!(response.status(), 503, "{path}");
+            let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            assert!(retry_after.is_some_and(|s| s.parse::<u64>().is_ok()), "{path}: Retry-After");
+        }
     }
 
     // Recovery, without a restart.

@@ -15,6 +15,7 @@
 //! after [`MAX_TOKEN_FAILURES`] malformed requests; codes and tokens are
 //! single use and short-lived.
 
+use crate::api::with_retry_after;
 use crate::authority::AuthorityState;
 use crate::authority::accounts::token_hash;
 use crate::authority::codes::{self, CodeKind};
@@ -135,7 +136,7 @@ fn day_kind_name(byte: i64) -> &'static str {
 
 fn verify_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = VerifyResponse { status: code.to_owned(), message: message.to_owned(), ..Default::default() };
-    padded_json(status, &body, VERIFY_RESPONSE_SIZE)
+    with_retry_after(padded_json(status, &body, VERIFY_RESPONSE_SIZE))
 }
 
 fn verify_ok(token: String, token_expires_at: u64, diagnosis: Diagnosis) -> Response {
@@ -155,7 +156,7 @@ fn verify_ok(token: String, token_expires_at: u64, diagnosis: Diagnosis) -> Resp
 
 fn certificate_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = CertificateResponse { status: code.to_owned(), message: message.to_owned(), ..Default::default() };
-    padded_json(status, &body, CERTIFICATE_RESPONSE_SIZE)
+    with_retry_after(padded_json(status, &body, CERTIFICATE_RESPONSE_SIZE))
 }
 
 fn certificate_ok(certificate: String, expires_at: u64) -> Response {
@@ -187,7 +188,7 @@ fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> (S
         (status = 403, description = "Unknown (`code_invalid`) or expired (`code_expired`) code", body = VerifyResponse),
         (status = 409, description = "The code was used before (`code_used`)", body = VerifyResponse),
         (status = 429, description = "Too many wrong short codes this hour (`too_many_attempts`)", body = VerifyResponse),
-        (status = 503, description = "Database unavailable", body = VerifyResponse),
+        (status = 503, description = "Database unavailable", body = VerifyResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub async fn verify(State(state): State<Arc<AuthorityState>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -279,7 +280,7 @@ async fn verify_real(state: &AuthorityState, body: &[u8]) -> Result<Response, Re
         (status = 403, description = "Unknown (`token_invalid`) or expired (`token_expired`) token", body = CertificateResponse),
         (status = 409, description = "The token was used before (`token_used`)", body = CertificateResponse),
         (status = 429, description = "Too many failed attempts with this token (`too_many_attempts`)", body = CertificateResponse),
-        (status = 503, description = "Database unavailable", body = CertificateResponse),
+        (status = 503, description = "Database unavailable", body = CertificateResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub async fn certificate(State(state): State<Arc<AuthorityState>>, headers: HeaderMap, body: Bytes) -> Response {
