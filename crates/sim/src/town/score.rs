@@ -187,3 +187,87 @@ pub(crate) fn score(
     s.delays_hours.sort_by(f64::total_cmp);
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::town::truth::PlannedReport;
+
+    const START: DayNumber = DayNumber(20_584);
+
+    /// `(resident, place, day, first step, first step after)`.
+    type StayRow = (u32, u32, u32, u32, u32);
+    /// `((a, b, day), [seconds while a broadcast, while b did])`.
+    type CloseRow = ((u32, u32, u32), [u32; 2]);
+
+    /// Resident 0 tests positive on day 5 (result at 10:00, upload 10:30)
+    /// and was at venue 7 on day 3 from 08:20 to 09:20 (steps 100–112).
+    fn town(stays: &[StayRow], close: &[CloseRow]) -> (Truth, Vec<(u32, UnixTime)>) {
+        let mut truth = Truth {
+            infected_at: vec![None; 10],
+            reports: vec![None; 10],
+            infections_per_day: vec![0; 14],
+            ..Truth::default()
+        };
+        let result_step = 5 * 288 + 120;
+        truth.reports[0] = Some(PlannedReport { test_day: 5, result_step, step: result_step + 6 });
+        truth.stays.push(Stay { resident: 0, place: 7, day: 3, start: 100, end: 112 });
+        for &(resident, place, day, start, end) in stays {
+            truth.stays.push(Stay { resident, place, day, start, end });
+        }
+        truth.close_seconds.extend(close.iter().copied());
+        let uploaded = START.start().plus((result_step + 6) * STEP_SECS);
+        (truth, vec![(0, uploaded)])
+    }
+
+    #[test]
+    fn a_quarter_hour_at_the_same_venue_and_time_makes_a_contact_and_less_does_not() {
+        let (truth, reported) = town(
+            &[
+                (1, 7, 3, 108, 120), // 20 minutes together
+                (2, 7, 3, 110, 113), // 10 minutes together
+                (3, 7, 4, 100, 112), // same venue, next day
+                (4, 8, 3, 100, 112), // same time, another venue
+                (5, 7, 3, 97, 103),  // 15 minutes, arriving before the case
+            ],
+            &[],
+        );
+        let should = should_be_yellow(&truth, &reported, 3, START);
+        let mut who: Vec<u32> = should.at.keys().copied().collect();
+        who.sort_unstable();
+        assert_eq!(who, vec![1, 5]);
+        assert_eq!(should.venue_only, 2);
+        // Counted from the positive result, not the upload.
+        assert_eq!(should.at[&1], START.start().plus((5 * 288 + 120) * STEP_SECS));
+    }
+
+    #[test]
+    fn bluetooth_contacts_count_while_the_key_was_broadcast_on_an_infectious_day() {
+        let (truth, reported) = town(
+            &[],
+            &[
+                ((0, 1, 4), [900, 900]), // 15 minutes on day 4
+                ((0, 2, 4), [600, 600]), // 10 minutes
+                ((0, 3, 5), [0, 1200]),  // day 5, but after the upload: key no longer broadcast
+                ((0, 4, 6), [900, 900]), // after the test day
+            ],
+        );
+        let should = should_be_yellow(&truth, &reported, 3, START);
+        let mut who: Vec<u32> = should.at.keys().copied().collect();
+        who.sort_unstable();
+        assert_eq!(who, vec![1]);
+        assert_eq!(should.venue_only, 0);
+    }
+
+    #[test]
+    fn the_gaen_baseline_weighs_attenuation_in_two_steps() {
+        let ble =
+            |attenuation_db, seconds| Exposure::Ble { day: START.0, attenuation_db, seconds, transmission_risk: 6 };
+        let now = START.start().plus(86_400);
+        assert!(gaen_notifies(&[ble(45, 900)], now, 3), "15 minutes under 50 dB");
+        assert!(!gaen_notifies(&[ble(60, 900)], now, 3), "15 minutes at half weight are 7.5");
+        assert!(gaen_notifies(&[ble(60, 1_800)], now, 3), "30 minutes at half weight");
+        assert!(!gaen_notifies(&[ble(80, 7_200)], now, 3), "above 74 dB counts nothing");
+        assert!(!gaen_notifies(&[ble(45, 900)], now, 7), "below the risk the policy needs");
+    }
+}

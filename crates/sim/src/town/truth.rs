@@ -231,3 +231,40 @@ pub(crate) fn simulate(town: &Town, days: u32, seed_cases: u32, seed: u64, mut p
     }
     truth
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every stay is a run of steps at one venue, and nothing else is:
+    /// the stays cover exactly the steps residents spent at venues.
+    #[test]
+    fn stays_are_exactly_the_runs_of_steps_at_venues() {
+        let town = Town::new(300, 5);
+        let days = 7;
+        let truth = simulate(&town, days, 4, 5, || {});
+        assert!(truth.stays.len() > 300, "a week of buses, lunches and shops: {}", truth.stays.len());
+        let mut at_venue = 0usize;
+        for day in 0..days {
+            for step in 0..STEPS_PER_DAY {
+                let abs = u64::from(day * STEPS_PER_DAY + step);
+                for r in 0..300 {
+                    let (place, _) = town.whereabouts(r, day, step, truth.isolated(r, abs));
+                    if town.places[place as usize].kind.venue_kind().is_some() {
+                        at_venue += 1;
+                        let stay = truth
+                            .stays
+                            .iter()
+                            .find(|s| s.resident == r && s.day == day && (s.start..s.end).contains(&step));
+                        assert_eq!(stay.map(|s| s.place), Some(place), "resident {r} day {day} step {step}");
+                    }
+                }
+            }
+        }
+        let covered: u32 = truth.stays.iter().map(|s| s.end - s.start).sum();
+        assert_eq!(covered as usize, at_venue, "no stay covers a step spent elsewhere");
+        for stay in &truth.stays {
+            assert!(stay.start < stay.end && stay.end <= STEPS_PER_DAY, "{stay:?}");
+        }
+    }
+}
