@@ -10,6 +10,7 @@ const YELLOW: &str = "#e0b000";
 const RED: &str = "#c9302c";
 const BLUE: &str = "#3a6fb0";
 const GREY: &str = "#8a8f98";
+const LIGHT_BLUE: &str = "#9cc0e8";
 
 /// Escapes text for HTML.
 fn esc(text: &str) -> String {
@@ -159,26 +160,27 @@ fn colors_chart(o: &Outcome) -> String {
 
 /// Grouped bars: precision, recall, F1 for both.
 fn scores_chart(o: &Outcome) -> String {
-    let (w, h, pad) = (600.0f64, 220.0f64, 30.0f64);
+    let (w, h, pad) = (680.0f64, 220.0f64, 30.0f64);
     let mut svg = format!(
         "<svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"precision and recall\">"
     );
+    let (g, b, gaen) = (&o.greenlight, &o.bluetooth_only, &o.gaen);
     let metrics = [
-        ("precision", o.greenlight.precision(), o.gaen.precision()),
-        ("recall", o.greenlight.recall(), o.gaen.recall()),
-        ("F1", o.greenlight.f1(), o.gaen.f1()),
+        ("precision", [g.precision(), b.precision(), gaen.precision()]),
+        ("recall", [g.recall(), b.recall(), gaen.recall()]),
+        ("F1", [g.f1(), b.f1(), gaen.f1()]),
     ];
-    for (i, (name, ours, theirs)) in metrics.iter().enumerate() {
+    for (i, (name, values)) in metrics.iter().enumerate() {
         let x0 = pad + 180.0 * i as f64;
-        for (k, (v, color)) in [(*ours, BLUE), (*theirs, GREY)].iter().enumerate() {
+        for (k, (v, color)) in values.iter().zip([BLUE, LIGHT_BLUE, GREY]).enumerate() {
             let bh = (h - 2.0 * pad) * v;
-            let x = x0 + 10.0 + 60.0 * k as f64;
+            let x = x0 + 5.0 + 52.0 * k as f64;
             let _ = write!(
                 svg,
-                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"50\" height=\"{bh:.1}\" fill=\"{color}\"/>\
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"46\" height=\"{bh:.1}\" fill=\"{color}\"/>\
                  <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{:.0}%</text>",
                 h - pad - bh,
-                x + 25.0,
+                x + 23.0,
                 h - pad - bh - 4.0,
                 100.0 * v
             );
@@ -186,18 +188,17 @@ fn scores_chart(o: &Outcome) -> String {
         let _ = write!(
             svg,
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"middle\">{name}</text>",
-            x0 + 65.0,
+            x0 + 83.0,
             h - 10.0
         );
     }
     let _ = write!(
         svg,
-        "<rect x=\"{}\" y=\"8\" width=\"10\" height=\"10\" fill=\"{BLUE}\"/><text x=\"{}\" y=\"17\" font-size=\"11\">Greenlight</text>\
-         <rect x=\"{}\" y=\"24\" width=\"10\" height=\"10\" fill=\"{GREY}\"/><text x=\"{}\" y=\"33\" font-size=\"11\">GAEN-style</text></svg>",
-        w - 100.0,
-        w - 85.0,
-        w - 100.0,
-        w - 85.0
+        "<rect x=\"{lx}\" y=\"8\" width=\"10\" height=\"10\" fill=\"{BLUE}\"/><text x=\"{tx}\" y=\"17\" font-size=\"11\">Greenlight</text>\
+         <rect x=\"{lx}\" y=\"24\" width=\"10\" height=\"10\" fill=\"{LIGHT_BLUE}\"/><text x=\"{tx}\" y=\"33\" font-size=\"11\">Bluetooth alone</text>\
+         <rect x=\"{lx}\" y=\"40\" width=\"10\" height=\"10\" fill=\"{GREY}\"/><text x=\"{tx}\" y=\"49\" font-size=\"11\">GAEN-style</text></svg>",
+        lx = w - 110.0,
+        tx = w - 95.0,
     );
     svg
 }
