@@ -52,8 +52,9 @@ pub(crate) struct Phone {
     pub(crate) sightings: Vec<Sighting>,
     /// The residents those sightings came from.
     heard: HashSet<u32>,
-    /// Today's check-in key and the public halves of every day's.
-    day_key: Option<CheckInDayKey>,
+    /// The check-in key of each day with a sealed check-in, and their
+    /// public halves.
+    day_keys: Vec<CheckInDayKey>,
     day_publics: Vec<CheckInDay>,
     /// Sealed check-ins at venues a reporter visited that day (see
     /// README: no other epoch is ever traced), as the client keeps them.
@@ -218,7 +219,7 @@ pub(crate) async fn run(
             next_trace: 0,
             sightings: Vec::new(),
             heard: HashSet::new(),
-            day_key: None,
+            day_keys: Vec::new(),
             day_publics: Vec::new(),
             checkins: Vec::new(),
             exposures: Vec::new(),
@@ -275,8 +276,6 @@ pub(crate) async fn run(
             };
             phone.ids = schedule.all_ids();
             phone.schedule = Some(schedule);
-            // Yesterday's check-in key is no longer needed to check in.
-            phone.day_key = None;
         }
         for step in 0..STEPS_PER_DAY {
             let abs = u64::from(day) * u64::from(STEPS_PER_DAY) + u64::from(step);
@@ -450,12 +449,12 @@ async fn check_out(
     let day = start_day.plus(stay.day);
     let arrived = start_day.start().plus(u64::from(stay.day * STEPS_PER_DAY + stay.start) * STEP_SECS);
     let poster = venues.scan(stay.place, stay.day, arrived)?.ok_or("a stay at a place without posters")?;
-    if phone.day_key.as_ref().is_none_or(|k| k.day() != day) {
+    if !phone.day_keys.iter().any(|k| k.day() == day) {
         let key = CheckInDayKey::generate(day, rng);
         phone.day_publics.push(key.public());
-        phone.day_key = Some(key);
+        phone.day_keys.push(key);
     }
-    let key = phone.day_key.as_ref().ok_or("today's check-in key")?;
+    let key = phone.day_keys.iter().find(|k| k.day() == day).ok_or("the day's check-in key")?;
     // As the client: checked out now, or automatically after the venue's
     // typical stay, whichever comes first.
     let typical = u64::from(poster.info().kind.typical_stay_minutes()) * 60;
