@@ -300,7 +300,7 @@ pub(crate) async fn run(
                 // Every phone derives the new interval's ID and seals its
                 // metadata (on every core), then the radio carries them.
                 let slot = now.interval().slot();
-                let adverts = advertisements(&phones, today, slot);
+                let adverts = advertisements(&mut phones, today, slot);
                 for (phone, advert) in phones.iter().zip(adverts) {
                     match advert {
                         Some(advert) => world.advertise(phone.device, advert),
@@ -380,30 +380,31 @@ pub(crate) async fn run(
     Ok(out)
 }
 
+/// Splits `items` into one contiguous part per core, runs `f` on each part
+/// on its own thread, and returns the parts' results in order.
+fn on_every_core<T: Send, R: Send>(items: &mut [T], f: impl Fn(&mut [T]) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items.chunks_mut(chunk).map(|part| scope.spawn(move || f(part))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
+}
+
 /// Where every resident is at `step` of `day` (`abs` from the start),
 /// computed on every core.
 fn whereabouts(town: &Town, truth: &Truth, day: u32, step: u32, abs: u64) -> Vec<(u32, Position)> {
-    let n = u32::try_from(town.residents.len()).unwrap_or(u32::MAX);
-    let threads = u32::try_from(std::thread::available_parallelism().map_or(1, usize::from)).unwrap_or(1);
-    let chunk = n.div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n)
-            .step_by(chunk as usize)
-            .map(|from| {
-                scope.spawn(move || {
-                    (from..(from + chunk).min(n))
-                        .map(|r| town.whereabouts(r, day, step, truth.isolated(r, abs)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    })
+    let mut residents: Vec<u32> = (0..u32::try_from(town.residents.len()).unwrap_or(u32::MAX)).collect();
+    let parts = on_every_core(&mut residents, |part| {
+        part.iter().map(|&r| town.whereabouts(r, day, step, truth.isolated(r, abs))).collect::<Vec<_>>()
+    });
+    parts.into_iter().flatten().collect()
 }
 
 /// What each phone broadcasts during `slot` of `today`: `None` once its
 /// key of the day was released by a report.
-fn advertisements(phones: &[Phone], today: DayNumber, slot: u8) -> Vec<Option<Advertisement>> {
+fn advertisements(phones: &mut [Phone], today: DayNumber, slot: u8) -> Vec<Option<Advertisement>> {
     let advert = |phone: &Phone| -> Option<Advertisement> {
         if phone.released == Some(today) {
             return None;
@@ -413,13 +414,7 @@ fn advertisements(phones: &[Phone], today: DayNumber, slot: u8) -> Vec<Option<Ad
         let metadata = schedule.seal_metadata(&id, Metadata::v1(phone.calibration.tx_power_dbm));
         Some(Advertisement { id, metadata })
     };
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunk = phones.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            phones.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(advert).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    })
+    on_every_core(phones, |part| part.iter().map(advert).collect::<Vec<_>>()).into_iter().flatten().collect()
 }
 
 /// A resident leaves a venue: the real client checks out; a phone without
@@ -475,8 +470,9 @@ async fn check_out(
 
 /// What the services do at `step` of the day: the tracers look at the
 /// portal every quarter of an hour from 08:00 to 20:00; the key server
-/// exports on the hour; the town downloads the index and every new file,
-/// verified as the client verifies them, for the phones that sync now.
+/// exports on the hour; after either, the town downloads the index and
+/// every new file, verified as the client verifies them, for the phones
+/// that sync from then on.
 async fn publish_round(
     feed: &mut Feed,
     history: &mut History,
@@ -486,11 +482,18 @@ async fn publish_round(
     now: UnixTime,
     out: &mut RadioRun,
 ) -> Result<(), String> {
+    let mut changed = false;
     if TRACER_HOURS.contains(&(step / STEPS_PER_HOUR)) && step.is_multiple_of(TRACER_EVERY_STEPS) {
-        venues.tracer_round(services, now).await?;
+        changed |= venues.tracer_round(services, now).await?;
     }
     if step.is_multiple_of(STEPS_PER_HOUR) {
         services.seal(now).await?;
+        changed = true;
+    }
+    if !changed {
+        // The index changes only when the key server exports or a tracer
+        // publishes.
+        return Ok(());
     }
     let polled = feed.poll(services, now).await?;
     out.batches += polled.exports.len();
@@ -666,11 +669,5 @@ fn sync_phones(
         Ok(())
     };
     // Phones are independent: match on every core.
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunk = phones.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            phones.chunks_mut(chunk).map(|part| scope.spawn(|| part.iter_mut().try_for_each(&work))).collect();
-        handles.into_iter().try_for_each(|h| h.join().map_err(|_| "a matching thread panicked".to_owned())?)
-    })
+    on_every_core(phones, |part| part.iter_mut().try_for_each(&work)).into_iter().collect()
 }

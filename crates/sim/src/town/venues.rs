@@ -109,10 +109,12 @@ impl Venues {
 
     /// A tracer's look at the portal: publishes the cases whose owners
     /// have answered, then opens a case for every venue with revealed
-    /// visits waiting and sends its request to the owner.
-    pub(crate) async fn tracer_round(&mut self, services: &mut Services, now: UnixTime) -> Result<(), String> {
+    /// visits waiting and sends its request to the owner. Returns whether
+    /// it published anything.
+    pub(crate) async fn tracer_round(&mut self, services: &mut Services, now: UnixTime) -> Result<bool, String> {
         let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting).into_iter().partition(|w| w.2 <= now);
         self.waiting = later;
+        let published = !ready.is_empty();
         for (case, bundle, _) in ready {
             let sequence = services.publish_case(&case, &bundle, TRACE_MESSAGE, now).await?;
             let place = *self.place_of_key.get(&case.venue).ok_or("a case for a venue not in town")?;
@@ -125,6 +127,6 @@ impl Venues {
             let (_, bundle) = venue.venue.release(&case.request).map_err(|e| format!("the owner's release: {e}"))?;
             self.waiting.push((case, bundle, now.plus(OWNER_ANSWERS_SECS)));
         }
-        Ok(())
+        Ok(published)
     }
 }
