@@ -15,4 +15,3 @@ pub mod status;
 pub mod store;
 pub mod sync;
 pub mod vault;
-pub mod venue;

@@ -3,8 +3,6 @@
 //! failure becomes one clear sentence and a non-zero exit code.
 #![forbid(unsafe_code)]
 
-mod venue_cmd;
-
 use clap::{Parser, Subcommand};
 use greenlight_client::checkin::{self, CheckInError};
 use greenlight_client::settings::{Settings, parse_key};
@@ -94,7 +92,7 @@ enum Command {
     /// answer the health authority's release request.
     Venue {
         #[command(subcommand)]
-        command: venue_cmd::VenueCommand,
+        command: greenlight_venue::cli::VenueCommand,
     },
     /// Erases everything this device stored (a venue's files are kept).
     Wipe {
@@ -140,7 +138,12 @@ async fn run(command: Command, dir: PathBuf) -> Result<(), String> {
     match command {
         Command::Wipe { yes } => return wipe(&dir, yes),
         Command::Ble { command: BleCommand::Doctor } => return ble_doctor(),
-        Command::Venue { command } => return venue_cmd::run(command, &dir, now).await,
+        Command::Venue { command } => {
+            return greenlight_venue::cli::run(command, &dir, now, |p| {
+                checkin::read_poster_text(p).map_err(|e| e.to_string())
+            })
+            .await;
+        }
         _ => {}
     }
     let store = Store::open(&dir).await.map_err(|e| format!("{}: {e}", dir.display()))?;

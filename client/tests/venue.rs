@@ -11,13 +11,13 @@ mod portal;
 use common::Dir;
 
 use greenlight_client::checkin::{self, CheckInError};
-use greenlight_client::venue::{AuthorityKeys, EpochUse, Venue};
 use greenlight_protocol::codec::to_base64url;
 use greenlight_protocol::signing::SigningKey;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, TraceSecret};
 use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, VenueInfo, VenueKind};
 use greenlight_server::app::{self, Running};
+use greenlight_venue::{AuthorityKeys, EpochUse, Venue};
 use portal::{Portal, between};
 use rand_core::SeedableRng;
 use serde_json::Value;

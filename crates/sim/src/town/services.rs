@@ -4,7 +4,6 @@
 //! portal's pages, and the feed of signed files every phone syncs from.
 
 use greenlight_client::settings::Settings;
-use greenlight_client::venue::AuthorityKeys;
 use greenlight_protocol::export::{ExportBatch, Region};
 use greenlight_protocol::index::{FileKind, Index, IndexEntry};
 use greenlight_protocol::time::{DayNumber, UnixTime};
@@ -12,6 +11,7 @@ use greenlight_protocol::trace::TraceBatch;
 use greenlight_server::app::{self, Running};
 use greenlight_server::authority::accounts::{SESSION_IDLE_SECS, SESSION_MAX_SECS};
 use greenlight_server::config::{AuthorityConfig, AuthoritySettings, Config, Mode};
+use greenlight_venue::AuthorityKeys;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! The town's venues and their tracing: every bus, restaurant and shop is a
-//! venue set up with the real venue tool (`greenlight_client::venue`) that
+//! venue set up with the real venue tool (`greenlight_venue`) that
 //! prints one poster a day; residents scan it when they come in. When a
 //! resident who reports reveals visits, a tracer opens the venue's case in
 //! the staff portal and signs the release request; the owner answers it
@@ -8,9 +8,9 @@
 
 use super::layout::{PlaceKind, Town};
 use super::services::{OpenCase, Services};
-use greenlight_client::venue::Venue;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::venue::{Poster, VenueInfo};
+use greenlight_venue::Venue;
 use rand_chacha::ChaCha20Rng;
 use std::collections::HashMap;
 use std::path::Path;
@@ -57,7 +57,7 @@ impl Venues {
     /// its posters for `days` days from `first`.
     pub(crate) fn create(
         town: &Town,
-        authority: greenlight_client::venue::AuthorityKeys,
+        authority: greenlight_venue::AuthorityKeys,
         dir: &Path,
         first: DayNumber,
         days: u32,

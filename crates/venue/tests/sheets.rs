@@ -9,10 +9,10 @@
 // Pixel and module arithmetic on images of a few thousand pixels.
 #![allow(clippy::cast_possible_truncation)]
 
-use greenlight_client::venue::sheet::{Sheet, SheetError, SheetFormat, render_pdf, render_png, render_svg};
-use greenlight_client::venue::{fingerprint, long_date};
 use greenlight_protocol::time::DayNumber;
 use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
+use greenlight_venue::sheet::{Sheet, SheetError, SheetFormat, render_pdf, render_png, render_svg};
+use greenlight_venue::{fingerprint, long_date};
 use rand_core::SeedableRng;
 use std::path::{Path, PathBuf};
 use std::process::Command;

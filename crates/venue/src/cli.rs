@@ -1,13 +1,15 @@
 //! `greenlight venue …`: the venue owner's commands. Each parses its
-//! arguments, calls [`greenlight_client::venue`] and prints what happened
-//! in words; every failure is one sentence.
+//! arguments, calls this crate's library and prints what happened in words;
+//! every failure is one sentence. The `greenlight` binary embeds
+//! [`VenueCommand`] as its `venue` subcommand and hands it to [`run`].
 
-use clap::Subcommand;
-use greenlight_client::venue::screen::{Screen, ScreenConfig};
-use greenlight_client::venue::sheet::{self, Sheet, SheetFormat};
-use greenlight_client::venue::{
-    self, AuthorityKeys, BACKUP_FILE, EpochUse, KEY_FILE, Venue, long_date, parse_date, parse_kind, read_key_arg,
+use crate::screen::{Screen, ScreenConfig};
+use crate::sheet::{self, Sheet, SheetFormat};
+use crate::{
+    AuthorityKeys, BACKUP_FILE, EpochUse, KEY_FILE, Venue, fingerprint, long_date, parse_date, parse_kind,
+    read_key_arg, read_request, screen, write_atomic,
 };
+use clap::Subcommand;
 use greenlight_protocol::codec::to_base64url;
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::venue::VenueInfo;
@@ -17,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// The venue owner's commands.
 #[derive(Debug, Subcommand)]
-pub(crate) enum VenueCommand {
+pub enum VenueCommand {
     /// Creates a venue: a new secret (kept in this data directory, mode
     /// 0600) and a printable backup of it.
     Create {
@@ -104,8 +106,20 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-/// Runs one venue command in `dir`.
-pub(crate) async fn run(command: VenueCommand, dir: &Path, now: fn() -> UnixTime) -> Result<(), String> {
+/// Reads a poster's QR text from what the owner gave on the command line:
+/// the text itself, a text file, or a photo of the poster. The resident
+/// client's poster reader (the one a phone uses) is passed in, so that
+/// posters are read one way everywhere.
+pub type ReadPoster = fn(&str) -> Result<String, String>;
+
+/// Runs one venue command in `dir`, at the clock `now`; `read_poster`
+/// reads the `--poster` arguments of `venue release`.
+pub async fn run(
+    command: VenueCommand,
+    dir: &Path,
+    now: fn() -> UnixTime,
+    read_poster: ReadPoster,
+) -> Result<(), String> {
     let rng = &mut rand_core::UnwrapErr(getrandom::SysRng);
     match command {
         VenueCommand::Create { name, kind, address, authority_key, trace_key } => {
@@ -121,12 +135,12 @@ pub(crate) async fn run(command: VenueCommand, dir: &Path, now: fn() -> UnixTime
             .map_err(err)?;
             let venue = Venue::create(dir, info, authority, rng).map_err(err)?;
             let backup = dir.join(BACKUP_FILE);
-            venue::write_atomic(&backup, venue.backup_text().as_bytes(), 0o600).map_err(err)?;
+            write_atomic(&backup, venue.backup_text().as_bytes(), 0o600).map_err(err)?;
             println!(
                 "Created {} ({}), venue key {}.",
                 venue.info().name,
                 venue.info().kind.as_str(),
-                venue::fingerprint(&venue.public_key())
+                fingerprint(&venue.public_key())
             );
             println!("Its secret is in {} (readable by you only).", dir.join(KEY_FILE).display());
             println!(
@@ -139,7 +153,7 @@ pub(crate) async fn run(command: VenueCommand, dir: &Path, now: fn() -> UnixTime
                 std::fs::read_to_string(&backup).map_err(|e| format!("{}: {e}", backup.display()))?,
             );
             let venue = Venue::restore(dir, &text).map_err(err)?;
-            println!("Restored {}, venue key {}.", venue.info().name, venue::fingerprint(&venue.public_key()));
+            println!("Restored {}, venue key {}.", venue.info().name, fingerprint(&venue.public_key()));
             println!(
                 "Posters printed before keep working; to release their epochs, give their posters with `venue release --poster`."
             );
@@ -178,7 +192,7 @@ pub(crate) async fn run(command: VenueCommand, dir: &Path, now: fn() -> UnixTime
                     kind: p.info().kind.as_str().to_owned(),
                     date: long_date(p.epoch().day()),
                     valid: "Valid 00:00–24:00 UTC".to_owned(),
-                    fingerprint: venue::fingerprint(p.venue_key()),
+                    fingerprint: fingerprint(p.venue_key()),
                     qr_text: p.to_text(),
                 })
                 .collect();
@@ -216,7 +230,7 @@ pub(crate) async fn run(command: VenueCommand, dir: &Path, now: fn() -> UnixTime
             let venue = Venue::open(dir).map_err(err)?;
             let name = venue.info().name.clone();
             let screen = Screen::new(venue, ScreenConfig { rotate_minutes, ahead_minutes }, now).map_err(err)?;
-            venue::screen::serve(screen, listen, |addr| {
+            screen::serve(screen, listen, |addr| {
                 println!("Door screen of {name} at http://{addr}/ (Ctrl-C to stop)");
                 let _ = std::io::stdout().flush();
             })
@@ -268,14 +282,14 @@ pub(crate) async fn run(command: VenueCommand, dir: &Path, now: fn() -> UnixTime
                 let posters = poster
                     .iter()
                     .map(|p| {
-                        let text = greenlight_client::checkin::read_poster_text(p).map_err(err)?;
+                        let text = read_poster(p)?;
                         greenlight_protocol::venue::Poster::from_text(&text)
                             .map_err(|e| format!("{p}: not a valid poster ({e})"))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 venue.learn_posters(&posters, t).map_err(err)?;
             }
-            let bytes = venue::read_request(&request).map_err(err)?;
+            let bytes = read_request(&request).map_err(err)?;
             let (request, bundle) = venue.release(&bytes).map_err(err)?;
             println!(
                 "The health authority asks (signed {} UTC) for the secrets of {} epoch(s) of {}:",
@@ -289,9 +303,8 @@ pub(crate) async fn run(command: VenueCommand, dir: &Path, now: fn() -> UnixTime
             if !yes && !confirm("Release them? Only visitors of these epochs can then be alerted. [y/N] ")? {
                 return Err("nothing was released".into());
             }
-            let path = out.unwrap_or_else(|| {
-                PathBuf::from(format!("release-{}-{}.bin", venue::fingerprint(&venue.public_key()), t.0))
-            });
+            let path = out
+                .unwrap_or_else(|| PathBuf::from(format!("release-{}-{}.bin", fingerprint(&venue.public_key()), t.0)));
             write_file(&path, &bundle)?;
             println!("Released. Send {} to the health authority, or paste this text into its portal:", path.display());
             println!("{}", to_base64url(&bundle));

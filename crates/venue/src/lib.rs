@@ -1,7 +1,14 @@
-//! The venue owner's tools (spec §7–§9): the venue master secret and its
-//! printable backup, the log of opened epochs, printed day sheets, the
-//! rotating codes of a door screen, and the owner's half of a two-party
-//! trace.
+//! The venue owner's library (spec §7–§9): the venue master secret and its
+//! printable backup, the log of opened epochs, printed day posters
+//! ([`sheet`]), the rotating codes of a door screen ([`screen`]), and the
+//! owner's half of a two-party trace (the release). [`cli`] is the
+//! `greenlight venue …` command line built on it.
+//!
+//! A venue needs no account on any server and works offline: the owner
+//! creates it from the health authority's two public keys, prints posters
+//! and runs the door screen without any network; only a release, when the
+//! authority asks for one, goes back to it (as a file or text the owner
+//! sends).
 //!
 //! A venue lives in two files of the data directory:
 //!
@@ -17,7 +24,9 @@
 //! that printing the same day twice gives the same trace key and the owner
 //! can always answer a release for it. Writers hold `venue.lock`, so a
 //! screen and a poster run can open epochs at the same time.
+#![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod screen;
 pub mod sheet;
 
