@@ -31,10 +31,10 @@ use greenlight_protocol::report::ReportType;
 use greenlight_protocol::signing::SigningKey;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_server::store::{KeyRow, NewUpload};
+use greenlight_testkit::{LoopbackConfig, TestClock, TestServer};
 use rand_core::{Rng, SeedableRng};
 use std::io::{BufRead as _, Read as _};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use summary::{Figure, memory, record, reset_peak, size, verdict};
 
 /// Noon UTC of 2026-05-25: the phone syncs then.
@@ -61,23 +61,13 @@ fn met() -> Vec<(DailyKey, DayNumber)> {
 /// Prints `READY <base url> <export key> <bytes published>` and serves until
 /// its standard input closes.
 async fn serve(keys: usize) {
-    let dir = Dir::new("server");
-    let url = format!("sqlite://{}", dir.0.join("db.sqlite").display());
-    let config = greenlight_server::config::Config {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: dir.0.clone(),
-        database_url: url,
-        region: Region::new("GL-BENCH").expect("region"),
-        authority_keys: vec![authority().verifying_key()],
-        retention_days: 14,
-        export_interval: 3600,
-        embargo: 7200,
-        min_batch_keys: 50,
-        max_body: 65_536,
-        request_timeout: 30,
-    };
-    let running = greenlight_server::app::start(config, Arc::new(|| UnixTime(NOW))).await.expect("server starts");
-    let state = running.state.clone();
+    let loopback = LoopbackConfig::default()
+        .region(Region::new("GL-BENCH").expect("region"))
+        .trust(authority().verifying_key())
+        .request_timeout(30);
+    let server =
+        TestServer::builder().clock(TestClock::at(NOW)).loopback(loopback).start().await.expect("server starts");
+    let state = &server.state();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
     let met = met();
     let now = i64::try_from(NOW).expect("time");
@@ -117,15 +107,15 @@ async fn serve(keys: usize) {
         let sealed = state.publisher.seal(UnixTime(NOW)).await.expect("seal").expect("a batch");
         published += u64::try_from(sealed.file.size).expect("size");
     }
-    let export_key = std::fs::read_to_string(dir.0.join("export-key.pub")).expect("export key");
-    println!("READY http://{} {} {published}", running.addr, export_key.trim());
+    let export_key = std::fs::read_to_string(server.data_dir().join("export-key.pub")).expect("export key");
+    println!("READY {} {} {published}", server.base, export_key.trim());
     // Serve until the parent closes our standard input.
     tokio::task::spawn_blocking(|| {
         let _ = std::io::stdin().read_to_end(&mut Vec::new());
     })
     .await
     .expect("stdin");
-    running.shutdown().await;
+    server.shutdown().await;
 }
 
 /// 14 days of sightings: `peers` strangers at every 5-minute scan from 07:00
@@ -183,6 +173,7 @@ async fn phone(keys: usize, peers: usize) {
     let store = Store::open(&dir.0).await.expect("store");
     let settings = Settings {
         server: base,
+        authority: None,
         export_key: greenlight_client::settings::parse_key(&export_key).expect("export key"),
         authority_key: authority().verifying_key(),
     };

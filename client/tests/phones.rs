@@ -28,77 +28,52 @@ use greenlight_protocol::trace::{RevealedCheckIn, TraceBatch, TraceEntry, TraceS
 use greenlight_protocol::venue::{
     AuthorityTraceKey, Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret,
 };
-use greenlight_server::app::{self, Running};
+use greenlight_testkit::{LoopbackConfig, TestClock, TestServer};
 use rand_core::SeedableRng;
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Monday 2026-05-11, 00:00 UTC.
 const MONDAY: u64 = 20_584 * 86_400;
 const HOUR: u64 = 3600;
 
-/// The key server's configuration in these tests: SQLite in `dir`, a free
-/// port, small batches.
-fn server_config(
-    dir: &Dir,
-    database_url: &str,
-    authority_keys: Vec<greenlight_protocol::signing::VerifyingKey>,
-) -> greenlight_server::config::Config {
-    greenlight_server::config::Config {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: dir.0.clone(),
-        database_url: database_url.to_owned(),
-        region: Region::new("GL-TEST").expect("region"),
-        authority_keys,
-        retention_days: 14,
-        export_interval: 3600,
-        embargo: 7200,
-        min_batch_keys: 20,
-        max_body: 65_536,
-        request_timeout: 10,
-    }
-}
+/// Export batches are padded to at least this many keys in these tests.
+const MIN_BATCH_KEYS: usize = 20;
 
 /// The key server (SQLite, in-process) and a health authority.
 struct Town {
-    clock: Arc<AtomicU64>,
-    server: Option<Running>,
-    base: String,
+    server: TestServer,
     authority: SigningKey,
     trace_key: AuthorityTraceKey,
-    server_dir: Dir,
     rng: rand_chacha::ChaCha20Rng,
 }
 
 impl Town {
     async fn new() -> Self {
-        let clock = Arc::new(AtomicU64::new(MONDAY + 8 * HOUR));
-        let server_dir = Dir::new("server");
         let authority = SigningKey::from_bytes(&[5; 32]);
-        let c = clock.clone();
-        let url = format!("sqlite://{}", server_dir.0.join("db.sqlite").display());
-        let config = server_config(&server_dir, &url, vec![authority.verifying_key()]);
-        let server = app::start(config, Arc::new(move || UnixTime(c.load(Ordering::SeqCst)))).await.expect("server");
-        let base = format!("http://{}", server.addr);
+        let server = TestServer::builder()
+            .clock(TestClock::at(MONDAY + 8 * HOUR))
+            .loopback(LoopbackConfig::default().trust(authority.verifying_key()).min_batch_keys(MIN_BATCH_KEYS))
+            .start()
+            .await
+            .expect("server");
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
         let trace_key = AuthorityTraceKey::generate(&mut rng);
-        Town { clock, server: Some(server), base, authority, trace_key, server_dir, rng }
+        Town { server, authority, trace_key, rng }
     }
 
     fn now(&self) -> UnixTime {
-        UnixTime(self.clock.load(Ordering::SeqCst))
+        self.server.clock.now()
     }
 
     fn set(&self, t: u64) {
-        self.clock.store(t, Ordering::SeqCst);
+        self.server.clock.set(t);
     }
 
     fn settings(&self) -> Settings {
-        let text = std::fs::read_to_string(self.server_dir.0.join("export-key.pub")).expect("export key");
         Settings {
-            server: self.base.clone(),
-            export_key: greenlight_client::settings::parse_key(&text).expect("key"),
+            server: self.server.base.clone(),
+            authority: None,
+            export_key: self.server.export_key().expect("export key"),
             authority_key: self.authority.verifying_key(),
         }
     }
@@ -114,7 +89,7 @@ impl Town {
     async fn publish_policy(&self) {
         let policy = ColorPolicy::recommended(1, self.now()).sign(&self.authority);
         let r = reqwest::Client::new()
-            .post(format!("{}/v1/authority/files", self.base))
+            .post(format!("{}/v1/authority/files", self.server.base))
             .body(policy)
             .send()
             .await
@@ -158,8 +133,12 @@ impl Town {
             "certificate": certificate,
             "hmac_key": to_base64url(hmac_key.expose_secret()),
         });
-        let r =
-            reqwest::Client::new().post(format!("{}/v1/publish", self.base)).json(&body).send().await.expect("upload");
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/publish", self.server.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("upload");
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
         phone.store.mark_released(days).await.expect("released");
         phone.store.set_diagnosis(self.now().day(), 1).await.expect("diagnosis");
@@ -167,8 +146,7 @@ impl Town {
 
     /// The key server's hourly export, run now.
     async fn seal(&self) {
-        let state = &self.server.as_ref().expect("running").state;
-        state.publisher.seal(self.now()).await.expect("seal").expect("a batch");
+        self.server.seal().await.expect("seal").expect("a batch");
     }
 }
 
@@ -303,7 +281,7 @@ async fn a_check_in_at_a_traced_epoch_turns_yellow_and_another_epoch_stays_green
     town.set(MONDAY + 2 * 86_400);
     let batch = TraceBatch::new(Region::new("GL-TEST").expect("region"), 1, town.now(), vec![entry]).expect("batch");
     let r = reqwest::Client::new()
-        .post(format!("{}/v1/authority/files", town.base))
+        .post(format!("{}/v1/authority/files", town.server.base))
         .body(batch.sign(&town.authority))
         .send()
         .await
@@ -333,7 +311,7 @@ async fn a_tampered_file_is_rejected_and_an_interrupted_sync_resumes_without_los
     town.seal().await;
 
     // Someone on the path (or a broken CDN) changes the export batch.
-    let files = town.server_dir.0.join("files");
+    let files = town.server.data_dir().join("files");
     let batch_path = std::fs::read_dir(&files)
         .expect("files")
         .map(|e| e.expect("entry").path())
@@ -451,54 +429,35 @@ async fn issue_code(data_dir: &std::path::Path, database_url: &str, code: &str, 
 /// The key server with its health authority in-process (SQLite), as
 /// `greenlight-server authority init` and a plain start give it.
 struct AuthorityTown {
-    clock: Arc<AtomicU64>,
-    server: Running,
+    server: TestServer,
     settings: Settings,
-    dir: Dir,
-    url: String,
 }
 
 impl AuthorityTown {
     async fn start(t: u64) -> Self {
-        use greenlight_server::config::{AuthorityConfig, AuthoritySettings, Mode};
-        let clock = Arc::new(AtomicU64::new(t));
-        let dir = Dir::new("authority");
-        let url = format!("sqlite://{}", dir.0.join("db.sqlite").display());
-        let password = zeroize::Zeroizing::new("correct horse battery staple".to_owned());
-        let init = greenlight_server::authority::keys::init(
-            &dir.0,
-            &url,
-            "admin",
-            Some(password),
-            i64::try_from(t).expect("t"),
-        )
-        .await
-        .expect("authority init");
         // No --authority-key: it trusts its own authority.
-        let config = server_config(&dir, &url, Vec::new());
-        let c = clock.clone();
-        let server = app::start_with(
-            config,
-            AuthorityConfig { mode: Mode::Combined, settings: AuthoritySettings::default() },
-            Arc::new(move || UnixTime(c.load(Ordering::SeqCst))),
-        )
-        .await
-        .expect("server with authority");
-        let export_key = std::fs::read_to_string(dir.0.join("export-key.pub")).expect("export key");
+        let server = TestServer::builder()
+            .clock(TestClock::at(t))
+            .authority("admin", "correct horse battery staple")
+            .loopback(LoopbackConfig::default().min_batch_keys(MIN_BATCH_KEYS))
+            .start()
+            .await
+            .expect("server with authority");
         let settings = Settings {
-            server: format!("http://{}", server.addr),
-            export_key: greenlight_client::settings::parse_key(&export_key).expect("key"),
-            authority_key: init.signing_public,
+            server: server.base.clone(),
+            authority: None,
+            export_key: server.export_key().expect("export key"),
+            authority_key: server.authority_keys().expect("initialized").signing,
         };
-        AuthorityTown { clock, server, settings, dir, url }
+        AuthorityTown { server, settings }
     }
 
     fn now(&self) -> UnixTime {
-        UnixTime(self.clock.load(Ordering::SeqCst))
+        self.server.clock.now()
     }
 
     fn set(&self, t: u64) {
-        self.clock.store(t, Ordering::SeqCst);
+        self.server.clock.set(t);
     }
 
     async fn phone(&self, label: &str) -> Phone {
@@ -523,7 +482,7 @@ async fn reporting_with_a_code_turns_the_phone_red_and_warns_its_contacts() {
     alice.store.daily_key(DayNumber(20_585)).await.expect("today's key");
 
     // Tuesday 15:00: a test confirms Alice's infection; staff give her a code.
-    issue_code(&town.dir.0, &town.url, "31415926", DayNumber(20_585), town.now()).await;
+    issue_code(town.server.data_dir(), town.server.database_url(), "31415926", DayNumber(20_585), town.now()).await;
     let http = reqwest::Client::new();
     let wrong = greenlight_client::report::report(&alice.store, &settings, &http, "11111111", &[], town.now()).await;
     assert!(matches!(&wrong, Err(greenlight_client::report::ReportError::Refused { step: "verify", .. })), "{wrong:?}");
@@ -544,7 +503,7 @@ async fn reporting_with_a_code_turns_the_phone_red_and_warns_its_contacts() {
 
     // Wednesday 02:00 the key server publishes; Bob's phone finds Alice.
     town.set(MONDAY + 2 * 86_400 + 2 * HOUR);
-    town.server.state.publisher.seal(town.now()).await.expect("seal").expect("a batch");
+    town.server.seal().await.expect("seal").expect("a batch");
     town.sync(&bob).await;
     let decision = status::status(&bob.store, town.now()).await.expect("status");
     assert_eq!(decision.color, Color::Yellow, "{decision}");
@@ -592,7 +551,7 @@ async fn daemons_on_the_simulated_radio_warn_a_close_contact_and_not_a_far_one()
 
     // Tuesday Alice reports; Wednesday the batch is out; phones sync.
     town.set(MONDAY + 86_400 + 15 * HOUR);
-    issue_code(&town.dir.0, &town.url, "27182818", DayNumber(20_585), town.now()).await;
+    issue_code(town.server.data_dir(), town.server.database_url(), "27182818", DayNumber(20_585), town.now()).await;
     greenlight_client::report::report(
         &alice.store,
         &town.settings,
@@ -604,7 +563,7 @@ async fn daemons_on_the_simulated_radio_warn_a_close_contact_and_not_a_far_one()
     .await
     .expect("report");
     town.set(MONDAY + 2 * 86_400 + 2 * HOUR);
-    town.server.state.publisher.seal(town.now()).await.expect("seal").expect("a batch");
+    town.server.seal().await.expect("seal").expect("a batch");
     for phone in [&bob, &carol] {
         town.sync(phone).await;
     }

@@ -5,8 +5,6 @@
 //! runs in-process on loopback and the tracer works through its portal.
 
 mod common;
-#[path = "../../server/tests/common/portal.rs"]
-mod portal;
 
 use common::Dir;
 
@@ -16,14 +14,12 @@ use greenlight_protocol::signing::SigningKey;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, TraceSecret};
 use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, VenueInfo, VenueKind};
-use greenlight_server::app::{self, Running};
+use greenlight_testkit::{CodeKind, LoopbackConfig, Portal, TestClock, TestServer, between};
 use greenlight_venue::{AuthorityKeys, EpochUse, Venue};
-use portal::{Portal, between};
 use rand_core::SeedableRng;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
@@ -244,8 +240,7 @@ fn a_release_covers_exactly_the_requested_epochs_and_nothing_else() {
 /// The key server with its health authority, in-process on loopback, on
 /// the real clock (the `greenlight` processes read it too).
 struct Authority {
-    server: Running,
-    _dir: Dir,
+    server: TestServer,
     signing: String,
     trace: String,
     export: String,
@@ -253,46 +248,20 @@ struct Authority {
 
 impl Authority {
     async fn start() -> Self {
-        use greenlight_server::config::{AuthorityConfig, AuthoritySettings, Mode};
-        let dir = Dir::new("authority");
-        let url = format!("sqlite://{}", dir.0.join("db.sqlite").display());
-        let t = i64::try_from(now().0).expect("time");
-        let password = zeroize::Zeroizing::new(ADMIN_PASSWORD.to_owned());
-        let init = greenlight_server::authority::keys::init(&dir.0, &url, "admin", Some(password), t)
+        let server = TestServer::builder()
+            .clock(TestClock::wall())
+            .authority("admin", ADMIN_PASSWORD)
+            .loopback(LoopbackConfig::default().min_batch_keys(20))
+            .start()
             .await
-            .expect("authority init");
-        let config = greenlight_server::config::Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: dir.0.clone(),
-            database_url: url,
-            region: greenlight_protocol::export::Region::new("GL-TEST").expect("region"),
-            authority_keys: Vec::new(),
-            retention_days: 14,
-            export_interval: 3600,
-            embargo: 7200,
-            min_batch_keys: 20,
-            max_body: 65_536,
-            request_timeout: 10,
-        };
-        let server = app::start_with(
-            config,
-            AuthorityConfig { mode: Mode::Combined, settings: AuthoritySettings::default() },
-            Arc::new(now),
-        )
-        .await
-        .expect("server");
-        let export = std::fs::read_to_string(dir.0.join("export-key.pub")).expect("export key").trim().to_owned();
-        Authority {
-            server,
-            _dir: dir,
-            signing: hex::encode(init.signing_public.as_bytes()),
-            trace: hex::encode(init.trace_public),
-            export,
-        }
+            .expect("server");
+        let keys = server.authority_keys().expect("authority init");
+        let export = hex::encode(server.export_key().expect("export key").as_bytes());
+        Authority { signing: hex::encode(keys.signing.as_bytes()), trace: hex::encode(keys.trace), export, server }
     }
 
     fn base(&self) -> String {
-        format!("http://{}", self.server.addr)
+        self.server.base.clone()
     }
 
     /// A resident's phone: `greenlight init` against this deployment.
@@ -306,8 +275,8 @@ impl Authority {
     }
 
     async fn tracer(&self) -> Portal {
-        let portal = Portal::new(&self.base());
-        assert_eq!(portal.login("admin", ADMIN_PASSWORD).await.status, 303);
+        let portal = Portal::new(&self.base()).expect("portal client");
+        assert_eq!(portal.login("admin", ADMIN_PASSWORD).await.expect("the portal answers").status, 303);
         portal
     }
 }
@@ -382,37 +351,22 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
     // reports and reveals the visit.
     let portal = authority.tracer().await;
     let date = now().day().iso_date().to_string();
-    let page = portal
-        .post("/portal/codes", &[("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", &date)])
-        .await;
-    let code = between(&page.body, "id=\"issued-code\">", "<").expect("a code is issued").to_owned();
+    let code = portal.issue_code(CodeKind::Short, &date).await.expect("a code is issued").code;
     let reported = ok(greenlight(&case.0, &["report", "--code", &code, "--reveal", "all"]));
     assert!(reported.contains("1 visits revealed"), "{reported}");
 
     // The tracer opens a case from the revealed visit and signs the request.
     let venue_hex =
         between(&ok(greenlight(&owner.0, &["venue", "show"])), "venue key:      ", "\n").expect("venue key").to_owned();
-    let queue = portal.get("/portal/venues").await;
+    let queue = portal.get("/portal/venues").await.expect("the portal answers");
     assert!(queue.body.contains(&venue_hex), "the revealed visit waits for review");
-    let opened = portal.post("/portal/venues/open", &[("venue", &venue_hex)]).await;
-    let case_path = opened.location.expect("the case page");
-    assert_eq!(portal.post(&format!("{case_path}/request"), &[]).await.status, 303);
-    let page = portal.get(&case_path).await;
+    let case_path = portal.open_venue_case(&venue_hex).await.expect("the case page");
+    // Signed (the kit checks the 303) and downloaded for the owner.
+    let request = portal.sign_release_request(&case_path).await.expect("the signed request");
+    let page = portal.get(&case_path).await.expect("the portal answers");
     let request_text =
         between(&page.body, "id=\"request-text\"", "</").map(|t| t.rsplit('>').next().unwrap_or("").trim().to_owned());
     let request_file = owner.0.join("request.bin");
-    let cookie =
-        portal.cookies.lock().expect("lock").iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-    let request = portal
-        .client
-        .get(format!("{}{case_path}/request.bin", portal.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("download")
-        .bytes()
-        .await
-        .expect("bytes");
     std::fs::write(&request_file, &request).expect("write");
     if let Some(text) = request_text.filter(|t| !t.is_empty()) {
         assert_eq!(text, to_base64url(&request), "the portal shows the same request as text");
@@ -435,10 +389,8 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
     assert!(released.contains("secrets of 1 epoch(s)"), "{released}");
     let bundle = released.lines().last().expect("the bundle as text").trim().to_owned();
     assert_eq!(bundle, to_base64url(&std::fs::read(&bundle_file).expect("bundle")));
-    let published = portal
-        .post(&format!("{case_path}/publish"), &[("bundle", &bundle), ("message", "Get tested if you feel unwell.")])
-        .await;
-    assert!(published.body.contains("Published: trace batch"), "{}", published.body);
+    // The kit reads "Published: trace batch N" off the page.
+    portal.publish_case(&case_path, &bundle, "Get tested if you feel unwell.").await.expect("published");
 
     // Erin, who was there in the traced epoch, turns yellow; Frank, whose
     // check-in was in the screen's epoch, stays green.
@@ -473,10 +425,13 @@ async fn a_paper_guest_list_is_traced_from_the_epochs_the_owner_prints() {
     let lines: Vec<&str> = listed.lines().filter(|l| l.starts_with("GL1:")).collect();
     assert_eq!(lines.len(), 1, "today's epoch, not tomorrow's live one: {listed}");
     let portal = authority.tracer().await;
-    let page = portal.post("/portal/venues/paper", &[("epochs", lines[0]), ("venue", ""), ("name", "")]).await;
+    let page = portal
+        .post("/portal/venues/paper", &[("epochs", lines[0]), ("venue", ""), ("name", "")])
+        .await
+        .expect("the portal answers");
     let case_path = page.location.unwrap_or_else(|| panic!("a case is opened: {}", page.body));
-    assert_eq!(portal.post(&format!("{case_path}/request"), &[]).await.status, 303);
-    let page = portal.get(&case_path).await;
+    assert_eq!(portal.post(&format!("{case_path}/request"), &[]).await.expect("the portal answers").status, 303);
+    let page = portal.get(&case_path).await.expect("the portal answers");
     let request = between(&page.body, "id=\"request-text\"", "</")
         .and_then(|t| t.rsplit('>').next())
         .map(|t| t.trim().to_owned())
@@ -488,10 +443,8 @@ async fn a_paper_guest_list_is_traced_from_the_epochs_the_owner_prints() {
         &["venue", "release", "--request", &request, "--yes", "--out", owner.0.join("b.bin").to_str().expect("path")],
     ));
     let bundle = released.lines().last().expect("bundle").trim().to_owned();
-    let published = portal
-        .post(&format!("{case_path}/publish"), &[("bundle", &bundle), ("message", "A guest of this day fell ill.")])
-        .await;
-    assert!(published.body.contains("Published: trace batch"), "{}", published.body);
+    // The kit reads "Published: trace batch N" off the page.
+    portal.publish_case(&case_path, &bundle, "A guest of this day fell ill.").await.expect("published");
     ok(greenlight(&guest.0, &["sync"]));
     let (guest_color, why) = color(&guest);
     assert_eq!(guest_color, "yellow", "{why}");

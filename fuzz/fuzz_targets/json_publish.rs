@@ -8,12 +8,12 @@ use ed25519_dalek::SigningKey;
 use greenlight_protocol::export::Region;
 use greenlight_protocol::time::UnixTime;
 use greenlight_server::api::{PublishRequest, validate};
-use greenlight_server::config::Config;
 use greenlight_server::files::FsStore;
 use greenlight_server::metrics::Metrics;
 use greenlight_server::publisher::Publisher;
 use greenlight_server::state::{AppState, Attempts};
 use greenlight_server::store::Store;
+use greenlight_testkit::LoopbackConfig;
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -40,21 +40,18 @@ fn state() -> &'static Mutex<AppState> {
         let store = runtime.block_on(Store::connect(&url)).expect("SQLite");
         let authority = SigningKey::from_bytes(&hex32(AUTHORITY_SEED)).verifying_key();
         let region = Region::new("GL-FUZZ").expect("region");
-        let config = Config {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            data_dir: dir.clone(),
-            database_url: url,
-            region: region.clone(),
-            authority_keys: vec![authority],
-            retention_days: 14,
-            export_interval: 3600,
-            embargo: 7200,
-            min_batch_keys: 50,
-            max_body: 65_536,
-            request_timeout: 10,
-        };
+        // The test kit's loopback configuration: the server is never
+        // started, its state is built here around it.
+        let config = LoopbackConfig::default().region(region.clone()).trust(authority).build(&dir, &url);
         let files = Arc::new(FsStore::new(dir.join("files")).expect("file store"));
-        let publisher = Arc::new(Publisher::new(store.clone(), files, greenlight_fuzz::key(), region, 50, 3600));
+        let publisher = Arc::new(Publisher::new(
+            store.clone(),
+            files,
+            greenlight_fuzz::key(),
+            region,
+            config.min_batch_keys,
+            config.export_interval,
+        ));
         // The runtime must outlive the pool.
         std::mem::forget(runtime);
         Mutex::new(AppState {

@@ -150,10 +150,7 @@ async fn sealing(n: usize) {
         target: "≤ 24 B/key".into(),
         verdict: verdict(bytes_per_key <= 24.0),
     });
-    let mut server = server;
-    if let Some(running) = server.running.take() {
-        running.shutdown().await;
-    }
+    server.shutdown().await;
 }
 
 /// What `wrk` reported.
@@ -319,10 +316,7 @@ async fn serving(n: usize, secs: u64, connections: usize) {
             verdict: verdict(ours.bad == 0 && theirs.bad == 0),
         });
     }
-    let mut server = server;
-    if let Some(running) = server.running.take() {
-        running.shutdown().await;
-    }
+    server.shutdown().await;
 }
 
 fn main() {

@@ -183,8 +183,8 @@ async fn run(db: Db, n: usize, concurrency: usize) {
     )
     .await;
 
-    let certificates = count(&server.db.url, "used_certificates").await;
-    let stored_keys = count(&server.db.url, "diagnosis_keys").await;
+    let certificates = count(server.database_url(), "used_certificates").await;
+    let stored_keys = count(server.database_url(), "diagnosis_keys").await;
     let accepted = uploads.ok as i64;
     let consistent = certificates == accepted && stored_keys == accepted * KEYS_PER_UPLOAD as i64;
 
@@ -236,10 +236,7 @@ async fn run(db: Db, n: usize, concurrency: usize) {
         target: "0 errors, nothing lost".into(),
         verdict: verdict(uploads.errors == 0 && health.errors == 0 && consistent),
     });
-    let mut server = server;
-    if let Some(running) = server.running.take() {
-        running.shutdown().await;
-    }
+    server.shutdown().await;
 }
 
 fn main() {

@@ -69,17 +69,17 @@ async fn a_certificate_replayed_after_a_restart_is_refused(db: Db) {
 async fn a_session_cookie_planted_before_login_is_never_signed_in(db: Db) {
     let server = TestServer::start_with_authority(db).await;
     let planted = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    let victim = Portal::new(&server.base);
-    victim.cookies.lock().expect("lock").insert("gl_session".into(), planted.into());
-    let answer = victim.login("admin", ADMIN_PASSWORD).await;
+    let victim = Portal::new(&server.base).expect("portal client");
+    victim.set_cookie("gl_session", planted);
+    let answer = victim.login("admin", ADMIN_PASSWORD).await.expect("the portal answers");
     assert_eq!(answer.status, 303, "{}", answer.body);
-    let session = victim.cookies.lock().expect("lock").get("gl_session").cloned().expect("a session cookie");
+    let session = victim.cookie("gl_session").expect("a session cookie");
     assert_ne!(session, planted, "the login kept the planted session id");
-    assert_eq!(victim.get("/portal").await.status, 200, "the victim is signed in");
+    assert_eq!(victim.get("/portal").await.expect("the portal answers").status, 200, "the victim is signed in");
 
-    let attacker = Portal::new(&server.base);
-    attacker.cookies.lock().expect("lock").insert("gl_session".into(), planted.into());
-    let page = attacker.get("/portal").await;
+    let attacker = Portal::new(&server.base).expect("portal client");
+    attacker.set_cookie("gl_session", planted);
+    let page = attacker.get("/portal").await.expect("the portal answers");
     assert_eq!(page.status, 303, "the planted cookie is not a session");
     assert!(page.location.as_deref().is_some_and(|l| l.starts_with("/portal/login")), "{page:?}");
 }

@@ -19,6 +19,7 @@ use greenlight_protocol::signing::TrustedKeys;
 use greenlight_protocol::time::DayNumber;
 use greenlight_protocol::trace::{RELEASE_BUNDLE_MAGIC, ReleaseRequest, RevealedCheckIn, TraceBatch};
 use greenlight_protocol::venue::{Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret};
+use greenlight_testkit::CodeKind;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde_json::{Value, json};
@@ -46,21 +47,22 @@ common::on_both_databases!(
 const TEST_DATE: &str = "2026-05-09";
 
 async fn admin(server: &TestServer) -> Portal {
-    let portal = Portal::new(&server.base);
-    let answer = portal.login("admin", ADMIN_PASSWORD).await;
+    let portal = Portal::new(&server.base).expect("portal client");
+    let answer = portal.login("admin", ADMIN_PASSWORD).await.expect("the portal answers");
     assert_eq!((answer.status, answer.location.as_deref()), (303, Some("/portal")), "{}", answer.body);
     portal
 }
 
 /// Issues a code through the portal; returns (code as shown, reference).
 async fn issue(portal: &Portal, kind: &str) -> (String, String) {
-    let page = portal
-        .post("/portal/codes", &[("kind", kind), ("report_type", "1"), ("day_kind", "2"), ("date", TEST_DATE)])
-        .await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    let code = between(&page.body, "id=\"issued-code\">", "<").expect("the code is shown").to_owned();
-    let handle = between(&page.body, "id=\"code-handle\">", "<").expect("its reference is shown").to_owned();
-    (code, handle)
+    let kind = match kind {
+        "short" => CodeKind::Short,
+        "long" => CodeKind::Long,
+        other => panic!("no code kind {other:?}"),
+    };
+    // The kit requires a 200 and reads the code and its reference off the page.
+    let issued = portal.issue_code(kind, TEST_DATE).await.expect("the code is issued and shown with its reference");
+    (issued.code, issued.handle)
 }
 
 /// A device call: status, JSON body, body size, headers (without `date`).
@@ -197,9 +199,9 @@ async fn a_code_becomes_a_certificate_and_the_upload_is_published(db: Db) {
     }
 
     // Staff see the code used, and the day's numbers.
-    let status = portal.get(&format!("/portal/codes?handle={handle}")).await;
+    let status = portal.get(&format!("/portal/codes?handle={handle}")).await.expect("the portal answers");
     assert!(between(&status.body, "id=\"code-status\">", "</p>").expect("status").contains("used by a phone"));
-    let stats = portal.get("/portal/stats").await;
+    let stats = portal.get("/portal/stats").await.expect("the portal answers");
     let today = between(&stats.body, "<th scope=\"row\">2026-05-10</th>", "</tr>").expect("today's row");
     assert_eq!(today.matches("<td>1</td>").count(), 3, "1 short code issued, claimed, certified: {today}");
 }
@@ -362,7 +364,7 @@ async fn device_answers_have_one_size_and_chaff_touches_nothing(db: Db) {
     assert_eq!((status, size), (409, 512));
 
     // Only real requests were counted.
-    let stats = portal.get("/portal/stats").await;
+    let stats = portal.get("/portal/stats").await.expect("the portal answers");
     let today = between(&stats.body, "<th scope=\"row\">2026-05-10</th>", "</tr>").expect("row");
     assert_eq!(today.matches("<td>1</td>").count(), 3, "{today}");
 }
@@ -375,7 +377,7 @@ async fn the_daily_quota_stops_issuing_and_staff_can_expire_codes(db: Db) {
         let mut form = vec![("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", TEST_DATE)];
         form.retain(|(k, _)| *k != field);
         form.push((field, value));
-        let page = portal.post("/portal/codes", &form).await;
+        let page = portal.post("/portal/codes", &form).await.expect("the portal answers");
         assert_eq!(page.status, 400, "{field}={value}");
         assert!(page.body.contains("No code was issued"));
     }
@@ -384,15 +386,20 @@ async fn the_daily_quota_stops_issuing_and_staff_can_expire_codes(db: Db) {
     issue(&portal, "long").await;
     let refused = portal
         .post("/portal/codes", &[("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", TEST_DATE)])
-        .await;
+        .await
+        .expect("the portal answers");
     assert_eq!(refused.status, 429);
     assert!(refused.body.contains("quota of 2 codes is used up"), "{}", refused.body);
 
-    let expired = portal.post("/portal/codes/expire", &[("handle", &handle)]).await;
+    let expired = portal.post("/portal/codes/expire", &[("handle", &handle)]).await.expect("the portal answers");
     assert_eq!(expired.status, 200, "{}", expired.body);
     assert_eq!(verify(&server, &code).await.1["status"], "code_expired");
-    assert_eq!(portal.post("/portal/codes/expire", &[("handle", &handle)]).await.status, 409, "only once");
-    let audit = portal.get("/portal/audit").await.body;
+    assert_eq!(
+        portal.post("/portal/codes/expire", &[("handle", &handle)]).await.expect("the portal answers").status,
+        409,
+        "only once"
+    );
+    let audit = portal.get("/portal/audit").await.expect("the portal answers").body;
     assert!(audit.contains("code expired") && audit.contains(&handle), "{audit}");
 }
 
@@ -405,7 +412,7 @@ async fn roles_are_enforced_and_nobody_grants_above_their_own(db: Db) {
         let mut form = vec![("username", name)];
         let boxes: Vec<String> = roles.iter().map(|r| format!("role_{r}")).collect();
         form.extend(boxes.iter().map(|b| (b.as_str(), "on")));
-        let page = admin.post("/portal/staff", &form).await;
+        let page = admin.post("/portal/staff", &form).await.expect("the portal answers");
         assert_eq!(page.status, 200, "{}", page.body);
         let password = between(&page.body, "id=\"one-time-password\">", "<").expect("one-time password").to_owned();
         passwords.insert(name, password);
@@ -414,56 +421,113 @@ async fn roles_are_enforced_and_nobody_grants_above_their_own(db: Db) {
         let password = passwords[name].clone();
         let base = server.base.clone();
         async move {
-            let portal = Portal::new(&base);
-            let answer = portal.login(name, &password).await;
+            let portal = Portal::new(&base).expect("portal client");
+            let answer = portal.login(name, &password).await.expect("the portal answers");
             assert_eq!(answer.location.as_deref(), Some("/portal/password"), "a one-time password must be changed");
             let changed = portal
                 .post(
                     "/portal/password",
                     &[("current", &password), ("new", "a long new password"), ("repeat", "a long new password")],
                 )
-                .await;
+                .await
+                .expect("the portal answers");
             assert_eq!((changed.status, changed.location.as_deref()), (303, Some("/portal")), "{}", changed.body);
-            portal.get("/portal").await;
+            portal.get("/portal").await.expect("the portal answers");
             portal
         }
     };
     let ivy = login("ivy").await;
-    assert_eq!(ivy.get("/portal/staff").await.status, 403, "an issuer cannot manage staff");
-    assert_eq!(ivy.post("/portal/staff", &[("username", "eve"), ("role_admin", "on")]).await.status, 403);
-    assert_eq!(ivy.get("/portal/audit").await.status, 403);
-    assert_eq!(ivy.get("/portal/policy").await.status, 403);
-    assert_eq!(ivy.get("/portal/venues").await.status, 403);
+    assert_eq!(
+        ivy.get("/portal/staff").await.expect("the portal answers").status,
+        403,
+        "an issuer cannot manage staff"
+    );
+    assert_eq!(
+        ivy.post("/portal/staff", &[("username", "eve"), ("role_admin", "on")])
+            .await
+            .expect("the portal answers")
+            .status,
+        403
+    );
+    assert_eq!(ivy.get("/portal/audit").await.expect("the portal answers").status, 403);
+    assert_eq!(ivy.get("/portal/policy").await.expect("the portal answers").status, 403);
+    assert_eq!(ivy.get("/portal/venues").await.expect("the portal answers").status, 403);
     issue(&ivy, "short").await;
 
     let otto = login("otto").await;
-    assert_eq!(otto.get("/portal/codes").await.status, 403, "an auditor cannot issue codes");
+    assert_eq!(
+        otto.get("/portal/codes").await.expect("the portal answers").status,
+        403,
+        "an auditor cannot issue codes"
+    );
     let page = otto
         .post("/portal/codes", &[("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", TEST_DATE)])
-        .await;
+        .await
+        .expect("the portal answers");
     assert_eq!(page.status, 403);
     assert!(page.body.contains("does not have the issuer role"));
-    assert_eq!(otto.get("/portal/audit").await.status, 200);
+    assert_eq!(otto.get("/portal/audit").await.expect("the portal answers").status, 200);
 
     // Ada is an admin without the tracer and auditor roles: she cannot
     // grant them, nor touch an account that holds them.
     let ada = login("ada").await;
-    assert_eq!(ada.post("/portal/staff", &[("username", "tom"), ("role_tracer", "on")]).await.status, 403);
-    assert_eq!(ada.post("/portal/staff", &[("username", "ian"), ("role_issuer", "on")]).await.status, 200);
+    assert_eq!(
+        ada.post("/portal/staff", &[("username", "tom"), ("role_tracer", "on")])
+            .await
+            .expect("the portal answers")
+            .status,
+        403
+    );
+    assert_eq!(
+        ada.post("/portal/staff", &[("username", "ian"), ("role_issuer", "on")])
+            .await
+            .expect("the portal answers")
+            .status,
+        200
+    );
     let otto_id = staff_id(&server, "otto").await;
-    let page = ada.post("/portal/staff/roles", &[("id", &otto_id), ("role_issuer", "on")]).await;
+    let page =
+        ada.post("/portal/staff/roles", &[("id", &otto_id), ("role_issuer", "on")]).await.expect("the portal answers");
     assert_eq!(page.status, 403, "otto holds auditor, which ada does not");
-    assert_eq!(ada.post("/portal/staff/status", &[("id", &otto_id), ("disabled", "1")]).await.status, 403);
+    assert_eq!(
+        ada.post("/portal/staff/status", &[("id", &otto_id), ("disabled", "1")])
+            .await
+            .expect("the portal answers")
+            .status,
+        403
+    );
     let ivy_id = staff_id(&server, "ivy").await;
-    assert_eq!(ada.post("/portal/staff/roles", &[("id", &ivy_id), ("role_admin", "on")]).await.status, 200);
+    assert_eq!(
+        ada.post("/portal/staff/roles", &[("id", &ivy_id), ("role_admin", "on")])
+            .await
+            .expect("the portal answers")
+            .status,
+        200
+    );
     // Nobody changes their own account here.
     let ada_id = staff_id(&server, "ada").await;
-    assert_eq!(ada.post("/portal/staff/status", &[("id", &ada_id), ("disabled", "1")]).await.status, 403);
+    assert_eq!(
+        ada.post("/portal/staff/status", &[("id", &ada_id), ("disabled", "1")])
+            .await
+            .expect("the portal answers")
+            .status,
+        403
+    );
 
     // Disabling an account ends its sessions at once.
-    assert_eq!(admin.post("/portal/staff/status", &[("id", &otto_id), ("disabled", "1")]).await.status, 200);
-    assert_eq!(otto.get("/portal/audit").await.location.as_deref(), Some("/portal/login?ended=1"));
-    let audit = admin.get("/portal/audit").await.body;
+    assert_eq!(
+        admin
+            .post("/portal/staff/status", &[("id", &otto_id), ("disabled", "1")])
+            .await
+            .expect("the portal answers")
+            .status,
+        200
+    );
+    assert_eq!(
+        otto.get("/portal/audit").await.expect("the portal answers").location.as_deref(),
+        Some("/portal/login?ended=1")
+    );
+    let audit = admin.get("/portal/audit").await.expect("the portal answers").body;
     for action in ["staff created", "roles changed", "staff disabled", "password changed", "code issued"] {
         assert!(audit.contains(action), "{action} is audited");
     }
@@ -478,34 +542,40 @@ async fn forms_without_a_valid_csrf_token_change_nothing(db: Db) {
     let server = TestServer::start_with_authority(db).await;
     let portal = admin(&server).await;
     let form = [("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", TEST_DATE)];
-    let missing = portal.post_raw("/portal/codes", &form).await;
+    let missing = portal.post_raw("/portal/codes", &form).await.expect("the portal answers");
     assert_eq!(missing.status, 403);
     assert!(missing.body.contains("nothing was changed"));
     let mut wrong = vec![("csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")];
     wrong.extend_from_slice(&form);
-    assert_eq!(portal.post_raw("/portal/codes", &wrong).await.status, 403);
+    assert_eq!(portal.post_raw("/portal/codes", &wrong).await.expect("the portal answers").status, 403);
     // Another session's token does not work either.
     let other = admin_session_csrf(&server).await;
     let mut foreign = vec![("csrf", other.as_str())];
     foreign.extend_from_slice(&form);
-    assert_eq!(portal.post_raw("/portal/codes", &foreign).await.status, 403);
-    assert_eq!(portal.post_raw("/portal/logout", &[]).await.status, 403, "logout is a form too");
+    assert_eq!(portal.post_raw("/portal/codes", &foreign).await.expect("the portal answers").status, 403);
+    assert_eq!(
+        portal.post_raw("/portal/logout", &[]).await.expect("the portal answers").status,
+        403,
+        "logout is a form too"
+    );
     let codes = server.authority_state().store.recent_codes(10).await.expect("db");
     assert!(codes.is_empty(), "no code was issued");
 
     // The login form needs its own cookie: a cross-site login post fails.
-    let stranger = Portal::new(&server.base);
-    let answer =
-        stranger.post_raw("/portal/login", &[("csrf", "x"), ("username", "admin"), ("password", ADMIN_PASSWORD)]).await;
+    let stranger = Portal::new(&server.base).expect("portal client");
+    let answer = stranger
+        .post_raw("/portal/login", &[("csrf", "x"), ("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .await
+        .expect("the portal answers");
     assert_eq!(answer.status, 403);
-    assert!(!stranger.cookies.lock().expect("lock").contains_key("gl_session"));
+    assert!(stranger.cookie("gl_session").is_none());
     // With the token the same form works.
-    assert_eq!(portal.post("/portal/codes", &form).await.status, 200);
+    assert_eq!(portal.post("/portal/codes", &form).await.expect("the portal answers").status, 200);
 }
 
 async fn admin_session_csrf(server: &TestServer) -> String {
     let other = admin(server).await;
-    let token = other.csrf.lock().expect("lock").clone();
+    let token = other.csrf();
     assert!(!token.is_empty());
     token
 }
@@ -513,19 +583,18 @@ async fn admin_session_csrf(server: &TestServer) -> String {
 async fn sessions_end_when_idle_too_old_or_logged_out(db: Db) {
     let server = TestServer::start_with_authority(db).await;
     let portal = admin(&server).await;
-    let cookie = portal.cookies.lock().expect("lock").get("gl_session").cloned().expect("session cookie");
-    assert_eq!(portal.get("/portal").await.status, 200);
+    let cookie = portal.cookie("gl_session").expect("session cookie");
+    assert_eq!(portal.get("/portal").await.expect("the portal answers").status, 200);
 
     // Cookie attributes: HttpOnly, SameSite=Strict; not Secure on loopback.
-    let probe = Portal::new(&server.base);
-    let form = probe.get("/portal/login").await;
+    let probe = Portal::new(&server.base).expect("portal client");
+    let form = probe.get("/portal/login").await.expect("the portal answers");
     let token = between(&form.body, "name=\"csrf\" value=\"", "\"").expect("token").to_owned();
     let response = probe
-        .client
+        .http()
         .post(format!("{}/portal/login", server.base))
         .header("cookie", format!("gl_login={token}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={token}&username=admin&password={}", common::encode(ADMIN_PASSWORD)))
+        .form(&[("csrf", token.as_str()), ("username", "admin"), ("password", ADMIN_PASSWORD)])
         .send()
         .await
         .expect("login");
@@ -543,48 +612,50 @@ async fn sessions_end_when_idle_too_old_or_logged_out(db: Db) {
 
     // 29 minutes idle is fine; 30 more ends the session.
     server.clock.advance(29 * 60);
-    assert_eq!(portal.get("/portal").await.status, 200);
+    assert_eq!(portal.get("/portal").await.expect("the portal answers").status, 200);
     server.clock.advance(30 * 60);
-    let ended = portal.get("/portal").await;
+    let ended = portal.get("/portal").await.expect("the portal answers");
     assert_eq!(ended.location.as_deref(), Some("/portal/login?ended=1"));
-    assert!(portal.get("/portal/login?ended=1").await.body.contains("Your session has ended"));
+    assert!(
+        portal.get("/portal/login?ended=1").await.expect("the portal answers").body.contains("Your session has ended")
+    );
 
     // Active, a session still ends 12 hours after login.
     let portal = admin(&server).await;
     for _ in 0..24 {
         server.clock.advance(29 * 60);
-        assert_eq!(portal.get("/portal").await.status, 200);
+        assert_eq!(portal.get("/portal").await.expect("the portal answers").status, 200);
     }
     server.clock.advance(29 * 60);
-    assert_eq!(portal.get("/portal").await.status, 303);
+    assert_eq!(portal.get("/portal").await.expect("the portal answers").status, 303);
 
     // Logout ends it for good: the old cookie is worthless.
     let portal = admin(&server).await;
-    let cookie_before = portal.cookies.lock().expect("lock").get("gl_session").cloned().expect("cookie");
-    let out = portal.post("/portal/logout", &[]).await;
+    let cookie_before = portal.cookie("gl_session").expect("cookie");
+    let out = portal.post("/portal/logout", &[]).await.expect("the portal answers");
     assert_eq!(out.location.as_deref(), Some("/portal/login"));
-    let replay = Portal::new(&server.base);
-    replay.cookies.lock().expect("lock").insert("gl_session".into(), cookie_before);
-    assert_eq!(replay.get("/portal").await.status, 303);
-    replay.cookies.lock().expect("lock").insert("gl_session".into(), cookie);
-    assert_eq!(replay.get("/portal").await.status, 303);
+    let replay = Portal::new(&server.base).expect("portal client");
+    replay.set_cookie("gl_session", &cookie_before);
+    assert_eq!(replay.get("/portal").await.expect("the portal answers").status, 303);
+    replay.set_cookie("gl_session", &cookie);
+    assert_eq!(replay.get("/portal").await.expect("the portal answers").status, 303);
 }
 
 async fn wrong_passwords_lock_an_account(db: Db) {
     let server = TestServer::start_with_authority(db).await;
-    let portal = Portal::new(&server.base);
+    let portal = Portal::new(&server.base).expect("portal client");
     for _ in 0..5 {
-        let answer = portal.login("admin", "not the password").await;
+        let answer = portal.login("admin", "not the password").await.expect("the portal answers");
         assert_eq!(answer.status, 401);
         assert!(answer.body.contains("Wrong user name or password"));
     }
-    let answer = portal.login("admin", ADMIN_PASSWORD).await;
+    let answer = portal.login("admin", ADMIN_PASSWORD).await.expect("the portal answers");
     assert_eq!(answer.status, 401, "locked, even with the right password");
     assert!(answer.body.contains("locked for 15 minutes"));
-    assert_eq!(portal.login("nobody", "whatever").await.status, 401);
+    assert_eq!(portal.login("nobody", "whatever").await.expect("the portal answers").status, 401);
     server.clock.advance(15 * 60);
-    assert_eq!(portal.login("admin", ADMIN_PASSWORD).await.status, 303);
-    let audit = portal.get("/portal/audit").await.body;
+    assert_eq!(portal.login("admin", ADMIN_PASSWORD).await.expect("the portal answers").status, 303);
+    let audit = portal.get("/portal/audit").await.expect("the portal answers").body;
     assert!(audit.contains("login failed") && audit.contains("wrong password") && audit.contains("unknown account"));
     assert!(!audit.contains("not the password"), "typed passwords are never logged");
 }
@@ -620,12 +691,9 @@ impl Venue {
 
 /// Opens the case's request, checks it with the owner, returns the request.
 async fn sign_request(portal: &Portal, case: &str) -> Vec<u8> {
-    let page = portal.post(&format!("{case}/request"), &[]).await;
+    let page = portal.post(&format!("{case}/request"), &[]).await.expect("the portal answers");
     assert_eq!(page.status, 303, "{}", page.body);
-    let response = portal.client.get(format!("{}{case}/request.bin", portal.base));
-    let cookie =
-        portal.cookies.lock().expect("lock").iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-    response.header("cookie", cookie).send().await.expect("download").bytes().await.expect("bytes").to_vec()
+    portal.download(&format!("{case}/request.bin")).await.expect("download")
 }
 
 async fn a_revealed_check_in_is_traced_with_the_owners_release(db: Db) {
@@ -647,13 +715,16 @@ async fn a_revealed_check_in_is_traced_with_the_owners_release(db: Db) {
     assert_eq!(status, 200, "{body}");
 
     // The tracer sees it in the queue and opens a case.
-    let queue = portal.get("/portal/venues").await;
+    let queue = portal.get("/portal/venues").await.expect("the portal answers");
     assert!(queue.body.contains("Café Aurora") && queue.body.contains("18:00 – 20:00"), "{}", queue.body);
     let venue_hex = hex::encode(poster.venue_key().as_bytes());
-    let opened = portal.post("/portal/venues/open", &[("venue", &venue_hex)]).await;
+    let opened = portal.post("/portal/venues/open", &[("venue", &venue_hex)]).await.expect("the portal answers");
     assert_eq!(opened.status, 303, "{}", opened.body);
     let case = opened.location.expect("case page");
-    assert!(!portal.get("/portal/venues").await.body.contains("Open a case for Café Aurora"), "reviewed");
+    assert!(
+        !portal.get("/portal/venues").await.expect("the portal answers").body.contains("Open a case for Café Aurora"),
+        "reviewed"
+    );
 
     let request = sign_request(&portal, &case).await;
     let bundle = venue.release(&server, &request);
@@ -668,23 +739,33 @@ async fn a_revealed_check_in_is_traced_with_the_owners_release(db: Db) {
     body.extend_from_slice(venue.master.owner_share(&other).to_bytes().as_ref());
     let forged = greenlight_protocol::signing::seal_file(RELEASE_BUNDLE_MAGIC, &body, &venue.master.signing_key());
     let message = "A visitor later tested positive. Watch for symptoms until 2026-05-23.";
-    let page =
-        portal.post(&format!("{case}/publish"), &[("bundle", &to_base64url(&forged)), ("message", message)]).await;
+    let page = portal
+        .post(&format!("{case}/publish"), &[("bundle", &to_base64url(&forged)), ("message", message)])
+        .await
+        .expect("the portal answers");
     assert_eq!(page.status, 400);
     assert!(page.body.contains("wrong or forged"), "{}", page.body);
-    let page = portal.post(&format!("{case}/publish"), &[("bundle", "garbage"), ("message", message)]).await;
+    let page = portal
+        .post(&format!("{case}/publish"), &[("bundle", "garbage"), ("message", message)])
+        .await
+        .expect("the portal answers");
     assert_eq!(page.status, 400);
     let stranger = Venue::new(9);
     let mut stranger = stranger;
     stranger.poster(&server, yesterday);
     let foreign = greenlight_protocol::signing::seal_file(RELEASE_BUNDLE_MAGIC, &body, &stranger.master.signing_key());
-    let page =
-        portal.post(&format!("{case}/publish"), &[("bundle", &to_base64url(&foreign)), ("message", message)]).await;
+    let page = portal
+        .post(&format!("{case}/publish"), &[("bundle", &to_base64url(&foreign)), ("message", message)])
+        .await
+        .expect("the portal answers");
     assert_eq!(page.status, 400, "signed by another key than the venue's");
     assert!(listed(&server, FileKind::TraceBatch).await.is_empty(), "nothing published");
 
     // The genuine release publishes one entry.
-    let page = portal.post(&format!("{case}/publish"), &[("bundle", &bundle), ("message", message)]).await;
+    let page = portal
+        .post(&format!("{case}/publish"), &[("bundle", &bundle), ("message", message)])
+        .await
+        .expect("the portal answers");
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("published in trace batch 1"));
     let files = listed(&server, FileKind::TraceBatch).await;
@@ -696,9 +777,12 @@ async fn a_revealed_check_in_is_traced_with_the_owners_release(db: Db) {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].overlap_minutes, 60);
     assert_eq!(found[0].message, message);
-    let again = portal.post(&format!("{case}/publish"), &[("bundle", &bundle), ("message", message)]).await;
+    let again = portal
+        .post(&format!("{case}/publish"), &[("bundle", &bundle), ("message", message)])
+        .await
+        .expect("the portal answers");
     assert_eq!(again.status, 409, "a case is published once");
-    let audit = portal.get("/portal/audit").await.body;
+    let audit = portal.get("/portal/audit").await.expect("the portal answers").body;
     assert!(
         audit.contains("venue case opened")
             && audit.contains("release request signed")
@@ -714,26 +798,31 @@ async fn a_paper_guest_list_is_traced_the_same_way(db: Db) {
     let posters: Vec<Poster> = (2..4).map(|n| venue.poster(&server, today.minus(n))).collect();
     let text = posters.iter().map(Poster::to_text).collect::<Vec<_>>().join("\n");
 
-    let refused = portal.post("/portal/venues/paper", &[("epochs", "GL1:not-a-poster")]).await;
+    let refused =
+        portal.post("/portal/venues/paper", &[("epochs", "GL1:not-a-poster")]).await.expect("the portal answers");
     assert_eq!(refused.status, 400);
     assert!(refused.body.contains("line 1"));
     // Posters of two venues do not make one case.
     let mut elsewhere = Venue::new(11);
     let foreign = elsewhere.poster(&server, today.minus(2)).to_text();
-    let refused = portal.post("/portal/venues/paper", &[("epochs", &format!("{text}\n{foreign}"))]).await;
+    let refused = portal
+        .post("/portal/venues/paper", &[("epochs", &format!("{text}\n{foreign}"))])
+        .await
+        .expect("the portal answers");
     assert_eq!(refused.status, 400);
     assert!(refused.body.contains("another venue"), "{}", refused.body);
 
-    let opened = portal.post("/portal/venues/paper", &[("epochs", &text)]).await;
+    let opened = portal.post("/portal/venues/paper", &[("epochs", &text)]).await.expect("the portal answers");
     assert_eq!(opened.status, 303, "{}", opened.body);
     let case = opened.location.expect("case");
-    let page = portal.get(&case).await;
+    let page = portal.get(&case).await.expect("the portal answers");
     assert!(page.body.contains("a paper guest list") && page.body.contains("Café Aurora"));
     let request = sign_request(&portal, &case).await;
     let bundle = venue.release(&server, &request);
     let page = portal
         .post(&format!("{case}/publish"), &[("bundle", &bundle), ("message", "Guests of 7 and 8 May: get tested.")])
-        .await;
+        .await
+        .expect("the portal answers");
     assert_eq!(page.status, 200, "{}", page.body);
     let files = listed(&server, FileKind::TraceBatch).await;
     let batch = TraceBatch::verify(&files[0], &authority_keys(&server)).expect("signed");
@@ -748,16 +837,16 @@ async fn a_paper_guest_list_is_traced_the_same_way(db: Db) {
     }
 }
 
-async fn post_policy(portal: &Portal, changes: &[(&'static str, &'static str)]) -> common::PortalPage {
+async fn post_policy(portal: &Portal, changes: &[(&'static str, &'static str)]) -> common::Page {
     let form = common::policy_form(changes);
     let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    portal.post("/portal/policy", &fields).await
+    portal.post("/portal/policy", &fields).await.expect("the portal answers")
 }
 
 async fn policy_versions_are_checked_signed_published_and_kept(db: Db) {
     let server = TestServer::start_with_authority(db).await;
     let portal = admin(&server).await;
-    let page = portal.get("/portal/policy").await;
+    let page = portal.get("/portal/policy").await.expect("the portal answers");
     assert!(page.body.contains("value=\"63\""), "prefilled with the recommended policy");
 
     for (changes, field) in [
@@ -790,19 +879,16 @@ async fn policy_versions_are_checked_signed_published_and_kept(db: Db) {
     );
     assert!(policies[1].supersedes(&policies[0]));
     // The portal shows the newest and offers each signed version.
-    let page = portal.get("/portal/policy").await;
+    let page = portal.get("/portal/policy").await.expect("the portal answers");
     assert!(page.body.contains("value=\"24\""), "the form starts from the policy in force");
-    let download = portal.client.get(format!("{}/portal/policy/1", server.base));
-    let cookie =
-        portal.cookies.lock().expect("lock").iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-    let bytes = download.header("cookie", cookie).send().await.expect("download").bytes().await.expect("bytes");
-    assert_eq!(bytes.to_vec(), files[0]);
+    let bytes = portal.download("/portal/policy/1").await.expect("download");
+    assert_eq!(bytes, files[0]);
     // Retention keeps policies listed: phones that join later need them.
     server.clock.advance(30 * 86_400);
     greenlight_server::app::run_retention(server.state()).await;
     assert_eq!(listed(&server, FileKind::ColorPolicy).await.len(), 2);
     let portal = admin(&server).await;
-    let audit = portal.get("/portal/audit").await.body;
+    let audit = portal.get("/portal/audit").await.expect("the portal answers").body;
     assert_eq!(audit.matches("policy published").count(), 2);
 }
 
@@ -816,7 +902,7 @@ async fn the_database_holds_no_code_token_or_patient_data(db: Db) {
     for secret in [short.replace(' ', ""), long.replace('-', ""), token.clone(), ADMIN_PASSWORD.to_owned()] {
         assert!(!rows.contains(&secret), "{secret} is stored in the clear:\n{rows}");
     }
-    let session = portal.cookies.lock().expect("lock").get("gl_session").cloned().expect("cookie");
+    let session = portal.cookie("gl_session").expect("cookie");
     assert!(!rows.contains(&session), "session tokens are stored as hashes");
     let audit: Vec<&str> = rows.lines().filter(|r| r.starts_with("audit_log:")).collect();
     assert!(

@@ -393,7 +393,7 @@ async fn a_lost_database_answers_503_then_recovers(db: Db) {
         Some(proxy) => proxy.cut(),
         None => {
             sqlx::any::install_default_drivers();
-            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&server.db.url)
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(server.database_url())
                 .await
                 .expect("a second SQLite connection");
             sqlx::Executor::execute(&mut conn, "BEGIN EXCLUSIVE").await.expect("the write lock");

@@ -285,7 +285,7 @@ async fn a_lost_batch_file_is_restored_byte_for_byte(db: Db) {
         200
     );
     let sealed = server.seal().await.expect("batch");
-    let path = server.data_dir.0.join("files").join(&sealed.file.sha256);
+    let path = server.data_dir().join("files").join(&sealed.file.sha256);
     let original = std::fs::read(&path).expect("written");
     // A crash after the commit but before the write: the file is missing.
     std::fs::remove_file(&path).expect("remove");
@@ -305,7 +305,7 @@ async fn retention_deletes_rows_and_files(db: Db) {
     server.clock.advance(3 * 86_400);
     greenlight_server::app::run_retention(server.state()).await;
     assert_eq!(server.get(&format!("/v1/files/{}", sealed.file.sha256)).await.status(), 404);
-    assert!(!server.data_dir.0.join("files").join(&sealed.file.sha256).exists());
+    assert!(!server.data_dir().join("files").join(&sealed.file.sha256).exists());
     let bytes = server.get("/v1/index").await.bytes().await.expect("index");
     assert!(Index::verify(&bytes, &trusted(&server)).expect("signed").entries().is_empty());
     let rows = server.dump().await;

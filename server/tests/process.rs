@@ -324,8 +324,8 @@ async fn authority_init_makes_private_keys_an_admin_and_a_key_the_server_trusts(
     let response = client.post(format!("{}/v1/publish", server.base)).json(&body).send().await.expect("upload");
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
     // And the admin can log in with the printed password.
-    let portal = common::Portal::new(&server.base);
-    let answer = portal.login("admin", &password).await;
+    let portal = common::Portal::new(&server.base).expect("portal client");
+    let answer = portal.login("admin", &password).await.expect("the portal answers");
     assert_eq!(answer.location.as_deref(), Some("/portal/password"), "the one-time password must be changed");
     server.kill();
 }
@@ -355,11 +355,11 @@ async fn the_authority_runs_alone_and_publishes_to_a_remote_key_server() {
     );
     assert_eq!(client.get(format!("{}/health", authority.base)).send().await.expect("get").status(), 200);
 
-    let portal = common::Portal::new(&authority.base);
-    assert_eq!(portal.login("admin", "a long enough password").await.status, 303);
+    let portal = common::Portal::new(&authority.base).expect("portal client");
+    assert_eq!(portal.login("admin", "a long enough password").await.expect("the portal answers").status, 303);
     let form = common::policy_form(&[]);
     let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let page = portal.post("/portal/policy", &fields).await;
+    let page = portal.post("/portal/policy", &fields).await.expect("the portal answers");
     assert_eq!(page.status, 200, "{}", page.body);
 
     let bytes =

@@ -15,11 +15,12 @@
 
 mod common;
 
-use common::{Portal, Resident, Server, now, run};
+use common::{Resident, Server, now, run, staff_portal};
 use greenlight_client::store::Store;
 use greenlight_protocol::daily_key::Metadata;
 use greenlight_protocol::matcher::Sighting;
 use greenlight_protocol::time::{DayNumber, UnixTime};
+use greenlight_testkit::CodeKind;
 use std::time::{Duration, Instant};
 
 /// What the radio would have delivered: `listener` hears `speaker`'s
@@ -59,9 +60,9 @@ async fn a_diagnosis_warns_the_close_contact_through_the_real_binaries_and_not_t
     hears(&carol, &alice, meeting, 45, -103).await;
 
     // Alice tests positive today; staff give her a code in the portal.
-    let mut portal = Portal::login(&server.url).await;
+    let portal = staff_portal(&server.url).await;
     let today = now().day().iso_date().to_string();
-    let code = portal.issue_code(&today).await;
+    let code = portal.issue_code(CodeKind::Short, &today).await.expect("the portal shows the code").code;
     let wrong = run(&mut alice.command(&["report", "--code", "00000000", "--reveal", "none"]));
     assert!(!wrong.status.success(), "a made-up code is refused");
     let said = alice.ok(&["report", "--code", &code, "--reveal", "none"]);

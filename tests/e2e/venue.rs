@@ -25,12 +25,13 @@
 
 mod common;
 
-use common::{Dir, Portal, Process, Resident, Server, between, bin, free_port, now, run_ok, wait_for};
+use common::{Dir, Process, Resident, Server, between, bin, free_port, now, run_ok, staff_portal, wait_for};
 use greenlight_client::settings::parse_key;
 use greenlight_client::store::Store;
 use greenlight_protocol::index::{FileKind, Index};
 use greenlight_protocol::signing::TrustedKeys;
 use greenlight_protocol::time::UnixTime;
+use greenlight_testkit::CodeKind;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -220,8 +221,9 @@ async fn a_revealed_visit_is_released_by_the_owner_and_alerts_only_that_epochs_v
 
     // The case tests positive: staff issue a code in the portal; she
     // reports and reveals her visit.
-    let mut portal = Portal::login(&server.url).await;
-    let code = portal.issue_code(&now().day().iso_date().to_string()).await;
+    let portal = staff_portal(&server.url).await;
+    let code =
+        portal.issue_code(CodeKind::Short, &now().day().iso_date().to_string()).await.expect("the code is shown").code;
     let reported = case.ok(&["report", "--code", &code, "--reveal", "all"]);
     assert!(reported.contains("1 visits revealed"), "{reported}");
     assert_eq!(case.status()["color"], "red", "her own diagnosis");
@@ -233,14 +235,12 @@ async fn a_revealed_visit_is_released_by_the_owner_and_alerts_only_that_epochs_v
 
     // The tracer (the first admin holds the role) finds the revealed visit,
     // opens a case and signs the release request.
-    let queue = portal.get("/portal/venues").await;
+    let queue = portal.get("/portal/venues").await.expect("the portal answers").body;
     assert!(queue.contains(NAME) && queue.contains(&venue_key), "the revealed visit waits for review: {queue}");
-    let opened = portal.post_reply("/portal/venues/open", &[("venue", &venue_key)]).await;
-    assert_eq!(opened.status, 303, "{}", opened.body);
-    let case_path = opened.location.expect("the case page");
-    let signed = portal.post_reply(&format!("{case_path}/request"), &[]).await;
-    assert_eq!(signed.status, 303, "{}", signed.body);
-    let request = portal.download(&format!("{case_path}/request.bin")).await;
+    // Opening the case answers 303 to its page, signing the request 303
+    // (the kit checks both); the request downloads.
+    let case_path = portal.open_venue_case(&venue_key).await.expect("the case page");
+    let request = portal.sign_release_request(&case_path).await.expect("the signed request");
     let request_file = owner.dir.join("request.bin");
     std::fs::write(&request_file, &request).expect("the owner saves the request");
 
@@ -262,8 +262,8 @@ async fn a_revealed_visit_is_released_by_the_owner_and_alerts_only_that_epochs_v
     assert!(bundle_file.exists(), "the bundle is written too");
 
     // The tracer publishes the alert with a message.
-    let published = portal.post(&format!("{case_path}/publish"), &[("bundle", &bundle), ("message", MESSAGE)]).await;
-    assert!(published.contains("Published: trace batch"), "{published}");
+    // The kit reads "Published: trace batch N" off the page.
+    portal.publish_case(&case_path, &bundle, MESSAGE).await.expect("the case is published");
 
     // What the key server publishes names neither the venue nor the
     // message: only visitors' phones can open the entry.

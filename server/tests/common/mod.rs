@@ -1,153 +1,29 @@
-//! The key server's test harness: a fresh database per test on SQLite or on
-//! the machine's real PostgreSQL, the server running in-process on a free
-//! port with a clock the test moves, a fake health authority that issues
-//! real certificates, and helpers to build uploads.
+//! The key server's test harness: the test kit's [`TestServer`] (a fresh
+//! database per test on SQLite or on the machine's real PostgreSQL, the
+//! server running in-process on a free port with a clock the test moves)
+//! with a fake health authority that issues real certificates, and helpers
+//! to build uploads. The portal client is the kit's [`Portal`].
 #![allow(dead_code, unreachable_pub, unused_macros, unused_imports)]
-
-pub mod portal;
-pub use portal::{Portal, PortalPage, between, encode};
 
 use greenlight_protocol::certificate::{Certificate, CertificateId, DayKind, UploadHmacKey, UploadedKey, upload_hmac};
 use greenlight_protocol::codec::to_base64url;
 use greenlight_protocol::daily_key::PublishedKey;
-use greenlight_protocol::export::Region;
 use greenlight_protocol::report::{ReportType, TransmissionRisk};
 use greenlight_protocol::signing::{SigningKey, VerifyingKey};
 use greenlight_protocol::time::{DayNumber, UnixTime};
-use greenlight_server::app::{self, Running};
-use greenlight_server::config::Config;
-use greenlight_server::state::Clock;
+use greenlight_server::config::{AuthorityConfig, Config};
+pub use greenlight_testkit::{
+    Db, LoopbackConfig, Page, Portal, TempDir, TestClock, TestDatabase, between, postgres_admin_url,
+};
 use rand_core::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::ops::{Deref, DerefMut};
 
 /// The first admin's password in servers started with an authority.
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 /// Noon UTC of 2026-05-10, where every test starts.
 pub const T0: u64 = 20_583 * 86_400 + 12 * 3600;
-
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
-
-/// The PostgreSQL server the tests use: `GREENLIGHT_TEST_POSTGRES`, or the
-/// machine's (trust auth, database `test`). `tests/run.sh` makes sure it runs.
-pub fn postgres_admin_url() -> String {
-    std::env::var("GREENLIGHT_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A private temporary directory, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(label: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "greenlight-{label}-{}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed),
-            rand_core::UnwrapErr(getrandom::SysRng).next_u32()
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A fresh, empty database; a PostgreSQL database is dropped on drop.
-pub struct TestDatabase {
-    pub url: String,
-    postgres_name: Option<String>,
-    _dir: Option<TempDir>,
-}
-
-impl TestDatabase {
-    pub async fn new(db: Db) -> Self {
-        match db {
-            Db::Sqlite => {
-                let dir = TempDir::new("db");
-                let url = format!("sqlite://{}", dir.0.join("test.db").display());
-                TestDatabase { url, postgres_name: None, _dir: Some(dir) }
-            }
-            Db::Postgres => {
-                let admin = postgres_admin_url();
-                let name =
-                    format!("gl_test_{}_{}", std::process::id(), rand_core::UnwrapErr(getrandom::SysRng).next_u64());
-                let mut conn = connect_admin(&admin).await;
-                sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .await
-                    .expect("create test database");
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-                TestDatabase { url: format!("{base}/{name}"), postgres_name: Some(name), _dir: None }
-            }
-        }
-    }
-}
-
-async fn connect_admin(admin: &str) -> sqlx::AnyConnection {
-    sqlx::any::install_default_drivers();
-    <sqlx::AnyConnection as sqlx::Connection>::connect(admin).await.unwrap_or_else(|e| {
-        panic!(
-            "cannot reach PostgreSQL at {admin}: {e}. The suite runs on PostgreSQL as well as SQLite; \
-             `bash tests/run.sh` starts one, or set GREENLIGHT_TEST_POSTGRES"
-        )
-    })
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let Some(name) = self.postgres_name.take() {
-            let admin = postgres_admin_url();
-            // Drop cannot be async: use a private runtime on another thread.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-                rt.block_on(async {
-                    let mut conn = connect_admin(&admin).await;
-                    let _ = sqlx::Executor::execute(
-                        &mut conn,
-                        sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
-                    )
-                    .await;
-                });
-            })
-            .join();
-        }
-    }
-}
-
-/// A clock the test moves.
-#[derive(Clone)]
-pub struct TestClock(pub Arc<AtomicU64>);
-
-impl TestClock {
-    pub fn new(t: u64) -> Self {
-        TestClock(Arc::new(AtomicU64::new(t)))
-    }
-    pub fn now(&self) -> UnixTime {
-        UnixTime(self.0.load(Ordering::SeqCst))
-    }
-    pub fn set(&self, t: u64) {
-        self.0.store(t, Ordering::SeqCst);
-    }
-    pub fn advance(&self, secs: u64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
-    }
-    pub fn as_clock(&self) -> Clock {
-        let inner = self.0.clone();
-        Arc::new(move || UnixTime(inner.load(Ordering::SeqCst)))
-    }
-}
 
 /// The fake health authority: a real Ed25519 key that signs certificates.
 pub struct Authority {
@@ -163,30 +39,25 @@ impl Authority {
     }
 }
 
-/// A server in-process with its database, data directory and clock.
+/// The kit's server, started at [`T0`] trusting [`Authority::new(7)`],
+/// with that fake authority and a plain HTTP client; everything else of
+/// the kit's [`greenlight_testkit::TestServer`] through `Deref`.
 pub struct TestServer {
-    pub running: Option<Running>,
-    pub base: String,
-    pub clock: TestClock,
+    server: greenlight_testkit::TestServer,
     pub authority: Authority,
     pub client: reqwest::Client,
-    pub data_dir: TempDir,
-    pub db: TestDatabase,
 }
 
-pub fn config(data_dir: &std::path::Path, database_url: &str, authority: &VerifyingKey) -> Config {
-    Config {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        data_dir: data_dir.to_owned(),
-        database_url: database_url.to_owned(),
-        region: Region::new("GL-TEST").expect("region"),
-        authority_keys: vec![*authority],
-        retention_days: 14,
-        export_interval: 3600,
-        embargo: 7200,
-        min_batch_keys: 50,
-        max_body: 65_536,
-        request_timeout: 10,
+impl Deref for TestServer {
+    type Target = greenlight_testkit::TestServer;
+    fn deref(&self) -> &Self::Target {
+        &self.server
+    }
+}
+
+impl DerefMut for TestServer {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.server
     }
 }
 
@@ -209,56 +80,42 @@ impl TestServer {
     pub async fn start_custom(
         db: Db,
         with_authority: bool,
-        tweak: impl FnOnce(&mut Config, &mut greenlight_server::config::AuthorityConfig),
+        tweak: impl FnOnce(&mut Config, &mut AuthorityConfig) + Send,
     ) -> Self {
-        let db = TestDatabase::new(db).await;
-        let data_dir = TempDir::new("server");
-        let clock = TestClock::new(T0);
         let authority = Authority::new(7);
+        let mut builder = greenlight_testkit::TestServer::builder()
+            .database(db)
+            .clock(TestClock::at(T0))
+            .loopback(LoopbackConfig::default().trust(authority.public()))
+            .configure(tweak);
         if with_authority {
-            greenlight_server::authority::keys::init(
-                &data_dir.0,
-                &db.url,
-                "admin",
-                Some(zeroize::Zeroizing::new(ADMIN_PASSWORD.to_owned())),
-                i64::try_from(T0).expect("time"),
-            )
-            .await
-            .expect("authority init");
+            builder = builder.authority("admin", ADMIN_PASSWORD);
         }
-        let mut config = config(&data_dir.0, &db.url, &authority.public());
-        let mut options = Default::default();
-        tweak(&mut config, &mut options);
-        let running = app::start_with(config, options, clock.as_clock()).await.expect("server starts");
-        let base = format!("http://{}", running.addr);
-        TestServer { running: Some(running), base, clock, authority, client: reqwest::Client::new(), data_dir, db }
+        let server = builder.start().await.unwrap_or_else(|e| panic!("{e}"));
+        TestServer { server, authority, client: reqwest::Client::new() }
     }
 
     pub fn state(&self) -> &greenlight_server::state::AppState {
-        &self.running.as_ref().expect("running").state
+        self.server.state()
     }
 
     /// The health authority running in this server.
     pub fn authority_state(&self) -> &greenlight_server::authority::AuthorityState {
-        self.running.as_ref().expect("running").authority.as_deref().expect("the authority runs")
+        self.server.authority_state().expect("the authority runs")
     }
 
     /// Stops the server and starts it again on the same data and database.
     pub async fn restart(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.shutdown().await;
-        }
-        let running =
-            app::start(config(&self.data_dir.0, &self.db.url, &self.authority.public()), self.clock.as_clock())
-                .await
-                .expect("server restarts");
-        self.base = format!("http://{}", running.addr);
-        self.running = Some(running);
+        self.server.restart().await.expect("server restarts");
+    }
+
+    /// Stops the server; its directory and database go with it.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 
     pub fn export_key(&self) -> VerifyingKey {
-        let text = std::fs::read_to_string(self.data_dir.0.join("export-key.pub")).expect("public export key");
-        greenlight_server::config::parse_public_key(text.trim()).expect("valid key")
+        self.server.export_key().expect("public export key")
     }
 
     pub async fn post(&self, body: &Value) -> (u16, Value, usize) {
@@ -282,7 +139,7 @@ impl TestServer {
 
     /// Seals an export batch now, as the hourly job does.
     pub async fn seal(&self) -> Option<greenlight_server::publisher::Sealed> {
-        self.state().publisher.seal(self.clock.now()).await.expect("sealing works")
+        self.server.seal().await.expect("sealing works")
     }
 
     /// Every row of the database, as text.

@@ -1,7 +1,8 @@
 //! The end-to-end harness: the workspace's real binaries, started as
 //! processes with their own data directories, talking over loopback: the
 //! server ([`Server`]), residents' clients ([`Resident`]) and a staff
-//! member's browser session in the portal ([`Portal`]).
+//! member's browser session in the portal ([`staff_portal`], the test
+//! kit's [`Portal`]).
 //!
 //! The binaries are those `cargo test --workspace` builds next to this
 //! test (`target/<profile>/`); run `cargo build --bins` first when testing
@@ -9,8 +10,8 @@
 #![allow(dead_code, unreachable_pub, reason = "each test binary uses a part of the harness")]
 
 use greenlight_protocol::time::UnixTime;
+pub use greenlight_testkit::{Portal, between};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -111,20 +112,14 @@ pub async fn wait_for(url: &str) {
     }
 }
 
-/// The text between `start` and the next `end`.
-pub fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let from = text.find(start)? + start.len();
-    let to = text[from..].find(end)? + from;
-    Some(&text[from..to])
-}
-
 /// The wall clock, as the binaries read it.
 pub fn now() -> UnixTime {
     UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs())
 }
 
 /// The server: `authority init`, then `greenlight-server` serving with
-/// exports every second and no padding minimum worth waiting for.
+/// exports every second, no padding minimum worth waiting for, and revealed
+/// visits handed to the authority at once.
 pub struct Server {
     _process: Process,
     pub url: String,
@@ -157,6 +152,9 @@ impl Server {
             Command::new(bin("greenlight-server"))
                 .args(["--data-dir", &data, "--listen", &format!("127.0.0.1:{port}")])
                 .args(["--export-interval", "1", "--min-batch-keys", "1"])
+                // Revealed visits reach the tracer's queue at once, not at
+                // the end of their hour (as the test kit's servers do).
+                .env("GREENLIGHT_REVEAL_DELAY_SECS", "0")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -203,107 +201,10 @@ impl Resident {
     }
 }
 
-/// A portal page as the browser got it.
-pub struct Reply {
-    pub status: u16,
-    /// Where a redirect points.
-    pub location: Option<String>,
-    pub body: String,
-}
-
-/// A staff member's browser session in the portal.
-pub struct Portal {
-    url: String,
-    http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
-    csrf: String,
-}
-
-impl Portal {
-    /// Logs in as the first admin.
-    pub async fn login(url: &str) -> Self {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        let mut portal = Portal { url: url.to_owned(), http, cookies: BTreeMap::new(), csrf: String::new() };
-        portal.get("/portal/login").await;
-        let answer = portal.post("/portal/login", &[("username", "admin"), ("password", PASSWORD)]).await;
-        assert!(portal.cookies.contains_key("gl_session"), "staff login refused: {answer}");
-        portal.get("/portal/codes").await;
-        portal
-    }
-
-    fn keep_cookies(&mut self, response: &reqwest::Response) {
-        for value in response.headers().get_all("set-cookie") {
-            let pair = value.to_str().expect("cookie").split(';').next().expect("pair");
-            let (name, value) = pair.split_once('=').expect("name=value");
-            self.cookies.insert(name.to_owned(), value.to_owned());
-        }
-    }
-
-    async fn finish(&mut self, response: reqwest::Response) -> Reply {
-        self.keep_cookies(&response);
-        let status = response.status().as_u16();
-        let location = response.headers().get("location").map(|l| l.to_str().expect("a text location").to_owned());
-        let body = response.text().await.expect("body");
-        if let Some(csrf) = between(&body, "name=\"csrf\" value=\"", "\"") {
-            self.csrf = csrf.to_owned();
-        }
-        Reply { status, location, body }
-    }
-
-    fn cookie(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    /// A page's text.
-    pub async fn get(&mut self, path: &str) -> String {
-        self.get_reply(path).await.body
-    }
-
-    pub async fn get_reply(&mut self, path: &str) -> Reply {
-        let request = self.http.get(format!("{}{path}", self.url)).header("cookie", self.cookie());
-        let response = request.send().await.expect("portal answers");
-        self.finish(response).await
-    }
-
-    /// A file the portal offers for download (200 only).
-    pub async fn download(&mut self, path: &str) -> Vec<u8> {
-        let request = self.http.get(format!("{}{path}", self.url)).header("cookie", self.cookie());
-        let response = request.send().await.expect("portal answers");
-        self.keep_cookies(&response);
-        let status = response.status();
-        let bytes = response.bytes().await.expect("body").to_vec();
-        assert!(status.is_success(), "{path}: {status}: {}", String::from_utf8_lossy(&bytes));
-        bytes
-    }
-
-    /// Submits a form; returns the answer's text.
-    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> String {
-        self.post_reply(path, fields).await.body
-    }
-
-    pub async fn post_reply(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
-        let mut form = vec![("csrf".to_owned(), self.csrf.clone())];
-        form.extend(fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let body: String = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.bytes().map(|b| format!("%{b:02X}")).collect::<String>()))
-            .collect::<Vec<_>>()
-            .join("&");
-        let request = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .header("cookie", self.cookie())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
-        let response = request.send().await.expect("portal answers");
-        self.finish(response).await
-    }
-
-    /// Issues a short code for a test taken on `date`; returns it as shown.
-    pub async fn issue_code(&mut self, date: &str) -> String {
-        let page = self
-            .post("/portal/codes", &[("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", date)])
-            .await;
-        between(&page, "id=\"issued-code\">", "<").expect("the portal shows the code").to_owned()
-    }
+/// A staff member's browser session in the portal of the server at `url`,
+/// signed in as the first admin (who holds every role, the tracer's too).
+pub async fn staff_portal(url: &str) -> Portal {
+    let portal = Portal::new(url).expect("portal client");
+    portal.sign_in("admin", PASSWORD).await.expect("staff login");
+    portal
 }
