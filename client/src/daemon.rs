@@ -13,17 +13,18 @@
 //! - send chaff (dummy reports, padded like real ones) at random times,
 //!   so that a real report cannot be told apart on the network.
 
-use crate::report::{PUBLISH_REQUEST_SIZE, SMALL_REQUEST_SIZE, padded};
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 use crate::sync::{SyncError, sync};
+use greenlight_api::device::{CertificateRequest, VerifyRequest};
+use greenlight_api::padding::{PUBLISH_REQUEST_SIZE, SMALL_REQUEST_SIZE, padded};
+use greenlight_api::publish::PublishRequest;
 use greenlight_ble::radio::{Radio, RadioError, ScanDutyCycle, Sightings};
 use greenlight_protocol::advert::Advertisement;
 use greenlight_protocol::daily_key::Metadata;
 use greenlight_protocol::matcher::Sighting;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use rand_core::Rng;
-use serde_json::json;
 
 /// How the daemon behaves.
 #[derive(Debug, Clone, Copy)]
@@ -217,16 +218,17 @@ impl<R: Radio> Daemon<R> {
 /// One chaff report: the same three requests as a real report, the same
 /// sizes, marked `X-Chaff` (inside TLS, invisible on the network).
 pub async fn send_chaff(http: &reqwest::Client, settings: &Settings) {
+    let authority = settings.authority_url();
     let requests = [
-        ("/v1/verify", padded(json!({ "code": "00000000" }), SMALL_REQUEST_SIZE)),
-        ("/v1/certificate", padded(json!({ "token": "", "upload_hmac": "" }), SMALL_REQUEST_SIZE)),
-        ("/v1/publish", padded(json!({ "keys": [], "certificate": "", "hmac_key": "" }), PUBLISH_REQUEST_SIZE)),
+        (format!("{authority}/v1/verify"), padded(&VerifyRequest::chaff(), SMALL_REQUEST_SIZE)),
+        (format!("{authority}/v1/certificate"), padded(&CertificateRequest::chaff(), SMALL_REQUEST_SIZE)),
+        (format!("{}/v1/publish", settings.server), padded(&PublishRequest::chaff(), PUBLISH_REQUEST_SIZE)),
     ];
-    for (path, body) in requests {
+    for (url, body) in requests {
         let _ = http
-            .post(format!("{}{path}", settings.server))
+            .post(url)
             .header("content-type", "application/json")
-            .header("X-Chaff", "1")
+            .header(greenlight_api::CHAFF_HEADER, "1")
             .body(body)
             .send()
             .await;

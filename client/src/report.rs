@@ -10,18 +10,16 @@
 
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
-use greenlight_protocol::certificate::{UploadHmacKey, UploadedKey, upload_hmac};
-use greenlight_protocol::codec::to_base64url;
+use greenlight_api::device::{CertificateRequest, CertificateResponse, VerifyRequest, VerifyResponse};
+use greenlight_api::padding::{PUBLISH_REQUEST_SIZE, SMALL_REQUEST_SIZE, padded};
+use greenlight_api::publish::{PublishRequest, PublishResponse};
+use greenlight_protocol::certificate::{DayKind, UploadHmacKey, UploadedKey, upload_hmac};
 use greenlight_protocol::daily_key::PublishedKey;
 use greenlight_protocol::report::{ReportType, TransmissionRisk};
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::RevealedCheckIn;
-use serde_json::{Value, json};
-
-/// Size of every `/v1/verify` and `/v1/certificate` request body.
-pub const SMALL_REQUEST_SIZE: usize = 1024;
-/// Size of every `/v1/publish` request body (30 keys and 50 check-ins fit).
-pub const PUBLISH_REQUEST_SIZE: usize = 48 * 1024;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Why a report did not go through. Nothing was uploaded unless the last
 /// step says so.
@@ -107,56 +105,42 @@ pub fn transmission_risk(key_day: DayNumber, day: DayNumber, symptom_onset: bool
     TransmissionRisk::new(level).expect("levels here are at most 8")
 }
 
-/// Adds a `padding` field so the body is exactly `size` bytes (or as small
-/// as it can be if it is already larger).
-pub fn padded(mut body: Value, size: usize) -> Vec<u8> {
-    body["padding"] = json!("");
-    let base = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
-    body["padding"] = json!("=".repeat(size.saturating_sub(base)));
-    serde_json::to_vec(&body).unwrap_or_default()
-}
-
-async fn post(http: &reqwest::Client, url: String, body: Vec<u8>, step: &'static str) -> Result<Value, ReportError> {
+/// Posts `body` padded to `size` and reads the answer as `T`; a refusal
+/// becomes [`ReportError::Refused`] with the server's code and message.
+async fn post<T: DeserializeOwned>(
+    http: &reqwest::Client,
+    url: String,
+    body: &impl Serialize,
+    size: usize,
+    step: &'static str,
+) -> Result<T, ReportError> {
     let response = http
         .post(url)
         .header("content-type", "application/json")
-        .body(body)
+        .body(padded(body, size))
         .send()
         .await
         .map_err(|e| ReportError::Network(e.to_string()))?;
     let status = response.status();
     let text = response.text().await.map_err(|e| ReportError::Network(e.to_string()))?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|_| ReportError::Network(format!("{step}: HTTP {status} with an unexpected body")))?;
+    let unexpected = || ReportError::Network(format!("{step}: HTTP {status} with an unexpected body"));
     if !status.is_success() {
-        return Err(ReportError::Refused {
-            step,
-            code: value["status"].as_str().unwrap_or("error").to_owned(),
-            message: value["message"].as_str().unwrap_or("").to_owned(),
-        });
+        let refusal: greenlight_api::Status = serde_json::from_str(&text).map_err(|_| unexpected())?;
+        return Err(ReportError::Refused { step, code: refusal.status, message: refusal.message });
     }
-    Ok(value)
+    serde_json::from_str(&text).map_err(|_| unexpected())
 }
 
-/// Exchanges an upload code for a token.
+/// Exchanges an upload code for a token, at the health authority.
 pub async fn verify_code(http: &reqwest::Client, settings: &Settings, code: &str) -> Result<VerifiedCode, ReportError> {
-    let answer = post(
-        http,
-        format!("{}/v1/verify", settings.server),
-        padded(json!({ "code": code }), SMALL_REQUEST_SIZE),
-        "verify",
-    )
-    .await?;
-    let bad = |what: &str| ReportError::Network(format!("verify: the answer has no valid {what}"));
+    let url = format!("{}/v1/verify", settings.authority_url());
+    let answer: VerifyResponse = post(http, url, &VerifyRequest::new(code), SMALL_REQUEST_SIZE, "verify").await?;
+    let verified = answer.verified().map_err(|e| ReportError::Network(e.message))?;
     Ok(VerifiedCode {
-        token: answer["token"].as_str().ok_or_else(|| bad("token"))?.to_owned(),
-        report_type: match answer["report_type"].as_str() {
-            Some("confirmed_test") => ReportType::ConfirmedTest,
-            Some("clinical_diagnosis") => ReportType::ClinicalDiagnosis,
-            _ => return Err(bad("report type")),
-        },
-        day: DayNumber(answer["day"].as_u64().and_then(|d| u32::try_from(d).ok()).ok_or_else(|| bad("day"))?),
-        symptom_onset: answer["day_kind"].as_str() == Some("symptom_onset"),
+        token: verified.token,
+        report_type: verified.report_type,
+        day: verified.day,
+        symptom_onset: verified.day_kind == DayKind::SymptomOnset,
     })
 }
 
@@ -196,28 +180,15 @@ pub async fn report(
     let hmac_key = UploadHmacKey::generate(&mut rand_core::UnwrapErr(getrandom::SysRng));
     let hmac = upload_hmac(&hmac_key, &uploaded, &refs).map_err(|e| ReportError::Network(e.to_string()))?;
 
-    let answer = post(
-        http,
-        format!("{}/v1/certificate", settings.server),
-        padded(json!({ "token": verified.token, "upload_hmac": to_base64url(&hmac) }), SMALL_REQUEST_SIZE),
-        "certificate",
-    )
-    .await?;
-    let certificate = answer["certificate"]
-        .as_str()
-        .ok_or_else(|| ReportError::Network("certificate: the answer has no certificate".into()))?;
+    let url = format!("{}/v1/certificate", settings.authority_url());
+    let request = CertificateRequest::new(&verified.token, &hmac);
+    let answer: CertificateResponse = post(http, url, &request, SMALL_REQUEST_SIZE, "certificate").await?;
+    let certificate =
+        answer.certificate.ok_or_else(|| ReportError::Network("certificate: the answer has no certificate".into()))?;
 
-    let body = json!({
-        "keys": uploaded.iter().map(|k| json!({
-            "key": to_base64url(&k.key.0),
-            "day": k.day.0,
-            "transmission_risk": k.transmission_risk.level(),
-        })).collect::<Vec<_>>(),
-        "revealed_checkins": checkins.iter().map(|c| to_base64url(c)).collect::<Vec<_>>(),
-        "certificate": certificate,
-        "hmac_key": to_base64url(hmac_key.expose_secret()),
-    });
-    post(http, format!("{}/v1/publish", settings.server), padded(body, PUBLISH_REQUEST_SIZE), "publish").await?;
+    let body = PublishRequest::new(&uploaded, &checkins, &certificate, &hmac_key);
+    let url = format!("{}/v1/publish", settings.server);
+    let _: PublishResponse = post(http, url, &body, PUBLISH_REQUEST_SIZE, "publish").await?;
 
     let days: Vec<DayNumber> = keys.iter().map(|(d, _)| *d).collect();
     store.mark_released(&days).await?;
@@ -237,11 +208,5 @@ mod tests {
         assert_eq!(transmission_risk(DayNumber(106), onset, true).level(), 5);
         assert_eq!(transmission_risk(DayNumber(90), onset, true).level(), 2);
         assert_eq!(transmission_risk(DayNumber(95), onset, false).level(), 6);
-    }
-
-    #[test]
-    fn requests_are_padded_to_one_size() {
-        assert_eq!(padded(json!({"code": "12345678"}), SMALL_REQUEST_SIZE).len(), SMALL_REQUEST_SIZE);
-        assert_eq!(padded(json!({"code": "ABCD-EFGH-JKLM-NPQR"}), SMALL_REQUEST_SIZE).len(), SMALL_REQUEST_SIZE);
     }
 }

@@ -1,6 +1,7 @@
 //! What the client needs to know about its deployment, chosen once with
 //! `greenlight init` and kept in the store: the key server's URL and export
-//! key, and the health authority's signing key.
+//! key, the health authority's signing key, and the authority's URL when it
+//! runs apart from the key server.
 
 use crate::store::{Store, StoreError};
 use greenlight_protocol::signing::{TrustedKeys, VerifyingKey};
@@ -10,6 +11,10 @@ use greenlight_protocol::signing::{TrustedKeys, VerifyingKey};
 pub struct Settings {
     /// Base URL of the key server, e.g. `https://keys.example`.
     pub server: String,
+    /// Base URL of the health authority's device API (`/v1/verify`,
+    /// `/v1/certificate`), e.g. `https://authority.example`; `None` when it
+    /// is served with the key server (the combined deployment).
+    pub authority: Option<String>,
     /// The key server's export key: it signs the index and export batches.
     pub export_key: VerifyingKey,
     /// The health authority's key: it signs trace batches, policies and
@@ -18,6 +23,12 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Where the health authority's device API is: its own URL, or the key
+    /// server's in a combined deployment. No trailing slash.
+    pub fn authority_url(&self) -> &str {
+        self.authority.as_deref().unwrap_or(&self.server).trim_end_matches('/')
+    }
+
     /// Keys trusted for the index and export batches.
     pub fn export_keys(&self) -> TrustedKeys {
         TrustedKeys::from_keys([self.export_key])
@@ -31,6 +42,7 @@ impl Settings {
     /// Saves the settings.
     pub async fn save(&self, store: &Store) -> Result<(), StoreError> {
         store.set_setting("server", self.server.trim_end_matches('/')).await?;
+        store.set_setting("authority", self.authority.as_deref().map_or("", |a| a.trim_end_matches('/'))).await?;
         store.set_setting("export_key", &hex::encode(self.export_key.as_bytes())).await?;
         store.set_setting("authority_key", &hex::encode(self.authority_key.as_bytes())).await
     }
@@ -44,6 +56,7 @@ impl Settings {
         };
         Ok(Settings {
             server: get("server").await?,
+            authority: store.setting("authority").await.map_err(|e| e.to_string())?.filter(|url| !url.is_empty()),
             export_key: parse_key(&get("export_key").await?)?,
             authority_key: parse_key(&get("authority_key").await?)?,
         })

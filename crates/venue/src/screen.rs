@@ -21,7 +21,6 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::venue::Epoch;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -56,43 +55,7 @@ impl ScreenConfig {
     }
 }
 
-/// One code of the schedule.
-#[derive(Debug, Clone, Serialize)]
-pub struct Code {
-    /// First second it is shown (Unix).
-    pub from: u64,
-    /// First second it is no longer shown.
-    pub until: u64,
-    /// The poster text (`GL1:…`) the QR code holds.
-    pub text: String,
-    /// The QR code as an SVG document.
-    pub svg: String,
-}
-
-/// The venue as the page shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScreenVenue {
-    /// Name.
-    pub name: String,
-    /// Address (may be empty).
-    pub address: String,
-    /// Kind, as a word.
-    pub kind: &'static str,
-    /// The venue key's fingerprint.
-    pub fingerprint: String,
-}
-
-/// `GET /codes`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Schedule {
-    /// The venue.
-    pub venue: ScreenVenue,
-    /// This process's clock when it answered (Unix seconds), so the page
-    /// can correct the tablet's clock.
-    pub now: u64,
-    /// The current code and the coming ones, in order.
-    pub codes: Vec<Code>,
-}
+pub use greenlight_api::screen::{Code, Schedule, ScreenVenue};
 
 /// The screen's state: the venue and the codes made so far, by window.
 pub struct Screen {
@@ -173,7 +136,7 @@ impl Screen {
             venue: ScreenVenue {
                 name: info.name.clone(),
                 address: info.address.clone(),
-                kind: info.kind.as_str(),
+                kind: info.kind.as_str().to_owned(),
                 fingerprint: fingerprint(&venue.public_key()),
             },
             now: now.0,
