@@ -12,83 +12,36 @@ use crate::publisher::hour;
 use crate::state::AppState;
 use crate::store::{KeyRow, NewUpload, StoreOutcome};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use greenlight_protocol::certificate::{Certificate, UploadHmacKey, UploadedKey};
-use greenlight_protocol::codec::from_base64url;
-use greenlight_protocol::daily_key::PublishedKey;
-use greenlight_protocol::report::TransmissionRisk;
-use greenlight_protocol::time::{DayNumber, UnixTime};
-use greenlight_protocol::trace::RevealedCheckIn;
-use serde::{Deserialize, Serialize};
+use greenlight_protocol::certificate::{Certificate, UploadedKey};
+use greenlight_protocol::time::UnixTime;
 use std::sync::Arc;
 use std::time::Instant;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 
-/// Most keys in one upload (14 days, with room for a mid-day key change).
-pub const MAX_KEYS: usize = 30;
-/// Most keys for one day in one upload.
-pub const MAX_KEYS_PER_DAY: usize = 3;
-/// Most revealed check-ins in one upload.
-pub const MAX_CHECKINS: usize = 50;
-/// Body size of every publish response.
-pub const PUBLISH_RESPONSE_SIZE: usize = 512;
+pub use greenlight_api::RETRY_AFTER_SECS;
+pub use greenlight_api::files::{AuthorityFileKind, ListedFile};
+pub use greenlight_api::padding::PUBLISH_RESPONSE_SIZE;
+pub use greenlight_api::publish::{
+    MAX_CHECKINS, MAX_KEYS, MAX_KEYS_PER_DAY, PublishRequest, PublishResponse, UploadKey,
+};
+use greenlight_api::revealed::{RevealedPage, RevealedQuery};
+use greenlight_protocol::codec::from_base64url;
+
 /// Failed attempts after which a certificate is refused outright.
 pub const MAX_ATTEMPTS_PER_CERTIFICATE: u32 = 5;
 
-/// One daily key in an upload.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UploadKey {
-    /// The 16-byte daily key, base64url without padding.
-    #[schema(example = "ZnJlc2gtZGFpbHkta2V5")]
-    pub key: String,
-    /// Its UTC day number (Unix seconds / 86400).
-    #[schema(example = 20583)]
-    pub day: u32,
-    /// Transmission risk level, 0 to 8.
-    #[schema(minimum = 0, maximum = 8, example = 5)]
-    pub transmission_risk: u8,
-}
-
-/// `POST /v1/publish` request.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PublishRequest {
-    /// The daily keys to publish (1 to 30, at most 3 per day, the last 14 days).
-    pub keys: Vec<UploadKey>,
-    /// Check-ins the person chose to reveal, each the base64url of a revealed
-    /// check-in (spec §9.6).
-    #[serde(default)]
-    pub revealed_checkins: Vec<String>,
-    /// The health authority's certificate, in its 202-character text form.
-    pub certificate: String,
-    /// The 32-byte HMAC key the certificate's upload HMAC was made with,
-    /// base64url.
-    pub hmac_key: String,
-    /// Ignored: lets clients make every request the same size.
-    #[serde(default)]
-    pub padding: String,
-}
-
-/// The body of every publish response.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct PublishResponse {
-    /// `accepted`, or an error code.
-    pub status: String,
-    /// What was wrong, for errors.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub message: String,
-    /// Filler that makes every response the same size.
-    pub padding: String,
-}
-
-/// Why an upload was refused: an HTTP status, a stable code and a message.
+/// The key server's one error type: an HTTP status, a stable code and a
+/// message for the client. A phone's upload gets it as the padded publish
+/// answer ([`KeyServerError::publish_answer`]); every other endpoint as
+/// plain text (its [`IntoResponse`]). Internal causes are logged where the
+/// error is made ([`KeyServerError::unavailable`]), never shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub struct KeyServerError {
     /// HTTP status.
     pub status: StatusCode,
     /// Stable machine-readable code.
@@ -97,24 +50,48 @@ pub struct Refusal {
     pub message: String,
 }
 
-impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Refusal { status, code, message: message.into() }
+impl KeyServerError {
+    /// A refusal with its status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        KeyServerError { status, code, message: message.into() }
     }
 
-    fn bad(code: &'static str, message: impl Into<String>) -> Self {
-        Refusal::new(StatusCode::BAD_REQUEST, code, message)
+    /// A malformed request (400).
+    pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        KeyServerError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// The database or file storage failed while `doing`: logged with its
+    /// cause, answered 503 (with `Retry-After`) and `message`.
+    pub fn unavailable(doing: &str, cause: impl std::fmt::Display, message: &str) -> Self {
+        tracing::error!(error = %cause, "{doing}");
+        KeyServerError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    /// The padded `/v1/publish` answer.
+    pub fn publish_answer(&self) -> Response {
+        publish_response(self.status, self.code, &self.message)
+    }
+}
+
+impl From<greenlight_api::Invalid> for KeyServerError {
+    fn from(invalid: greenlight_api::Invalid) -> Self {
+        KeyServerError::bad(invalid.code, invalid.message)
+    }
+}
+
+/// Plain text: the message and a newline.
+impl IntoResponse for KeyServerError {
+    fn into_response(self) -> Response {
+        with_retry_after((self.status, format!("{}\n", self.message)).into_response())
     }
 }
 
 /// A padded publish response.
 fn publish_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = PublishResponse { status: code.to_owned(), message: message.to_owned(), padding: String::new() };
+    let body = PublishResponse::new(code, message);
     with_retry_after(padded_json(status, &body, PUBLISH_RESPONSE_SIZE))
 }
-
-/// Seconds a client is asked to wait after a 503 before trying again.
-pub const RETRY_AFTER_SECS: u64 = 30;
 
 /// Adds `Retry-After` to a 503: the fault (database or storage away) is
 /// temporary, and clients should come back rather than give up.
@@ -131,94 +108,74 @@ pub fn validate(
     request: &PublishRequest,
     now: UnixTime,
     state: &AppState,
-) -> Result<(NewUpload, Certificate), Refusal> {
+) -> Result<(NewUpload, Certificate), KeyServerError> {
     let today = now.day();
     let oldest = today.minus(state.config.retention_days);
     if request.keys.is_empty() {
-        return Err(Refusal::bad("no_keys", "an upload needs at least one key"));
+        return Err(KeyServerError::bad("no_keys", "an upload needs at least one key"));
     }
     if request.keys.len() > MAX_KEYS {
-        return Err(Refusal::bad("too_many_keys", format!("{} keys; at most {MAX_KEYS}", request.keys.len())));
+        return Err(KeyServerError::bad("too_many_keys", format!("{} keys; at most {MAX_KEYS}", request.keys.len())));
     }
     let mut uploaded = Vec::with_capacity(request.keys.len());
     for (i, k) in request.keys.iter().enumerate() {
-        let bytes = from_base64url(&k.key)
-            .map_err(|_| Refusal::bad("invalid_key", format!("key {i}: not unpadded base64url")))?;
-        let key: [u8; 16] = bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| Refusal::bad("invalid_key", format!("key {i}: {} bytes, expected 16", b.len())))?;
-        let day = DayNumber(k.day);
+        let key = k.to_uploaded(i)?;
+        let day = key.day;
         if day > today {
-            return Err(Refusal::bad("future_key", format!("key {i}: day {} is in the future", k.day)));
+            return Err(KeyServerError::bad("future_key", format!("key {i}: day {} is in the future", k.day)));
         }
         if day < oldest {
-            return Err(Refusal::bad(
+            return Err(KeyServerError::bad(
                 "old_key",
                 format!("key {i}: day {} is more than {} days ago", k.day, state.config.retention_days),
             ));
         }
-        let transmission_risk = TransmissionRisk::new(k.transmission_risk).map_err(|_| {
-            Refusal::bad("invalid_risk", format!("key {i}: transmission risk {} is not 0-8", k.transmission_risk))
-        })?;
-        if uploaded.iter().any(|u: &UploadedKey| u.key.0 == key) {
-            return Err(Refusal::bad("duplicate_key", format!("key {i} appears twice")));
+        if uploaded.iter().any(|u: &UploadedKey| u.key == key.key) {
+            return Err(KeyServerError::bad("duplicate_key", format!("key {i} appears twice")));
         }
         if uploaded.iter().filter(|u: &&UploadedKey| u.day == day).count() >= MAX_KEYS_PER_DAY {
-            return Err(Refusal::bad(
+            return Err(KeyServerError::bad(
                 "too_many_keys_per_day",
                 format!("key {i}: more than {MAX_KEYS_PER_DAY} keys for day {}", k.day),
             ));
         }
-        uploaded.push(UploadedKey { key: PublishedKey(key), day, transmission_risk });
+        uploaded.push(key);
     }
-    if request.revealed_checkins.len() > MAX_CHECKINS {
-        return Err(Refusal::bad(
-            "too_many_checkins",
-            format!("{} check-ins; at most {MAX_CHECKINS}", request.revealed_checkins.len()),
-        ));
-    }
-    let mut checkins = Vec::with_capacity(request.revealed_checkins.len());
-    for (i, text) in request.revealed_checkins.iter().enumerate() {
-        let bytes = from_base64url(text)
-            .map_err(|_| Refusal::bad("invalid_checkin", format!("check-in {i}: not unpadded base64url")))?;
-        RevealedCheckIn::from_bytes(&bytes)
-            .map_err(|e| Refusal::bad("invalid_checkin", format!("check-in {i}: {e}")))?;
-        checkins.push(bytes);
-    }
+    let checkins = request.revealed_bytes()?;
 
     let verified = Certificate::verify_text(&request.certificate, &state.authority_keys, now).map_err(|e| {
         use greenlight_protocol::Error as E;
         match e {
-            E::Expired => Refusal::new(StatusCode::FORBIDDEN, "certificate_expired", "the certificate has expired"),
-            E::NotYetValid => {
-                Refusal::new(StatusCode::FORBIDDEN, "certificate_not_yet_valid", "the certificate is not valid yet")
+            E::Expired => {
+                KeyServerError::new(StatusCode::FORBIDDEN, "certificate_expired", "the certificate has expired")
             }
-            E::BadSignature => Refusal::new(
+            E::NotYetValid => KeyServerError::new(
+                StatusCode::FORBIDDEN,
+                "certificate_not_yet_valid",
+                "the certificate is not valid yet",
+            ),
+            E::BadSignature => KeyServerError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_certificate",
                 "the certificate is not signed by a trusted health authority",
             ),
-            other => Refusal::bad("invalid_certificate", format!("the certificate is malformed: {other}")),
+            other => KeyServerError::bad("invalid_certificate", format!("the certificate is malformed: {other}")),
         }
     })?;
     let certificate = verified.certificate().clone();
     let id = certificate.certificate_id().0;
     if state.attempts.failures(&id) >= MAX_ATTEMPTS_PER_CERTIFICATE {
-        return Err(Refusal::new(
+        return Err(KeyServerError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
             "too many failed uploads with this certificate; ask for a new one",
         ));
     }
-    let hmac_key: [u8; 32] = from_base64url(&request.hmac_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| Refusal::bad("invalid_hmac_key", "hmac_key is not 32 bytes of unpadded base64url"))?;
-    let hmac_key = UploadHmacKey::from_bytes(hmac_key);
+    let hmac_key = request.hmac_key()?;
     let checkin_refs: Vec<&[u8]> = checkins.iter().map(Vec::as_slice).collect();
     if verified.check_upload(&hmac_key, &uploaded, &checkin_refs).is_err() {
         state.attempts.fail(id, certificate.expires_at());
-        return Err(Refusal::new(
+        return Err(KeyServerError::new(
             StatusCode::FORBIDDEN,
             "hmac_mismatch",
             "the certificate was issued for a different upload (keys, days, risks or check-ins differ)",
@@ -285,49 +242,35 @@ async fn publish(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
             let outcome = if refusal.status.is_server_error() { "error" } else { "rejected" };
             state.metrics.publish.get_or_create(&Outcome { outcome }).inc();
             tracing::info!(code = refusal.code, status = refusal.status.as_u16(), "upload refused");
-            publish_response(refusal.status, refusal.code, &refusal.message)
+            refusal.publish_answer()
         }
     };
     state.latency.record(started.elapsed());
     response
 }
 
-async fn publish_real(state: &AppState, body: &[u8]) -> Result<u64, Refusal> {
+async fn publish_real(state: &AppState, body: &[u8]) -> Result<u64, KeyServerError> {
     if state.authority_keys.is_empty() {
-        return Err(Refusal::new(
+        return Err(KeyServerError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_configured",
             "this key server trusts no health authority yet (see --authority-key)",
         ));
     }
     let request: PublishRequest = serde_json::from_slice(body)
-        .map_err(|e| Refusal::bad("invalid_json", format!("the body is not a valid upload: {e}")))?;
+        .map_err(|e| KeyServerError::bad("invalid_json", format!("the body is not a valid upload: {e}")))?;
     let (upload, _) = validate(&request, state.now(), state)?;
     match state.store.store_upload(&upload).await {
         Ok(StoreOutcome::Stored { new_keys }) => Ok(new_keys),
         Ok(StoreOutcome::CertificateUsed) => {
-            Err(Refusal::new(StatusCode::CONFLICT, "certificate_used", "this certificate has already been used"))
+            Err(KeyServerError::new(StatusCode::CONFLICT, "certificate_used", "this certificate has already been used"))
         }
-        Err(e) => {
-            tracing::error!(error = %e, "storing an upload failed");
-            Err(Refusal::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the upload could not be stored; nothing was kept, try again later",
-            ))
-        }
+        Err(e) => Err(KeyServerError::unavailable(
+            "storing an upload failed",
+            e,
+            "the upload could not be stored; nothing was kept, try again later",
+        )),
     }
-}
-
-/// The answer to a listed authority file.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ListedFile {
-    /// `trace_batch` or `color_policy`.
-    pub kind: String,
-    /// The file's own sequence number.
-    pub sequence: u64,
-    /// Its content address (64 hex digits), under `/v1/files/`.
-    pub sha256: String,
 }
 
 /// Lists a trace batch or color policy signed by a trusted health
@@ -345,60 +288,112 @@ pub struct ListedFile {
         (status = 503, description = "Storage unavailable", body = String),
     )
 )]
-async fn authority_file(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+async fn authority_file(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Json<ListedFile>, KeyServerError> {
     use greenlight_protocol::index::FileKind;
     use greenlight_protocol::policy::ColorPolicy;
     use greenlight_protocol::trace::TraceBatch;
-    let refuse = |status: StatusCode, message: String| (status, format!("{message}\n")).into_response();
     let signature_error = |e: greenlight_protocol::Error| match e {
-        greenlight_protocol::Error::BadSignature => {
-            refuse(StatusCode::UNAUTHORIZED, "not signed by a trusted health authority".into())
-        }
-        other => refuse(StatusCode::BAD_REQUEST, format!("invalid file: {other}")),
+        greenlight_protocol::Error::BadSignature => KeyServerError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_signature",
+            "not signed by a trusted health authority",
+        ),
+        other => KeyServerError::bad("invalid_file", format!("invalid file: {other}")),
     };
-    let (kind, name, sequence, at) = if body.starts_with(greenlight_protocol::trace::TRACE_BATCH_MAGIC) {
-        match TraceBatch::verify(&body, &state.authority_keys) {
-            Ok(batch) if batch.region != state.config.region => {
-                return refuse(
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "trace batch for region {}, this server publishes {}",
-                        batch.region.as_str(),
-                        state.config.region.as_str()
-                    ),
-                );
-            }
-            Ok(batch) => (FileKind::TraceBatch, "trace_batch", batch.sequence, batch.created_at),
-            Err(e) => return signature_error(e),
+    let (name, sequence, at) = if body.starts_with(greenlight_protocol::trace::TRACE_BATCH_MAGIC) {
+        let batch = TraceBatch::verify(&body, &state.authority_keys).map_err(signature_error)?;
+        if batch.region != state.config.region {
+            return Err(KeyServerError::bad(
+                "wrong_region",
+                format!(
+                    "trace batch for region {}, this server publishes {}",
+                    batch.region.as_str(),
+                    state.config.region.as_str()
+                ),
+            ));
         }
+        (AuthorityFileKind::TraceBatch, batch.sequence, batch.created_at)
     } else if body.starts_with(&greenlight_protocol::policy::POLICY_MAGIC) {
-        match ColorPolicy::verify(&body, &state.authority_keys) {
-            Ok(policy) => {
-                (FileKind::ColorPolicy, "color_policy", u64::from(policy.sequence()), policy.params().issued_at)
-            }
-            Err(e) => return signature_error(e),
-        }
+        let policy = ColorPolicy::verify(&body, &state.authority_keys).map_err(signature_error)?;
+        (AuthorityFileKind::ColorPolicy, u64::from(policy.sequence()), policy.params().issued_at)
     } else {
-        return refuse(StatusCode::BAD_REQUEST, "not a trace batch or color policy (unknown magic)".into());
+        return Err(KeyServerError::bad("unknown_file", "not a trace batch or color policy (unknown magic)"));
     };
     if sequence == 0 {
-        return refuse(StatusCode::BAD_REQUEST, "sequence 0 is not allowed; sequences start at 1".into());
+        return Err(KeyServerError::bad("invalid_sequence", "sequence 0 is not allowed; sequences start at 1"));
     }
+    let kind = FileKind::from(name);
     let (start, end) = crate::publisher::listing_span(kind, at);
     let listing = state.publisher.publish_file(kind, sequence, start, end, body.to_vec(), state.now()).await;
     match listing {
         Ok(crate::publisher::Listing::Listed(file) | crate::publisher::Listing::AlreadyListed(file)) => {
-            Json(ListedFile { kind: name.to_owned(), sequence, sha256: file.sha256 }).into_response()
+            Ok(Json(ListedFile { kind: name, sequence, sha256: file.sha256 }))
         }
-        Ok(crate::publisher::Listing::Conflict) => refuse(
+        Ok(crate::publisher::Listing::Conflict) => Err(KeyServerError::new(
             StatusCode::CONFLICT,
-            format!("another {name} already has sequence {sequence}; publish a new one with a higher sequence"),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "listing an authority file failed");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable; nothing was listed".into())
-        }
+            "sequence_taken",
+            format!(
+                "another {} already has sequence {sequence}; publish a new one with a higher sequence",
+                name.as_str()
+            ),
+        )),
+        Err(e) => Err(KeyServerError::unavailable(
+            "listing an authority file failed",
+            e,
+            "storage unavailable; nothing was listed",
+        )),
     }
+}
+
+/// The visits diagnosed people revealed, for the health authority: handed
+/// over in batches once each batch period has ended, sorted by their bytes
+/// (spec/authority.md §5.1). Only for a request signed by a trusted
+/// authority key within five minutes of the server's clock.
+#[utoipa::path(
+    get,
+    path = "/v1/authority/revealed",
+    params(
+        RevealedQuery,
+        ("X-Greenlight-Authority" = String, Header, description = "The authority's signed feed request for this `since` (a `GL_FEED_` file, spec §9.7), base64url"),
+    ),
+    responses(
+        (status = 200, description = "The visits received from `since` to the end of the last complete batch period", body = RevealedPage),
+        (status = 400, description = "The signed request is for another `since`", body = String),
+        (status = 401, description = "No request signed by a trusted health authority", body = String),
+        (status = 403, description = "The signed request is too old or too far ahead of the server's clock", body = String),
+        (status = 503, description = "Database unavailable", body = String, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+async fn revealed(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<RevealedQuery>,
+) -> Result<Response, KeyServerError> {
+    use greenlight_protocol::trace::FeedRequest;
+    let unauthorized = |message: &str| KeyServerError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
+    let signed = headers
+        .get(greenlight_api::revealed::AUTHORITY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|text| from_base64url(text.trim()).ok())
+        .ok_or_else(|| unauthorized("this needs a feed request signed by the health authority"))?;
+    let now = state.now();
+    let request = FeedRequest::verify(&signed, &state.authority_keys, now).map_err(|e| match e {
+        greenlight_protocol::Error::Expired | greenlight_protocol::Error::NotYetValid => KeyServerError::new(
+            StatusCode::FORBIDDEN,
+            "stale_request",
+            "the signed request is not within five minutes of this server's clock",
+        ),
+        _ => unauthorized("not signed by a trusted health authority"),
+    })?;
+    if request.since.0 != query.since {
+        return Err(KeyServerError::bad("wrong_since", "the signed request is for another `since`"));
+    }
+    let page = crate::revealed::page(&state.store, query.since, now, state.config.reveal_delay_secs)
+        .await
+        .map_err(|e| KeyServerError::unavailable("reading revealed visits failed", e, "database unavailable"))?;
+    let mut response = Json(page).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// The signed index of published files.
@@ -448,8 +443,8 @@ async fn file(State(state): State<Arc<AppState>>, Path(name): Path<String>, head
         Ok(Some(bytes)) => bytes,
         Ok(None) => return (StatusCode::NOT_FOUND, "no such file\n").into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "reading a published file failed");
-            return (StatusCode::SERVICE_UNAVAILABLE, "file storage unavailable\n").into_response();
+            return KeyServerError::unavailable("reading a published file failed", e, "file storage unavailable")
+                .into_response();
         }
     };
     let mut response =
@@ -484,8 +479,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "health check: database unavailable");
-            with_retry_after((StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response())
+            KeyServerError::unavailable("health check: database unavailable", e, "database unavailable").into_response()
         }
     }
 }
@@ -497,51 +491,91 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// The OpenAPI document of this API.
+/// The OpenAPI document of the services this process runs.
 #[utoipa::path(get, path = "/v1/openapi.json", responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
-}
+#[allow(dead_code)] // Served by [`openapi_router`], which knows the services.
+async fn openapi() {}
 
-/// The OpenAPI description of the key server and the health authority's
-/// device API.
+/// The OpenAPI description of the key server's API.
 #[derive(OpenApi)]
 #[openapi(
     info(
-        title = "Greenlight key server and health authority",
-        description = "Authorized uploads and signed, content-addressed export files (spec/protocol.md); upload codes exchanged for certificates (spec/authority.md). The staff portal under /portal is HTML and not described here."
+        title = "Greenlight key server",
+        description = "Authorized uploads and signed, content-addressed export files (spec/protocol.md); revealed visits handed to the health authority (spec/authority.md §5.1)."
     ),
-    paths(
-        publish,
-        authority_file,
-        index,
-        file,
-        health,
-        metrics,
-        openapi,
-        crate::authority::device::verify,
-        crate::authority::device::certificate
+    paths(publish, authority_file, revealed, index, file, health, metrics, openapi),
+    components(schemas(PublishRequest, UploadKey, PublishResponse, ListedFile, AuthorityFileKind, RevealedPage))
+)]
+pub struct KeyServerDoc;
+
+/// The OpenAPI description of the health authority's device API, as a
+/// process running the authority alone serves it.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Greenlight health authority",
+        description = "Upload codes exchanged for certificates (spec/authority.md). The staff portal under /portal is HTML and not described here."
     ),
+    paths(crate::authority::device::verify, crate::authority::device::certificate, health, openapi),
     components(schemas(
-        PublishRequest,
-        UploadKey,
-        PublishResponse,
-        ListedFile,
         crate::authority::device::VerifyRequest,
         crate::authority::device::VerifyResponse,
         crate::authority::device::CertificateRequest,
         crate::authority::device::CertificateResponse
     ))
 )]
-pub struct ApiDoc;
+pub struct AuthorityDoc;
 
-/// The OpenAPI document as pretty JSON (committed as `spec/openapi.json`).
-pub fn openapi_json() -> String {
-    let mut doc = ApiDoc::openapi();
+/// Which services a process serves, for its OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Services {
+    /// The key server alone.
+    KeyServer,
+    /// The health authority alone.
+    Authority,
+    /// Both (the default deployment; the document committed as
+    /// `spec/openapi.json`).
+    Both,
+}
+
+/// The OpenAPI document of `services`, as pretty JSON.
+pub fn openapi_document(services: Services) -> String {
+    let mut doc = match services {
+        Services::KeyServer => KeyServerDoc::openapi(),
+        Services::Authority => AuthorityDoc::openapi(),
+        Services::Both => {
+            let mut doc = KeyServerDoc::openapi().merge_from(AuthorityDoc::openapi());
+            doc.info.title = "Greenlight key server and health authority".to_owned();
+            doc.info.description = Some(
+                "Authorized uploads and signed, content-addressed export files (spec/protocol.md); upload codes \
+                 exchanged for certificates (spec/authority.md). The staff portal under /portal is HTML and not \
+                 described here."
+                    .to_owned(),
+            );
+            doc
+        }
+    };
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let mut text = doc.to_pretty_json().expect("the OpenAPI document serialises");
     text.push('\n');
     text
+}
+
+/// The OpenAPI document of both services (committed as `spec/openapi.json`).
+pub fn openapi_json() -> String {
+    openapi_document(Services::Both)
+}
+
+/// `GET /v1/openapi.json` with the document of `services`.
+pub fn openapi_router(services: Services) -> Router {
+    let document = openapi_document(services);
+    Router::new().route(
+        "/v1/openapi.json",
+        get(move || {
+            let document = document.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], document).into_response() }
+        }),
+    )
 }
 
 /// Only `GET /health`, for a process that runs the health authority alone.
@@ -554,9 +588,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/publish", post(publish))
         .route("/v1/authority/files", post(authority_file))
+        .route("/v1/authority/revealed", get(revealed))
         .route("/v1/index", get(index))
         .route("/v1/files/{sha256}", get(file))
-        .route("/v1/openapi.json", get(openapi))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(state)

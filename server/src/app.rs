@@ -1,7 +1,7 @@
 //! Start-up, background jobs and shutdown.
 
 use crate::api;
-use crate::authority::{self, AuthorityState, PublishTarget};
+use crate::authority::{self, AuthorityState, PublishTarget, RevealedSource};
 use crate::config::{AuthorityConfig, Config, Mode};
 use crate::files::FsStore;
 use crate::metrics::Metrics;
@@ -187,10 +187,17 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
     );
 
     let authority = authority_keys.map(|keys| {
-        let target = match &options.mode {
-            Mode::Combined => PublishTarget::InProcess(publisher.clone()),
+        let (target, revealed) = match &options.mode {
+            Mode::Combined => (
+                PublishTarget::InProcess(publisher.clone()),
+                RevealedSource::InProcess { store: store.clone(), delay_secs: config.reveal_delay_secs },
+            ),
             Mode::AuthorityOnly { key_server_url } => {
-                PublishTarget::KeyServer { url: key_server_url.clone(), client: reqwest::Client::new() }
+                let client = reqwest::Client::new();
+                (
+                    PublishTarget::KeyServer { url: key_server_url.clone(), client: client.clone() },
+                    RevealedSource::KeyServer { url: key_server_url.clone(), client },
+                )
             }
         };
         Arc::new(AuthorityState {
@@ -199,6 +206,7 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
             store: authority::store::AuthorityStore::new(store.clone()),
             keys,
             target,
+            revealed,
             clock: clock.clone(),
             secure_cookies: !config.listen.ip().is_loopback(),
             verify_latency: Default::default(),
@@ -215,7 +223,13 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
         attempts: Attempts::default(),
         clock,
     });
+    let services = match (key_server, authority.is_some()) {
+        (true, true) => api::Services::Both,
+        (true, false) => api::Services::KeyServer,
+        (false, _) => api::Services::Authority,
+    };
     let mut router = if key_server { api::router(state.clone()) } else { api::health_router(state.clone()) };
+    router = router.merge(api::openapi_router(services));
     if let Some(authority) = &authority {
         router = router.merge(authority::router(authority.clone()));
     }
@@ -264,10 +278,20 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
             };
             let mut export = every(state.config.export_interval);
             let mut retention = every(3600);
+            let mut revealed = every(REVEALED_PULL_SECS);
             loop {
                 tokio::select! {
                     _ = stop.changed() => break,
                     _ = export.tick(), if key_server => run_export(&state).await,
+                    _ = revealed.tick(), if authority.is_some() => {
+                        if let Some(authority) = &authority {
+                            match authority::pull_revealed(authority).await {
+                                Ok(n) if n > 0 => tracing::info!(visits = n, "revealed visits handed over"),
+                                Ok(_) => {}
+                                Err(e) => tracing::warn!(error = %e, "fetching revealed visits failed; will retry"),
+                            }
+                        }
+                    }
                     _ = retention.tick() => {
                         if key_server {
                             run_retention(&state).await;
@@ -294,6 +318,10 @@ pub async fn run_authority_retention(authority: &AuthorityState) {
         Err(e) => tracing::error!(error = %e, "authority retention failed; will retry"),
     }
 }
+
+/// Seconds between the authority's requests for revealed visits (the
+/// portal's venue pages also ask each time they are shown).
+pub const REVEALED_PULL_SECS: u64 = 300;
 
 /// How long the audit log is kept.
 pub const AUDIT_RETENTION_DAYS: i64 = 400;

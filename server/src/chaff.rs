@@ -7,9 +7,7 @@ use rand_core::Rng;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The header that marks a request as chaff (inside TLS, invisible to an
-/// observer, like GAEN's `X-Chaff`).
-pub const CHAFF_HEADER: &str = "x-chaff";
+pub use greenlight_api::CHAFF_HEADER;
 
 /// A moving average of real publish latencies.
 #[derive(Debug)]

@@ -46,6 +46,13 @@ pub struct Args {
     #[arg(long, env = "GREENLIGHT_EMBARGO", default_value_t = 7200, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub embargo: u64,
 
+    /// Revealed visits are handed to the health authority in hourly
+    /// batches, this many seconds after the start of the hour they were
+    /// received in (spec/authority.md §5.1). Below 3600 a batch is handed
+    /// over before its hour has ended: for tests and demonstrations only.
+    #[arg(long, env = "GREENLIGHT_REVEAL_DELAY_SECS", default_value_t = crate::revealed::DEFAULT_DELAY_SECS, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub reveal_delay_secs: u64,
+
     /// Export batches are padded with fake keys to at least this many keys.
     #[arg(long, env = "GREENLIGHT_MIN_BATCH_KEYS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=500_000))]
     pub min_batch_keys: u64,
@@ -225,6 +232,9 @@ pub struct Config {
     pub embargo: u64,
     /// Minimum keys per export batch (padding).
     pub min_batch_keys: usize,
+    /// Seconds after the start of the hour they were received in that
+    /// revealed visits are handed to the authority.
+    pub reveal_delay_secs: u64,
     /// Body size limit.
     pub max_body: usize,
     /// Request timeout in seconds.
@@ -280,6 +290,7 @@ impl Config {
             export_interval: args.export_interval,
             embargo: args.embargo,
             min_batch_keys: usize::try_from(args.min_batch_keys).map_err(|e| e.to_string())?,
+            reveal_delay_secs: args.reveal_delay_secs,
             max_body: usize::try_from(args.max_body).map_err(|e| e.to_string())?,
             request_timeout: args.request_timeout,
         })

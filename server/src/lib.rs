@@ -15,5 +15,6 @@ pub mod files;
 pub mod metrics;
 pub mod padding;
 pub mod publisher;
+pub mod revealed;
 pub mod state;
 pub mod store;

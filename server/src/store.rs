@@ -62,6 +62,8 @@ pub enum StoreError {
     Database(sqlx::Error),
     /// Migrations could not be applied.
     Migrate(sqlx::migrate::MigrateError),
+    /// A stored value is not one this version wrote.
+    Corrupt(String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -70,6 +72,7 @@ impl std::fmt::Display for StoreError {
             StoreError::Config(message) => f.write_str(message),
             StoreError::Database(e) => write!(f, "database error: {e}"),
             StoreError::Migrate(e) => write!(f, "database migration failed: {e}"),
+            StoreError::Corrupt(what) => write!(f, "unexpected stored value: {what}"),
         }
     }
 }
@@ -306,6 +309,22 @@ impl Store {
     pub async fn revealed_checkins(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         let rows = sqlx::query("SELECT checkin FROM revealed_checkins ORDER BY id").fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Revealed check-ins received from hour `since` up to, not including,
+    /// `through`, with their hour, sorted by their bytes (never by arrival):
+    /// what the key server hands the health authority (spec/authority.md
+    /// §5.1).
+    pub async fn revealed_between(&self, since: i64, through: i64) -> Result<Vec<(Vec<u8>, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT checkin, received_hour FROM revealed_checkins \
+             WHERE received_hour >= $1 AND received_hour < $2 ORDER BY checkin",
+        )
+        .bind(since)
+        .bind(through)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
     /// Every stored column of every row, for the privacy tests: what an

@@ -447,3 +447,72 @@ impl RevealedCheckIn {
         Ok(RevealedCheckIn { poster, arrival, departure })
     }
 }
+
+/// Magic of a signed feed request.
+pub const FEED_REQUEST_MAGIC: &[u8; 8] = b"GL_FEED_";
+/// Longest a feed request is accepted before or after its `at`, in seconds.
+pub const FEED_REQUEST_SKEW_SECS: u64 = 300;
+
+/// The health authority's signed request for the revealed check-ins a key
+/// server holds (spec §9.7): `since u64 ‖ at u64`, in a signed file of
+/// kind [`FEED_REQUEST_MAGIC`]. The key server hands revealed visits only
+/// to a holder of a trusted authority key, and only for a request made
+/// within [`FEED_REQUEST_SKEW_SECS`] of its own clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedRequest {
+    /// Hand over what was received from this time on.
+    pub since: UnixTime,
+    /// When the request was made.
+    pub at: UnixTime,
+}
+
+impl FeedRequest {
+    /// Signs the request.
+    pub fn sign(&self, key: &SigningKey) -> Vec<u8> {
+        let mut body = Vec::with_capacity(16);
+        body.put_u64(self.since.0);
+        body.put_u64(self.at.0);
+        seal_file(FEED_REQUEST_MAGIC, &body, key)
+    }
+
+    /// Checks the signature against `trusted` and the time against `now`.
+    pub fn verify(bytes: &[u8], trusted: &TrustedKeys, now: UnixTime) -> Result<Self> {
+        let body = open_file(FEED_REQUEST_MAGIC, bytes, trusted)?;
+        let mut r = Reader::new(body);
+        let request = FeedRequest { since: UnixTime(r.u64()?), at: UnixTime(r.u64()?) };
+        r.finish()?;
+        if request.at.0 > now.0.saturating_add(FEED_REQUEST_SKEW_SECS) {
+            return Err(Error::NotYetValid);
+        }
+        if request.at.0.saturating_add(FEED_REQUEST_SKEW_SECS) < now.0 {
+            return Err(Error::Expired);
+        }
+        Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod feed_tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_request_is_accepted_only_signed_by_a_trusted_key_and_fresh() {
+        let authority = SigningKey::from_bytes(&[1; 32]);
+        let stranger = SigningKey::from_bytes(&[2; 32]);
+        let trusted = TrustedKeys::from_keys([authority.verifying_key()]);
+        let request = FeedRequest { since: UnixTime(7_200), at: UnixTime(1_000_000) };
+        let bytes = request.sign(&authority);
+        assert_eq!(bytes.len(), 8 + 16 + 8 + 64);
+        assert_eq!(FeedRequest::verify(&bytes, &trusted, UnixTime(1_000_300)), Ok(request));
+        assert_eq!(FeedRequest::verify(&bytes, &trusted, UnixTime(999_700)), Ok(request));
+        assert_eq!(FeedRequest::verify(&bytes, &trusted, UnixTime(1_000_301)), Err(Error::Expired));
+        assert_eq!(FeedRequest::verify(&bytes, &trusted, UnixTime(999_699)), Err(Error::NotYetValid));
+        assert!(FeedRequest::verify(&request.sign(&stranger), &trusted, UnixTime(1_000_000)).is_err());
+        let mut tampered = bytes.clone();
+        tampered[9] ^= 1;
+        assert_eq!(FeedRequest::verify(&tampered, &trusted, UnixTime(1_000_000)), Err(Error::BadSignature));
+        let mut other_kind = bytes;
+        other_kind[..8].copy_from_slice(TRACE_BATCH_MAGIC);
+        assert!(FeedRequest::verify(&other_kind, &trusted, UnixTime(1_000_000)).is_err());
+    }
+}

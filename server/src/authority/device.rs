@@ -15,10 +15,10 @@
 //! after [`MAX_TOKEN_FAILURES`] malformed requests; codes and tokens are
 //! single use and short-lived.
 
-use crate::api::with_retry_after;
 use crate::authority::AuthorityState;
 use crate::authority::accounts::token_hash;
 use crate::authority::codes::{self, CodeKind};
+use crate::authority::error::AuthorityError;
 use crate::authority::store::{Claim, Diagnosis, TokenUse, counter};
 use crate::chaff::CHAFF_HEADER;
 use crate::padding::padded_json;
@@ -28,20 +28,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::{Router, extract::DefaultBodyLimit};
-use greenlight_protocol::certificate::{Certificate, CertificateId, DayKind, UPLOAD_HMAC_LEN};
-use greenlight_protocol::codec::{from_base64url, to_base64url};
+use greenlight_protocol::certificate::{Certificate, CertificateId, DayKind};
+use greenlight_protocol::codec::to_base64url;
 use greenlight_protocol::report::ReportType;
-use greenlight_protocol::time::DayNumber;
 use rand_core::Rng;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Instant;
-use utoipa::ToSchema;
 
-/// Body size of every `/v1/verify` answer.
-pub const VERIFY_RESPONSE_SIZE: usize = 512;
-/// Body size of every `/v1/certificate` answer.
-pub const CERTIFICATE_RESPONSE_SIZE: usize = 512;
+pub use greenlight_api::device::{CertificateRequest, CertificateResponse, VerifyRequest, VerifyResponse};
+pub use greenlight_api::padding::{CERTIFICATE_RESPONSE_SIZE, VERIFY_RESPONSE_SIZE};
+
 /// Certificates are valid this long (spec §12.2.4 recommends 15 minutes).
 pub const CERTIFICATE_SECS: u64 = 15 * 60;
 /// Malformed certificate requests after which a token is refused.
@@ -50,130 +46,17 @@ pub const MAX_TOKEN_FAILURES: i64 = 5;
 /// padding, small enough that nothing else fits.
 pub const MAX_DEVICE_BODY: usize = 4096;
 
-/// `POST /v1/verify` request.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VerifyRequest {
-    /// The upload code: 8 digits or 16 characters; spaces and dashes are
-    /// ignored, letters may be lower case.
-    #[schema(example = "1234 5678")]
-    pub code: String,
-    /// Ignored: lets clients make every request the same size.
-    #[serde(default)]
-    pub padding: String,
-}
-
-/// The body of every `/v1/verify` answer.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-pub struct VerifyResponse {
-    /// `ok`, or an error code.
-    pub status: String,
-    /// What was wrong, for errors.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub message: String,
-    /// The token to exchange for a certificate (43 characters of base64url).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// Unix time after which the token is refused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_expires_at: Option<u64>,
-    /// `confirmed_test` or `clinical_diagnosis`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_type: Option<String>,
-    /// `symptom_onset` or `test_date`: what `date` is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub day_kind: Option<String>,
-    /// The symptom-onset or test date, `YYYY-MM-DD` (UTC).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
-    /// The same date as a UTC day number (Unix seconds / 86400).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub day: Option<u32>,
-    /// Filler that makes every answer the same size.
-    #[serde(default)]
-    pub padding: String,
-}
-
-/// `POST /v1/certificate` request.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CertificateRequest {
-    /// The token from `/v1/verify`.
-    pub token: String,
-    /// HMAC-SHA256 of the upload (spec §12.1), 32 bytes as unpadded base64url.
-    pub upload_hmac: String,
-    /// Ignored: lets clients make every request the same size.
-    #[serde(default)]
-    pub padding: String,
-}
-
-/// The body of every `/v1/certificate` answer.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-pub struct CertificateResponse {
-    /// `ok`, or an error code.
-    pub status: String,
-    /// What was wrong, for errors.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub message: String,
-    /// The signed certificate in its 202-character text form (spec §12.2.2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificate: Option<String>,
-    /// Unix time at which the certificate expires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<u64>,
-    /// Filler that makes every answer the same size.
-    #[serde(default)]
-    pub padding: String,
-}
-
-fn report_type_name(byte: i64) -> &'static str {
-    if byte == 2 { "clinical_diagnosis" } else { "confirmed_test" }
-}
-
-fn day_kind_name(byte: i64) -> &'static str {
-    if byte == 1 { "symptom_onset" } else { "test_date" }
-}
-
-fn verify_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = VerifyResponse { status: code.to_owned(), message: message.to_owned(), ..Default::default() };
-    with_retry_after(padded_json(status, &body, VERIFY_RESPONSE_SIZE))
-}
-
-fn verify_ok(token: String, token_expires_at: u64, diagnosis: Diagnosis) -> Response {
-    let day = u32::try_from(diagnosis.day).unwrap_or(0);
-    let body = VerifyResponse {
-        status: "ok".into(),
-        token: Some(token),
-        token_expires_at: Some(token_expires_at),
-        report_type: Some(report_type_name(diagnosis.report_type).into()),
-        day_kind: Some(day_kind_name(diagnosis.day_kind).into()),
-        date: Some(DayNumber(day).iso_date().to_string()),
-        day: Some(day),
-        ..Default::default()
-    };
+fn verify_ok(token: String, token_expires_at: u64, diagnosis: &Diagnosis) -> Response {
+    let body = VerifyResponse::ok(token, token_expires_at, diagnosis.report_type, diagnosis.day_kind, diagnosis.day);
     padded_json(StatusCode::OK, &body, VERIFY_RESPONSE_SIZE)
 }
 
-fn certificate_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = CertificateResponse { status: code.to_owned(), message: message.to_owned(), ..Default::default() };
-    with_retry_after(padded_json(status, &body, CERTIFICATE_RESPONSE_SIZE))
-}
-
 fn certificate_ok(certificate: String, expires_at: u64) -> Response {
-    let body = CertificateResponse {
-        status: "ok".into(),
-        certificate: Some(certificate),
-        expires_at: Some(expires_at),
-        ..Default::default()
-    };
-    padded_json(StatusCode::OK, &body, CERTIFICATE_RESPONSE_SIZE)
+    padded_json(StatusCode::OK, &CertificateResponse::ok(certificate, expires_at), CERTIFICATE_RESPONSE_SIZE)
 }
 
-fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> (StatusCode, &'static str, String) {
-    move |e| {
-        tracing::error!(error = %e, "{what}");
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is unavailable; try again later".to_owned())
-    }
+fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> AuthorityError {
+    move |e| AuthorityError::unavailable(what, e)
 }
 
 /// Exchange an upload code for a token.
@@ -195,31 +78,27 @@ pub async fn verify(State(state): State<Arc<AuthorityState>>, headers: HeaderMap
     if headers.get(CHAFF_HEADER).is_some() {
         tokio::time::sleep(state.verify_latency.delay()).await;
         let now = state.now();
-        let fake = Diagnosis { report_type: 1, day_kind: 2, day: i64::from(now.day().minus(1).0) };
-        return verify_ok(random_text(32), now.0 + state.settings.token_secs, fake);
+        let fake =
+            Diagnosis { report_type: ReportType::ConfirmedTest, day_kind: DayKind::TestDate, day: now.day().minus(1) };
+        return verify_ok(random_text(32), now.0 + state.settings.token_secs, &fake);
     }
     let started = Instant::now();
     let response = match verify_real(&state, &body).await {
         Ok(response) => response,
-        Err((status, code, message)) => {
-            tracing::info!(code, status = status.as_u16(), "verification refused");
-            verify_error(status, code, &message)
-        }
+        Err(error) => error.verify_answer(),
     };
     state.verify_latency.record(started.elapsed());
     response
 }
 
-type Refused = (StatusCode, &'static str, String);
-
-async fn verify_real(state: &AuthorityState, body: &[u8]) -> Result<Response, Refused> {
+async fn verify_real(state: &AuthorityState, body: &[u8]) -> Result<Response, AuthorityError> {
     let request: VerifyRequest = serde_json::from_slice(body)
-        .map_err(|e| (StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not a valid request: {e}")))?;
+        .map_err(|e| AuthorityError::bad("invalid_json", format!("the body is not a valid request: {e}")))?;
     let Some((kind, code)) = codes::normalize(&request.code) else {
-        return Err((
+        return Err(AuthorityError::new(
             StatusCode::BAD_REQUEST,
             "invalid_code",
-            "a code has 8 digits or 16 letters and digits; check what you typed".into(),
+            "a code has 8 digits or 16 letters and digits; check what you typed",
         ));
     };
     let now = state.now_i64();
@@ -229,10 +108,10 @@ async fn verify_real(state: &AuthorityState, body: &[u8]) -> Result<Response, Re
         let failures =
             state.store.counter(hour, counter::SHORT_FAILURES).await.map_err(unavailable("reading the budget"))?;
         if failures >= budget {
-            return Err((
+            return Err(AuthorityError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",
-                "too many wrong codes were tried in the last hour; try again later or ask for a long code".into(),
+                "too many wrong codes were tried in the last hour; try again later or ask for a long code",
             ));
         }
     }
@@ -249,18 +128,18 @@ async fn verify_real(state: &AuthorityState, body: &[u8]) -> Result<Response, Re
         .await
         .map_err(unavailable("claiming a code"))?;
     let refused = match claim {
-        Claim::Claimed(diagnosis) => return Ok(verify_ok(token, token_expires_at, diagnosis)),
-        Claim::Unknown => (
+        Claim::Claimed(diagnosis) => return Ok(verify_ok(token, token_expires_at, &diagnosis)),
+        Claim::Unknown => AuthorityError::new(
             StatusCode::FORBIDDEN,
             "code_invalid",
-            "this code is not known; check what you typed or ask the health authority".to_owned(),
+            "this code is not known; check what you typed or ask the health authority",
         ),
-        Claim::Expired => (
+        Claim::Expired => AuthorityError::new(
             StatusCode::FORBIDDEN,
             "code_expired",
-            "this code has expired; ask the health authority for a new one".to_owned(),
+            "this code has expired; ask the health authority for a new one",
         ),
-        Claim::Used => (StatusCode::CONFLICT, "code_used", "this code has already been used".to_owned()),
+        Claim::Used => AuthorityError::new(StatusCode::CONFLICT, "code_used", "this code has already been used"),
     };
     if kind == CodeKind::Short {
         state.store.bump(hour, counter::SHORT_FAILURES).await.map_err(unavailable("counting a failure"))?;
@@ -292,29 +171,25 @@ pub async fn certificate(State(state): State<Arc<AuthorityState>>, headers: Head
     let started = Instant::now();
     let response = match certificate_real(&state, &body).await {
         Ok(response) => response,
-        Err((status, code, message)) => {
-            tracing::info!(code, status = status.as_u16(), "certificate refused");
-            certificate_error(status, code, &message)
-        }
+        Err(error) => error.certificate_answer(),
     };
     state.certificate_latency.record(started.elapsed());
     response
 }
 
-async fn certificate_real(state: &AuthorityState, body: &[u8]) -> Result<Response, Refused> {
+async fn certificate_real(state: &AuthorityState, body: &[u8]) -> Result<Response, AuthorityError> {
     let request: CertificateRequest = serde_json::from_slice(body)
-        .map_err(|e| (StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not a valid request: {e}")))?;
+        .map_err(|e| AuthorityError::bad("invalid_json", format!("the body is not a valid request: {e}")))?;
     let token = token_hash(&request.token);
-    let hmac: Option<[u8; UPLOAD_HMAC_LEN]> = from_base64url(&request.upload_hmac).ok().and_then(|b| b.try_into().ok());
-    let Some(hmac) = hmac else {
+    let Ok(hmac) = request.upload_hmac() else {
         let failures = state.store.token_failed(&token).await.map_err(unavailable("counting a failure"))?;
         if failures > MAX_TOKEN_FAILURES {
             return Err(too_many_token_attempts());
         }
-        return Err((
+        return Err(AuthorityError::new(
             StatusCode::BAD_REQUEST,
             "invalid_hmac",
-            "upload_hmac is not 32 bytes of unpadded base64url".into(),
+            "upload_hmac is not 32 bytes of unpadded base64url",
         ));
     };
     let now = state.now();
@@ -322,42 +197,38 @@ async fn certificate_real(state: &AuthorityState, body: &[u8]) -> Result<Respons
     let diagnosis = match state.store.use_token(&token, now_i, MAX_TOKEN_FAILURES).await {
         Ok(TokenUse::Used(diagnosis)) => diagnosis,
         Ok(TokenUse::Unknown) => {
-            return Err((
+            return Err(AuthorityError::new(
                 StatusCode::FORBIDDEN,
                 "token_invalid",
-                "this token is not known; verify the code again".into(),
+                "this token is not known; verify the code again",
             ));
         }
         Ok(TokenUse::Expired) => {
-            return Err((
+            return Err(AuthorityError::new(
                 StatusCode::FORBIDDEN,
                 "token_expired",
-                "this token has expired; ask the health authority for a new code".into(),
+                "this token has expired; ask the health authority for a new code",
             ));
         }
         Ok(TokenUse::AlreadyUsed) => {
-            return Err((StatusCode::CONFLICT, "token_used", "this token has already been used".into()));
+            return Err(AuthorityError::new(StatusCode::CONFLICT, "token_used", "this token has already been used"));
         }
         Ok(TokenUse::Locked) => return Err(too_many_token_attempts()),
         Err(e) => return Err(unavailable("using a token")(e)),
     };
-    let report_type = ReportType::from_byte(u8::try_from(diagnosis.report_type).unwrap_or(0))
-        .map_err(unavailable("a stored token has an invalid report type"))?;
-    let day_kind = DayKind::from_byte(u8::try_from(diagnosis.day_kind).unwrap_or(0))
-        .map_err(unavailable("a stored token has an invalid day kind"))?;
-    let day = DayNumber(u32::try_from(diagnosis.day).unwrap_or(0));
     let expires_at = now.plus(CERTIFICATE_SECS);
     let id = CertificateId::generate(&mut rand_core::UnwrapErr(getrandom::SysRng));
-    let certificate = Certificate::new(report_type, day_kind, day, hmac, now, expires_at, id)
-        .map_err(unavailable("building a certificate"))?;
+    let certificate =
+        Certificate::new(diagnosis.report_type, diagnosis.day_kind, diagnosis.day, hmac, now, expires_at, id)
+            .map_err(unavailable("building a certificate"))?;
     Ok(certificate_ok(certificate.sign_text(&state.keys.signing), expires_at.0))
 }
 
-fn too_many_token_attempts() -> Refused {
-    (
+fn too_many_token_attempts() -> AuthorityError {
+    AuthorityError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_attempts",
-        "too many failed attempts with this token; ask the health authority for a new code".into(),
+        "too many failed attempts with this token; ask the health authority for a new code",
     )
 }
 

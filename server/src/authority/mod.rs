@@ -22,6 +22,7 @@
 pub mod accounts;
 pub mod codes;
 pub mod device;
+pub mod error;
 pub mod keys;
 pub mod portal;
 pub mod store;
@@ -31,6 +32,9 @@ use crate::config::AuthoritySettings;
 use crate::publisher::{Listing, Publisher};
 use crate::state::Clock;
 use axum::Router;
+use error::AuthorityError;
+use greenlight_api::revealed::{AUTHORITY_HEADER, RevealedPage};
+use greenlight_protocol::codec::{from_base64url, to_base64url};
 use greenlight_protocol::export::Region;
 use greenlight_protocol::index::FileKind;
 use greenlight_protocol::time::UnixTime;
@@ -53,7 +57,7 @@ pub enum PublishTarget {
 
 impl PublishTarget {
     /// Lists a signed file in the key server's index; returns its content
-    /// address, or a message saying why not.
+    /// address.
     pub async fn publish(
         &self,
         kind: FileKind,
@@ -62,18 +66,21 @@ impl PublishTarget {
         end: UnixTime,
         bytes: Vec<u8>,
         now: UnixTime,
-    ) -> Result<String, String> {
+    ) -> Result<String, AuthorityError> {
         match self {
             PublishTarget::InProcess(publisher) => {
                 match publisher.publish_file(kind, sequence, start, end, bytes, now).await {
                     Ok(Listing::Listed(file) | Listing::AlreadyListed(file)) => Ok(file.sha256),
-                    Ok(Listing::Conflict) => {
-                        Err(format!("the key server already lists another file with sequence {sequence}"))
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "listing an authority file failed");
-                        Err("the key server could not store the file; nothing was published".into())
-                    }
+                    Ok(Listing::Conflict) => Err(AuthorityError::new(
+                        axum::http::StatusCode::CONFLICT,
+                        "sequence_taken",
+                        format!("the key server already lists another file with sequence {sequence}"),
+                    )),
+                    Err(e) => Err(AuthorityError::key_server(
+                        "listing an authority file failed",
+                        e,
+                        "the key server could not store the file; nothing was published",
+                    )),
                 }
             }
             PublishTarget::KeyServer { url, client } => {
@@ -83,16 +90,29 @@ impl PublishTarget {
                     .body(bytes)
                     .send()
                     .await
-                    .map_err(|e| format!("the key server at {url} cannot be reached: {e}"))?;
+                    .map_err(|e| {
+                        AuthorityError::key_server(
+                            "publishing to the key server",
+                            e,
+                            format!("the key server at {url} cannot be reached"),
+                        )
+                    })?;
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
                 if !status.is_success() {
-                    return Err(format!("the key server refused the file ({status}): {}", text.trim()));
+                    // The key server's own refusal is meant for the sender.
+                    let shown = format!("the key server refused the file ({status}): {}", text.trim());
+                    return Err(AuthorityError::key_server("the key server refused a file", status, shown));
                 }
-                serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|v| v["sha256"].as_str().map(str::to_owned))
-                    .ok_or_else(|| "the key server's answer has no content address".into())
+                serde_json::from_str::<greenlight_api::files::ListedFile>(&text).map(|listed| listed.sha256).map_err(
+                    |e| {
+                        AuthorityError::key_server(
+                            "reading the key server's answer",
+                            e,
+                            "the key server's answer is not a listed file",
+                        )
+                    },
+                )
             }
         }
     }
@@ -107,6 +127,101 @@ impl PublishTarget {
     }
 }
 
+/// Where the visits diagnosed people revealed come from: the key server
+/// that received the uploads, which hands them over in batches
+/// (spec/authority.md §5.1).
+pub enum RevealedSource {
+    /// The key server in this process, through its store.
+    InProcess {
+        /// The key server's database.
+        store: crate::store::Store,
+        /// Its batch period, seconds.
+        delay_secs: u64,
+    },
+    /// A key server elsewhere, through its `GET /v1/authority/revealed`.
+    KeyServer {
+        /// Its base URL.
+        url: String,
+        /// The HTTP client.
+        client: reqwest::Client,
+    },
+}
+
+impl RevealedSource {
+    /// The visits received from hour `since` on that the key server hands
+    /// over now; `signing` signs the request to a key server elsewhere.
+    pub async fn fetch(
+        &self,
+        since: u64,
+        now: UnixTime,
+        signing: &greenlight_protocol::signing::SigningKey,
+    ) -> Result<RevealedPage, AuthorityError> {
+        match self {
+            RevealedSource::InProcess { store, delay_secs } => crate::revealed::page(store, since, now, *delay_secs)
+                .await
+                .map_err(|e| AuthorityError::unavailable("reading revealed visits", e)),
+            RevealedSource::KeyServer { url, client } => {
+                let request = greenlight_protocol::trace::FeedRequest { since: UnixTime(since), at: now };
+                let response = client
+                    .get(format!("{}/v1/authority/revealed?since={since}", url.trim_end_matches('/')))
+                    .header(AUTHORITY_HEADER, to_base64url(&request.sign(signing)))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AuthorityError::key_server(
+                            "fetching revealed visits",
+                            e,
+                            format!("the key server at {url} cannot be reached"),
+                        )
+                    })?;
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                if !status.is_success() {
+                    let shown =
+                        format!("the key server refused to hand over revealed visits ({status}): {}", text.trim());
+                    return Err(AuthorityError::key_server("the key server refused the feed request", status, shown));
+                }
+                serde_json::from_str(&text).map_err(|e| {
+                    AuthorityError::key_server(
+                        "reading revealed visits",
+                        e,
+                        "the key server's revealed visits are not readable",
+                    )
+                })
+            }
+        }
+    }
+}
+
+/// Fetches the revealed visits the key server hands over now and adds the
+/// new ones to the review queue; returns how many were new. A visit that
+/// does not parse is logged and left out (the key server checked it when
+/// it accepted the upload).
+pub async fn pull_revealed(state: &AuthorityState) -> Result<u64, AuthorityError> {
+    let since = state
+        .store
+        .revealed_cursor()
+        .await
+        .map_err(|e| AuthorityError::unavailable("reading the revealed cursor", e))?;
+    let page = state.revealed.fetch(u64::try_from(since).unwrap_or(0), state.now(), &state.keys.signing).await?;
+    let visits: Vec<(Vec<u8>, i64)> = page
+        .visits
+        .iter()
+        .filter_map(|visit| {
+            let bytes = from_base64url(&visit.checkin).ok()?;
+            match greenlight_protocol::trace::RevealedCheckIn::from_bytes(&bytes) {
+                Ok(_) => Some((bytes, i64::try_from(visit.received_hour).unwrap_or(0))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the key server handed over a revealed visit that does not parse");
+                    None
+                }
+            }
+        })
+        .collect();
+    let next = i64::try_from(page.next).unwrap_or(since).max(since);
+    state.store.add_revealed(&visits, next).await.map_err(|e| AuthorityError::unavailable("storing revealed visits", e))
+}
+
 /// Everything the authority's handlers need.
 pub struct AuthorityState {
     /// Code lifetimes, quota, limits.
@@ -119,6 +234,8 @@ pub struct AuthorityState {
     pub keys: AuthorityKeys,
     /// Where signed files are published.
     pub target: PublishTarget,
+    /// Where revealed visits come from.
+    pub revealed: RevealedSource,
     /// The clock.
     pub clock: Clock,
     /// Whether session cookies are marked `Secure` (not on loopback).

@@ -149,15 +149,10 @@ pub fn message(status: StatusCode, page: Page, message: impl Into<String>, back:
     render(status, &MessagePage { page, message: message.into(), back: back.to_owned() })
 }
 
-/// The answer when the database fails: logged, and a clean message.
+/// The answer when the database fails: logged, and a clean message page
+/// ([`AuthorityError::unavailable`](crate::authority::error::AuthorityError::unavailable)).
 pub fn unavailable(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "portal: database error");
-    message(
-        StatusCode::SERVICE_UNAVAILABLE,
-        Page::public("Unavailable"),
-        "The database is unavailable. Nothing was changed; try again in a moment.",
-        "/portal",
-    )
+    crate::authority::error::AuthorityError::unavailable("portal: database error", e).into_response()
 }
 
 /// A time for people, UTC to the minute.
