@@ -3,14 +3,14 @@
 //! failure becomes one clear sentence and a non-zero exit code.
 #![forbid(unsafe_code)]
 
+mod commands;
+
 use clap::{Parser, Subcommand};
-use greenlight_client::checkin::{self, CheckInError};
-use greenlight_client::settings::{Settings, parse_key};
+use greenlight_client::checkin;
+use greenlight_client::home;
+use greenlight_client::settings::Settings;
 use greenlight_client::store::Store;
-use greenlight_client::sync::{Progress, sync_with_retry};
-use greenlight_client::{home, status};
 use greenlight_protocol::time::UnixTime;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,6 +37,11 @@ enum Command {
         /// The health authority's signing public key (64 hex digits).
         #[arg(long)]
         authority_key: String,
+        /// The health authority's base URL, where reports get their
+        /// certificate [default: the key server's URL, for a server that
+        /// runs both].
+        #[arg(long)]
+        authority_url: Option<String>,
     },
     /// Runs in the background: broadcasts rotating IDs, listens, syncs
     /// every hour, until SIGINT or SIGTERM.
@@ -153,168 +158,22 @@ async fn run(command: Command, dir: PathBuf) -> Result<(), String> {
 }
 
 async fn dispatch(command: Command, store: &Store) -> Result<(), String> {
-    let err = |e: &dyn std::fmt::Display| e.to_string();
     match command {
-        Command::Init { server, server_key, authority_key } => {
-            let settings =
-                Settings { server, export_key: parse_key(&server_key)?, authority_key: parse_key(&authority_key)? };
-            settings.save(store).await.map_err(|e| err(&e))?;
-            println!("ready: this device syncs with {}", settings.server.trim_end_matches('/'));
+        Command::Init { server, server_key, authority_key, authority_url } => {
+            commands::init(store, server, server_key, authority_key, authority_url).await
         }
-        Command::Run { adapter } => return run_daemon(store, adapter).await,
-        Command::Sync => {
-            let settings = Settings::load(store).await?;
-            let http =
-                reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().map_err(|e| err(&e))?;
-            let mut bar = progress_bar();
-            let report = sync_with_retry(store, &settings, &http, now, 5, &mut bar).await.map_err(|e| err(&e))?;
-            if report.unchanged {
-                println!("up to date");
-            } else {
-                println!(
-                    "synced: {} files, {} published keys checked, {} new exposures{}",
-                    report.files,
-                    report.keys,
-                    report.exposures,
-                    if report.rejected_sightings > 0 {
-                        format!(", {} relayed or tampered sightings refused", report.rejected_sightings)
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-        }
-        Command::Status { json, history } => {
-            let t = now();
-            let decision = status::status_and_record(store, t).await.map_err(|e| err(&e))?;
-            let changes = if history { store.color_history().await.map_err(|e| err(&e))? } else { Vec::new() };
-            let alerts = venue_alerts(store).await.map_err(|e| err(&e))?;
-            if json {
-                let mut value = status::to_json(&decision, t);
-                value["venue_alerts"] = serde_json::Value::Array(
-                    alerts
-                        .iter()
-                        .map(|(venue, start, end, message)| {
-                            serde_json::json!({ "venue": venue, "arrival": start, "departure": end, "message": message })
-                        })
-                        .collect(),
-                );
-                if history {
-                    value["history"] = serde_json::to_value(&changes).map_err(|e| err(&e))?;
-                }
-                println!("{value}");
-            } else {
-                println!("{decision}");
-                for (venue, start, end, message) in &alerts {
-                    println!(
-                        "Alert for your visit to {venue} ({} – {} UTC){}",
-                        UnixTime(*start).iso_minute(),
-                        UnixTime(*end).clock(),
-                        if message.is_empty() { String::new() } else { format!(": {message}") }
-                    );
-                }
-                if history {
-                    println!("Color history:");
-                    for c in changes {
-                        let until =
-                            c.until.map(|u| format!(" until {} UTC", UnixTime(u).iso_minute())).unwrap_or_default();
-                        println!("  {} UTC  {}{until}", UnixTime(c.at).iso_minute(), c.color);
-                    }
-                }
-            }
-        }
-        Command::Checkin { poster } => {
-            let t = now();
-            let text = checkin::read_poster_text(&poster).map_err(|e| err(&e))?;
-            let poster = checkin::verify_poster(&text, t).map_err(|e| err(&e))?;
-            let done = checkin::check_in(store, &poster, t).await.map_err(|e| err(&e))?;
-            let what = if done.extended {
-                format!("Stay extended at {} (since {} UTC)", done.venue, done.arrival.iso_minute())
-            } else {
-                format!("Checked in at {} at {} UTC", done.venue, done.arrival.iso_minute())
-            };
-            println!(
-                "{what}; automatic check-out at {} UTC (`greenlight checkout` to leave earlier)",
-                done.departure.iso_minute()
-            );
-        }
-        Command::Checkout => match checkin::check_out(store, now()).await {
-            Ok(done) => println!("Checked out of {} at {} UTC", done.venue, done.departure.iso_minute()),
-            Err(CheckInError::NoActiveVisit) => println!("You are not checked in anywhere."),
-            Err(e) => return Err(err(&e)),
-        },
-        Command::Report { code, reveal } => {
-            let settings = Settings::load(store).await?;
-            let http =
-                reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().map_err(|e| err(&e))?;
-            let t = now();
-            let visits = greenlight_client::report::revealable_visits(store, t).await.map_err(|e| err(&e))?;
-            let reveal_all = match reveal.as_deref() {
-                Some("all") => true,
-                Some(_) => false,
-                None if visits.is_empty() => false,
-                None => ask_consent(&visits)?,
-            };
-            let chosen = if reveal_all { visits } else { Vec::new() };
-            let done = greenlight_client::report::report(store, &settings, &http, &code, &chosen, t)
-                .await
-                .map_err(|e| err(&e))?;
-            println!(
-                "Reported: keys of {} days published{}. Thank you: your contacts will be warned without learning who you are.",
-                done.days.len(),
-                if done.checkins > 0 { format!(", {} visits revealed", done.checkins) } else { String::new() }
-            );
-            let decision = status::status(store, t).await.map_err(|e| err(&e))?;
-            println!("{decision}");
-        }
-        Command::Visits => {
-            let visits = checkin::visits(store).await.map_err(|e| err(&e))?;
-            if visits.is_empty() {
-                println!("No visits in the diary.");
-            }
-            for v in visits {
-                let info = v.poster.info();
-                let place = if info.address.is_empty() {
-                    info.name.clone()
-                } else {
-                    format!("{}, {}", info.name, info.address)
-                };
-                println!("{} – {} UTC  {place}", v.arrival.iso_minute(), v.departure.clock());
-            }
-        }
-        Command::Diary { state } => {
-            store.set_setting("diary", &state).await.map_err(|e| err(&e))?;
-            if state == "off" {
-                store.clear_diary().await.map_err(|e| err(&e))?;
-                println!("Visit diary off and deleted. Check-ins are still recorded, sealed, for alerts.");
-            } else {
-                println!("Visit diary on.");
-            }
-        }
+        Command::Run { adapter } => run_daemon(store, adapter).await,
+        Command::Sync => commands::sync(store).await,
+        Command::Status { json, history } => commands::status(store, json, history).await,
+        Command::Checkin { poster } => commands::check_in(store, &poster).await,
+        Command::Checkout => commands::check_out(store).await,
+        Command::Report { code, reveal } => commands::report(store, &code, reveal.as_deref()).await,
+        Command::Visits => commands::visits(store).await,
+        Command::Diary { state } => commands::diary(store, &state).await,
         Command::Wipe { .. } | Command::Ble { .. } | Command::Venue { .. } => {
             unreachable!("handled before opening the store")
         }
     }
-    Ok(())
-}
-
-/// The venue alerts among the exposures: venue, arrival, departure and the
-/// health authority's message, one per visit.
-async fn venue_alerts(store: &Store) -> Result<Vec<(String, u64, u64, String)>, greenlight_client::store::StoreError> {
-    let mut alerts: Vec<(String, u64, u64, String)> = store
-        .exposures()
-        .await?
-        .into_iter()
-        .filter_map(|e| match e {
-            greenlight_client::store::Exposure::Venue { venue, start, end, message, .. } => {
-                Some((venue, start, end, message))
-            }
-            greenlight_client::store::Exposure::Ble { .. } => None,
-        })
-        .collect();
-    alerts.sort();
-    alerts.dedup();
-    Ok(alerts)
 }
 
 /// Prints the radio check; fails (exit 1) when this machine cannot both
@@ -371,39 +230,6 @@ async fn run_daemon(store: &Store, adapter: Option<String>) -> Result<(), String
     {
         let _ = (store, adapter);
         Err("this greenlight was built without the BlueZ backend (feature `bluez`)".into())
-    }
-}
-
-/// Lists the visits and asks, on the terminal, whether to reveal them.
-fn ask_consent(visits: &[greenlight_protocol::trace::RevealedCheckIn]) -> Result<bool, String> {
-    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        return Err(
-            "you have visits in your diary: say whether to reveal them with --reveal all or --reveal none".into()
-        );
-    }
-    println!("Your visits of the last 14 days:");
-    for v in visits {
-        println!("  {} – {} UTC  {}", v.arrival.iso_minute(), v.departure.clock(), v.poster.info().name);
-    }
-    print!("Reveal these visits to the health authority, so that other visitors can be warned? [y/N] ");
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|e| e.to_string())?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
-}
-
-fn progress_bar() -> impl FnMut(Progress) {
-    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    move |p: Progress| {
-        if interactive && p.total > 1 {
-            let width = 30;
-            let filled = p.done * width / p.total.max(1);
-            eprint!("\r[{}{}] {}/{} files", "#".repeat(filled), ".".repeat(width - filled), p.done, p.total);
-            if p.done == p.total {
-                eprintln!();
-            }
-            let _ = std::io::stderr().flush();
-        }
     }
 }
 

@@ -1,0 +1,238 @@
+//! The resident commands of `greenlight`, one function each: they call the
+//! library and print what a person reads.
+
+use crate::now;
+use greenlight_client::checkin::{self, CheckInError};
+use greenlight_client::settings::{Settings, parse_key};
+use greenlight_client::status;
+use greenlight_client::store::Store;
+use greenlight_client::sync::{Progress, sync_with_retry};
+use greenlight_protocol::time::UnixTime;
+use std::io::Write as _;
+
+fn err(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn http() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().map_err(|e| err(&e))
+}
+
+/// `greenlight init`.
+pub(crate) async fn init(
+    store: &Store,
+    server: String,
+    server_key: String,
+    authority_key: String,
+    authority_url: Option<String>,
+) -> Result<(), String> {
+    let settings = Settings {
+        server,
+        authority: authority_url,
+        export_key: parse_key(&server_key)?,
+        authority_key: parse_key(&authority_key)?,
+    };
+    settings.save(store).await.map_err(|e| err(&e))?;
+    println!("ready: this device syncs with {}", settings.server.trim_end_matches('/'));
+    if settings.authority.is_some() {
+        println!("reports are certified by the health authority at {}", settings.authority_url());
+    }
+    Ok(())
+}
+
+/// `greenlight sync`.
+pub(crate) async fn sync(store: &Store) -> Result<(), String> {
+    let settings = Settings::load(store).await?;
+    let http = http()?;
+    let mut bar = progress_bar();
+    let report = sync_with_retry(store, &settings, &http, now, 5, &mut bar).await.map_err(|e| err(&e))?;
+    if report.unchanged {
+        println!("up to date");
+    } else {
+        println!(
+            "synced: {} files, {} published keys checked, {} new exposures{}",
+            report.files,
+            report.keys,
+            report.exposures,
+            if report.rejected_sightings > 0 {
+                format!(", {} relayed or tampered sightings refused", report.rejected_sightings)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `greenlight status`.
+pub(crate) async fn status(store: &Store, json: bool, history: bool) -> Result<(), String> {
+    let t = now();
+    let decision = status::status_and_record(store, t).await.map_err(|e| err(&e))?;
+    let changes = if history { store.color_history().await.map_err(|e| err(&e))? } else { Vec::new() };
+    let alerts = venue_alerts(store).await.map_err(|e| err(&e))?;
+    if json {
+        let mut value = status::to_json(&decision, t);
+        value["venue_alerts"] = serde_json::Value::Array(
+            alerts
+                .iter()
+                .map(|(venue, start, end, message)| {
+                    serde_json::json!({ "venue": venue, "arrival": start, "departure": end, "message": message })
+                })
+                .collect(),
+        );
+        if history {
+            value["history"] = serde_json::to_value(&changes).map_err(|e| err(&e))?;
+        }
+        println!("{value}");
+    } else {
+        println!("{decision}");
+        for (venue, start, end, message) in &alerts {
+            println!(
+                "Alert for your visit to {venue} ({} – {} UTC){}",
+                UnixTime(*start).iso_minute(),
+                UnixTime(*end).clock(),
+                if message.is_empty() { String::new() } else { format!(": {message}") }
+            );
+        }
+        if history {
+            println!("Color history:");
+            for c in changes {
+                let until = c.until.map(|u| format!(" until {} UTC", UnixTime(u).iso_minute())).unwrap_or_default();
+                println!("  {} UTC  {}{until}", UnixTime(c.at).iso_minute(), c.color);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `greenlight checkin`.
+pub(crate) async fn check_in(store: &Store, poster: &str) -> Result<(), String> {
+    let t = now();
+    let text = checkin::read_poster_text(poster).map_err(|e| err(&e))?;
+    let poster = checkin::verify_poster(&text, t).map_err(|e| err(&e))?;
+    let done = checkin::check_in(store, &poster, t).await.map_err(|e| err(&e))?;
+    let what = if done.extended {
+        format!("Stay extended at {} (since {} UTC)", done.venue, done.arrival.iso_minute())
+    } else {
+        format!("Checked in at {} at {} UTC", done.venue, done.arrival.iso_minute())
+    };
+    println!(
+        "{what}; automatic check-out at {} UTC (`greenlight checkout` to leave earlier)",
+        done.departure.iso_minute()
+    );
+    Ok(())
+}
+
+/// `greenlight checkout`.
+pub(crate) async fn check_out(store: &Store) -> Result<(), String> {
+    match checkin::check_out(store, now()).await {
+        Ok(done) => println!("Checked out of {} at {} UTC", done.venue, done.departure.iso_minute()),
+        Err(CheckInError::NoActiveVisit) => println!("You are not checked in anywhere."),
+        Err(e) => return Err(err(&e)),
+    }
+    Ok(())
+}
+
+/// `greenlight report`.
+pub(crate) async fn report(store: &Store, code: &str, reveal: Option<&str>) -> Result<(), String> {
+    let settings = Settings::load(store).await?;
+    let http = http()?;
+    let t = now();
+    let visits = greenlight_client::report::revealable_visits(store, t).await.map_err(|e| err(&e))?;
+    let reveal_all = match reveal {
+        Some("all") => true,
+        Some(_) => false,
+        None if visits.is_empty() => false,
+        None => ask_consent(&visits)?,
+    };
+    let chosen = if reveal_all { visits } else { Vec::new() };
+    let done =
+        greenlight_client::report::report(store, &settings, &http, code, &chosen, t).await.map_err(|e| err(&e))?;
+    println!(
+        "Reported: keys of {} days published{}. Thank you: your contacts will be warned without learning who you are.",
+        done.days.len(),
+        if done.checkins > 0 { format!(", {} visits revealed", done.checkins) } else { String::new() }
+    );
+    let decision = status::status(store, t).await.map_err(|e| err(&e))?;
+    println!("{decision}");
+    Ok(())
+}
+
+/// `greenlight visits`.
+pub(crate) async fn visits(store: &Store) -> Result<(), String> {
+    let visits = checkin::visits(store).await.map_err(|e| err(&e))?;
+    if visits.is_empty() {
+        println!("No visits in the diary.");
+    }
+    for v in visits {
+        let info = v.poster.info();
+        let place =
+            if info.address.is_empty() { info.name.clone() } else { format!("{}, {}", info.name, info.address) };
+        println!("{} – {} UTC  {place}", v.arrival.iso_minute(), v.departure.clock());
+    }
+    Ok(())
+}
+
+/// `greenlight diary on|off`.
+pub(crate) async fn diary(store: &Store, state: &str) -> Result<(), String> {
+    store.set_setting("diary", state).await.map_err(|e| err(&e))?;
+    if state == "off" {
+        store.clear_diary().await.map_err(|e| err(&e))?;
+        println!("Visit diary off and deleted. Check-ins are still recorded, sealed, for alerts.");
+    } else {
+        println!("Visit diary on.");
+    }
+    Ok(())
+}
+
+/// The venue alerts among the exposures: venue, arrival, departure and the
+/// health authority's message, one per visit.
+async fn venue_alerts(store: &Store) -> Result<Vec<(String, u64, u64, String)>, greenlight_client::store::StoreError> {
+    let mut alerts: Vec<(String, u64, u64, String)> = store
+        .exposures()
+        .await?
+        .into_iter()
+        .filter_map(|e| match e {
+            greenlight_client::store::Exposure::Venue { venue, start, end, message, .. } => {
+                Some((venue, start, end, message))
+            }
+            greenlight_client::store::Exposure::Ble { .. } => None,
+        })
+        .collect();
+    alerts.sort();
+    alerts.dedup();
+    Ok(alerts)
+}
+
+/// Lists the visits and asks, on the terminal, whether to reveal them.
+fn ask_consent(visits: &[greenlight_protocol::trace::RevealedCheckIn]) -> Result<bool, String> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(
+            "you have visits in your diary: say whether to reveal them with --reveal all or --reveal none".into()
+        );
+    }
+    println!("Your visits of the last 14 days:");
+    for v in visits {
+        println!("  {} – {} UTC  {}", v.arrival.iso_minute(), v.departure.clock(), v.poster.info().name);
+    }
+    print!("Reveal these visits to the health authority, so that other visitors can be warned? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| e.to_string())?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+fn progress_bar() -> impl FnMut(Progress) {
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    move |p: Progress| {
+        if interactive && p.total > 1 {
+            let width = 30;
+            let filled = p.done * width / p.total.max(1);
+            eprint!("\r[{}{}] {}/{} files", "#".repeat(filled), ".".repeat(width - filled), p.done, p.total);
+            if p.done == p.total {
+                eprintln!();
+            }
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
