@@ -30,7 +30,7 @@ use greenlight_protocol::matcher::Sighting;
 use greenlight_protocol::report::ReportType;
 use greenlight_protocol::signing::SigningKey;
 use greenlight_protocol::time::{DayNumber, UnixTime};
-use greenlight_server::store::{KeyRow, NewUpload};
+use greenlight_server::key_server::store::{KeyRow, NewUpload};
 use greenlight_testkit::{LoopbackConfig, TestClock, TestServer};
 use rand_core::{Rng, SeedableRng};
 use std::io::{BufRead as _, Read as _};

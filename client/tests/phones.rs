@@ -407,7 +407,7 @@ async fn sync_forgets_what_is_older_than_14_days_and_erases_old_check_in_keys() 
 async fn issue_code(data_dir: &std::path::Path, database_url: &str, code: &str, day: DayNumber, now: UnixTime) {
     use greenlight_server::authority::store::{AuthorityStore, CodeRow, NewCode};
     let keys = greenlight_server::authority::keys::load(data_dir).expect("keys").expect("initialized");
-    let store = AuthorityStore::new(greenlight_server::store::Store::connect(database_url).await.expect("database"));
+    let store = AuthorityStore::new(greenlight_server::connect_database(database_url).await.expect("database"));
     let admin = store.staff_by_name("admin").await.expect("staff").expect("admin");
     let now = i64::try_from(now.0).expect("time");
     let row = CodeRow {

@@ -1,8 +1,8 @@
 //! `POST /v1/certificate` bodies: the JSON and the upload HMAC's decoding,
 //! which the authority checks before any database lookup.
 #![no_main]
+use greenlight_api::device::CertificateRequest;
 use greenlight_protocol::codec::{from_base64url, to_base64url};
-use greenlight_server::authority::device::CertificateRequest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

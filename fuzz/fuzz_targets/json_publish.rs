@@ -1,18 +1,20 @@
 //! `POST /v1/publish` bodies: the server's own parsing and validation
-//! ([`greenlight_server::api::validate`]), which runs before any storage.
+//! ([`greenlight_server::key_server::api::validate`]), which runs before
+//! any storage; the body is the contract's `greenlight_api` type.
 //! The server trusts the authority of `spec/vectors/certificate.json` and
 //! its clock stands at that certificate's issue time, so seeds built from
 //! the vector get past the certificate to the HMAC check.
 #![no_main]
 use ed25519_dalek::SigningKey;
+use greenlight_api::publish::PublishRequest;
 use greenlight_protocol::export::Region;
 use greenlight_protocol::time::UnixTime;
-use greenlight_server::api::{PublishRequest, validate};
-use greenlight_server::files::FsStore;
-use greenlight_server::metrics::Metrics;
-use greenlight_server::publisher::Publisher;
-use greenlight_server::state::{AppState, Attempts};
-use greenlight_server::store::Store;
+use greenlight_server::key_server::api::validate;
+use greenlight_server::key_server::files::FsStore;
+use greenlight_server::key_server::metrics::Metrics;
+use greenlight_server::key_server::publisher::Publisher;
+use greenlight_server::key_server::state::{AppState, Attempts};
+use greenlight_server::key_server::store::Store;
 use greenlight_testkit::LoopbackConfig;
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -37,7 +39,7 @@ fn state() -> &'static Mutex<AppState> {
         std::fs::create_dir_all(&dir).expect("temporary directory");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let url = format!("sqlite://{}", dir.join("fuzz.db").display());
-        let store = runtime.block_on(Store::connect(&url)).expect("SQLite");
+        let store = Store::new(runtime.block_on(greenlight_server::connect_database(&url)).expect("SQLite"));
         let authority = SigningKey::from_bytes(&hex32(AUTHORITY_SEED)).verifying_key();
         let region = Region::new("GL-FUZZ").expect("region");
         // The test kit's loopback configuration: the server is never

@@ -1,8 +1,8 @@
 //! `POST /v1/verify` bodies: the JSON and the upload-code normalisation the
 //! authority applies before any database lookup.
 #![no_main]
+use greenlight_api::device::VerifyRequest;
 use greenlight_server::authority::codes::{display, normalize};
-use greenlight_server::authority::device::VerifyRequest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

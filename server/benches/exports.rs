@@ -26,7 +26,7 @@ use greenlight_protocol::export::{EXPORT_MAGIC, ExportBatch, ExportRecord, Regio
 use greenlight_protocol::report::{ReportType, TransmissionRisk};
 use greenlight_protocol::signing::{SigningKey, seal_file};
 use greenlight_protocol::time::{DayNumber, UnixTime};
-use greenlight_server::store::{KeyRow, NewUpload};
+use greenlight_server::key_server::store::{KeyRow, NewUpload};
 use rand_core::{Rng, SeedableRng};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -59,7 +59,7 @@ async fn store_keys(server: &TestServer, rows: &[KeyRow]) {
         let upload = NewUpload {
             certificate_id,
             certificate_expires_at: now + 900,
-            received_hour: greenlight_server::publisher::hour(now - 86_400),
+            received_hour: greenlight_server::key_server::publisher::hour(now - 86_400),
             keys: chunk.iter().map(|r| (r.clone(), (r.day + 1) * 86_400 + 7200)).collect(),
             checkins: Vec::new(),
         };

@@ -1,14 +1,21 @@
 //! Start-up, background jobs and shutdown.
 
-use crate::api;
-use crate::authority::{self, AuthorityState, PublishTarget, RevealedSource};
 use crate::config::{AuthorityConfig, Config, Mode};
-use crate::files::FsStore;
-use crate::metrics::Metrics;
-use crate::publisher::Publisher;
-use crate::state::{AppState, Attempts, Clock};
-use crate::store::{Store, redact};
+use greenlight_api::revealed::RevealedPage;
+use greenlight_authority::error::AuthorityError;
+use greenlight_authority::{self as authority, AuthorityState, BoxFuture, HttpKeyServer, KeyServer};
+use greenlight_key_server::api;
+use greenlight_key_server::files::FsStore;
+use greenlight_key_server::metrics::Metrics;
+use greenlight_key_server::publisher::{Listing, Publisher, listing_span};
+use greenlight_key_server::state::{AppState, Attempts, Clock};
+use greenlight_key_server::store::Store;
+use greenlight_protocol::index::FileKind;
 use greenlight_protocol::signing::{KeyId, SigningKey, TrustedKeys};
+use greenlight_protocol::time::UnixTime;
+pub use greenlight_service::StartError;
+use greenlight_service::db::{Db, redact};
+use greenlight_service::write_private;
 use rand_core::Rng;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -19,26 +26,16 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-/// A failure to start, with a message for the operator.
-#[derive(Debug)]
-pub struct StartError(pub String);
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StartError {}
-
 /// A running server.
 pub struct Running {
     /// The address it listens on (useful with port 0).
     pub addr: SocketAddr,
-    /// Shared state, for tests and jobs.
-    pub state: Arc<AppState>,
+    /// The key server's state, when it runs in this process (not with
+    /// `authority serve`).
+    pub state: Option<Arc<AppState>>,
     /// The health authority's state, when it runs in this process.
     pub authority: Option<Arc<AuthorityState>>,
+    db: Db,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -51,7 +48,7 @@ impl Running {
         for task in self.tasks {
             let _ = task.await;
         }
-        self.state.store.close().await;
+        self.db.close().await;
     }
 
     /// Waits until a shutdown signal (SIGINT or SIGTERM), then shuts down.
@@ -110,18 +107,6 @@ pub fn load_or_create_export_key(data_dir: &Path) -> Result<SigningKey, StartErr
     }
 }
 
-/// Writes a new file readable by its owner only (0600); refuses to replace one.
-pub(crate) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
-}
-
 /// Starts the server with the health authority's default settings.
 pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
     start_with(config, AuthorityConfig::default(), clock).await
@@ -142,36 +127,11 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
             config.data_dir.display()
         )));
     }
-    let key = load_or_create_export_key(&config.data_dir)?;
-    let store = Store::connect(&config.database_url)
+    let db = crate::connect_database(&config.database_url)
         .await
         .map_err(|e| StartError(format!("database {}: {e}", redact(&config.database_url))))?;
-    let files = FsStore::new(config.data_dir.join("files"))
-        .map_err(|e| StartError(format!("cannot create file storage: {e}")))?;
-    let publisher = Arc::new(Publisher::new(
-        store.clone(),
-        Arc::new(files),
-        key.clone(),
-        config.region.clone(),
-        config.min_batch_keys,
-        config.export_interval,
-    ));
-    if key_server {
-        let restored = publisher.repair().await.map_err(|e| StartError(format!("repairing published files: {e}")))?;
-        if restored > 0 {
-            tracing::warn!(restored, "restored export batches sealed before a crash");
-        }
-        publisher.rebuild_index(clock()).await.map_err(|e| StartError(format!("building the index: {e}")))?;
-    }
-    let mut trusted = config.authority_keys.clone();
-    if let Some(keys) = &authority_keys {
-        // The authority in this data directory is trusted like --authority-key.
-        trusted.push(keys.signing.verifying_key());
-    }
-    if key_server && trusted.is_empty() {
-        tracing::warn!("no --authority-key given: uploads will be refused until one is configured");
-    }
-    let trusted_keys = TrustedKeys::from_keys(trusted);
+    let state =
+        if key_server { Some(start_key_server(&config, &db, authority_keys.as_ref(), &clock).await?) } else { None };
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -180,58 +140,44 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
     tracing::info!(
         %addr,
         database = %redact(&config.database_url),
-        export_key_id = %hex::encode(KeyId::of(&key.verifying_key()).0),
+        export_key_id = state.as_ref().map(|s| hex::encode(KeyId::of(&s.publisher.verifying_key()).0)).unwrap_or_default(),
         authority = authority_keys.is_some(),
         key_server,
         "greenlight-server listening"
     );
 
     let authority = authority_keys.map(|keys| {
-        let (target, revealed) = match &options.mode {
-            Mode::Combined => (
-                PublishTarget::InProcess(publisher.clone()),
-                RevealedSource::InProcess { store: store.clone(), delay_secs: config.reveal_delay_secs },
-            ),
-            Mode::AuthorityOnly { key_server_url } => {
-                let client = reqwest::Client::new();
-                (
-                    PublishTarget::KeyServer { url: key_server_url.clone(), client: client.clone() },
-                    RevealedSource::KeyServer { url: key_server_url.clone(), client },
-                )
-            }
+        let link: Arc<dyn KeyServer> = match (&options.mode, &state) {
+            (Mode::AuthorityOnly { key_server_url }, _) => Arc::new(HttpKeyServer::new(key_server_url)),
+            (Mode::Combined, Some(state)) => Arc::new(InProcessKeyServer(state.clone())),
+            (Mode::Combined, None) => unreachable!("a combined process runs the key server"),
         };
         Arc::new(AuthorityState {
             settings: options.settings.clone(),
             region: config.region.clone(),
-            store: authority::store::AuthorityStore::new(store.clone()),
+            store: authority::store::AuthorityStore::new(db.clone()),
             keys,
-            target,
-            revealed,
+            key_server: link,
             clock: clock.clone(),
             secure_cookies: !config.listen.ip().is_loopback(),
             verify_latency: Default::default(),
             certificate_latency: Default::default(),
         })
     });
-    let state = Arc::new(AppState {
-        config,
-        store,
-        publisher,
-        authority_keys: trusted_keys,
-        metrics: Metrics::new(),
-        latency: Default::default(),
-        attempts: Attempts::default(),
-        clock,
-    });
-    let services = match (key_server, authority.is_some()) {
-        (true, true) => api::Services::Both,
-        (true, false) => api::Services::KeyServer,
-        (false, _) => api::Services::Authority,
+    let services = match (&state, &authority) {
+        (Some(_), Some(_)) => Services::Both,
+        (Some(_), None) => Services::KeyServer,
+        (None, _) => Services::Authority,
     };
-    let mut router = if key_server { api::router(state.clone()) } else { api::health_router(state.clone()) };
-    router = router.merge(api::openapi_router(services));
+    let mut router = api::openapi_router(openapi_document(services));
+    if let Some(state) = &state {
+        router = router.merge(api::router(state.clone()));
+    }
     if let Some(authority) = &authority {
         router = router.merge(authority::router(authority.clone()));
+        if state.is_none() {
+            router = router.merge(authority::device::health_router(authority.clone()));
+        }
     }
     let router = router.layer((
         // Log method, route and status only: never an address, a user agent
@@ -244,10 +190,10 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
                 .to_owned();
             tracing::info_span!("request", method = %request.method(), route)
         }),
-        RequestBodyLimitLayer::new(state.config.max_body),
+        RequestBodyLimitLayer::new(config.max_body),
         TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(state.config.request_timeout),
+            Duration::from_secs(config.request_timeout),
         ),
     ));
     let (shutdown, mut stop) = watch::channel(false);
@@ -267,6 +213,7 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
     let jobs = {
         let state = state.clone();
         let authority = authority.clone();
+        let export_interval = config.export_interval;
         tokio::spawn(async move {
             // First runs after one period: start-up has already repaired and
             // re-signed everything.
@@ -276,13 +223,17 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
                     Duration::from_secs(secs),
                 )
             };
-            let mut export = every(state.config.export_interval);
+            let mut export = every(export_interval);
             let mut retention = every(3600);
             let mut revealed = every(REVEALED_PULL_SECS);
             loop {
                 tokio::select! {
                     _ = stop.changed() => break,
-                    _ = export.tick(), if key_server => run_export(&state).await,
+                    _ = export.tick(), if state.is_some() => {
+                        if let Some(state) = &state {
+                            run_export(state).await;
+                        }
+                    }
                     _ = revealed.tick(), if authority.is_some() => {
                         if let Some(authority) = &authority {
                             match authority::pull_revealed(authority).await {
@@ -293,8 +244,8 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
                         }
                     }
                     _ = retention.tick() => {
-                        if key_server {
-                            run_retention(&state).await;
+                        if let Some(state) = &state {
+                            run_retention(state).await;
                         }
                         if let Some(authority) = &authority {
                             run_authority_retention(authority).await;
@@ -304,7 +255,141 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
             }
         })
     };
-    Ok(Running { addr, state, authority, shutdown, tasks: vec![serve, jobs] })
+    Ok(Running { addr, state, authority, db, shutdown, tasks: vec![serve, jobs] })
+}
+
+/// The key server's state: its export key, store, file storage, crash
+/// repair and index. It trusts the authority in this data directory (if
+/// any) in addition to `--authority-key`.
+async fn start_key_server(
+    config: &Config,
+    db: &Db,
+    authority_keys: Option<&authority::keys::AuthorityKeys>,
+    clock: &Clock,
+) -> Result<Arc<AppState>, StartError> {
+    let key = load_or_create_export_key(&config.data_dir)?;
+    let store = Store::new(db.clone());
+    let files = FsStore::new(config.data_dir.join("files"))
+        .map_err(|e| StartError(format!("cannot create file storage: {e}")))?;
+    let publisher = Arc::new(Publisher::new(
+        store.clone(),
+        Arc::new(files),
+        key,
+        config.region.clone(),
+        config.min_batch_keys,
+        config.export_interval,
+    ));
+    let restored = publisher.repair().await.map_err(|e| StartError(format!("repairing published files: {e}")))?;
+    if restored > 0 {
+        tracing::warn!(restored, "restored export batches sealed before a crash");
+    }
+    publisher.rebuild_index(clock()).await.map_err(|e| StartError(format!("building the index: {e}")))?;
+    let mut trusted = config.authority_keys.clone();
+    if let Some(keys) = authority_keys {
+        // The authority in this data directory is trusted like --authority-key.
+        trusted.push(keys.signing.verifying_key());
+    }
+    if trusted.is_empty() {
+        tracing::warn!("no --authority-key given: uploads will be refused until one is configured");
+    }
+    Ok(Arc::new(AppState {
+        config: config.clone(),
+        store,
+        publisher,
+        authority_keys: TrustedKeys::from_keys(trusted),
+        metrics: Metrics::new(),
+        latency: Default::default(),
+        attempts: Attempts::default(),
+        clock: clock.clone(),
+    }))
+}
+
+/// The authority's [`KeyServer`] when the key server runs in this process:
+/// the same rules as over HTTP, without the network.
+struct InProcessKeyServer(Arc<AppState>);
+
+impl KeyServer for InProcessKeyServer {
+    fn publish<'a>(
+        &'a self,
+        kind: FileKind,
+        sequence: u64,
+        bytes: Vec<u8>,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<String, AuthorityError>> {
+        Box::pin(async move {
+            let (start, end) = listing_span(kind, now);
+            match self.0.publisher.publish_file(kind, sequence, start, end, bytes, now).await {
+                Ok(Listing::Listed(file) | Listing::AlreadyListed(file)) => Ok(file.sha256),
+                Ok(Listing::Conflict) => Err(AuthorityError::new(
+                    axum::http::StatusCode::CONFLICT,
+                    "sequence_taken",
+                    format!("the key server already lists another file with sequence {sequence}"),
+                )),
+                Err(e) => Err(AuthorityError::key_server(
+                    "listing an authority file failed",
+                    e,
+                    "the key server could not store the file; nothing was published",
+                )),
+            }
+        })
+    }
+
+    fn last_sequence(&self, kind: FileKind) -> BoxFuture<'_, u64> {
+        Box::pin(async move { self.0.publisher.last_sequence(kind).await.unwrap_or(0) })
+    }
+
+    fn revealed<'a>(
+        &'a self,
+        since: u64,
+        now: UnixTime,
+        _signing: &'a SigningKey,
+    ) -> BoxFuture<'a, Result<RevealedPage, AuthorityError>> {
+        Box::pin(async move {
+            greenlight_key_server::revealed::page(&self.0.store, since, now, self.0.config.reveal_delay_secs)
+                .await
+                .map_err(|e| AuthorityError::unavailable("reading revealed visits", e))
+        })
+    }
+}
+
+/// Which services a process serves, for its OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Services {
+    /// The key server alone.
+    KeyServer,
+    /// The health authority alone.
+    Authority,
+    /// Both (the default deployment; the document committed as
+    /// `spec/openapi.json`).
+    Both,
+}
+
+/// The OpenAPI document of `services`, as pretty JSON.
+pub fn openapi_document(services: Services) -> String {
+    let mut doc = match services {
+        Services::KeyServer => api::openapi_doc(),
+        Services::Authority => authority::device::openapi_doc(),
+        Services::Both => {
+            let mut doc = api::openapi_doc().merge_from(authority::device::openapi_doc());
+            doc.info.title = "Greenlight key server and health authority".to_owned();
+            doc.info.description = Some(
+                "Authorized uploads and signed, content-addressed export files (spec/protocol.md); upload codes \
+                 exchanged for certificates (spec/authority.md). The staff portal under /portal is HTML and not \
+                 described here."
+                    .to_owned(),
+            );
+            doc
+        }
+    };
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let mut text = doc.to_pretty_json().expect("the OpenAPI document serialises");
+    text.push('\n');
+    text
+}
+
+/// The OpenAPI document of both services (committed as `spec/openapi.json`).
+pub fn openapi_json() -> String {
+    openapi_document(Services::Both)
 }
 
 /// Deletes the health authority's expired sessions, tokens and codes, and

@@ -2,8 +2,9 @@
 //! validated [`Config`].
 
 use clap::Parser;
+pub use greenlight_authority::AuthoritySettings;
+pub use greenlight_key_server::config::{Config, parse_public_key};
 use greenlight_protocol::export::Region;
-use greenlight_protocol::signing::VerifyingKey;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -50,7 +51,7 @@ pub struct Args {
     /// batches, this many seconds after the start of the hour they were
     /// received in (spec/authority.md §5.1). Below 3600 a batch is handed
     /// over before its hour has ended: for tests and demonstrations only.
-    #[arg(long, env = "GREENLIGHT_REVEAL_DELAY_SECS", default_value_t = crate::revealed::DEFAULT_DELAY_SECS, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    #[arg(long, env = "GREENLIGHT_REVEAL_DELAY_SECS", default_value_t = greenlight_key_server::revealed::DEFAULT_DELAY_SECS, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub reveal_delay_secs: u64,
 
     /// Export batches are padded with fake keys to at least this many keys.
@@ -184,63 +185,6 @@ pub enum Mode {
     },
 }
 
-/// The health authority's settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthoritySettings {
-    /// Lifetime of a short code, seconds.
-    pub short_code_secs: u64,
-    /// Lifetime of a long code, seconds.
-    pub long_code_secs: u64,
-    /// Codes per UTC day.
-    pub daily_code_quota: u64,
-    /// Failed short-code verifications allowed per hour.
-    pub verify_failures_per_hour: u64,
-    /// Lifetime of a verification token, seconds.
-    pub token_secs: u64,
-}
-
-impl Default for AuthoritySettings {
-    fn default() -> Self {
-        AuthoritySettings {
-            short_code_secs: 15 * 60,
-            long_code_secs: 24 * 3600,
-            daily_code_quota: 1000,
-            verify_failures_per_hour: 100,
-            token_secs: 24 * 3600,
-        }
-    }
-}
-
-/// The validated configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Address to listen on.
-    pub listen: SocketAddr,
-    /// Data directory.
-    pub data_dir: PathBuf,
-    /// Database URL (never printed with its password).
-    pub database_url: String,
-    /// Region of the published files.
-    pub region: Region,
-    /// Authority keys whose certificates are accepted.
-    pub authority_keys: Vec<VerifyingKey>,
-    /// Retention in days.
-    pub retention_days: u32,
-    /// Seconds between export runs.
-    pub export_interval: u64,
-    /// Embargo after a key's day, in seconds.
-    pub embargo: u64,
-    /// Minimum keys per export batch (padding).
-    pub min_batch_keys: usize,
-    /// Seconds after the start of the hour they were received in that
-    /// revealed visits are handed to the authority.
-    pub reveal_delay_secs: u64,
-    /// Body size limit.
-    pub max_body: usize,
-    /// Request timeout in seconds.
-    pub request_timeout: u64,
-}
-
 /// What the process runs besides (or instead of) the key server, and the
 /// health authority's settings. Kept apart from [`Config`] so that code
 /// starting a bare key server needs to know nothing of the authority.
@@ -268,9 +212,9 @@ impl AuthorityConfig {
     }
 }
 
-impl Config {
-    /// Validates parsed arguments.
-    pub fn from_args(args: Args) -> Result<Self, String> {
+/// Validates parsed arguments into the key server's configuration.
+pub fn config_from_args(args: Args) -> Result<Config, String> {
+    {
         let region = Region::new(&args.region)
             .map_err(|_| format!("--region {:?}: use 1-16 characters of A-Z, 0-9 and -", args.region))?;
         let authority_keys = args
@@ -295,11 +239,4 @@ impl Config {
             request_timeout: args.request_timeout,
         })
     }
-}
-
-/// Parses an Ed25519 public key written as 64 hex digits.
-pub fn parse_public_key(text: &str) -> Result<VerifyingKey, String> {
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(text, &mut bytes).map_err(|_| format!("authority key {text:?} is not 64 hex digits"))?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| format!("authority key {text} is not a valid Ed25519 public key"))
 }

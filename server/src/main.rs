@@ -4,10 +4,10 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use greenlight_server::app;
 use greenlight_server::authority::keys;
-use greenlight_server::config::{AuthorityCommand, AuthorityConfig, Cli, Command, Config, InitArgs, Mode};
-use greenlight_server::state::system_clock;
+use greenlight_server::config::{AuthorityCommand, AuthorityConfig, Cli, Command, InitArgs, Mode, config_from_args};
+use greenlight_server::{app, connect_database};
+use greenlight_service::clock::system_clock;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -28,13 +28,13 @@ fn main() -> ExitCode {
         }
     };
     let (config, options) = match cli.command {
-        None => (Config::from_args(cli.serve.clone()), AuthorityConfig::from_args(&cli.serve)),
+        None => (config_from_args(cli.serve.clone()), AuthorityConfig::from_args(&cli.serve)),
         Some(Command::Authority { command: AuthorityCommand::Serve(args) }) => {
             let options = AuthorityConfig {
                 mode: Mode::AuthorityOnly { key_server_url: args.key_server_url },
                 ..AuthorityConfig::from_args(&args.serve)
             };
-            (Config::from_args(args.serve), options)
+            (config_from_args(args.serve), options)
         }
         Some(Command::Authority { command: AuthorityCommand::Init(args) }) => {
             return runtime.block_on(init(args));
@@ -74,8 +74,17 @@ async fn init(args: InitArgs) -> ExitCode {
         None
     };
     let now = system_clock()().0;
-    match keys::init(&args.data_dir, &args.database_url(), &args.admin, password, i64::try_from(now).unwrap_or(0)).await
-    {
+    let url = args.database_url();
+    let db = match connect_database(&url).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("error: database {}: {e}", greenlight_service::db::redact(&url));
+            return ExitCode::FAILURE;
+        }
+    };
+    let done = keys::init(&args.data_dir, &db, &args.admin, password, i64::try_from(now).unwrap_or(0)).await;
+    db.close().await;
+    match done {
         Ok(done) => {
             println!("Health authority initialized in {}.", keys::authority_dir(&args.data_dir).display());
             println!(

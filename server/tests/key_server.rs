@@ -364,7 +364,7 @@ async fn the_database_holds_no_address_user_agent_or_exact_time(db: Db) {
 #[test]
 fn the_committed_openapi_document_matches_the_code() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/openapi.json");
-    let generated = greenlight_server::api::openapi_json();
+    let generated = greenlight_server::app::openapi_json();
     if std::env::var_os("GREENLIGHT_BLESS").is_some_and(|v| v == "1") {
         std::fs::write(&path, &generated).expect("write spec/openapi.json");
     }

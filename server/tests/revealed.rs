@@ -75,8 +75,9 @@ async fn visits_are_handed_over_by_the_hour_sorted_and_only_to_the_authority(db:
         server.clock.set(T0 + 600 * (i as u64 + 1));
         let visit = revealed(name, 10 + i as u64, &trace_key, today);
         let keys: Vec<Key> = common::keys(20 + i as u64, 1, today);
-        let (status, body, _) =
-            server.post(&common::upload(&server.authority, server.clock.now(), &keys, std::slice::from_ref(&visit))).await;
+        let (status, body, _) = server
+            .post(&common::upload(&server.authority, server.clock.now(), &keys, std::slice::from_ref(&visit)))
+            .await;
         assert_eq!(status, 200, "{body}");
         uploaded.push(visit);
     }
@@ -146,15 +147,17 @@ async fn a_standalone_authority_gets_the_visits_over_http(db: Db) {
     // The authority: its own data directory and database, set up first.
     let authority_dir = TempDir::new("authority");
     let authority_db = TestDatabase::new(db).await;
+    let database = greenlight_server::connect_database(&authority_db.url).await.expect("the authority's database");
     let init = greenlight_server::authority::keys::init(
         &authority_dir.0,
-        &authority_db.url,
+        &database,
         "admin",
         Some(ADMIN_PASSWORD.to_owned().into()),
         i64::try_from(T0).expect("small"),
     )
     .await
     .expect("authority init");
+    database.close().await;
     // The key server: another database, trusting the authority's key.
     let key_server = greenlight_testkit::TestServer::builder()
         .database(db)

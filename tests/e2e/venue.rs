@@ -1,5 +1,6 @@
 //! The venue story with the real binaries as separate processes on
-//! loopback: `greenlight-server` (key server, health authority, portal); a
+//! loopback: `greenlight-server` (key server, health authority, portal; as
+//! one process, and again as two with two databases); a
 //! venue owner's `greenlight` creating the venue, printing today's poster
 //! sheet, running the door screen (`venue screen`) and answering the
 //! authority's release request; three residents' `greenlight` clients,
@@ -25,7 +26,9 @@
 
 mod common;
 
-use common::{Dir, Process, Resident, Server, between, bin, free_port, now, run_ok, staff_portal, wait_for};
+use common::{
+    Deployment, Dir, Process, Resident, Server, between, bin, free_port, now, run_ok, staff_portal, wait_for,
+};
 use greenlight_client::settings::parse_key;
 use greenlight_client::store::Store;
 use greenlight_protocol::index::{FileKind, Index};
@@ -175,7 +178,20 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revealed_visit_is_released_by_the_owner_and_alerts_only_that_epochs_visitors() {
-    let server = Server::start().await;
+    venue_story(Deployment::Combined).await;
+}
+
+/// The same story with the key server and the health authority as two
+/// processes with two databases: the phones know both URLs, the revealed
+/// visit reaches the tracer through the key server's feed, the trace batch
+/// the key server's index through `/v1/authority/files`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_venue_story_holds_with_the_authority_in_its_own_process_and_database() {
+    venue_story(Deployment::Split).await;
+}
+
+async fn venue_story(deployment: Deployment) {
+    let server = Server::deploy(deployment).await;
     let owner = Owner::create(&server, NAME, "restaurant");
     let venue_key = owner.venue_key();
     let (case, erin, frank) =
@@ -204,7 +220,7 @@ async fn a_revealed_visit_is_released_by_the_owner_and_alerts_only_that_epochs_v
 
     // Check-ins stay on the phones: the server holds nothing of them.
     let venue_bytes = hex_bytes(&venue_key);
-    for (path, bytes) in server_files(&server.dir.0) {
+    for (path, bytes) in server.dirs().into_iter().flat_map(server_files) {
         for (what, needle) in [
             ("the venue's name", NAME.as_bytes()),
             ("the venue key", &venue_bytes),
@@ -221,7 +237,7 @@ async fn a_revealed_visit_is_released_by_the_owner_and_alerts_only_that_epochs_v
 
     // The case tests positive: staff issue a code in the portal; she
     // reports and reveals her visit.
-    let portal = staff_portal(&server.url).await;
+    let portal = staff_portal(&server.authority_url).await;
     let code =
         portal.issue_code(CodeKind::Short, &now().day().iso_date().to_string()).await.expect("the code is shown").code;
     let reported = case.ok(&["report", "--code", &code, "--reveal", "all"]);

@@ -9,8 +9,8 @@ use greenlight_protocol::time::UnixTime;
 use greenlight_server::app::{self, Running};
 use greenlight_server::authority::AuthorityState;
 use greenlight_server::config::{AuthorityConfig, AuthoritySettings, Config, Mode};
-use greenlight_server::publisher::Sealed;
-use greenlight_server::state::{AppState, Clock};
+use greenlight_server::key_server::publisher::Sealed;
+use greenlight_server::key_server::state::{AppState, Clock};
 use rand_core::Rng as _;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -334,15 +334,19 @@ impl<'a> TestServerBuilder<'a> {
         let mut authority = None;
         if let Some(staff) = &self.staff {
             let t = i64::try_from(clock.now().0).map_err(|e| ServerError(e.to_string()))?;
+            let db = greenlight_server::connect_database(&database_url)
+                .await
+                .map_err(|e| ServerError(format!("authority init: database: {e}")))?;
             let init = greenlight_server::authority::keys::init(
                 &data_dir,
-                &database_url,
+                &db,
                 &staff.username,
                 Some(staff.password.clone()),
                 t,
             )
-            .await
-            .map_err(|e| ServerError(format!("authority init: {e}")))?;
+            .await;
+            db.close().await;
+            let init = init.map_err(|e| ServerError(format!("authority init: {e}")))?;
             authority = Some(AuthorityKeys { signing: init.signing_public, trace: init.trace_public });
         }
         let mut config = self.loopback.build(&data_dir, &database_url);
@@ -419,9 +423,10 @@ impl TestServer {
     ///
     /// # Panics
     ///
-    /// After a [`restart`](TestServer::restart) that failed.
+    /// After a [`restart`](TestServer::restart) that failed, or when the
+    /// server runs only the health authority.
     pub fn state(&self) -> &AppState {
-        &self.running().state
+        self.running().state.as_deref().expect("this server runs the key server")
     }
 
     /// The health authority's state, when it runs in this server.
@@ -460,7 +465,8 @@ impl TestServer {
     /// Seals an export batch at the clock's time, as the hourly job does.
     pub async fn seal(&self) -> Result<Option<Sealed>, ServerError> {
         let Some(running) = &self.running else { return Err(ServerError("the server is not running".into())) };
-        running.state.publisher.seal(self.clock.now()).await.map_err(|e| ServerError(format!("export: {e}")))
+        let Some(state) = &running.state else { return Err(ServerError("this server runs no key server".into())) };
+        state.publisher.seal(self.clock.now()).await.map_err(|e| ServerError(format!("export: {e}")))
     }
 
     /// A portal client for this server, signed in as the first admin when

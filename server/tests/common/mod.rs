@@ -95,7 +95,7 @@ impl TestServer {
         TestServer { server, authority, client: reqwest::Client::new() }
     }
 
-    pub fn state(&self) -> &greenlight_server::state::AppState {
+    pub fn state(&self) -> &greenlight_server::key_server::state::AppState {
         self.server.state()
     }
 
@@ -138,7 +138,7 @@ impl TestServer {
     }
 
     /// Seals an export batch now, as the hourly job does.
-    pub async fn seal(&self) -> Option<greenlight_server::publisher::Sealed> {
+    pub async fn seal(&self) -> Option<greenlight_server::key_server::publisher::Sealed> {
         self.server.seal().await.expect("sealing works")
     }
 

@@ -117,52 +117,127 @@ pub fn now() -> UnixTime {
     UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs())
 }
 
+/// `greenlight-server authority init` in `dir` with [`PASSWORD`]; returns
+/// the authority's public signing key as printed.
+fn authority_init(dir: &Dir) -> String {
+    let data = dir.0.to_str().expect("UTF-8 path");
+    let mut init = Command::new(bin("greenlight-server"))
+        .args(["authority", "init", "--data-dir", data, "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("authority init starts");
+    writeln!(init.stdin.take().expect("stdin"), "{PASSWORD}").expect("password");
+    let output = init.wait_with_output().expect("authority init ends");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
+    between(&text, "--authority-key): ", "\n").expect("the signing key is printed").to_owned()
+}
+
+/// `greenlight-server` with `args` on a free port, its output discarded,
+/// once `/health` answers; returns the process and its URL.
+async fn serve(args: &[&str]) -> (Process, String) {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let process = Process(
+        Command::new(bin("greenlight-server"))
+            .args(args)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            // Revealed visits reach the tracer's queue at once, not at
+            // the end of their hour (as the test kit's servers do).
+            .env("GREENLIGHT_REVEAL_DELAY_SECS", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts"),
+    );
+    wait_for(&format!("{url}/health")).await;
+    (process, url)
+}
+
+/// How the key server and the health authority are deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deployment {
+    /// One `greenlight-server` process runs both, on one database.
+    Combined,
+    /// Two processes, each with its own data directory and database: the
+    /// key server, and `greenlight-server authority serve --key-server-url`.
+    Split,
+}
+
 /// The server: `authority init`, then `greenlight-server` serving with
 /// exports every second, no padding minimum worth waiting for, and revealed
-/// visits handed to the authority at once.
+/// visits handed to the authority at once; as one process or two.
 pub struct Server {
-    _process: Process,
+    _processes: Vec<Process>,
+    /// The key server's URL (what residents sync with and upload to).
     pub url: String,
+    /// The health authority's URL (device API and portal): the same as
+    /// `url` in a combined deployment.
+    pub authority_url: String,
     pub export_key: String,
     pub authority_key: String,
-    /// The data directory (`authority/signing-key.pub`, `authority/trace-key.pub`, the database, the exports).
+    /// The authority's data directory (`authority/signing-key.pub`,
+    /// `authority/trace-key.pub`, its database; in a combined deployment
+    /// also the key server's database and exports).
     pub dir: Dir,
+    /// The key server's own data directory in a split deployment.
+    pub key_server_dir: Option<Dir>,
 }
 
 impl Server {
+    /// Both services in one process.
     pub async fn start() -> Self {
-        let dir = Dir::new("server");
-        let data = dir.0.to_str().expect("UTF-8 path").to_owned();
-        let mut init = Command::new(bin("greenlight-server"))
-            .args(["authority", "init", "--data-dir", &data, "--password-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("authority init starts");
-        writeln!(init.stdin.take().expect("stdin"), "{PASSWORD}").expect("password");
-        let output = init.wait_with_output().expect("authority init ends");
-        let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
-        let authority_key = between(&text, "--authority-key): ", "\n").expect("the signing key is printed").to_owned();
+        Self::deploy(Deployment::Combined).await
+    }
 
-        let port = free_port();
-        let url = format!("http://127.0.0.1:{port}");
-        let process = Process(
-            Command::new(bin("greenlight-server"))
-                .args(["--data-dir", &data, "--listen", &format!("127.0.0.1:{port}")])
-                .args(["--export-interval", "1", "--min-batch-keys", "1"])
-                // Revealed visits reach the tracer's queue at once, not at
-                // the end of their hour (as the test kit's servers do).
-                .env("GREENLIGHT_REVEAL_DELAY_SECS", "0")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("the server starts"),
-        );
-        wait_for(&format!("{url}/health")).await;
-        let export_key = std::fs::read_to_string(dir.join("export-key.pub")).expect("export key").trim().to_owned();
-        Server { _process: process, url, export_key, authority_key, dir }
+    pub async fn deploy(deployment: Deployment) -> Self {
+        let dir = Dir::new("server");
+        let authority_key = authority_init(&dir);
+        let data = dir.0.to_str().expect("UTF-8 path").to_owned();
+        let exports = ["--export-interval", "1", "--min-batch-keys", "1"];
+        match deployment {
+            Deployment::Combined => {
+                let (process, url) = serve(&[&["--data-dir", &data][..], &exports].concat()).await;
+                let export_key =
+                    std::fs::read_to_string(dir.join("export-key.pub")).expect("export key").trim().to_owned();
+                Server {
+                    _processes: vec![process],
+                    authority_url: url.clone(),
+                    url,
+                    export_key,
+                    authority_key,
+                    dir,
+                    key_server_dir: None,
+                }
+            }
+            Deployment::Split => {
+                let key_dir = Dir::new("key-server");
+                let keys = key_dir.0.to_str().expect("UTF-8 path").to_owned();
+                let (key_server, url) =
+                    serve(&[&["--data-dir", &keys, "--authority-key", &authority_key][..], &exports].concat()).await;
+                let (authority, authority_url) =
+                    serve(&["authority", "serve", "--key-server-url", &url, "--data-dir", &data]).await;
+                let export_key =
+                    std::fs::read_to_string(key_dir.join("export-key.pub")).expect("export key").trim().to_owned();
+                assert!(!dir.join("export-key").exists(), "the authority alone keeps no export key");
+                Server {
+                    _processes: vec![authority, key_server],
+                    url,
+                    authority_url,
+                    export_key,
+                    authority_key,
+                    dir,
+                    key_server_dir: Some(key_dir),
+                }
+            }
+        }
+    }
+
+    /// Every data directory of the deployment.
+    pub fn dirs(&self) -> Vec<&Path> {
+        std::iter::once(self.dir.0.as_path()).chain(self.key_server_dir.as_ref().map(|d| d.0.as_path())).collect()
     }
 }
 
@@ -174,7 +249,7 @@ pub struct Resident {
 impl Resident {
     pub fn new(name: &str, server: &Server) -> Self {
         let resident = Resident { dir: Dir::new(name) };
-        resident.ok(&[
+        let mut args = vec![
             "init",
             "--server",
             &server.url,
@@ -182,7 +257,11 @@ impl Resident {
             &server.export_key,
             "--authority-key",
             &server.authority_key,
-        ]);
+        ];
+        if server.authority_url != server.url {
+            args.extend(["--authority-url", &server.authority_url]);
+        }
+        resident.ok(&args);
         resident
     }
 

@@ -6,12 +6,12 @@
 //! a key server that cannot be reached) are logged where the error is made
 //! and never shown.
 
-use crate::api::with_retry_after;
-use crate::padding::padded_json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use greenlight_api::device::{CertificateResponse, VerifyResponse};
 use greenlight_api::padding::{CERTIFICATE_RESPONSE_SIZE, VERIFY_RESPONSE_SIZE};
+use greenlight_service::answer::padded_json;
+use greenlight_service::answer::with_retry_after;
 
 /// Why the authority refused or could not do something.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,11 +80,7 @@ impl std::error::Error for AuthorityError {}
 /// The portal's message page.
 impl IntoResponse for AuthorityError {
     fn into_response(self) -> Response {
-        let page = crate::authority::portal::Page::public(if self.status.is_server_error() {
-            "Unavailable"
-        } else {
-            "Refused"
-        });
-        with_retry_after(crate::authority::portal::message(self.status, page, self.message, "/portal"))
+        let page = crate::portal::Page::public(if self.status.is_server_error() { "Unavailable" } else { "Refused" });
+        with_retry_after(crate::portal::message(self.status, page, self.message, "/portal"))
     }
 }

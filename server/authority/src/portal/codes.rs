@@ -2,11 +2,11 @@
 //! once (with a QR code of the long code, printable), check a code's state
 //! by its reference, expire it by hand.
 
-use crate::authority::AuthorityState;
-use crate::authority::accounts::Role;
-use crate::authority::codes::{self, CodeKind};
-use crate::authority::portal::{Page, Staff, StaffForm, message, parse_date, render, unavailable, when};
-use crate::authority::store::{CodeRow, NewCode, counter};
+use crate::AuthorityState;
+use crate::accounts::Role;
+use crate::codes::{self, CodeKind};
+use crate::portal::{Page, Staff, StaffForm, message, parse_date, render, unavailable, when};
+use crate::store::{CodeRow, NewCode, counter};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;

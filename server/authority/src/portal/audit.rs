@@ -1,9 +1,9 @@
 //! The audit log and the statistics (auditor role).
 
-use crate::authority::AuthorityState;
-use crate::authority::accounts::Role;
-use crate::authority::portal::{Page, Staff, render, unavailable, when};
-use crate::authority::store::counter;
+use crate::AuthorityState;
+use crate::accounts::Role;
+use crate::portal::{Page, Staff, render, unavailable, when};
+use crate::store::counter;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;

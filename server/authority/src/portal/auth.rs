@@ -7,12 +7,10 @@
 //! after [`MAX_LOGIN_FAILURES`] it is locked for [`LOCK_SECS`]. The answer
 //! to a wrong name and a wrong password is the same, and takes as long.
 
-use crate::authority::AuthorityState;
-use crate::authority::accounts::{
-    self, DUMMY_HASH, LOCK_SECS, MAX_LOGIN_FAILURES, SESSION_MAX_SECS, token_hash, tokens_match,
-};
-use crate::authority::portal::session::{LOGIN_COOKIE, SESSION_COOKIE, cookie, set_cookie};
-use crate::authority::portal::{Page, Staff, StaffForm, render, unavailable};
+use crate::AuthorityState;
+use crate::accounts::{self, DUMMY_HASH, LOCK_SECS, MAX_LOGIN_FAILURES, SESSION_MAX_SECS, token_hash, tokens_match};
+use crate::portal::session::{LOGIN_COOKIE, SESSION_COOKIE, cookie, set_cookie};
+use crate::portal::{Page, Staff, StaffForm, render, unavailable};
 use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};

@@ -11,10 +11,11 @@
 //!
 //! [`Config::reveal_delay_secs`]: crate::config::Config::reveal_delay_secs
 
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use greenlight_api::revealed::{RevealedPage, RevealedVisit};
 use greenlight_protocol::codec::to_base64url;
 use greenlight_protocol::time::UnixTime;
+use greenlight_service::db::StoreError;
 
 /// The default delay: an hour, so that an hour's visits are handed over
 /// once the hour has ended.

@@ -17,8 +17,8 @@ pub mod session;
 pub mod staff;
 pub mod venues;
 
-use crate::authority::AuthorityState;
-use crate::authority::accounts::{Role, RoleSet};
+use crate::AuthorityState;
+use crate::accounts::{Role, RoleSet};
 use askama::Template;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -150,9 +150,9 @@ pub fn message(status: StatusCode, page: Page, message: impl Into<String>, back:
 }
 
 /// The answer when the database fails: logged, and a clean message page
-/// ([`AuthorityError::unavailable`](crate::authority::error::AuthorityError::unavailable)).
+/// ([`AuthorityError::unavailable`](crate::error::AuthorityError::unavailable)).
 pub fn unavailable(e: impl std::fmt::Display) -> Response {
-    crate::authority::error::AuthorityError::unavailable("portal: database error", e).into_response()
+    crate::error::AuthorityError::unavailable("portal: database error", e).into_response()
 }
 
 /// A time for people, UTC to the minute.

@@ -10,17 +10,17 @@
 //! share — and only then signs a trace batch and lists it in the key
 //! server's index. The owner shares are used in memory and never stored.
 
-use crate::authority::AuthorityState;
-use crate::authority::accounts::Role;
-use crate::authority::portal::{BUNDLE_FILE_SCRIPT, Page, Staff, StaffForm, message, render, unavailable, when};
-use crate::authority::store::{CaseEpoch, CaseRow, TraceBatchRow};
-use crate::publisher::{content_hex, listing_span};
+use crate::AuthorityState;
+use crate::accounts::Role;
+use crate::portal::{BUNDLE_FILE_SCRIPT, Page, Staff, StaffForm, message, render, unavailable, when};
+use crate::store::{CaseEpoch, CaseRow, TraceBatchRow};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use greenlight_protocol::codec::{from_base64url, to_base64url};
 use greenlight_protocol::index::FileKind;
+use greenlight_protocol::index::content_address_hex as content_hex;
 use greenlight_protocol::signing::VerifyingKey;
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret};
@@ -106,7 +106,7 @@ type Queue = BTreeMap<[u8; 32], (Poster, Vec<(i64, RevealedCheckIn, i64)>)>;
 /// First takes what the key server hands over now; if it cannot be reached,
 /// the queue shows what was handed over before.
 async fn queue(state: &AuthorityState) -> Result<(Queue, Vec<i64>), Response> {
-    if let Err(e) = crate::authority::pull_revealed(state).await {
+    if let Err(e) = crate::pull_revealed(state).await {
         tracing::warn!(error = %e, "portal: revealed visits not fetched; showing those fetched before");
     }
     let pending = state.store.pending_checkins().await.map_err(unavailable)?;
@@ -663,7 +663,7 @@ pub async fn publish(
         Ok(n) => u64::try_from(n).unwrap_or(0),
         Err(e) => return unavailable(e),
     };
-    let sequence = own.max(state.target.last_sequence(FileKind::TraceBatch).await) + 1;
+    let sequence = own.max(state.key_server.last_sequence(FileKind::TraceBatch).await) + 1;
     let now = state.now();
     let count = entries.len();
     let batch = match TraceBatch::new(state.region.clone(), sequence, now, entries) {
@@ -671,8 +671,7 @@ pub async fn publish(
         Err(e) => return unavailable(format!("building a trace batch: {e}")),
     };
     let signed = batch.sign(&state.keys.signing);
-    let (start, end) = listing_span(FileKind::TraceBatch, now);
-    if let Err(error) = state.target.publish(FileKind::TraceBatch, sequence, start, end, signed.clone(), now).await {
+    if let Err(error) = state.key_server.publish(FileKind::TraceBatch, sequence, signed.clone(), now).await {
         let page = page_for(&staff, &title).error(format!("Nothing was published: {error}"));
         return show_case(&case, &epochs, page, StatusCode::BAD_GATEWAY, (&form.bundle, &form.message));
     }

@@ -1,5 +1,6 @@
-//! Fixed-size JSON answers for the endpoints a network observer could learn
-//! something from (`/v1/publish`, `/v1/verify`, `/v1/certificate`).
+//! Answers both services give the same way: fixed-size JSON for the
+//! endpoints a network observer could learn something from (`/v1/publish`,
+//! `/v1/verify`, `/v1/certificate`), and `Retry-After` on every 503.
 //!
 //! Every answer of such an endpoint — success, every error and chaff — is a
 //! JSON object of exactly the endpoint's size, filled up with a `padding`
@@ -18,6 +19,15 @@ pub fn padded_json(status: StatusCode, body: &impl Serialize, size: usize) -> Re
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Adds `Retry-After` to a 503: the fault (database or storage away) is
+/// temporary, and clients should come back rather than give up.
+pub fn with_retry_after(mut response: Response) -> Response {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(greenlight_api::RETRY_AFTER_SECS));
+    }
     response
 }
 

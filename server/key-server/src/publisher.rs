@@ -12,13 +12,14 @@
 //! read-only) is repaired the same way by the next export run.
 
 use crate::files::FileStore;
-use crate::store::{FileRow, KeyRow, Sealing, Store, StoreError};
+use crate::store::{FileRow, KeyRow, Sealing, Store};
 use greenlight_protocol::daily_key::PublishedKey;
 use greenlight_protocol::export::{ExportBatch, ExportRecord, Region};
 use greenlight_protocol::index::{FileKind, Index, IndexEntry, content_address};
 use greenlight_protocol::report::{ReportType, TransmissionRisk};
 use greenlight_protocol::signing::SigningKey;
 use greenlight_protocol::time::{DayNumber, UnixTime};
+use greenlight_service::db::StoreError;
 use rand_core::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -103,6 +104,12 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    /// The public half of the export key: phones trust it for the index
+    /// and the export batches.
+    pub fn verifying_key(&self) -> greenlight_protocol::signing::VerifyingKey {
+        self.key.verifying_key()
+    }
+
     /// A publisher signing with `key`. Batches are padded to at least
     /// `min_batch_keys` records (plus up to 10 % random jitter); a first
     /// batch covers `default_span_secs` before its end.

@@ -8,7 +8,7 @@
 //!   codes, valid 24 hours by default; shown as `ABCD-EFGH-JKMN-PQRS`.
 //!
 //! Codes are drawn uniformly from the system RNG and stored only as
-//! [`CodeKey::hash`](crate::authority::keys::CodeKey::hash). Typing
+//! [`CodeKey::hash`](crate::keys::CodeKey::hash). Typing
 //! mistakes are forgiven before hashing: spaces and dashes are dropped,
 //! letters upper-cased, and `I`/`L` read as `1`, `O` as `0`.
 

@@ -2,9 +2,9 @@
 //! [`StaffForm`], the only way a portal handler receives a form — it checks
 //! the session and the form's CSRF token before the handler runs.
 
-use crate::authority::AuthorityState;
-use crate::authority::accounts::{Role, RoleSet, SESSION_IDLE_SECS, csrf_token, token_hash, tokens_match};
-use crate::authority::portal::{Page, message};
+use crate::AuthorityState;
+use crate::accounts::{Role, RoleSet, SESSION_IDLE_SECS, csrf_token, token_hash, tokens_match};
+use crate::portal::{Page, message};
 use axum::body::{Body, Bytes};
 use axum::extract::{Form, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;

@@ -14,12 +14,12 @@
 //! A key server started on the same data directory trusts `signing-key.pub`
 //! as if it had been given with `--authority-key`.
 
-use crate::app::{StartError, write_private};
-use crate::authority::accounts::{self, Role, RoleSet};
-use crate::authority::store::AuthorityStore;
-use crate::store::{Store, redact};
+use crate::accounts::{self, Role, RoleSet};
+use crate::store::AuthorityStore;
 use greenlight_protocol::signing::{SigningKey, VerifyingKey};
 use greenlight_protocol::venue::AuthorityTraceKey;
+use greenlight_service::db::Db;
+use greenlight_service::{StartError, write_private};
 use hmac::{Hmac, KeyInit, Mac};
 use rand_core::Rng;
 use sha2::Sha256;
@@ -151,7 +151,7 @@ pub struct Initialized {
 /// changed at the first login. Refuses if any staff account exists.
 pub async fn init(
     data_dir: &Path,
-    database_url: &str,
+    database: &Db,
     admin: &str,
     password: Option<Zeroizing<String>>,
     now: i64,
@@ -163,14 +163,10 @@ pub async fn init(
     std::fs::create_dir_all(data_dir)
         .map_err(|e| StartError(format!("cannot create data directory {}: {e}", data_dir.display())))?;
     let keys = create_keys(data_dir)?;
-    let store = Store::connect(database_url)
-        .await
-        .map_err(|e| StartError(format!("database {}: {e}", redact(database_url))))?;
-    let authority = AuthorityStore::new(store.clone());
-    let db = |e: crate::store::StoreError| StartError(format!("database: {e}"));
+    let authority = AuthorityStore::new(database.clone());
+    let db = |e: greenlight_service::db::StoreError| StartError(format!("database: {e}"));
     let existing = authority.staff_count().await.map_err(db)?;
     if existing > 0 {
-        store.close().await;
         return Err(StartError(format!(
             "the authority is already initialized ({existing} staff account(s) exist); an admin adds accounts in the portal"
         )));
@@ -194,7 +190,6 @@ pub async fn init(
         )
         .await
         .map_err(db)?;
-    store.close().await;
     Ok(Initialized {
         signing_public: keys.signing.verifying_key(),
         trace_public: keys.trace.public_key().0,

@@ -9,28 +9,28 @@
 //! touching the database.
 //!
 //! Guessing is bounded three ways: a short code is refused once
-//! [`AuthoritySettings::verify_failures_per_hour`](crate::config::AuthoritySettings)
+//! [`AuthoritySettings::verify_failures_per_hour`](crate::AuthoritySettings)
 //! wrong short codes were tried in the current hour (all phones together:
 //! the server keeps no address to tell guessers apart); a token is refused
 //! after [`MAX_TOKEN_FAILURES`] malformed requests; codes and tokens are
 //! single use and short-lived.
 
-use crate::authority::AuthorityState;
-use crate::authority::accounts::token_hash;
-use crate::authority::codes::{self, CodeKind};
-use crate::authority::error::AuthorityError;
-use crate::authority::store::{Claim, Diagnosis, TokenUse, counter};
-use crate::chaff::CHAFF_HEADER;
-use crate::padding::padded_json;
+use crate::AuthorityState;
+use crate::accounts::token_hash;
+use crate::codes::{self, CodeKind};
+use crate::error::AuthorityError;
+use crate::store::{Claim, Diagnosis, TokenUse, counter};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Router, extract::DefaultBodyLimit};
+use greenlight_api::CHAFF_HEADER;
 use greenlight_protocol::certificate::{Certificate, CertificateId, DayKind};
 use greenlight_protocol::codec::to_base64url;
 use greenlight_protocol::report::ReportType;
+use greenlight_service::answer::padded_json;
 use rand_core::Rng;
 use std::sync::Arc;
 use std::time::Instant;
@@ -237,6 +237,50 @@ fn random_text(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     rand_core::UnwrapErr(getrandom::SysRng).fill_bytes(&mut bytes);
     to_base64url(&bytes)
+}
+
+/// Health of an authority running alone: answers 200 once its database
+/// answers.
+#[utoipa::path(get, path = "/health", responses(
+    (status = 200, description = "Ready", body = String),
+    (status = 503, description = "The database does not answer", body = String, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+))]
+pub async fn health(State(state): State<Arc<AuthorityState>>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            let error = AuthorityError::unavailable("health check: database unavailable", e);
+            greenlight_service::answer::with_retry_after((error.status, "database unavailable\n").into_response())
+        }
+    }
+}
+
+/// The OpenAPI document of the services this process runs.
+#[utoipa::path(get, path = "/v1/openapi.json", responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
+#[allow(dead_code)] // Served by the binary, which knows the services.
+async fn openapi() {}
+
+/// The OpenAPI description of the health authority's device API.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Greenlight health authority",
+        description = "Upload codes exchanged for certificates (spec/authority.md). The staff portal under /portal is HTML and not described here."
+    ),
+    paths(verify, certificate, health, openapi),
+    components(schemas(VerifyRequest, VerifyResponse, CertificateRequest, CertificateResponse))
+)]
+pub struct AuthorityDoc;
+
+/// The authority's OpenAPI document.
+pub fn openapi_doc() -> utoipa::openapi::OpenApi {
+    <AuthorityDoc as utoipa::OpenApi>::openapi()
+}
+
+/// `GET /health`, for a process that runs the authority alone (beside a
+/// key server, the key server's answers).
+pub fn health_router(state: Arc<AuthorityState>) -> Router {
+    Router::new().route("/health", axum::routing::get(health)).with_state(state)
 }
 
 /// The device routes.

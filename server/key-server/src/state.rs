@@ -1,22 +1,16 @@
 //! State shared by every request handler and background job.
 
-use crate::chaff::LatencyModel;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::publisher::Publisher;
 use crate::store::Store;
 use greenlight_protocol::signing::TrustedKeys;
 use greenlight_protocol::time::UnixTime;
+use greenlight_service::chaff::LatencyModel;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// The clock the server reads. Tests replace it to move through days.
-pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(|| UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())))
-}
+pub use greenlight_service::clock::{Clock, system_clock};
 
 /// Failed upload attempts per certificate id: uploads are limited per
 /// certificate, never per address (the server keeps no addresses).

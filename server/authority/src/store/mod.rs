@@ -6,10 +6,10 @@
 //! Secrets never reach this module in the clear: codes arrive as keyed
 //! hashes, tokens and session cookies as SHA-256.
 
-use crate::store::{Store, StoreError};
 use greenlight_protocol::certificate::DayKind;
 use greenlight_protocol::report::ReportType;
 use greenlight_protocol::time::DayNumber;
+pub use greenlight_service::db::{Db, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
@@ -42,13 +42,18 @@ pub mod counter {
 /// The health authority's view of the database.
 #[derive(Debug, Clone)]
 pub struct AuthorityStore {
-    store: Store,
+    store: Db,
 }
 
 impl AuthorityStore {
-    /// Wraps the shared store.
-    pub fn new(store: Store) -> Self {
+    /// The authority's queries over `store` (connected and migrated).
+    pub fn new(store: Db) -> Self {
         AuthorityStore { store }
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
     }
 
     fn pool(&self) -> &AnyPool {

@@ -4,10 +4,10 @@
 //! not hold, and nobody changes their own account here (their password has
 //! its own page), so an admin cannot lock everyone out by accident.
 
-use crate::authority::AuthorityState;
-use crate::authority::accounts::{self, Role, RoleSet, may_manage};
-use crate::authority::portal::{Page, Staff, StaffForm, message, render, unavailable};
-use crate::authority::store::StaffRow;
+use crate::AuthorityState;
+use crate::accounts::{self, Role, RoleSet, may_manage};
+use crate::portal::{Page, Staff, StaffForm, message, render, unavailable};
+use crate::store::StaffRow;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;

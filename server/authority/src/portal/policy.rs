@@ -4,16 +4,16 @@
 //! listed in the key server's index. Every version is kept and can be
 //! downloaded.
 
-use crate::authority::AuthorityState;
-use crate::authority::accounts::Role;
-use crate::authority::portal::{Page, Staff, StaffForm, message, render, unavailable, when};
-use crate::authority::store::PolicyRow;
-use crate::publisher::{content_hex, listing_span};
+use crate::AuthorityState;
+use crate::accounts::Role;
+use crate::portal::{Page, Staff, StaffForm, message, render, unavailable, when};
+use crate::store::PolicyRow;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use greenlight_protocol::index::FileKind;
+use greenlight_protocol::index::content_address_hex as content_hex;
 use greenlight_protocol::policy::{ColorPolicy, PolicyParams};
 use greenlight_protocol::signing::TrustedKeys;
 use std::collections::HashMap;
@@ -237,7 +237,7 @@ pub async fn publish(State(state): State<Arc<AuthorityState>>, form: StaffForm<H
         Err(e) => return unavailable(e),
     };
     let own = stored.first().map_or(0, |p| u64::try_from(p.sequence).unwrap_or(0));
-    let next = own.max(state.target.last_sequence(FileKind::ColorPolicy).await) + 1;
+    let next = own.max(state.key_server.last_sequence(FileKind::ColorPolicy).await) + 1;
     let Ok(sequence) = u32::try_from(next) else {
         return unavailable("policy sequence numbers are used up");
     };
@@ -251,8 +251,7 @@ pub async fn publish(State(state): State<Arc<AuthorityState>>, form: StaffForm<H
         }
     };
     let signed = policy.sign(&state.keys.signing);
-    let (start, end) = listing_span(FileKind::ColorPolicy, now);
-    if let Err(error) = state.target.publish(FileKind::ColorPolicy, next, start, end, signed.clone(), now).await {
+    if let Err(error) = state.key_server.publish(FileKind::ColorPolicy, next, signed.clone(), now).await {
         return show(
             &state,
             page_for(&staff).error(format!("Nothing was published: {error}")),

@@ -5,9 +5,7 @@
 //! has the same body size ([`PUBLISH_RESPONSE_SIZE`]) and the same headers,
 //! so that only the (encrypted) content differs.
 
-use crate::chaff::CHAFF_HEADER;
 use crate::metrics::{Outcome, Status};
-use crate::padding::padded_json;
 use crate::publisher::hour;
 use crate::state::AppState;
 use crate::store::{KeyRow, NewUpload, StoreOutcome};
@@ -17,8 +15,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use greenlight_api::CHAFF_HEADER;
 use greenlight_protocol::certificate::{Certificate, UploadedKey};
 use greenlight_protocol::time::UnixTime;
+use greenlight_service::answer::{padded_json, with_retry_after};
 use std::sync::Arc;
 use std::time::Instant;
 use utoipa::OpenApi;
@@ -91,15 +91,6 @@ impl IntoResponse for KeyServerError {
 fn publish_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = PublishResponse::new(code, message);
     with_retry_after(padded_json(status, &body, PUBLISH_RESPONSE_SIZE))
-}
-
-/// Adds `Retry-After` to a 503: the fault (database or storage away) is
-/// temporary, and clients should come back rather than give up.
-pub(crate) fn with_retry_after(mut response: Response) -> Response {
-    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-    }
-    response
 }
 
 /// Checks an upload completely, without touching the database, and turns
@@ -508,67 +499,14 @@ async fn openapi() {}
 )]
 pub struct KeyServerDoc;
 
-/// The OpenAPI description of the health authority's device API, as a
-/// process running the authority alone serves it.
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Greenlight health authority",
-        description = "Upload codes exchanged for certificates (spec/authority.md). The staff portal under /portal is HTML and not described here."
-    ),
-    paths(crate::authority::device::verify, crate::authority::device::certificate, health, openapi),
-    components(schemas(
-        crate::authority::device::VerifyRequest,
-        crate::authority::device::VerifyResponse,
-        crate::authority::device::CertificateRequest,
-        crate::authority::device::CertificateResponse
-    ))
-)]
-pub struct AuthorityDoc;
-
-/// Which services a process serves, for its OpenAPI document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Services {
-    /// The key server alone.
-    KeyServer,
-    /// The health authority alone.
-    Authority,
-    /// Both (the default deployment; the document committed as
-    /// `spec/openapi.json`).
-    Both,
+/// The key server's OpenAPI document.
+pub fn openapi_doc() -> utoipa::openapi::OpenApi {
+    KeyServerDoc::openapi()
 }
 
-/// The OpenAPI document of `services`, as pretty JSON.
-pub fn openapi_document(services: Services) -> String {
-    let mut doc = match services {
-        Services::KeyServer => KeyServerDoc::openapi(),
-        Services::Authority => AuthorityDoc::openapi(),
-        Services::Both => {
-            let mut doc = KeyServerDoc::openapi().merge_from(AuthorityDoc::openapi());
-            doc.info.title = "Greenlight key server and health authority".to_owned();
-            doc.info.description = Some(
-                "Authorized uploads and signed, content-addressed export files (spec/protocol.md); upload codes \
-                 exchanged for certificates (spec/authority.md). The staff portal under /portal is HTML and not \
-                 described here."
-                    .to_owned(),
-            );
-            doc
-        }
-    };
-    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    let mut text = doc.to_pretty_json().expect("the OpenAPI document serialises");
-    text.push('\n');
-    text
-}
-
-/// The OpenAPI document of both services (committed as `spec/openapi.json`).
-pub fn openapi_json() -> String {
-    openapi_document(Services::Both)
-}
-
-/// `GET /v1/openapi.json` with the document of `services`.
-pub fn openapi_router(services: Services) -> Router {
-    let document = openapi_document(services);
+/// `GET /v1/openapi.json` answering `document` (the document of the
+/// services the process runs, which only the binary knows).
+pub fn openapi_router(document: String) -> Router {
     Router::new().route(
         "/v1/openapi.json",
         get(move || {
@@ -576,11 +514,6 @@ pub fn openapi_router(services: Services) -> Router {
             async move { ([(header::CONTENT_TYPE, "application/json")], document).into_response() }
         }),
     )
-}
-
-/// Only `GET /health`, for a process that runs the health authority alone.
-pub fn health_router(state: Arc<AppState>) -> Router {
-    Router::new().route("/health", get(health)).with_state(state)
 }
 
 /// The key server's routes.
