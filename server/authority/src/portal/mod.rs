@@ -1,5 +1,5 @@
 //! The staff portal: server-rendered pages (askama templates in
-//! `server/templates/`) under `/portal`, for logging in, managing staff,
+//! `server/authority/templates/`) under `/portal`, for logging in, managing staff,
 //! issuing upload codes, venue alerts, the color policy, the audit log and
 //! statistics.
 //!
