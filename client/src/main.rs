@@ -6,9 +6,7 @@
 mod commands;
 
 use clap::{Parser, Subcommand};
-use greenlight_client::checkin;
 use greenlight_client::home;
-use greenlight_client::settings::Settings;
 use greenlight_client::store::Store;
 use greenlight_protocol::time::UnixTime;
 use std::path::PathBuf;
@@ -93,6 +91,7 @@ enum Command {
         #[command(subcommand)]
         command: BleCommand,
     },
+    #[cfg(feature = "venue")]
     /// Venue owners: create a venue, print posters, run the door screen,
     /// answer the health authority's release request.
     Venue {
@@ -143,9 +142,10 @@ async fn run(command: Command, dir: PathBuf) -> Result<(), String> {
     match command {
         Command::Wipe { yes } => return wipe(&dir, yes),
         Command::Ble { command: BleCommand::Doctor } => return ble_doctor(),
+        #[cfg(feature = "venue")]
         Command::Venue { command } => {
             return greenlight_venue::cli::run(command, &dir, now, |p| {
-                checkin::read_poster_text(p).map_err(|e| e.to_string())
+                greenlight_client::checkin::read_poster_text(p).map_err(|e| e.to_string())
             })
             .await;
         }
@@ -170,7 +170,9 @@ async fn dispatch(command: Command, store: &Store) -> Result<(), String> {
         Command::Report { code, reveal } => commands::report(store, &code, reveal.as_deref()).await,
         Command::Visits => commands::visits(store).await,
         Command::Diary { state } => commands::diary(store, &state).await,
-        Command::Wipe { .. } | Command::Ble { .. } | Command::Venue { .. } => {
+        #[cfg(feature = "venue")]
+        Command::Venue { .. } => unreachable!("handled before opening the store"),
+        Command::Wipe { .. } | Command::Ble { .. } => {
             unreachable!("handled before opening the store")
         }
     }
@@ -197,7 +199,7 @@ async fn run_daemon(store: &Store, adapter: Option<String>) -> Result<(), String
     #[cfg(feature = "bluez")]
     {
         use greenlight_client::daemon::{Daemon, DaemonConfig};
-        let settings = match Settings::load(store).await {
+        let settings = match greenlight_client::settings::Settings::load(store).await {
             Ok(settings) => Some(settings),
             Err(why) => {
                 eprintln!("greenlight: not syncing: {why}");
