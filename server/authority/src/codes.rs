@@ -11,7 +11,15 @@
 //! [`CodeKey::hash`](crate::keys::CodeKey::hash). Typing
 //! mistakes are forgiven before hashing: spaces and dashes are dropped,
 //! letters upper-cased, and `I`/`L` read as `1`, `O` as `0`.
+//!
+//! [`issue`] issues one: it draws a code, stores its hash under the daily
+//! quota and audits it; the portal shows it once.
 
+use crate::AuthorityState;
+use crate::store::{CodeRow, NewCode};
+use greenlight_protocol::certificate::DayKind;
+use greenlight_protocol::report::ReportType;
+use greenlight_protocol::time::DayNumber;
 use rand_core::Rng;
 
 /// Digits of a short code.
@@ -116,6 +124,92 @@ pub fn handle() -> String {
 /// What a long code's QR holds: a link the resident app opens.
 pub fn link(region: &str, code: &str) -> String {
     format!("greenlight://report?r={region}&c={code}")
+}
+
+/// A code just issued: the only time the code itself is known.
+pub struct Issued {
+    /// The code, normalized (shown with [`display`]).
+    pub code: String,
+    /// Its handle, for status checks and expiring it.
+    pub handle: String,
+    /// When it expires, as stored.
+    pub expires_at: i64,
+}
+
+/// Why no code was issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueError {
+    /// Today's quota of codes is used up (audited).
+    QuotaReached,
+    /// The database failed (or drew five collisions in a row): the cause,
+    /// to be logged, never shown.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for IssueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IssueError::QuotaReached => f.write_str("today's quota of codes is used up"),
+            IssueError::Unavailable(cause) => write!(f, "unavailable: {cause}"),
+        }
+    }
+}
+
+impl std::error::Error for IssueError {}
+
+/// Issues a code of `kind` for a diagnosis of `report_type` whose `day_kind`
+/// date is `day`, by staff member `staff_id` (`username`): draws it, stores
+/// its hash within today's quota (a collision with a stored code just draws
+/// again), and audits it — or audits the refusal when the quota is reached.
+pub async fn issue(
+    state: &AuthorityState,
+    kind: CodeKind,
+    report_type: ReportType,
+    day_kind: DayKind,
+    day: DayNumber,
+    staff_id: i64,
+    username: &str,
+) -> Result<Issued, IssueError> {
+    let unavailable = |e: crate::store::StoreError| IssueError::Unavailable(e.to_string());
+    let now = state.now_i64();
+    let today = i64::from(state.now().day().0);
+    let lifetime = match kind {
+        CodeKind::Short => state.settings.short_code_secs,
+        CodeKind::Long => state.settings.long_code_secs,
+    };
+    let expires_at = now + i64::try_from(lifetime).unwrap_or(0);
+    let quota = i64::try_from(state.settings.daily_code_quota).unwrap_or(i64::MAX);
+    // A collision with a stored code (short codes: 1 in 10^8 per stored
+    // code) just draws again.
+    for _ in 0..5 {
+        let code = generate(kind);
+        let row = CodeRow {
+            code_hash: state.keys.code.hash(kind.as_str(), &code).to_vec(),
+            handle: handle(),
+            kind: kind.as_str().to_owned(),
+            report_type: i64::from(report_type.to_byte()),
+            day_kind: i64::from(day_kind.to_byte()),
+            day: i64::from(day.0),
+            issued_at: now,
+            expires_at,
+            claimed_at: None,
+            revoked_at: None,
+            issued_by: staff_id,
+        };
+        match state.store.insert_code(&row, today, quota).await.map_err(unavailable)? {
+            NewCode::Stored => {
+                let detail = format!("{} code {}", kind.as_str(), row.handle);
+                state.store.audit(now, Some(staff_id), username, "code_issued", &detail).await.map_err(unavailable)?;
+                return Ok(Issued { code, handle: row.handle, expires_at });
+            }
+            NewCode::Collision => continue,
+            NewCode::QuotaReached => {
+                let _ = state.store.audit(now, Some(staff_id), username, "code_refused", "daily quota reached").await;
+                return Err(IssueError::QuotaReached);
+            }
+        }
+    }
+    Err(IssueError::Unavailable("five code collisions in a row".into()))
 }
 
 #[cfg(test)]

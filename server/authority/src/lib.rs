@@ -7,8 +7,11 @@
 //! - [`device`]: `POST /v1/verify` and `POST /v1/certificate`, the two calls
 //!   a phone makes (chaff and fixed-size answers like `/v1/publish`).
 //! - [`portal`]: the server-rendered staff pages under `/portal`.
-//! - [`accounts`], [`codes`], [`keys`], [`store`]: staff and sessions, upload
-//!   codes, the authority's secrets and `authority init`, its tables.
+//! - [`accounts`], [`codes`], [`cases`], [`keys`], [`store`]: staff and
+//!   sessions, upload codes (drawing and issuing them), venue cases
+//!   (publishing their trace entries), the authority's secrets and
+//!   `authority init`, its tables. The portal's handlers read forms and
+//!   render pages; the work is in these modules.
 //!
 //! `greenlight-server` runs it beside its key server when `authority init`
 //! was run in the data directory (through an in-process [`KeyServer`]), or
@@ -22,6 +25,7 @@
 //! authority never sees keys or check-ins it certifies (only their HMAC).
 
 pub mod accounts;
+pub mod cases;
 pub mod codes;
 pub mod device;
 pub mod error;

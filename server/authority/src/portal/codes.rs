@@ -4,13 +4,15 @@
 
 use crate::AuthorityState;
 use crate::accounts::Role;
-use crate::codes::{self, CodeKind};
+use crate::codes::{self, CodeKind, IssueError};
 use crate::portal::{Page, Staff, StaffForm, message, parse_date, render, unavailable, when};
-use crate::store::{CodeRow, NewCode, counter};
+use crate::store::{CodeRow, counter};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use greenlight_protocol::certificate::DayKind;
+use greenlight_protocol::report::ReportType;
 use greenlight_protocol::time::DayNumber;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -176,113 +178,77 @@ pub fn qr_svg(text: &str) -> Option<String> {
 }
 
 /// The issue form's values, checked: kind, report type, day kind, day.
-fn check_issue(form: &IssueForm, today: DayNumber) -> Result<(CodeKind, i64, i64, u32), &'static str> {
+fn check_issue(form: &IssueForm, today: DayNumber) -> Result<(CodeKind, ReportType, DayKind, DayNumber), &'static str> {
     let kind = CodeKind::parse(&form.kind).ok_or("choose a short or a long code.")?;
     let report_type = match form.report_type.as_str() {
-        "1" => 1,
-        "2" => 2,
+        "1" => ReportType::ConfirmedTest,
+        "2" => ReportType::ClinicalDiagnosis,
         _ => return Err("choose how the diagnosis was made."),
     };
     let day_kind = match form.day_kind.as_str() {
-        "1" => 1,
-        "2" => 2,
+        "1" => DayKind::SymptomOnset,
+        "2" => DayKind::TestDate,
         _ => return Err("say whether the date is the start of symptoms or the test."),
     };
-    let day = parse_date(&form.date).ok_or("the date is not a valid date (YYYY-MM-DD).")?;
-    if day > today.0 {
+    let day = DayNumber(parse_date(&form.date).ok_or("the date is not a valid date (YYYY-MM-DD).")?);
+    if day > today {
         return Err("the date is in the future.");
     }
-    if day < today.minus(MAX_DIAGNOSIS_AGE_DAYS).0 {
+    if day < today.minus(MAX_DIAGNOSIS_AGE_DAYS) {
         return Err("the date is more than 14 days ago; such a diagnosis cannot be reported anymore.");
     }
     Ok((kind, report_type, day_kind, day))
 }
 
-/// `POST /portal/codes`: issues a code and shows it once.
+/// `POST /portal/codes`: issues a code ([`codes::issue`]) and shows it once.
 pub async fn issue(State(state): State<Arc<AuthorityState>>, form: StaffForm<IssueForm>) -> Response {
     let StaffForm { staff, form } = form;
     if let Err(refused) = staff.require(Role::Issuer) {
         return refused;
     }
-    let today = state.now().day();
-    let (kind, report_type, day_kind, day) = match check_issue(&form, today) {
+    let (kind, report_type, day_kind, day) = match check_issue(&form, state.now().day()) {
         Ok(checked) => checked,
         Err(text) => {
             let page = page_for(&staff).error(format!("No code was issued: {text}"));
             return show(&state, page, StatusCode::BAD_REQUEST, "", None).await;
         }
     };
-    let now = state.now_i64();
-    let lifetime = match kind {
-        CodeKind::Short => state.settings.short_code_secs,
-        CodeKind::Long => state.settings.long_code_secs,
-    };
-    let expires_at = now + i64::try_from(lifetime).unwrap_or(0);
-    let quota = i64::try_from(state.settings.daily_code_quota).unwrap_or(i64::MAX);
-    let mut issued = None;
-    // A collision with a stored code (short codes: 1 in 10^8 per stored
-    // code) just draws again.
-    for _ in 0..5 {
-        let code = codes::generate(kind);
-        let row = CodeRow {
-            code_hash: state.keys.code.hash(kind.as_str(), &code).to_vec(),
-            handle: codes::handle(),
-            kind: kind.as_str().to_owned(),
-            report_type,
-            day_kind,
-            day: i64::from(day),
-            issued_at: now,
-            expires_at,
-            claimed_at: None,
-            revoked_at: None,
-            issued_by: staff.id,
-        };
-        match state.store.insert_code(&row, i64::from(today.0), quota).await {
-            Ok(NewCode::Stored) => {
-                issued = Some((code, row.handle));
-                break;
-            }
-            Ok(NewCode::Collision) => continue,
-            Ok(NewCode::QuotaReached) => {
-                let _ = state
-                    .store
-                    .audit(now, Some(staff.id), &staff.username, "code_refused", "daily quota reached")
-                    .await;
-                let text = format!(
-                    "today's quota of {} codes is used up. It resets at midnight UTC; an operator can raise it \
-                     (--daily-code-quota).",
-                    state.settings.daily_code_quota
-                );
-                return show(&state, page_for(&staff).error(text), StatusCode::TOO_MANY_REQUESTS, "", None).await;
-            }
-            Err(e) => return unavailable(e),
+    let issued = match codes::issue(&state, kind, report_type, day_kind, day, staff.id, &staff.username).await {
+        Ok(issued) => issued,
+        Err(IssueError::QuotaReached) => {
+            let text = format!(
+                "today's quota of {} codes is used up. It resets at midnight UTC; an operator can raise it \
+                 (--daily-code-quota).",
+                state.settings.daily_code_quota
+            );
+            return show(&state, page_for(&staff).error(text), StatusCode::TOO_MANY_REQUESTS, "", None).await;
         }
-    }
-    let Some((code, handle)) = issued else {
-        return unavailable("five code collisions in a row");
+        Err(IssueError::Unavailable(cause)) => return unavailable(cause),
     };
-    let detail = format!("{} code {handle}", kind.as_str());
-    if let Err(e) = state.store.audit(now, Some(staff.id), &staff.username, "code_issued", &detail).await {
-        return unavailable(e);
-    }
     let qr = match kind {
-        CodeKind::Long => qr_svg(&codes::link(state.region.as_str(), &code)).unwrap_or_default(),
+        CodeKind::Long => qr_svg(&codes::link(state.region.as_str(), &issued.code)).unwrap_or_default(),
         CodeKind::Short => String::new(),
     };
     let diagnosis = format!(
         "{}, {} {}",
-        if report_type == 1 { "confirmed by a test" } else { "clinical diagnosis" },
-        if day_kind == 1 { "symptoms since" } else { "tested on" },
-        DayNumber(day).iso_date()
+        match report_type {
+            ReportType::ConfirmedTest => "confirmed by a test",
+            ReportType::ClinicalDiagnosis => "clinical diagnosis",
+        },
+        match day_kind {
+            DayKind::SymptomOnset => "symptoms since",
+            DayKind::TestDate => "tested on",
+        },
+        day.iso_date()
     );
     render(
         StatusCode::OK,
         &IssuedPage {
             page: Page::for_staff(&staff, "Upload code issued", "/portal/codes"),
-            code: codes::display(kind, &code),
-            expires: when(expires_at),
+            code: codes::display(kind, &issued.code),
+            expires: when(issued.expires_at),
             qr_svg: qr,
-            handle,
+            handle: issued.handle,
             kind: kind.as_str(),
             diagnosis,
         },

@@ -4,26 +4,24 @@
 //! trace entries once the owner's release bundle arrives.
 //!
 //! Opening a case checks that the authority can open each epoch's share
-//! (the poster was made for this authority's trace key). Publishing
-//! verifies the bundle, combines each epoch's shares with
-//! [`TraceSecret::combine`] — which fails for a wrong or forged owner
-//! share — and only then signs a trace batch and lists it in the key
-//! server's index. The owner shares are used in memory and never stored.
+//! (the poster was made for this authority's trace key). Publishing is
+//! [`cases::publish`]: it verifies the bundle, combines each epoch's shares
+//! and only then signs a trace batch and lists it in the key server's
+//! index.
 
 use crate::AuthorityState;
 use crate::accounts::Role;
+use crate::cases::{self, PublishError, decode_text, span};
 use crate::portal::{BUNDLE_FILE_SCRIPT, Page, Staff, StaffForm, message, render, unavailable, when};
-use crate::store::{CaseEpoch, CaseRow, TraceBatchRow};
+use crate::store::{CaseEpoch, CaseRow};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use greenlight_protocol::codec::{from_base64url, to_base64url};
-use greenlight_protocol::index::FileKind;
-use greenlight_protocol::index::content_address_hex as content_hex;
+use greenlight_protocol::codec::to_base64url;
 use greenlight_protocol::signing::VerifyingKey;
 use greenlight_protocol::time::UnixTime;
-use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret};
+use greenlight_protocol::trace::{ReleaseRequest, RevealedCheckIn};
 use greenlight_protocol::venue::{Poster, PosterEpoch};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -88,14 +86,6 @@ struct VenuesPage {
     groups: Vec<VenueGroup>,
     unreadable: usize,
     cases: Vec<CaseLine>,
-}
-
-fn span(start: UnixTime, end: UnixTime) -> String {
-    if start.day() == end.minus(1).day() {
-        format!("{} – {} UTC", start.iso_minute(), end.clock())
-    } else {
-        format!("{} – {} UTC", start.iso_minute(), end.iso_minute())
-    }
 }
 
 /// Queued check-ins by venue key: a poster of the venue, and each check-in
@@ -332,14 +322,6 @@ pub struct PaperForm {
     venue: String,
     #[serde(default)]
     epochs: String,
-}
-
-fn decode_text(text: &str) -> Option<Vec<u8>> {
-    let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return hex::decode(&text).ok();
-    }
-    from_base64url(&text).ok()
 }
 
 /// Reads the paper form: the venue and its epochs, from poster texts
@@ -585,55 +567,9 @@ pub struct PublishForm {
     message: String,
 }
 
-/// Verifies the owner's bundle against the case and builds the entries.
-fn trace_entries(
-    state: &AuthorityState,
-    case: &CaseRow,
-    epochs: &[CaseEpoch],
-    bundle_text: &str,
-    message_text: &str,
-) -> Result<Vec<TraceEntry>, String> {
-    let bytes = decode_text(bundle_text).ok_or("the release bundle is not base64url or hex text")?;
-    let bundle = ReleaseBundle::verify(&bytes).map_err(|e| format!("this is not a valid release bundle ({e})"))?;
-    if bundle.venue.as_bytes().as_slice() != case.venue_key.as_slice() {
-        return Err("the release bundle comes from another venue".into());
-    }
-    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let mut entries = Vec::with_capacity(epochs.len());
-    for case_epoch in epochs {
-        let epoch = PosterEpoch::from_bytes(&case_epoch.epoch).map_err(|_| "the case holds an invalid epoch")?;
-        let when = span(epoch.epoch.start(), epoch.epoch.end());
-        let release = bundle
-            .releases
-            .iter()
-            .find(|r| r.epoch == epoch)
-            .ok_or(format!("the release bundle lacks the epoch {when}"))?;
-        let authority = state
-            .keys
-            .trace
-            .open_share(&bundle.venue, &epoch)
-            .map_err(|_| format!("the authority share of {when} cannot be opened"))?;
-        let secret = TraceSecret::combine(&release.owner_share, &authority, &epoch).map_err(|_| {
-            format!("the owner's share for {when} does not open the epoch's trace key: the release is wrong or forged, or the posters were sealed to another health authority")
-        })?;
-        let entry = TraceEntry::new(
-            &secret,
-            &epoch,
-            u(case_epoch.window_start),
-            u(case_epoch.window_end),
-            message_text,
-            &mut rng,
-        )
-        .map_err(|e| {
-            format!("the message or window is not acceptable ({e}); at most 280 bytes, no control characters")
-        })?;
-        entries.push(entry);
-    }
-    Ok(entries)
-}
-
 /// `POST /portal/venues/cases/{id}/publish`: checks the release, signs a
-/// trace batch with one entry per epoch and lists it in the index.
+/// trace batch with one entry per epoch and lists it in the index
+/// ([`cases::publish`]).
 pub async fn publish(
     State(state): State<Arc<AuthorityState>>,
     Path(id): Path<i64>,
@@ -648,48 +584,25 @@ pub async fn publish(
         Err(response) => return response,
     };
     let title = format!("Venue case {id}");
-    if case.published.is_some() {
-        let page = page_for(&staff, &title).error("This case is published already.");
-        return show_case(&case, &epochs, page, StatusCode::CONFLICT, ("", ""));
-    }
-    let entries = match trace_entries(&state, &case, &epochs, &form.bundle, form.message.trim()) {
-        Ok(entries) => entries,
-        Err(error) => {
-            let page = page_for(&staff, &title).error(format!("Nothing was published: {error}."));
-            return show_case(&case, &epochs, page, StatusCode::BAD_REQUEST, (&form.bundle, &form.message));
+    let error_page = |error: String, status: StatusCode, form: (&str, &str)| {
+        show_case(&case, &epochs, page_for(&staff, &title).error(error), status, form)
+    };
+    let typed = (form.bundle.as_str(), form.message.as_str());
+    let published =
+        cases::publish(&state, &case, &epochs, &form.bundle, form.message.trim(), staff.id, &staff.username).await;
+    let sequence = match published {
+        Ok(published) => published.sequence,
+        Err(PublishError::AlreadyPublished) => {
+            return error_page("This case is published already.".into(), StatusCode::CONFLICT, ("", ""));
         }
+        Err(PublishError::Refused(error)) => {
+            return error_page(format!("Nothing was published: {error}."), StatusCode::BAD_REQUEST, typed);
+        }
+        Err(PublishError::KeyServer(error)) => {
+            return error_page(format!("Nothing was published: {error}"), StatusCode::BAD_GATEWAY, typed);
+        }
+        Err(PublishError::Unavailable(cause)) => return unavailable(cause),
     };
-    let own = match state.store.last_trace_sequence().await {
-        Ok(n) => u64::try_from(n).unwrap_or(0),
-        Err(e) => return unavailable(e),
-    };
-    let sequence = own.max(state.key_server.last_sequence(FileKind::TraceBatch).await) + 1;
-    let now = state.now();
-    let count = entries.len();
-    let batch = match TraceBatch::new(state.region.clone(), sequence, now, entries) {
-        Ok(batch) => batch,
-        Err(e) => return unavailable(format!("building a trace batch: {e}")),
-    };
-    let signed = batch.sign(&state.keys.signing);
-    if let Err(error) = state.key_server.publish(FileKind::TraceBatch, sequence, signed.clone(), now).await {
-        let page = page_for(&staff, &title).error(format!("Nothing was published: {error}"));
-        return show_case(&case, &epochs, page, StatusCode::BAD_GATEWAY, (&form.bundle, &form.message));
-    }
-    let row = TraceBatchRow {
-        sequence: i64::try_from(sequence).unwrap_or(i64::MAX),
-        created_at: t(now),
-        entries: i64::try_from(count).unwrap_or(0),
-        sha256: content_hex(&signed),
-        file: signed,
-    };
-    match state.store.insert_trace_batch(&row, id, staff.id).await {
-        Ok(_) => {}
-        Err(e) => return unavailable(e),
-    }
-    let detail = format!("case {id}; trace batch {sequence} with {count} entr{}", if count == 1 { "y" } else { "ies" });
-    if let Err(e) = state.store.audit(t(now), Some(staff.id), &staff.username, "trace_published", &detail).await {
-        return unavailable(e);
-    }
     match load_case(&state, &staff, id).await {
         Ok((case, epochs)) => {
             let page = page_for(&staff, &title).notice(format!(
