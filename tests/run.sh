@@ -86,6 +86,11 @@ bash server/tests/setup-chromium.sh
 cargo test -p greenlight-ble --all-features --locked
 cargo test --workspace --locked
 
+# The HTTP contract from outside: Schemathesis against the real server,
+# generated from spec/openapi.json (no 5xx, every answer as documented).
+step "contract"
+bash tests/contract.sh
+
 # Every parser under libFuzzer for a few seconds each, from the seed corpus
 # of spec/vectors (fuzz/run.sh prints what it cost).
 step "fuzz"

@@ -74,6 +74,10 @@ async fn init(args: InitArgs) -> ExitCode {
         None
     };
     let now = system_clock()().0;
+    if let Err(e) = std::fs::create_dir_all(&args.data_dir) {
+        eprintln!("error: cannot create data directory {}: {e}", args.data_dir.display());
+        return ExitCode::FAILURE;
+    }
     let url = args.database_url();
     let db = match connect_database(&url).await {
         Ok(db) => db,

@@ -285,6 +285,10 @@ async fn authority_init_makes_private_keys_an_admin_and_a_key_the_server_trusts(
     assert!(!status.success() && stderr.contains("at least 12 characters"), "{stderr}");
     let (status, stdout, stderr) = init(&other.0, Some("a long enough password\n"));
     assert!(status.success() && !stdout.contains("one-time password"), "{stdout}{stderr}");
+    // A data directory that does not exist yet is created, database and all.
+    let fresh = other.0.join("not/there/yet");
+    let (status, _, stderr) = init(&fresh, Some("a long enough password\n"));
+    assert!(status.success() && fresh.join("authority/signing-key").exists(), "{stderr}");
 
     // The server on this data directory trusts the authority's key without
     // being told (the --authority-key it gets is another one).
