@@ -29,13 +29,13 @@ mod common;
 use common::{
     Deployment, Dir, Process, Resident, Server, between, bin, free_port, now, run_ok, staff_portal, wait_for,
 };
+use greenlight_api::screen::Schedule;
 use greenlight_client::settings::parse_key;
 use greenlight_client::store::Store;
 use greenlight_protocol::index::{FileKind, Index};
 use greenlight_protocol::signing::TrustedKeys;
 use greenlight_protocol::time::UnixTime;
 use greenlight_testkit::CodeKind;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -117,13 +117,16 @@ impl Screen {
     /// The code the screen shows now, from the page's JSON endpoint.
     async fn current_code(&self) -> String {
         wait_for(&format!("{}/health", self.url)).await;
-        let schedule: Value =
-            reqwest::get(format!("{}/codes", self.url)).await.expect("the screen answers").json().await.expect("JSON");
-        assert_eq!(schedule["venue"]["name"], NAME, "{schedule}");
-        let current = &schedule["codes"][0];
-        let from = current["from"].as_u64().expect("the code's first second");
-        assert!(from <= now().0, "the first code is the current one: {current}");
-        current["text"].as_str().expect("the code's text").to_owned()
+        let schedule: Schedule = reqwest::get(format!("{}/codes", self.url))
+            .await
+            .expect("the screen answers")
+            .json()
+            .await
+            .expect("the screen's schedule");
+        assert_eq!(schedule.venue.name, NAME, "{schedule:?}");
+        let current = schedule.codes.first().expect("a code");
+        assert!(current.from <= now().0, "the first code is the current one: {current:?}");
+        current.text.clone()
     }
 }
 

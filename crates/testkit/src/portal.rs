@@ -123,24 +123,9 @@ impl std::error::Error for PortalError {
     }
 }
 
-/// The kind of upload code staff issue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CodeKind {
-    /// Eight digits, read out on the phone; valid for minutes.
-    Short,
-    /// Sixteen characters, given in writing or as a QR code; valid a day.
-    Long,
-}
-
-impl CodeKind {
-    /// The form's value for this kind.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CodeKind::Short => "short",
-            CodeKind::Long => "long",
-        }
-    }
-}
+/// The kind of upload code staff issue: the authority's own type, whose
+/// stable name is the form's value.
+pub use greenlight_server::authority::codes::CodeKind;
 
 /// A code as the portal showed it after issuing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
