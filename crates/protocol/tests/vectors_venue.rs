@@ -13,7 +13,9 @@ use greenlight_protocol::checkin::{CheckInDayKey, SealedCheckIn, VenueMatcher};
 use greenlight_protocol::export::Region;
 use greenlight_protocol::signing::{SigningKey, TrustedKeys};
 use greenlight_protocol::time::{DayNumber, UnixTime};
-use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret};
+use greenlight_protocol::trace::{
+    FeedRequest, ReleaseBundle, ReleaseRequest, RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret,
+};
 use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
 use rand_core::Rng;
 use serde_json::{Value, json};
@@ -131,6 +133,25 @@ fn generate() -> Value {
             "bundle": hex(&bundle),
         },
         "revealed_check_in": hex(revealed.to_bytes()),
+        "feed_request": feed_request(&authority_signing),
+    })
+}
+
+/// §9.7: the authority's signed request for revealed check-ins, and what
+/// a key server's clock makes of it (300 seconds either way).
+fn feed_request(authority: &SigningKey) -> Value {
+    let at = EPOCH_START + 2 * 86_400 + 3600;
+    let request = FeedRequest { since: UnixTime(EPOCH_START + 2 * 86_400 - 3600), at: UnixTime(at) };
+    let checks: Vec<Value> =
+        [(at, "ok"), (at + 300, "ok"), (at + 301, "expired"), (at - 300, "ok"), (at - 301, "not_yet_valid")]
+            .iter()
+            .map(|(now, result)| json!({ "now": now, "result": result }))
+            .collect();
+    json!({
+        "since": request.since.0,
+        "at": request.at.0,
+        "signed": hex(request.sign(authority)),
+        "checks": checks,
     })
 }
 
@@ -242,4 +263,21 @@ fn committed_venue_vectors_hold() {
     let revealed = RevealedCheckIn::from_bytes(&unhex(&v, "revealed_check_in")).expect("reveal parses");
     assert_eq!(revealed.poster, scanned);
     assert_eq!(revealed.arrival.0, uint(ci, "arrival"));
+
+    let feed = &v["feed_request"];
+    let request = FeedRequest { since: UnixTime(uint(feed, "since")), at: UnixTime(uint(feed, "at")) };
+    let signed = unhex(feed, "signed");
+    assert_eq!(request.sign(&authority_signing), signed);
+    for check in feed["checks"].as_array().expect("array") {
+        let result = match FeedRequest::verify(&signed, &authority_keys, UnixTime(uint(check, "now"))) {
+            Ok(verified) => {
+                assert_eq!(verified, request);
+                "ok"
+            }
+            Err(Error::Expired) => "expired",
+            Err(Error::NotYetValid) => "not_yet_valid",
+            Err(e) => panic!("unexpected {e}"),
+        };
+        assert_eq!(result, check["result"].as_str().expect("result"), "{check}");
+    }
 }
