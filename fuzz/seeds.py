@@ -53,6 +53,7 @@ def main(out):
     add("revealed_checkin", h(venue["revealed_check_in"]))
     add("release", h(venue["release"]["request"]))
     add("release", h(venue["release"]["bundle"]))
+    add("feed_request", h(venue["feed_request"]["signed"]))
     add("export_batch", h(export["body"]))
     add("export_batch", h(export["signed_file"]))
     add("index", h(index["body"]))
