@@ -435,9 +435,29 @@ mod tests {
     fn a_key_moved_to_another_day_does_not_match() {
         let mut rng = rng(5);
         let met = DailyKey::generate(&mut rng);
-        let index = SightingIndex::new(vec![heard(&met, 5, 0)], MatchConfig::default());
-        let (matches, _) = index.match_keys([(met.release(), DAY.minus(1))], after_embargo());
-        assert!(matches.is_empty());
+        // The IDs `met` broadcast on DAY, replayed at the same slot times one
+        // day earlier, and the key published as DAY-1's: the sightings fall on
+        // the key's (relabelled) day and slots, so IDs are derived and
+        // compared, and only the day bound into the derivation tells them apart.
+        let earlier = DAY.minus(1);
+        let relabelled: Vec<Sighting> = [5u8, 60, 143]
+            .into_iter()
+            .map(|slot| {
+                let on_day = heard(&met, slot, 30);
+                Sighting { seen_at: earlier.interval(slot).start().plus(30), ..on_day }
+            })
+            .collect();
+        let index = SightingIndex::new(relabelled.clone(), MatchConfig::default());
+        let (matches, stats) = index.match_keys([(met.clone().release(), earlier)], after_embargo());
+        assert!(matches.is_empty(), "{matches:?}");
+        assert_eq!(stats.keys_without_sightings, 0, "the sightings must fall on the key's day: {stats:?}");
+        assert!(stats.blocks_derived > 0, "IDs must have been derived and compared: {stats:?}");
+
+        // The control: the same sightings at DAY's times match the key as DAY's.
+        let on_day: Vec<Sighting> = [5u8, 60, 143].into_iter().map(|slot| heard(&met, slot, 30)).collect();
+        let index = SightingIndex::new(on_day, MatchConfig::default());
+        let (matches, _) = index.match_keys([(met.release(), DAY)], after_embargo());
+        assert_eq!(matches[0].sightings.len(), 3);
     }
 
     #[test]
