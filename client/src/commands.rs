@@ -33,9 +33,9 @@ pub(crate) async fn init(
         authority_key: parse_key(&authority_key)?,
     };
     settings.save(store).await.map_err(|e| err(&e))?;
-    println!("ready: this device syncs with {}", settings.server.trim_end_matches('/'));
+    say!("ready: this device syncs with {}", settings.server.trim_end_matches('/'));
     if settings.authority.is_some() {
-        println!("reports are certified by the health authority at {}", settings.authority_url());
+        say!("reports are certified by the health authority at {}", settings.authority_url());
     }
     Ok(())
 }
@@ -47,9 +47,9 @@ pub(crate) async fn sync(store: &Store) -> Result<(), String> {
     let mut bar = progress_bar();
     let report = sync_with_retry(store, &settings, &http, now, 5, &mut bar).await.map_err(|e| err(&e))?;
     if report.unchanged {
-        println!("up to date");
+        say!("up to date");
     } else {
-        println!(
+        say!(
             "synced: {} files, {} published keys checked, {} new exposures{}",
             report.files,
             report.keys,
@@ -83,11 +83,11 @@ pub(crate) async fn status(store: &Store, json: bool, history: bool) -> Result<(
         if history {
             value["history"] = serde_json::to_value(&changes).map_err(|e| err(&e))?;
         }
-        println!("{value}");
+        say!("{value}");
     } else {
-        println!("{decision}");
+        say!("{decision}");
         for (venue, start, end, message) in &alerts {
-            println!(
+            say!(
                 "Alert for your visit to {venue} ({} – {} UTC){}",
                 UnixTime(*start).iso_minute(),
                 UnixTime(*end).clock(),
@@ -95,10 +95,10 @@ pub(crate) async fn status(store: &Store, json: bool, history: bool) -> Result<(
             );
         }
         if history {
-            println!("Color history:");
+            say!("Color history:");
             for c in changes {
                 let until = c.until.map(|u| format!(" until {} UTC", UnixTime(u).iso_minute())).unwrap_or_default();
-                println!("  {} UTC  {}{until}", UnixTime(c.at).iso_minute(), c.color);
+                say!("  {} UTC  {}{until}", UnixTime(c.at).iso_minute(), c.color);
             }
         }
     }
@@ -116,18 +116,15 @@ pub(crate) async fn check_in(store: &Store, poster: &str) -> Result<(), String> 
     } else {
         format!("Checked in at {} at {} UTC", done.venue, done.arrival.iso_minute())
     };
-    println!(
-        "{what}; automatic check-out at {} UTC (`greenlight checkout` to leave earlier)",
-        done.departure.iso_minute()
-    );
+    say!("{what}; automatic check-out at {} UTC (`greenlight checkout` to leave earlier)", done.departure.iso_minute());
     Ok(())
 }
 
 /// `greenlight checkout`.
 pub(crate) async fn check_out(store: &Store) -> Result<(), String> {
     match checkin::check_out(store, now()).await {
-        Ok(done) => println!("Checked out of {} at {} UTC", done.venue, done.departure.iso_minute()),
-        Err(CheckInError::NoActiveVisit) => println!("You are not checked in anywhere."),
+        Ok(done) => say!("Checked out of {} at {} UTC", done.venue, done.departure.iso_minute()),
+        Err(CheckInError::NoActiveVisit) => say!("You are not checked in anywhere."),
         Err(e) => return Err(err(&e)),
     }
     Ok(())
@@ -148,13 +145,13 @@ pub(crate) async fn report(store: &Store, code: &str, reveal: Option<&str>) -> R
     let chosen = if reveal_all { visits } else { Vec::new() };
     let done =
         greenlight_client::report::report(store, &settings, &http, code, &chosen, t).await.map_err(|e| err(&e))?;
-    println!(
+    say!(
         "Reported: keys of {} days published{}. Thank you: your contacts will be warned without learning who you are.",
         done.days.len(),
         if done.checkins > 0 { format!(", {} visits revealed", done.checkins) } else { String::new() }
     );
     let decision = status::status(store, t).await.map_err(|e| err(&e))?;
-    println!("{decision}");
+    say!("{decision}");
     Ok(())
 }
 
@@ -162,13 +159,13 @@ pub(crate) async fn report(store: &Store, code: &str, reveal: Option<&str>) -> R
 pub(crate) async fn visits(store: &Store) -> Result<(), String> {
     let visits = checkin::visits(store).await.map_err(|e| err(&e))?;
     if visits.is_empty() {
-        println!("No visits in the diary.");
+        say!("No visits in the diary.");
     }
     for v in visits {
         let info = v.poster.info();
         let place =
             if info.address.is_empty() { info.name.clone() } else { format!("{}, {}", info.name, info.address) };
-        println!("{} – {} UTC  {place}", v.arrival.iso_minute(), v.departure.clock());
+        say!("{} – {} UTC  {place}", v.arrival.iso_minute(), v.departure.clock());
     }
     Ok(())
 }
@@ -178,9 +175,9 @@ pub(crate) async fn diary(store: &Store, state: &str) -> Result<(), String> {
     store.set_setting("diary", state).await.map_err(|e| err(&e))?;
     if state == "off" {
         store.clear_diary().await.map_err(|e| err(&e))?;
-        println!("Visit diary off and deleted. Check-ins are still recorded, sealed, for alerts.");
+        say!("Visit diary off and deleted. Check-ins are still recorded, sealed, for alerts.");
     } else {
-        println!("Visit diary on.");
+        say!("Visit diary on.");
     }
     Ok(())
 }
@@ -211,11 +208,11 @@ fn ask_consent(visits: &[greenlight_protocol::trace::RevealedCheckIn]) -> Result
             "you have visits in your diary: say whether to reveal them with --reveal all or --reveal none".into()
         );
     }
-    println!("Your visits of the last 14 days:");
+    say!("Your visits of the last 14 days:");
     for v in visits {
-        println!("  {} – {} UTC  {}", v.arrival.iso_minute(), v.departure.clock(), v.poster.info().name);
+        say!("  {} – {} UTC  {}", v.arrival.iso_minute(), v.departure.clock(), v.poster.info().name);
     }
-    print!("Reveal these visits to the health authority, so that other visitors can be warned? [y/N] ");
+    say_inline!("Reveal these visits to the health authority, so that other visitors can be warned? [y/N] ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| e.to_string())?;

@@ -3,6 +3,25 @@
 //! failure becomes one clear sentence and a non-zero exit code.
 #![forbid(unsafe_code)]
 
+/// `println!` for the command's output, which fails with an error instead
+/// of panicking when standard output is closed or full
+/// (`greenlight status > /dev/full`, `… | head -1`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err(|e| format!("cannot write the output: {e}"))?
+    }};
+}
+
+/// `print!` (no newline, flushed) with the same error in place of a panic.
+macro_rules! say_inline {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout();
+        write!(out, $($arg)*).and_then(|()| out.flush()).map_err(|e| format!("cannot write the output: {e}"))?
+    }};
+}
+
 mod commands;
 
 use clap::{Parser, Subcommand};
@@ -184,7 +203,7 @@ fn ble_doctor() -> Result<(), String> {
     #[cfg(feature = "bluez")]
     {
         let report = greenlight_ble::bluez::doctor();
-        print!("{report}");
+        say_inline!("{report}");
         match report.scanning_problem(None).or_else(|| report.advertising_problem(None)) {
             None => Ok(()),
             Some(missing) => Err(missing.to_string()),
@@ -237,7 +256,7 @@ async fn run_daemon(store: &Store, adapter: Option<String>) -> Result<(), String
 
 fn wipe(dir: &std::path::Path, yes: bool) -> Result<(), String> {
     if !dir.exists() {
-        println!("Nothing to erase in {}.", dir.display());
+        say!("Nothing to erase in {}.", dir.display());
         return Ok(());
     }
     if !yes {
@@ -258,6 +277,6 @@ fn wipe(dir: &std::path::Path, yes: bool) -> Result<(), String> {
         }
     }
     let _ = std::fs::remove_dir(dir);
-    println!("Erased.");
+    say!("Erased.");
     Ok(())
 }

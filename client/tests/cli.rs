@@ -134,3 +134,41 @@ fn ble_doctor_says_what_is_missing() {
     assert!(!out.status.success() && stderr.contains("Bluetooth:") && stderr.contains("ble doctor"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Output that cannot be written (a full disk, a closed pipe) is a clear
+/// error and a failed exit, never a panic with a backtrace.
+#[test]
+fn a_full_or_closed_output_is_an_error_not_a_panic() {
+    let dir = temp("output");
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["status", "--json"])
+        .env_remove("GREENLIGHT_HOME")
+        .stdout(full)
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a failed write fails the command");
+    assert!(stderr.contains("greenlight: cannot write the output"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // A reader that went away: the pipe's read end is closed before the
+    // command writes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("status")
+        .env_remove("GREENLIGHT_HOME")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("it ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("cannot write the output"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -17,6 +17,25 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// `println!` for the command's output, which fails with an error instead
+/// of panicking when standard output is closed or full.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err(|e| format!("cannot write the output: {e}"))?
+    }};
+}
+
+/// `print!` (no newline, flushed) with the same error in place of a panic.
+#[allow(unused_macros)]
+macro_rules! say_inline {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout();
+        write!(out, $($arg)*).and_then(|()| out.flush()).map_err(|e| format!("cannot write the output: {e}"))?
+    }};
+}
+
 /// The venue owner's commands.
 #[derive(Debug, Subcommand)]
 pub enum VenueCommand {
@@ -136,14 +155,14 @@ pub async fn run(
             let venue = Venue::create(dir, info, authority, rng).map_err(err)?;
             let backup = dir.join(BACKUP_FILE);
             write_atomic(&backup, venue.backup_text().as_bytes(), 0o600).map_err(err)?;
-            println!(
+            say!(
                 "Created {} ({}), venue key {}.",
                 venue.info().name,
                 venue.info().kind.as_str(),
                 fingerprint(&venue.public_key())
             );
-            println!("Its secret is in {} (readable by you only).", dir.join(KEY_FILE).display());
-            println!(
+            say!("Its secret is in {} (readable by you only).", dir.join(KEY_FILE).display());
+            say!(
                 "Print {} and lock it away, then delete the file: it restores the venue if this computer is lost.",
                 backup.display()
             );
@@ -153,24 +172,24 @@ pub async fn run(
                 std::fs::read_to_string(&backup).map_err(|e| format!("{}: {e}", backup.display()))?,
             );
             let venue = Venue::restore(dir, &text).map_err(err)?;
-            println!("Restored {}, venue key {}.", venue.info().name, fingerprint(&venue.public_key()));
-            println!(
+            say!("Restored {}, venue key {}.", venue.info().name, fingerprint(&venue.public_key()));
+            say!(
                 "Posters printed before keep working; to release their epochs, give their posters with `venue release --poster`."
             );
         }
         VenueCommand::Show => {
             let venue = Venue::open(dir).map_err(err)?;
             let info = venue.info();
-            println!("venue:          {}", info.name);
+            say!("venue:          {}", info.name);
             if !info.address.is_empty() {
-                println!("address:        {}", info.address);
+                say!("address:        {}", info.address);
             }
-            println!("type:           {}", info.kind.as_str());
-            println!("venue key:      {}", hex::encode(venue.public_key().as_bytes()));
-            println!("authority key:  {}", hex::encode(venue.authority().signing.as_bytes()));
+            say!("type:           {}", info.kind.as_str());
+            say!("venue key:      {}", hex::encode(venue.public_key().as_bytes()));
+            say!("authority key:  {}", hex::encode(venue.authority().signing.as_bytes()));
             let sheets = venue.epochs().iter().filter(|e| e.purpose == EpochUse::Sheet).count();
             let hours = venue.epochs().len() - sheets;
-            println!("epochs opened:  {sheets} printed day(s), {hours} screen hour(s)");
+            say!("epochs opened:  {sheets} printed day(s), {hours} screen hour(s)");
         }
         VenueCommand::Posters { days, from, out } => {
             let format = SheetFormat::from_path(&out).map_err(err)?;
@@ -220,22 +239,24 @@ pub async fn run(
                 }
             }
             let last = first.plus(days - 1);
-            println!("{} poster(s) for {} to {}:", days, first.iso_date(), last.iso_date());
+            say!("{} poster(s) for {} to {}:", days, first.iso_date(), last.iso_date());
             for path in written {
-                println!("  {}", path.display());
+                say!("  {}", path.display());
             }
-            println!("Put up each day's sheet on its day only; a sheet does not work on any other day.");
+            say!("Put up each day's sheet on its day only; a sheet does not work on any other day.");
         }
         VenueCommand::Screen { listen, rotate_minutes, ahead_minutes } => {
             let venue = Venue::open(dir).map_err(err)?;
             let name = venue.info().name.clone();
             let screen = Screen::new(venue, ScreenConfig { rotate_minutes, ahead_minutes }, now).map_err(err)?;
             screen::serve(screen, listen, |addr| {
-                println!("Door screen of {name} at http://{addr}/ (Ctrl-C to stop)");
-                let _ = std::io::stdout().flush();
+                // The screen keeps serving even if nobody reads this line.
+                let mut out = std::io::stdout();
+                let _ = writeln!(out, "Door screen of {name} at http://{addr}/ (Ctrl-C to stop)")
+                    .and_then(|()| out.flush());
             })
             .await?;
-            println!("Door screen stopped.");
+            say!("Door screen stopped.");
         }
         VenueCommand::Epochs { from, to } => {
             let venue = Venue::open(dir).map_err(err)?;
@@ -249,10 +270,8 @@ pub async fn run(
                 None => t.day(),
             };
             let mut shown = 0;
-            println!("# {} — venue key {}", venue.info().name, hex::encode(venue.public_key().as_bytes()));
-            println!(
-                "# Give the lines below to the health authority (portal: Venue alerts → Trace a paper guest list)."
-            );
+            say!("# {} — venue key {}", venue.info().name, hex::encode(venue.public_key().as_bytes()));
+            say!("# Give the lines below to the health authority (portal: Venue alerts → Trace a paper guest list).");
             let mut epochs: Vec<_> = venue.epochs().to_vec();
             epochs.sort_by_key(|e| e.epoch.epoch);
             for opened in epochs {
@@ -262,13 +281,13 @@ pub async fn run(
                     continue;
                 }
                 let poster = venue.poster(&opened.epoch, epoch.start(), epoch.end()).map_err(err)?;
-                println!(
+                say!(
                     "# {} – {} UTC ({})",
                     epoch.start().iso_minute(),
                     epoch.end().iso_minute(),
                     if opened.purpose == EpochUse::Sheet { "printed sheet" } else { "door screen" }
                 );
-                println!("{}", poster.to_text());
+                say!("{}", poster.to_text());
                 shown += 1;
             }
             if shown == 0 {
@@ -291,14 +310,14 @@ pub async fn run(
             }
             let bytes = read_request(&request).map_err(err)?;
             let (request, bundle) = venue.release(&bytes).map_err(err)?;
-            println!(
+            say!(
                 "The health authority asks (signed {} UTC) for the secrets of {} epoch(s) of {}:",
                 request.issued_at.iso_minute(),
                 request.epochs.len(),
                 venue.info().name
             );
             for epoch in &request.epochs {
-                println!("  {} – {} UTC", epoch.start().iso_minute(), epoch.end().iso_minute());
+                say!("  {} – {} UTC", epoch.start().iso_minute(), epoch.end().iso_minute());
             }
             if !yes && !confirm("Release them? Only visitors of these epochs can then be alerted. [y/N] ")? {
                 return Err("nothing was released".into());
@@ -306,8 +325,8 @@ pub async fn run(
             let path = out
                 .unwrap_or_else(|| PathBuf::from(format!("release-{}-{}.bin", fingerprint(&venue.public_key()), t.0)));
             write_file(&path, &bundle)?;
-            println!("Released. Send {} to the health authority, or paste this text into its portal:", path.display());
-            println!("{}", to_base64url(&bundle));
+            say!("Released. Send {} to the health authority, or paste this text into its portal:", path.display());
+            say!("{}", to_base64url(&bundle));
         }
     }
     Ok(())
@@ -317,7 +336,7 @@ fn confirm(question: &str) -> Result<bool, String> {
     if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         return Err("confirm with --yes (no terminal to ask on)".into());
     }
-    print!("{question}");
+    say_inline!("{question}");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(err)?;
