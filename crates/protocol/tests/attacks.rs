@@ -104,7 +104,8 @@ fn test_references(row: &str) -> Vec<(String, String)> {
 }
 
 /// The attack matrix cannot rot: each row of its table names at least one
-/// test as `path/to/file.rs::test_name`, and that file defines that function.
+/// test as `path/to/file.rs::test_name`, and that file defines that function
+/// as a test the harness runs (see [`registered_test`]).
 #[test]
 fn every_row_of_the_attack_matrix_names_a_test_that_exists() {
     let path = root().join("spec/attack-matrix.md");
@@ -120,13 +121,108 @@ fn every_row_of_the_attack_matrix_names_a_test_that_exists() {
         }
         for (file, name) in references {
             let source = std::fs::read_to_string(root().join(&file)).unwrap_or_default();
-            let defined = [format!("fn {name}("), format!("fn {name}<")].iter().any(|d| source.contains(d.as_str()));
-            if !defined {
-                problems.push(format!("{file} defines no `fn {name}`"));
+            if let Err(problem) = registered_test(&source, &name) {
+                problems.push(format!("{file}: {problem}"));
             }
         }
     }
     assert!(problems.is_empty(), "spec/attack-matrix.md:\n{}", problems.join("\n"));
+}
+
+/// Macros that register the functions they list as tests (the server
+/// tests' `common::on_both_databases!(a, b, …)` runs each on SQLite and on
+/// PostgreSQL).
+const REGISTERING_MACROS: [&str; 1] = ["on_both_databases!("];
+
+/// Whether `source` defines `fn name` as a test the harness runs: the
+/// function carries a test attribute (`#[test]`, also inside `proptest!`,
+/// or `#[tokio::test…]`) among the attributes directly above it, or it is
+/// listed in a registering macro of the same file. A plain helper of that
+/// name is not a test.
+fn registered_test(source: &str, name: &str) -> Result<(), String> {
+    let lines: Vec<&str> = source.lines().collect();
+    let definitions: Vec<usize> = (0..lines.len()).filter(|&i| defines(lines[i], name)).collect();
+    if definitions.is_empty() {
+        return Err(format!("defines no `fn {name}`"));
+    }
+    let attributed = definitions.iter().any(|&i| {
+        lines[..i]
+            .iter()
+            .rev()
+            .map(|l| l.trim())
+            .take_while(|l| l.starts_with("#[") || l.starts_with("///") || l.starts_with("//"))
+            .any(|l| l == "#[test]" || l.starts_with("#[tokio::test"))
+    });
+    let listed = REGISTERING_MACROS.iter().any(|mac| {
+        source.match_indices(mac).any(|(at, _)| {
+            let args = &source[at + mac.len()..];
+            let args = &args[..args.find(')').unwrap_or(args.len())];
+            args.split(',').any(|arg| arg.trim() == name)
+        })
+    });
+    if attributed || listed {
+        Ok(())
+    } else {
+        Err(format!(
+            "`fn {name}` is not a test: no #[test] or #[tokio::test] on it, and no {REGISTERING_MACROS:?} lists it"
+        ))
+    }
+}
+
+/// Whether `line` starts the definition of `fn name` (`pub`, `async` and
+/// the like before it, its parameters or generics after it).
+fn defines(line: &str, name: &str) -> bool {
+    let Some(at) = line.find(&format!("fn {name}")) else { return false };
+    let before = line[..at].split_whitespace().all(|w| ["pub", "pub(crate)", "async", "const", "unsafe"].contains(&w));
+    let after = line[at + 3 + name.len()..].chars().next();
+    before && matches!(after, Some('(' | '<'))
+}
+
+#[test]
+fn the_checker_accepts_only_functions_the_harness_runs() {
+    let source = r#"
+common::on_both_databases!(
+    listed_on_both,
+    another,
+);
+
+/// A test.
+#[test]
+fn plain_test() {}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "slow"]
+async fn async_test() {}
+
+proptest! {
+    #[test]
+    fn property(x in 0..3u8) { prop_assert!(x < 3); }
+}
+
+async fn listed_on_both(db: Db) {}
+
+/// Looks like a test, is a helper.
+fn plain_helper() {}
+
+#[test]
+fn between() {}
+fn helper_after_a_test() {}
+
+fn plain_test_helper() {}
+async fn unlisted(db: Db) {}
+"#;
+    for name in ["plain_test", "async_test", "property", "listed_on_both"] {
+        assert_eq!(registered_test(source, name), Ok(()), "{name}");
+    }
+    for name in ["plain_helper", "helper_after_a_test", "plain_test_helper", "unlisted"] {
+        let problem = registered_test(source, name).expect_err(name);
+        assert!(problem.contains("is not a test"), "{name}: {problem}");
+    }
+    // Listed but not defined, and neither.
+    assert!(registered_test(source, "another").expect_err("another").contains("defines no"));
+    assert!(registered_test(source, "missing").expect_err("missing").contains("defines no"));
+    // A prefix of a test's name is not that test.
+    assert!(registered_test(source, "plain").expect_err("plain").contains("defines no"));
 }
 
 #[test]
