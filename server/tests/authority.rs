@@ -41,6 +41,7 @@ common::on_both_databases!(
     a_paper_guest_list_is_traced_the_same_way,
     policy_versions_are_checked_signed_published_and_kept,
     the_database_holds_no_code_token_or_patient_data,
+    only_x_chaff_1_is_chaff_and_other_values_touch_nothing,
 );
 
 /// Yesterday (the test day is 2026-05-10): the test date of every code.
@@ -909,4 +910,49 @@ async fn the_database_holds_no_code_token_or_patient_data(db: Db) {
         audit.iter().all(|r| !r.contains(TEST_DATE) && !r.contains("20582")),
         "no diagnosis date in the audit log: {audit:?}"
     );
+}
+
+async fn only_x_chaff_1_is_chaff_and_other_values_touch_nothing(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let (code, _) = issue(&portal, "long").await;
+    let (_, hmac) = hmac_for(&keys(46, 1, server.clock.now().day()), &[], 6);
+    let send = |path: &'static str, body: Value, values: &'static [&'static str]| {
+        let mut request = server.client.post(format!("{}{path}", server.base)).json(&body);
+        for value in values {
+            request = request.header("X-Chaff", *value);
+        }
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.expect("body");
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null), bytes.len())
+        }
+    };
+    let invalid: [&'static [&'static str]; 5] = [&["0"], &["true"], &[""], &["2"], &["1", "1"]];
+    let request = json!({ "code": code, "padding": "" });
+    for values in invalid {
+        let (status, answer, size) = send("/v1/verify", request.clone(), values).await;
+        assert_eq!(
+            (status, answer["status"].as_str(), size),
+            (400, Some("invalid_chaff"), 512),
+            "{values:?}: {answer}"
+        );
+    }
+    // None of them claimed the code.
+    let (status, verified) = verify(&server, &code).await;
+    assert_eq!(status, 200, "{verified}");
+    let token = verified["token"].as_str().expect("token");
+    let request = json!({ "token": token, "upload_hmac": hmac, "padding": "" });
+    for values in invalid {
+        let (status, answer, size) = send("/v1/certificate", request.clone(), values).await;
+        assert_eq!(
+            (status, answer["status"].as_str(), size),
+            (400, Some("invalid_chaff"), 512),
+            "{values:?}: {answer}"
+        );
+    }
+    // None of them used the token (nor counted against it).
+    let (status, certified) = certify(&server, token, &hmac).await;
+    assert_eq!(status, 200, "{certified}");
 }

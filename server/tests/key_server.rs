@@ -25,6 +25,7 @@ common::on_both_databases!(
     bad_input_gets_a_4xx_and_the_server_keeps_serving,
     the_database_holds_no_address_user_agent_or_exact_time,
     authority_files_are_listed_only_when_a_trusted_authority_signed_them,
+    only_x_chaff_1_is_chaff,
 );
 
 fn trusted(server: &TestServer) -> TrustedKeys {
@@ -366,6 +367,12 @@ fn the_committed_openapi_document_matches_the_code() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/openapi.json");
     let generated = greenlight_server::app::openapi_json();
     if std::env::var_os("GREENLIGHT_BLESS").is_some_and(|v| v == "1") {
+        // A blessed run rewrites what it checks and passes: on CI it would prove nothing.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "GREENLIGHT_BLESS=1 is refused when CI is set: CI checks the committed spec/openapi.json, it does not \
+             rewrite it (bless on a developer machine and commit the reviewed diff)"
+        );
         std::fs::write(&path, &generated).expect("write spec/openapi.json");
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
@@ -419,3 +426,41 @@ async fn authority_files_are_listed_only_when_a_trusted_authority_signed_them(db
     assert_eq!(file.to_vec(), policy);
     assert_eq!(index.entries_after(FileKind::TraceBatch, 0).len(), 1);
 }
+
+async fn only_x_chaff_1_is_chaff(db: Db) {
+    let server = TestServer::start(db).await;
+    let body =
+        serde_json::to_vec(&upload(&server.authority, server.clock.now(), &keys(17, 2, server.clock.now().day()), &[]))
+            .expect("json");
+    let send = |values: &[&str]| {
+        let mut request = server.client.post(format!("{}/v1/publish", server.base)).body(body.clone());
+        for value in values {
+            request = request.header("X-Chaff", *value);
+        }
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.expect("body");
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null), bytes.len())
+        }
+    };
+    // Any other value is a mistake, not chaff: refused, padded, nothing kept.
+    for values in [&["0"][..], &["true"], &[""], &["yes"], &["2"], &["1", "1"], &["1", "0"]] {
+        let (status, answer, size) = send(values).await;
+        assert_eq!(
+            (status, answer["status"].as_str(), size),
+            (400, Some("invalid_chaff"), 512),
+            "{values:?}: {answer}"
+        );
+    }
+    assert_eq!(server.stored_keys().await, 0, "a refused X-Chaff stores nothing");
+    // Exactly `1` is chaff: answered as accepted, stores nothing.
+    let (status, answer, _) = send(&["1"]).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("accepted")));
+    assert_eq!(server.stored_keys().await, 0);
+    // And the real upload, without the header, is stored.
+    let (status, answer, _) = send(&[]).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("accepted")));
+    assert_eq!(server.stored_keys().await, 2);
+}
+

@@ -59,15 +59,32 @@ fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Au
     move |e| AuthorityError::unavailable(what, e)
 }
 
+/// Whether a request is chaff: exactly one `X-Chaff` header, whose value
+/// is exactly `1`. No header is a real request; any other value, or the
+/// header twice, is refused (400 `invalid_chaff`) before anything is read
+/// or counted, so a mistaken client neither claims a code unnoticed nor
+/// has a real request dropped as chaff.
+pub fn is_chaff(headers: &HeaderMap) -> Result<bool, AuthorityError> {
+    let mut values = headers.get_all(CHAFF_HEADER).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(false),
+        (Some(value), None) if value.as_bytes() == b"1" => Ok(true),
+        _ => Err(AuthorityError::bad(
+            "invalid_chaff",
+            "X-Chaff must be absent (a real request) or exactly `X-Chaff: 1` (chaff)",
+        )),
+    }
+}
+
 /// Exchange an upload code for a token.
 #[utoipa::path(
     post,
     path = "/v1/verify",
     request_body = VerifyRequest,
-    params(("X-Chaff" = Option<String>, Header, description = "Set to 1 for a dummy request: answered like a real one, stores nothing")),
+    params(("X-Chaff" = Option<String>, Header, description = "Exactly `1` for a dummy request: answered like a real one, stores nothing. Absent for a real request; any other value (or the header twice) is refused with 400 `invalid_chaff`")),
     responses(
         (status = 200, description = "The code was valid and is now used up (also the answer to chaff)", body = VerifyResponse),
-        (status = 400, description = "Not JSON, or not a code's format (`invalid_json`, `invalid_code`)", body = VerifyResponse),
+        (status = 400, description = "Not JSON, or not a code's format (`invalid_json`, `invalid_code`), or an `X-Chaff` header other than `1` (`invalid_chaff`)", body = VerifyResponse),
         (status = 403, description = "Unknown (`code_invalid`) or expired (`code_expired`) code", body = VerifyResponse),
         (status = 409, description = "The code was used before (`code_used`)", body = VerifyResponse),
         (status = 429, description = "Too many wrong short codes this hour (`too_many_attempts`)", body = VerifyResponse),
@@ -75,7 +92,11 @@ fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Au
     )
 )]
 pub async fn verify(State(state): State<Arc<AuthorityState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if headers.get(CHAFF_HEADER).is_some() {
+    let chaff = match is_chaff(&headers) {
+        Ok(chaff) => chaff,
+        Err(error) => return error.verify_answer(),
+    };
+    if chaff {
         tokio::time::sleep(state.verify_latency.delay()).await;
         let now = state.now();
         let fake =
@@ -152,10 +173,10 @@ async fn verify_real(state: &AuthorityState, body: &[u8]) -> Result<Response, Au
     post,
     path = "/v1/certificate",
     request_body = CertificateRequest,
-    params(("X-Chaff" = Option<String>, Header, description = "Set to 1 for a dummy request: answered like a real one, stores nothing")),
+    params(("X-Chaff" = Option<String>, Header, description = "Exactly `1` for a dummy request: answered like a real one, stores nothing. Absent for a real request; any other value (or the header twice) is refused with 400 `invalid_chaff`")),
     responses(
         (status = 200, description = "A certificate valid for 15 minutes (also the answer to chaff)", body = CertificateResponse),
-        (status = 400, description = "Not JSON (`invalid_json`), or the HMAC is not 32 bytes of base64url (`invalid_hmac`)", body = CertificateResponse),
+        (status = 400, description = "Not JSON (`invalid_json`), the HMAC is not 32 bytes of base64url (`invalid_hmac`), or an `X-Chaff` header other than `1` (`invalid_chaff`)", body = CertificateResponse),
         (status = 403, description = "Unknown (`token_invalid`) or expired (`token_expired`) token", body = CertificateResponse),
         (status = 409, description = "The token was used before (`token_used`)", body = CertificateResponse),
         (status = 429, description = "Too many failed attempts with this token (`too_many_attempts`)", body = CertificateResponse),
@@ -163,7 +184,11 @@ async fn verify_real(state: &AuthorityState, body: &[u8]) -> Result<Response, Au
     )
 )]
 pub async fn certificate(State(state): State<Arc<AuthorityState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if headers.get(CHAFF_HEADER).is_some() {
+    let chaff = match is_chaff(&headers) {
+        Ok(chaff) => chaff,
+        Err(error) => return error.certificate_answer(),
+    };
+    if chaff {
         tokio::time::sleep(state.certificate_latency.delay()).await;
         let fake = random_text(greenlight_protocol::certificate::SIGNED_CERTIFICATE_LEN);
         return certificate_ok(fake, state.now().0 + CERTIFICATE_SECS);

@@ -204,10 +204,10 @@ pub fn validate(
     post,
     path = "/v1/publish",
     request_body = PublishRequest,
-    params(("X-Chaff" = Option<String>, Header, description = "Set to 1 for a dummy request: answered like a real one, stores nothing")),
+    params(("X-Chaff" = Option<String>, Header, description = "Exactly `1` for a dummy request: answered like a real one, stores nothing. Absent for a real upload; any other value (or the header twice) is refused with 400 `invalid_chaff`")),
     responses(
         (status = 200, description = "Accepted (also the answer to chaff)", body = PublishResponse),
-        (status = 400, description = "Malformed or invalid upload; nothing stored", body = PublishResponse),
+        (status = 400, description = "Malformed or invalid upload, or an `X-Chaff` header other than `1` (`invalid_chaff`); nothing stored", body = PublishResponse),
         (status = 401, description = "Certificate not signed by a trusted authority", body = PublishResponse),
         (status = 403, description = "Certificate expired, not yet valid, or issued for another upload", body = PublishResponse),
         (status = 409, description = "Certificate already used", body = PublishResponse),
@@ -217,7 +217,14 @@ pub fn validate(
     )
 )]
 async fn publish(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if headers.get(CHAFF_HEADER).is_some() {
+    let chaff = match is_chaff(&headers) {
+        Ok(chaff) => chaff,
+        Err(refusal) => {
+            state.metrics.publish.get_or_create(&Outcome { outcome: "rejected" }).inc();
+            return refusal.publish_answer();
+        }
+    };
+    if chaff {
         tokio::time::sleep(state.latency.delay()).await;
         state.metrics.publish.get_or_create(&Outcome { outcome: "chaff" }).inc();
         return publish_response(StatusCode::OK, "accepted", "");
@@ -238,6 +245,22 @@ async fn publish(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     };
     state.latency.record(started.elapsed());
     response
+}
+
+/// Whether a request is chaff: exactly one `X-Chaff` header, whose value
+/// is exactly `1`. No header is a real request; any other value, or the
+/// header twice, is a mistake the client must hear about (400
+/// `invalid_chaff`), never a silently dropped upload.
+pub fn is_chaff(headers: &HeaderMap) -> Result<bool, KeyServerError> {
+    let mut values = headers.get_all(CHAFF_HEADER).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(false),
+        (Some(value), None) if value.as_bytes() == b"1" => Ok(true),
+        _ => Err(KeyServerError::bad(
+            "invalid_chaff",
+            "X-Chaff must be absent (a real request) or exactly `X-Chaff: 1` (chaff)",
+        )),
+    }
 }
 
 async fn publish_real(state: &AppState, body: &[u8]) -> Result<u64, KeyServerError> {
