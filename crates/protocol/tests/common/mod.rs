@@ -7,7 +7,9 @@
 //!   committed bytes ("no drift").
 //!
 //! Set `GREENLIGHT_BLESS=1` to rewrite the committed files after an
-//! intentional format change; review the diff like any other change.
+//! intentional format change; review the diff like any other change. It is
+//! refused when `CI` is set: CI checks the committed files, it never
+//! rewrites them.
 #![allow(dead_code, unreachable_pub)]
 
 use rand_chacha::ChaCha20Rng;
@@ -35,13 +37,28 @@ pub fn rng(label: &str) -> ChaCha20Rng {
     ChaCha20Rng::from_seed(seed)
 }
 
+/// Whether `GREENLIGHT_BLESS=1` asks to rewrite the committed files.
+///
+/// # Panics
+/// When it does and `CI` is set: a blessed run rewrites what it checks and
+/// passes, so on CI it would prove nothing.
+pub fn blessing() -> bool {
+    let bless = std::env::var_os("GREENLIGHT_BLESS").is_some_and(|v| v == "1");
+    assert!(
+        !(bless && std::env::var_os("CI").is_some()),
+        "GREENLIGHT_BLESS=1 is refused when CI is set: CI checks the committed vectors, it does not rewrite them \
+         (bless on a developer machine and commit the reviewed diff)"
+    );
+    bless
+}
+
 /// Compares freshly generated vectors with the committed file, or rewrites
-/// the file when `GREENLIGHT_BLESS=1`.
+/// the file when `GREENLIGHT_BLESS=1` (refused on CI, see [`blessing`]).
 pub fn check_or_bless(name: &str, generated: &Value) {
     let path = vector_path(name);
     let mut text = serde_json::to_string_pretty(generated).expect("JSON serialises");
     text.push('\n');
-    if std::env::var_os("GREENLIGHT_BLESS").is_some_and(|v| v == "1") {
+    if blessing() {
         std::fs::write(&path, &text).expect("write vectors");
         return;
     }
