@@ -26,6 +26,7 @@ common::on_both_databases!(
     the_database_holds_no_address_user_agent_or_exact_time,
     authority_files_are_listed_only_when_a_trusted_authority_signed_them,
     only_x_chaff_1_is_chaff,
+    without_an_authority_key_bad_input_gets_its_4xx_and_uploads_a_503,
 );
 
 fn trusted(server: &TestServer) -> TrustedKeys {
@@ -462,5 +463,49 @@ async fn only_x_chaff_1_is_chaff(db: Db) {
     let (status, answer, _) = send(&[]).await;
     assert_eq!((status, answer["status"].as_str()), (200, Some("accepted")));
     assert_eq!(server.stored_keys().await, 2);
+}
+
+async fn without_an_authority_key_bad_input_gets_its_4xx_and_uploads_a_503(db: Db) {
+    let server = TestServer::start_custom(db, false, |config, _| config.authority_keys.clear()).await;
+    let health = server.get("/health").await;
+    assert_eq!(health.status(), 200);
+    let text = health.text().await.expect("body");
+    assert!(text.contains("uploads disabled"), "{text}");
+
+    let now = server.clock.now();
+    let today = now.day();
+    let a = &server.authority;
+    let good = keys(18, 2, today);
+    let mut malformed_certificate = upload(a, now, &good, &[]);
+    malformed_certificate["certificate"] = json!("short");
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("not JSON", b"{".to_vec(), 400, "invalid_json"),
+        ("unknown field", serde_json::to_vec(&json!({"ip": "1.2.3.4"})).expect("json"), 400, "invalid_json"),
+        ("no keys", serde_json::to_vec(&upload(a, now, &[], &[])).expect("json"), 400, "no_keys"),
+        (
+            "future key",
+            serde_json::to_vec(&upload(a, now, &[Key { day: today.0 + 1, ..good[0] }], &[])).expect("json"),
+            400,
+            "future_key",
+        ),
+        (
+            "garbage check-in",
+            serde_json::to_vec(&upload(a, now, &good, &[vec![1, 2, 3]])).expect("json"),
+            400,
+            "invalid_checkin",
+        ),
+        (
+            "malformed certificate",
+            serde_json::to_vec(&malformed_certificate).expect("json"),
+            400,
+            "invalid_certificate",
+        ),
+        ("well-formed upload", serde_json::to_vec(&upload(a, now, &good, &[])).expect("json"), 503, "not_configured"),
+    ];
+    for (label, body, status, code) in cases {
+        let (got, answer, size) = server.post_raw(body, false).await;
+        assert_eq!((got, answer["status"].as_str(), size), (status, Some(code), 512), "{label}: {answer}");
+    }
+    assert_eq!(server.stored_keys().await, 0);
 }
 

@@ -133,6 +133,19 @@ pub fn validate(
         uploaded.push(key);
     }
     let checkins = request.revealed_bytes()?;
+    if state.authority_keys.is_empty() {
+        // Everything that can be checked without a trusted key is, so bad
+        // input gets its 4xx; only a well-formed upload hears that no
+        // certificate can be accepted yet.
+        Certificate::parse_text(&request.certificate)
+            .map_err(|e| KeyServerError::bad("invalid_certificate", format!("the certificate is malformed: {e}")))?;
+        request.hmac_key()?;
+        return Err(KeyServerError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_configured",
+            "this key server trusts no health authority yet (see --authority-key)",
+        ));
+    }
 
     let verified = Certificate::verify_text(&request.certificate, &state.authority_keys, now).map_err(|e| {
         use greenlight_protocol::Error as E;
@@ -213,7 +226,7 @@ pub fn validate(
         (status = 409, description = "Certificate already used", body = PublishResponse),
         (status = 413, description = "Body too large"),
         (status = 429, description = "Too many failed attempts with this certificate", body = PublishResponse),
-        (status = 503, description = "Database unavailable or no authority configured", body = PublishResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 503, description = "Database unavailable (`unavailable`), or no health authority trusted (`not_configured`, only once the body is a well-formed upload)", body = PublishResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 async fn publish(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -264,13 +277,6 @@ pub fn is_chaff(headers: &HeaderMap) -> Result<bool, KeyServerError> {
 }
 
 async fn publish_real(state: &AppState, body: &[u8]) -> Result<u64, KeyServerError> {
-    if state.authority_keys.is_empty() {
-        return Err(KeyServerError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_configured",
-            "this key server trusts no health authority yet (see --authority-key)",
-        ));
-    }
     let request: PublishRequest = serde_json::from_slice(body)
         .map_err(|e| KeyServerError::bad("invalid_json", format!("the body is not a valid upload: {e}")))?;
     let (upload, _) = validate(&request, state.now(), state)?;
@@ -484,13 +490,17 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
     )
 }
 
-/// Health: answers 200 once the database answers.
+/// Health: answers 200 once the database answers (`ok`, or `ok (uploads
+/// disabled: no --authority-key)` while no health authority is trusted).
 #[utoipa::path(get, path = "/health", responses(
-    (status = 200, description = "Ready", body = String),
+    (status = 200, description = "Ready: `ok`, or `ok (uploads disabled: no --authority-key)` when no health authority is trusted and every well-formed upload is answered 503 `not_configured`", body = String),
     (status = 503, description = "The database does not answer", body = String, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
 ))]
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     match state.store.ping().await {
+        Ok(()) if state.authority_keys.is_empty() => {
+            (StatusCode::OK, "ok (uploads disabled: no --authority-key)\n").into_response()
+        }
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             KeyServerError::unavailable("health check: database unavailable", e, "database unavailable").into_response()
