@@ -18,6 +18,7 @@ use greenlight_protocol::venue::{
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// One way to damage an encoding.
@@ -122,6 +123,9 @@ fn signed_file(which: usize) -> &'static [u8] {
     let f = fixture();
     [&f.batch, &f.request, &f.bundle][which]
 }
+
+/// The first day of the matcher property's 14-day window.
+const FIRST_DAY: DayNumber = DayNumber(20_000);
 
 fn venue_text(max: usize) -> impl Strategy<Value = String> {
     proptest::string::string_regex("[A-Za-z0-9 .,'&äöüéß-]{0,40}")
@@ -258,22 +262,63 @@ proptest! {
 
     #[test]
     fn the_matcher_never_panics_and_finds_only_heard_keys(
-        sightings in proptest::collection::vec((any::<[u8; 16]>(), any::<[u8; 4]>(), any::<i8>(), any::<u64>()), 0..50),
-        keys in proptest::collection::vec((any::<[u8; 16]>(), any::<u32>()), 0..50),
-        published_at in any::<u64>(),
+        heard in proptest::collection::vec(
+            (any::<[u8; 16]>(), 0u32..14, proptest::collection::vec((0u8..144, 0u64..600, any::<i8>()), 1..4)),
+            0..6,
+        ),
+        unheard in proptest::collection::vec((any::<[u8; 16]>(), 0u32..14), 0..20),
+        noise in proptest::collection::vec(
+            (any::<[u8; 16]>(), any::<[u8; 4]>(), any::<i8>(), 0..14 * 86_400u64),
+            0..40,
+        ),
+        late in 0..3 * 86_400u64,
     ) {
-        let sightings: Vec<Sighting> = sightings
-            .into_iter()
-            .map(|(id, meta, rssi, t)| Sighting {
-                id: EphemeralId(id), metadata: EncryptedMetadata(meta), rssi, seen_at: UnixTime(t),
-            })
-            .collect();
+        // Every time falls inside one 14-day window, so IDs are derived for
+        // every key day that has sightings: keys really heard (their IDs at
+        // their intervals, with sealed metadata) among unheard keys and
+        // sightings of random IDs, all on the same days.
+        let mut sightings = Vec::new();
+        let mut keys: Vec<(PublishedKey, DayNumber, usize)> = Vec::new();
+        for (key, day, heard_at) in &heard {
+            let day = FIRST_DAY.plus(*day);
+            let schedule = DailyKey::from_bytes(*key).schedule(day);
+            for &(slot, offset, tx) in heard_at {
+                let id = schedule.id(slot);
+                sightings.push(Sighting {
+                    id,
+                    metadata: schedule.seal_metadata(&id, Metadata::v1(tx)),
+                    rssi: -60,
+                    seen_at: day.interval(slot).start().plus(offset),
+                });
+            }
+            keys.push((PublishedKey(*key), day, heard_at.len()));
+        }
+        for (id, meta, rssi, t) in noise {
+            sightings.push(Sighting {
+                id: EphemeralId(id),
+                metadata: EncryptedMetadata(meta),
+                rssi,
+                seen_at: FIRST_DAY.start().plus(t),
+            });
+        }
+        keys.extend(unheard.iter().map(|(k, d)| (PublishedKey(*k), FIRST_DAY.plus(*d), 0)));
+        // Heard and unheard keys mixed.
+        keys.sort_by_key(|(k, _, _)| k.0);
         let index = SightingIndex::new(sightings, MatchConfig::default());
-        let keys: Vec<_> = keys.into_iter().map(|(k, d)| (PublishedKey(k), DayNumber(d))).collect();
-        let (matches, stats) = index.match_keys(keys.clone(), UnixTime(published_at));
+        // Published after the embargo of the window's last day.
+        let published_at = FIRST_DAY.plus(14).start().plus(7200 + late);
+        let input: Vec<(PublishedKey, DayNumber)> = keys.iter().map(|(k, d, _)| (*k, *d)).collect();
+        let (matches, stats) = index.match_keys(input, published_at);
         prop_assert_eq!(stats.keys, keys.len() as u64);
-        // Random keys do not collide with random IDs.
-        prop_assert!(matches.iter().all(|m| m.sightings.is_empty()));
+        let found: BTreeMap<usize, usize> =
+            matches.iter().filter(|m| !m.sightings.is_empty()).map(|m| (m.key, m.sightings.len())).collect();
+        let expected: BTreeMap<usize, usize> =
+            keys.iter().enumerate().filter(|(_, k)| k.2 > 0).map(|(i, k)| (i, k.2)).collect();
+        prop_assert_eq!(found, expected, "{:?}", stats);
+        prop_assert!(matches.iter().all(|m| m.rejected.is_empty()));
+        if !heard.is_empty() {
+            prop_assert!(stats.blocks_derived > 0, "{:?}", stats);
+        }
     }
 }
 
