@@ -5,13 +5,19 @@
 //! never with a panic.
 
 use greenlight_protocol::advert::{Advertisement, ServiceUuid};
+use greenlight_protocol::certificate::{Certificate, CertificateId, DayKind, UploadHmacKey, upload_hmac};
 use greenlight_protocol::checkin::{CheckInDayKey, SealedCheckIn, VenueMatcher};
 use greenlight_protocol::daily_key::{DailyKey, EncryptedMetadata, EphemeralId, Metadata, PublishedKey};
+use greenlight_protocol::error::Error;
 use greenlight_protocol::export::Region;
 use greenlight_protocol::matcher::{MatchConfig, Sighting, SightingIndex};
-use greenlight_protocol::signing::{SigningKey, TrustedKeys};
+use greenlight_protocol::report::ReportType;
+use greenlight_protocol::signing::{SignedFile, SigningKey, TrustedKeys, seal_file};
 use greenlight_protocol::time::{DayNumber, UnixTime};
-use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret};
+use greenlight_protocol::trace::{
+    RELEASE_BUNDLE_MAGIC, RELEASE_REQUEST_MAGIC, ReleaseBundle, ReleaseRequest, RevealedCheckIn, TRACE_BATCH_MAGIC,
+    TraceBatch, TraceEntry, TraceSecret,
+};
 use greenlight_protocol::venue::{
     AuthorityTraceKey, Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret,
 };
@@ -122,6 +128,130 @@ fn record_still_matches(record_bytes: &[u8]) -> bool {
 fn signed_file(which: usize) -> &'static [u8] {
     let f = fixture();
     [&f.batch, &f.request, &f.bundle][which]
+}
+
+/// Bytes that get past a format's first checks (magic, version, length) to
+/// the parser behind them: a valid encoding with a random stretch
+/// overwritten in place (same length), with its last few bytes replaced
+/// (the fields after a signed inner part, such as a reveal's times), or cut
+/// anywhere and continued with random bytes (the leading fields stay valid).
+fn near(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+    let len = valid.len();
+    let cut = valid.clone();
+    let end = valid.clone();
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 1..=len.min(16)).prop_map(move |junk| {
+            let mut out = end.clone();
+            out[len - junk.len()..].copy_from_slice(&junk);
+            out
+        }),
+        (0..len, proptest::collection::vec(any::<u8>(), 1..=len)).prop_map(move |(at, junk)| {
+            let mut out = valid.clone();
+            let end = (at + junk.len()).min(len);
+            out[at..end].copy_from_slice(&junk[..end - at]);
+            out
+        }),
+        (0..=len, proptest::collection::vec(any::<u8>(), 0..len + 16)).prop_map(move |(at, tail)| {
+            let mut out = cut[..at].to_vec();
+            out.extend(tail);
+            out
+        }),
+    ]
+}
+
+/// The formats `decoders_reach_their_parsers_and_never_panic` feeds, by
+/// number, and a valid encoding of each (for a signed file, its body).
+const FORMATS: usize = 10;
+
+fn valid_encoding(format: usize) -> Vec<u8> {
+    let f = fixture();
+    let body = |file: &[u8], magic: &[u8; 8]| SignedFile::parse(magic, file).expect("signed file").body.to_vec();
+    let ad = Advertisement { id: EphemeralId([1; 16]), metadata: EncryptedMetadata([2; 4]) };
+    match format {
+        0 => f.poster.to_bytes(),
+        1 => f.poster.to_text().into_bytes(),
+        2 => f.record.to_bytes(),
+        3 => f.entry.to_bytes(),
+        4 => body(&f.batch, TRACE_BATCH_MAGIC),
+        5 => body(&f.request, RELEASE_REQUEST_MAGIC),
+        6 => body(&f.bundle, RELEASE_BUNDLE_MAGIC),
+        7 => f.revealed.clone(),
+        8 => f.opened.to_bytes().to_vec(),
+        _ => ad.encode(ServiceUuid::PLACEHOLDER).to_vec(),
+    }
+}
+
+/// Feeds `bytes` to the decoder of `format` (a body is sealed again with a
+/// key the decoder trusts, as `fuzz/src/lib.rs::reseal` does, so the parser
+/// behind the signature check sees it), and checks that what decodes is
+/// the one encoding of its value.
+fn decode(format: usize, bytes: &[u8]) -> Result<(), TestCaseError> {
+    let f = fixture();
+    let key = &f.authority_signing;
+    match format {
+        0 => {
+            if let Ok(poster) = Poster::from_bytes(bytes) {
+                prop_assert_eq!(poster.to_bytes(), bytes);
+            }
+        }
+        1 => {
+            if let Ok(poster) = Poster::from_text(&String::from_utf8_lossy(bytes)) {
+                prop_assert_eq!(Poster::from_text(&poster.to_text()), Ok(poster));
+            }
+        }
+        2 => {
+            if let Ok(record) = SealedCheckIn::from_bytes(bytes) {
+                prop_assert_eq!(record.to_bytes(), bytes);
+            }
+        }
+        3 => {
+            if let Ok(entry) = TraceEntry::from_bytes(bytes) {
+                prop_assert_eq!(entry.to_bytes(), bytes);
+            }
+        }
+        4 => {
+            let file = seal_file(TRACE_BATCH_MAGIC, bytes, key);
+            if let Ok(batch) = TraceBatch::verify(&file, &f.authority_keys) {
+                prop_assert_eq!(batch.sign(key), file);
+            }
+        }
+        5 => {
+            let file = seal_file(RELEASE_REQUEST_MAGIC, bytes, key);
+            if let Ok(request) = ReleaseRequest::verify(&file, &f.authority_keys) {
+                prop_assert_eq!(request.sign(key), file);
+            }
+        }
+        6 => {
+            // A bundle names the key it is signed with (after the version
+            // byte): name ours and sign with it.
+            let mut body = bytes.to_vec();
+            if body.len() >= 33 {
+                body[1..33].copy_from_slice(key.verifying_key().as_bytes());
+            }
+            if let Ok(bundle) = ReleaseBundle::verify(&seal_file(RELEASE_BUNDLE_MAGIC, &body, key)) {
+                prop_assert_eq!(bundle.venue, key.verifying_key());
+            }
+        }
+        7 => {
+            if let Ok(revealed) = RevealedCheckIn::from_bytes(bytes) {
+                prop_assert_eq!(revealed.to_bytes(), bytes);
+            }
+        }
+        8 => {
+            if let Ok(epoch) = PosterEpoch::from_bytes(bytes) {
+                prop_assert_eq!(epoch.to_bytes().to_vec(), bytes);
+            }
+        }
+        _ => {
+            if let Ok(ad) = Advertisement::decode(bytes, ServiceUuid::PLACEHOLDER) {
+                prop_assert_eq!(&ad.service_data()[..], &bytes[bytes.len() - 20..]);
+            }
+            if let Ok(ad) = Advertisement::from_service_data(bytes) {
+                prop_assert_eq!(&ad.service_data()[..], bytes);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The first day of the matcher property's 14-day window.
@@ -242,22 +372,24 @@ proptest! {
                 prop_assert!(matches!(m, Mutation::FlipBit(b) if b / 8 >= f.revealed.len() - 8), "{:?}", m);
             }
         }
-    }
-
-    #[test]
-    fn decoders_never_panic_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-        let f = fixture();
-        let _ = Poster::from_bytes(&bytes);
-        let _ = Poster::from_text(&format!("GL1:{}", String::from_utf8_lossy(&bytes)));
-        let _ = SealedCheckIn::from_bytes(&bytes);
-        let _ = TraceEntry::from_bytes(&bytes);
-        let _ = TraceBatch::verify(&bytes, &f.authority_keys);
-        let _ = ReleaseRequest::verify(&bytes, &f.authority_keys);
-        let _ = ReleaseBundle::verify(&bytes);
-        let _ = RevealedCheckIn::from_bytes(&bytes);
-        let _ = PosterEpoch::from_bytes(&bytes);
-        let _ = Advertisement::decode(&bytes, ServiceUuid::PLACEHOLDER);
-        let _ = Advertisement::from_service_data(&bytes);
+        // The certificate was issued for the phone's upload of the intact
+        // reveal; the key server's check of the damaged upload fails.
+        let hmac_key = UploadHmacKey::from_bytes([5; 32]);
+        let mac = upload_hmac(&hmac_key, &[], &[&f.revealed]).expect("mac");
+        let certificate = Certificate::new(
+            ReportType::ConfirmedTest,
+            DayKind::TestDate,
+            DayNumber(20_000),
+            mac,
+            UnixTime(T0),
+            UnixTime(T0 + 3600),
+            CertificateId([1; 16]),
+        )
+        .expect("certificate")
+        .sign(&f.authority_signing);
+        let verified = Certificate::verify(&certificate, &f.authority_keys, UnixTime(T0 + 60)).expect("verifies");
+        prop_assert_eq!(verified.check_upload(&hmac_key, &[], &[&f.revealed]), Ok(()));
+        prop_assert_eq!(verified.check_upload(&hmac_key, &[], &[&damaged]), Err(Error::BadMac), "{:?}", m);
     }
 
     #[test]
@@ -319,6 +451,38 @@ proptest! {
         if !heard.is_empty() {
             prop_assert!(stats.blocks_derived > 0, "{:?}", stats);
         }
+    }
+}
+
+proptest! {
+    // Enough cases that each of the ten formats is fed a few hundred inputs
+    // that pass its first checks.
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Arbitrary bytes to every decoder (signed files sealed again with a
+    /// trusted key, so their bodies are parsed), and bytes that pass a
+    /// format's magic, version and length checks to the parser behind them.
+    #[test]
+    fn decoders_never_panic_on_arbitrary_bytes(
+        bytes in proptest::collection::vec(any::<u8>(), 0..400),
+        (format, near_valid) in (0..FORMATS).prop_flat_map(|format| (Just(format), near(valid_encoding(format)))),
+    ) {
+        for format in 0..FORMATS {
+            decode(format, &bytes)?;
+        }
+        decode(format, &near_valid)?;
+        let f = fixture();
+        let _ = Poster::from_bytes(&bytes);
+        let _ = Poster::from_text(&format!("GL1:{}", String::from_utf8_lossy(&bytes)));
+        let _ = SealedCheckIn::from_bytes(&bytes);
+        let _ = TraceEntry::from_bytes(&bytes);
+        let _ = TraceBatch::verify(&bytes, &f.authority_keys);
+        let _ = ReleaseRequest::verify(&bytes, &f.authority_keys);
+        let _ = ReleaseBundle::verify(&bytes);
+        let _ = RevealedCheckIn::from_bytes(&bytes);
+        let _ = PosterEpoch::from_bytes(&bytes);
+        let _ = Advertisement::decode(&bytes, ServiceUuid::PLACEHOLDER);
+        let _ = Advertisement::from_service_data(&bytes);
     }
 }
 

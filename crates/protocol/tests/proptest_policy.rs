@@ -3,9 +3,9 @@
 //! the color function is total, deterministic and monotone.
 
 use greenlight_protocol::color::{BleContact, Color, ColorDecision, ColorInputs, Diagnosis, VenueExposure, decide};
-use greenlight_protocol::policy::{ColorPolicy, POLICY_BODY_LEN, PolicyParams};
+use greenlight_protocol::policy::{ColorPolicy, POLICY_BODY_LEN, POLICY_MAGIC, PolicyParams};
 use greenlight_protocol::report::{ReportType, TransmissionRisk};
-use greenlight_protocol::signing::{SigningKey, TrustedKeys};
+use greenlight_protocol::signing::{SigningKey, TrustedKeys, seal_file};
 use greenlight_protocol::time::{DAY_SECONDS, DayNumber, UnixTime};
 use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
@@ -185,10 +185,33 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_never_panic(bytes in vec(any::<u8>(), 0..200)) {
-        let trusted = TrustedKeys::from_keys([SigningKey::from_bytes(&[3; 32]).verifying_key()]);
+    fn arbitrary_bytes_never_panic(
+        bytes in vec(any::<u8>(), 0..200),
+        fields in vec(any::<u8>(), POLICY_BODY_LEN - 1),
+        (policy, changes) in (valid_policy(), vec((1..POLICY_BODY_LEN, any::<u8>()), 1..4)),
+    ) {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let trusted = TrustedKeys::from_keys([key.verifying_key()]);
         let _ = ColorPolicy::decode_body(&bytes);
         prop_assert!(ColorPolicy::verify(&bytes, &trusted).is_err());
+        // Past the version and length checks to the fields and their
+        // ranges: random fields behind version 1, and a valid policy with a
+        // few bytes changed. Each body is also sealed with a trusted key, so
+        // that verify parses it, and must decode exactly as the bare body.
+        let random_fields: Vec<u8> = std::iter::once(1).chain(fields).collect();
+        let mut changed = policy.encode_body();
+        for (at, value) in changes {
+            changed[at] = value;
+        }
+        for body in [bytes, random_fields, changed] {
+            let decoded = ColorPolicy::decode_body(&body);
+            let verified = ColorPolicy::verify(&seal_file(&POLICY_MAGIC, &body, &key), &trusted);
+            prop_assert_eq!(&verified, &decoded);
+            if let Ok(policy) = decoded {
+                prop_assert_eq!(policy.encode_body(), body);
+                prop_assert!(policy.params().validate().is_ok());
+            }
+        }
     }
 
     #[test]
