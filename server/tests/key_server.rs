@@ -27,6 +27,7 @@ common::on_both_databases!(
     authority_files_are_listed_only_when_a_trusted_authority_signed_them,
     only_x_chaff_1_is_chaff,
     without_an_authority_key_bad_input_gets_its_4xx_and_uploads_a_503,
+    pending_keys_count_keys_waiting_for_their_embargo,
 );
 
 fn trusted(server: &TestServer) -> TrustedKeys {
@@ -509,3 +510,23 @@ async fn without_an_authority_key_bad_input_gets_its_4xx_and_uploads_a_503(db: D
     assert_eq!(server.stored_keys().await, 0);
 }
 
+async fn pending_keys_count_keys_waiting_for_their_embargo(db: Db) {
+    let server = TestServer::start(db).await;
+    let today = server.clock.now().day();
+    let pending = || async {
+        let metrics = server.get("/metrics").await.text().await.expect("metrics");
+        let line = metrics.lines().find(|l| l.starts_with("greenlight_pending_keys ")).expect("the gauge is listed");
+        line.trim_start_matches("greenlight_pending_keys ").parse::<i64>().expect("a number")
+    };
+    assert_eq!(pending().await, 0);
+    let ready = keys(19, 1, today);
+    let waiting = Key { day: today.0, ..keys(20, 1, today)[0] };
+    assert_eq!(server.post(&upload(&server.authority, server.clock.now(), &ready, &[])).await.0, 200);
+    assert_eq!(server.post(&upload(&server.authority, server.clock.now().plus(1), &[waiting], &[])).await.0, 200);
+    assert_eq!(pending().await, 2, "one key ready and one waiting for its embargo, before any export run");
+    assert_eq!(server.seal().await.expect("batch").keys, 1);
+    assert_eq!(pending().await, 1, "today's key still waits for its embargo");
+    server.clock.set(today.end().0 + 7200);
+    assert_eq!(server.seal().await.expect("batch").keys, 1);
+    assert_eq!(pending().await, 0);
+}

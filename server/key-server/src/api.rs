@@ -511,6 +511,14 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus metrics, OpenMetrics text format", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String)))]
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    // Counted now, not at the last export run: keys uploaded since, and
+    // those still waiting for their embargo, are pending too.
+    match state.store.pending_keys(i64::try_from(state.now().0).unwrap_or(i64::MAX)).await {
+        Ok((pending, _)) => {
+            state.metrics.pending_keys.set(pending);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: counting pending keys failed"),
+    }
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
         .into_response()
 }

@@ -35,7 +35,9 @@ pub struct Metrics {
     pub retention_deleted: Counter,
     /// Index requests by status.
     pub index_requests: Family<Status, Counter>,
-    /// Keys stored but not yet published.
+    /// Keys stored but not yet published: those waiting for their
+    /// embargo and those the next export run will seal. Counted at every
+    /// scrape and after every export run.
     pub pending_keys: Gauge,
 }
 
@@ -49,7 +51,11 @@ impl Metrics {
         registry.register("batches_sealed", "Export batches sealed", m.batches_sealed.clone());
         registry.register("retention_deleted_rows", "Rows deleted by retention", m.retention_deleted.clone());
         registry.register("index_requests", "Index requests by status", m.index_requests.clone());
-        registry.register("pending_keys", "Keys stored and not yet published", m.pending_keys.clone());
+        registry.register(
+            "pending_keys",
+            "Keys stored and not yet published (waiting for their embargo or for the next export run)",
+            m.pending_keys.clone(),
+        );
         m.registry = registry;
         m
     }
