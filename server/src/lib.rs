@@ -15,7 +15,7 @@ pub mod config;
 
 pub use greenlight_authority as authority;
 pub use greenlight_key_server as key_server;
-pub use greenlight_service::db::{Db, StoreError};
+pub use greenlight_service::db::{Backend, Db, StoreError};
 
 use greenlight_service::db::Migrations;
 

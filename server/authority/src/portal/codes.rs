@@ -34,7 +34,9 @@ pub struct CodeLine {
 
 fn line(code: &CodeRow, now: i64) -> CodeLine {
     let (state, css, open) = if let Some(at) = code.claimed_at {
-        (format!("used by a phone at {}", when(at)), "claimed", false)
+        // Only the day is kept (see `AuthorityStore::claim_code`).
+        let day = greenlight_protocol::time::UnixTime(u64::try_from(at).unwrap_or(0)).day();
+        (format!("used by a phone on {}", day.iso_date()), "claimed", false)
     } else if let Some(at) = code.revoked_at {
         (format!("expired by staff at {}", when(at)), "expired", false)
     } else if code.expires_at <= now {

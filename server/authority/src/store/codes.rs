@@ -201,6 +201,11 @@ impl AuthorityStore {
     /// Claims the code with this hash at `now`: marks it used and stores a
     /// token for it, in one transaction. Only an unclaimed, unexpired code
     /// is claimed, exactly once even under concurrent requests.
+    ///
+    /// What is stored says no more than its purpose needs, so that a copy of
+    /// the database cannot tie a code to the upload it authorized by time:
+    /// the claim's day (not its second), and the token's expiry rounded up
+    /// to the hour (not claim + lifetime to the second).
     pub async fn claim_code(
         &self,
         code_hash: &[u8],
@@ -209,12 +214,14 @@ impl AuthorityStore {
         token_expires_at: i64,
     ) -> Result<Claim, StoreError> {
         let mut tx = self.store.begin_write().await?;
+        // Placeholders in order: SQLite numbers them as they first appear.
         let claimed = sqlx::query(
             "UPDATE upload_codes SET claimed_at = $1 \
-             WHERE code_hash = $2 AND claimed_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
+             WHERE code_hash = $2 AND claimed_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
         )
-        .bind(now)
+        .bind(day_start(now))
         .bind(code_hash.to_vec())
+        .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -240,7 +247,7 @@ impl AuthorityStore {
         .bind(code.report_type)
         .bind(code.day_kind)
         .bind(code.day)
-        .bind(token_expires_at)
+        .bind(hour_ceiling(token_expires_at))
         .execute(&mut *tx)
         .await?;
         bump(&mut *tx, now.div_euclid(86_400), counter::CLAIMED).await?;
@@ -249,15 +256,16 @@ impl AuthorityStore {
     }
 
     /// Uses the token with this hash at `now` (single use), unless it has
-    /// `max_failures` failed attempts.
+    /// `max_failures` failed attempts. The use is stored as its day.
     pub async fn use_token(&self, token_hash: &[u8], now: i64, max_failures: i64) -> Result<TokenUse, StoreError> {
         let mut tx = self.store.begin_write().await?;
         let used = sqlx::query(
             "UPDATE verification_tokens SET used_at = $1 \
-             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 AND failures < $3",
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $3 AND failures < $4",
         )
-        .bind(now)
+        .bind(day_start(now))
         .bind(token_hash.to_vec())
+        .bind(now)
         .bind(max_failures)
         .execute(&mut *tx)
         .await?
@@ -306,5 +314,18 @@ impl AuthorityStore {
             Some(row) => row.try_get(0)?,
             None => 0,
         })
+    }
+}
+
+/// The start of the UTC day of `t`.
+fn day_start(t: i64) -> i64 {
+    t - t.rem_euclid(86_400)
+}
+
+/// `t` rounded up to a whole hour.
+fn hour_ceiling(t: i64) -> i64 {
+    match t.rem_euclid(3600) {
+        0 => t,
+        r => t + (3600 - r),
     }
 }

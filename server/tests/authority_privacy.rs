@@ -1,0 +1,162 @@
+//! What a copy of the health authority's database tells about who reported
+//! when (issue: "the authority's records link a code to the upload and the
+//! visits"). Two residents get codes from staff, then claim them, certify
+//! and upload minutes apart, each revealing a visit; the tracer's queue
+//! takes the visits in. An attacker holding the database joins the code,
+//! token and revealed-visit tables by time: every time the authority keeps
+//! of a phone's steps is a whole day or hour, none of them the minute a
+//! phone acted, and the portal shows no such minute either. On SQLite and
+//! on the real PostgreSQL.
+
+mod common;
+
+use common::{ADMIN_PASSWORD, Db, Key, Portal, T0};
+use greenlight_protocol::certificate::{UploadHmacKey, UploadedKey, upload_hmac};
+use greenlight_protocol::codec::to_base64url;
+use greenlight_protocol::daily_key::PublishedKey;
+use greenlight_protocol::report::TransmissionRisk;
+use greenlight_protocol::time::DayNumber;
+use greenlight_protocol::trace::RevealedCheckIn;
+use greenlight_protocol::venue::{AuthorityPublicKey, Epoch, VenueInfo, VenueKind, VenueMasterSecret};
+use greenlight_testkit::CodeKind;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde_json::{Value, json};
+
+common::on_both_databases!(a_copy_of_the_authoritys_database_ties_no_code_to_the_minute_of_its_upload);
+
+/// Tables of the key server in the shared database (not the authority's).
+const KEY_SERVER_TABLES: [&str; 4] = ["diagnosis_keys", "used_certificates", "revealed_checkins", "published_files"];
+
+/// Minutes past `T0` at which the phones act (claim, certify, upload).
+const PHONE_MINUTES: [u64; 6] = [9, 10, 11, 37, 38, 39];
+
+fn visit(name: &str, seed: u64, trace_key: &AuthorityPublicKey, today: DayNumber) -> Vec<u8> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let master = VenueMasterSecret::generate(&mut rng);
+    let day = today.minus(1);
+    let epoch = Epoch::new(day.start(), 24 * 60).expect("epoch");
+    let opened = master.open_epoch(epoch, trace_key, &mut rng).expect("opens");
+    let info = VenueInfo { name: name.into(), address: String::new(), kind: VenueKind::Shop };
+    let poster = master.poster(&info, &opened, epoch.start(), epoch.end()).expect("poster");
+    let arrival = day.start().plus(10 * 3600);
+    RevealedCheckIn { poster, arrival, departure: arrival.plus(1800) }.to_bytes()
+}
+
+async fn post(server: &common::TestServer, path: &str, body: Value) -> Value {
+    let response = server.client.post(format!("{}{path}", server.base)).json(&body).send().await.expect("answers");
+    let status = response.status();
+    let answer: Value = response.json().await.expect("JSON");
+    assert_eq!(status, 200, "{path}: {answer}");
+    answer
+}
+
+/// Every table and column of the database (SQLite or PostgreSQL), as the
+/// dump of an attacker who copied it.
+async fn every_table(server: &common::TestServer) -> Vec<String> {
+    let db = server.state().store.db();
+    let names: Vec<String> = match db.backend() {
+        greenlight_server::Backend::Sqlite => {
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                .fetch_all(db.pool())
+                .await
+        }
+        greenlight_server::Backend::Postgres => {
+            sqlx::query_scalar("SELECT table_name::TEXT FROM information_schema.tables WHERE table_schema = 'public'")
+                .fetch_all(db.pool())
+                .await
+        }
+    }
+    .expect("table names");
+    names.into_iter().filter(|n| !n.starts_with("_sqlx")).collect()
+}
+
+async fn a_copy_of_the_authoritys_database_ties_no_code_to_the_minute_of_its_upload(db: Db) {
+    let server = common::TestServer::start_custom(db, true, |config, _| config.reveal_delay_secs = 3600).await;
+    let trace_key = server.authority_state().keys.trace.public_key();
+    let today = server.clock.now().day();
+
+    // Staff issue two codes in the first minutes of the hour.
+    server.clock.set(T0 + 60);
+    let portal = Portal::new(&server.base).expect("portal client");
+    assert_eq!(portal.login("admin", ADMIN_PASSWORD).await.expect("answers").status, 303);
+    let mut codes = Vec::new();
+    for minute in [2, 3] {
+        server.clock.set(T0 + minute * 60);
+        codes.push(portal.issue_code(CodeKind::Long, &today.minus(1).iso_date().to_string()).await.expect("code").code);
+    }
+
+    // Two phones claim, certify and upload minutes apart, each revealing a visit.
+    for (i, code) in codes.iter().enumerate() {
+        let [claim, certify, upload] = [PHONE_MINUTES[3 * i], PHONE_MINUTES[3 * i + 1], PHONE_MINUTES[3 * i + 2]];
+        server.clock.set(T0 + claim * 60 + 17);
+        let verified = post(&server, "/v1/verify", json!({ "code": code })).await;
+        let keys: Vec<Key> = common::keys(50 + i as u64, 2, today);
+        let uploaded: Vec<UploadedKey> = keys
+            .iter()
+            .map(|k| UploadedKey {
+                key: PublishedKey(k.bytes),
+                day: DayNumber(k.day),
+                transmission_risk: TransmissionRisk::new(k.risk).expect("risk"),
+            })
+            .collect();
+        let revealed = visit(if i == 0 { "Shop Alpha" } else { "Shop Beta" }, 60 + i as u64, &trace_key, today);
+        let hmac_key = UploadHmacKey::generate(&mut ChaCha20Rng::seed_from_u64(70 + i as u64));
+        let hmac = upload_hmac(&hmac_key, &uploaded, &[revealed.as_slice()]).expect("hmac");
+        server.clock.set(T0 + certify * 60 + 29);
+        let certified =
+            post(&server, "/v1/certificate", json!({ "token": verified["token"], "upload_hmac": to_base64url(&hmac) }))
+                .await;
+        server.clock.set(T0 + upload * 60 + 41);
+        let body = greenlight_api::publish::PublishRequest::new(
+            &uploaded,
+            &[revealed],
+            certified["certificate"].as_str().expect("certificate"),
+            &hmac_key,
+        );
+        post(&server, "/v1/publish", serde_json::to_value(&body).expect("JSON")).await;
+    }
+
+    // The next hour the tracer's queue takes both visits in.
+    server.clock.set(T0 + 3600 + 120);
+    let portal = Portal::new(&server.base).expect("portal client");
+    assert_eq!(portal.login("admin", ADMIN_PASSWORD).await.expect("answers").status, 303);
+    let queue = portal.get("/portal/venues").await.expect("answers").body;
+    assert!(queue.contains("Shop Alpha") && queue.contains("Shop Beta"), "{queue}");
+
+    // The attacker's copy: every row of every table of the authority.
+    let tables = every_table(&server).await;
+    for expected in ["upload_codes", "verification_tokens", "authority_revealed", "audit_log", "staff_sessions"] {
+        assert!(tables.iter().any(|t| t == expected), "{expected} is dumped: {tables:?}");
+    }
+    let authority_tables: Vec<(&str, &str)> =
+        tables.iter().filter(|t| !KEY_SERVER_TABLES.contains(&t.as_str())).map(|t| (t.as_str(), "*")).collect();
+    let rows = server.state().store.db().dump_tables(&authority_tables).await.expect("dump");
+    assert!(rows.iter().any(|r| r.starts_with("upload_codes:")), "{rows:?}");
+    // A time the phones' steps left, to the second or the minute, within
+    // a day either way (a token's expiry is a day after its claim).
+    let phone_minute = |v: i64| {
+        let Ok(v) = u64::try_from(v) else { return false };
+        let (from, to) = (T0 - 86_400, T0 + 2 * 86_400);
+        (from..to).contains(&v) && PHONE_MINUTES.iter().any(|m| (v % 3600) / 60 == *m)
+    };
+    for row in &rows {
+        let (table, cells) = row.split_once(": ").expect("table: cells");
+        for cell in cells.split(" | ") {
+            if let Ok(v) = cell.parse::<i64>() {
+                assert!(!phone_minute(v), "{table} keeps a time of a phone's step ({v}): {row}");
+            }
+        }
+    }
+    let used = rows.iter().filter(|r| r.starts_with("upload_codes:")).count();
+    assert_eq!(used, 2, "{rows:?}");
+
+    // The portal shows the day a code was used, not the minute.
+    let page = portal.get("/portal/codes").await.expect("answers").body;
+    assert!(page.contains("used by a phone on"), "{page}");
+    let hour = (T0 % 86_400) / 3600;
+    for minute in PHONE_MINUTES {
+        let shown = format!("{hour:02}:{minute:02}");
+        assert!(!page.contains(&shown), "the portal shows {shown}: {page}");
+    }
+}
