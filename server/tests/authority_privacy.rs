@@ -138,7 +138,7 @@ async fn a_copy_of_the_authoritys_database_ties_no_code_to_the_minute_of_its_upl
     let phone_minute = |v: i64| {
         let Ok(v) = u64::try_from(v) else { return false };
         let (from, to) = (T0 - 86_400, T0 + 2 * 86_400);
-        (from..to).contains(&v) && PHONE_MINUTES.iter().any(|m| (v % 3600) / 60 == *m)
+        (from..to).contains(&v) && PHONE_MINUTES.contains(&((v % 3600) / 60))
     };
     for row in &rows {
         let (table, cells) = row.split_once(": ").expect("table: cells");
