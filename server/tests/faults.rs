@@ -173,31 +173,52 @@ async fn post(client: &reqwest::Client, base: &str, body: &Value) -> reqwest::Re
 /// exactly once; one that got no answer is retried by its client after the
 /// restart and is then either accepted (200) or recognised (409), never
 /// stored twice.
+///
+/// The kill must interrupt uploads, or the test proves nothing: each round
+/// has its own budget of upload numbers, larger than what its clients can
+/// send before the kill (which comes after a set number of this round's
+/// uploads have started, so requests are in flight), and the loop runs
+/// until kills have interrupted uploads, bounded in rounds and time; it
+/// fails if they never did.
 async fn uploads_survive_kill_9_in_a_loop(db: Db) {
-    const ROUNDS: u64 = 4;
+    const MIN_ROUNDS: usize = 4;
+    const MAX_ROUNDS: usize = 12;
     const CLIENTS: usize = 3;
+    // Upload numbers per round: numbered_upload takes fewer than 600 in all.
+    const PER_ROUND: usize = 600 / MAX_ROUNDS;
     let database = TestDatabase::new(db).await;
     let dir = TempDir::new("faults-uploads");
     let authority = Arc::new(Authority::new(7));
     let base_time = now();
-    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
     let mut accepted: Vec<Key> = Vec::new();
     let mut unanswered: Vec<(Value, Vec<Key>)> = Vec::new();
-    for round in 0..ROUNDS {
+    let mut rounds = 0;
+    let mut interrupting_rounds = 0;
+    while rounds < MIN_ROUNDS || unanswered.is_empty() {
+        assert!(
+            rounds < MAX_ROUNDS && started.elapsed() < Duration::from_secs(120),
+            "in {rounds} rounds ({:?}) no kill interrupted an upload: the test never reached its critical window",
+            started.elapsed()
+        );
+        let round = rounds;
+        rounds += 1;
         let server = Server::start(&dir.0, &database.url, &authority, &[], &["--export-interval", "3600"]);
         let stop = Arc::new(AtomicBool::new(false));
+        let next = Arc::new(AtomicUsize::new(0));
         let mut clients = Vec::new();
         for _ in 0..CLIENTS {
             let (base, authority, next, stop) = (server.base.clone(), authority.clone(), next.clone(), stop.clone());
             clients.push(tokio::spawn(async move {
                 let client = reqwest::Client::new();
                 let (mut ok, mut lost) = (Vec::new(), Vec::new());
-                // Bounded: at most 500 uploads in all, and the server dies.
+                // Bounded: this round's numbers, and the server dies.
                 while !stop.load(Ordering::SeqCst) {
-                    let number = next.fetch_add(1, Ordering::SeqCst) as u64;
-                    if number >= 500 {
+                    let n = next.fetch_add(1, Ordering::SeqCst);
+                    if n >= PER_ROUND {
                         break;
                     }
+                    let number = (round * PER_ROUND + n) as u64;
                     let (body, uploaded) = numbered_upload(&authority, base_time, number);
                     match post(&client, &base, &body).await {
                         Ok(response) if response.status() == 200 => ok.extend(uploaded),
@@ -213,16 +234,27 @@ async fn uploads_survive_kill_9_in_a_loop(db: Db) {
                 (ok, lost)
             }));
         }
-        tokio::time::sleep(Duration::from_millis(100 + 150 * round)).await;
+        // Kill once this round's first 5, 15, 25 or 35 uploads have started
+        // (all clients are still busy then), or after 5 s at the latest.
+        let kill_after = 5 + 10 * (round % 4);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while next.load(Ordering::SeqCst) < kill_after && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         server.kill();
         stop.store(true, Ordering::SeqCst);
+        let lost_before = unanswered.len();
         for client in clients {
             let (ok, lost) = client.await.expect("client");
             accepted.extend(ok);
             unanswered.extend(lost);
         }
+        if unanswered.len() > lost_before {
+            interrupting_rounds += 1;
+        }
     }
     assert!(!accepted.is_empty(), "no upload was accepted between the kills");
+    assert!(!unanswered.is_empty(), "no kill interrupted an upload");
 
     let server = Server::start(&dir.0, &database.url, &authority, &[], &["--export-interval", "1"]);
     let client = reqwest::Client::new();
@@ -238,7 +270,8 @@ async fn uploads_survive_kill_9_in_a_loop(db: Db) {
     }
     assert_published_once(&server.base, &dir.0, &accepted).await;
     eprintln!(
-        "{ROUNDS} kills: {} keys published once each; {} uploads unanswered, {recognised} of them already stored",
+        "{rounds} kills, {interrupting_rounds} of them during uploads: {} keys published once each; {} uploads \
+         unanswered, {recognised} of them already stored",
         accepted.len(),
         unanswered.len()
     );
@@ -250,17 +283,40 @@ async fn uploads_survive_kill_9_in_a_loop(db: Db) {
 /// before the commit (the keys wait for the next batch) or after it (the
 /// file is restored at start-up), every key is published exactly once and
 /// every listed file is there and intact.
+///
+/// Both windows must be hit, or the test proves nothing: the loop runs
+/// until a kill landed inside a seal (after its start, before its end was
+/// logged) and a start-up restored a batch committed before a kill, bounded
+/// in rounds and time; it fails if either never happened.
 async fn sealing_survives_kill_9_in_a_loop(db: Db) {
-    const ROUNDS: u64 = 4;
+    const MIN_ROUNDS: u64 = 4;
+    const MAX_ROUNDS: u64 = 30;
+    const RESTORED: &str = "restored export batches sealed before a crash";
     let database = TestDatabase::new(db).await;
     let dir = TempDir::new("faults-sealing");
     let authority = Authority::new(7);
     let base_time = now();
+    let started = Instant::now();
     let client = reqwest::Client::new();
     let mut accepted = Vec::new();
     let mut killed_while_sealing = 0;
-    for round in 0..ROUNDS {
+    let mut restored = 0;
+    let mut rounds = 0;
+    while rounds < MIN_ROUNDS || killed_while_sealing == 0 || restored == 0 {
+        assert!(
+            rounds < MAX_ROUNDS && started.elapsed() < Duration::from_secs(120),
+            "in {rounds} rounds ({:?}), {killed_while_sealing} kills landed inside a seal and {restored} start-ups \
+             restored a batch committed before a kill: the test must hit both windows at least once",
+            started.elapsed()
+        );
+        let round = rounds;
+        rounds += 1;
         let server = Server::start(&dir.0, &database.url, &authority, &[], &["--export-interval", "1"]);
+        // Repair runs before the server listens: the log already says
+        // whether the previous kill left a committed batch without its file.
+        if server.log_text().contains(RESTORED) {
+            restored += 1;
+        }
         for i in 0..5 {
             let (body, uploaded) = numbered_upload(&authority, base_time, round * 5 + i);
             assert_eq!(post(&client, &server.base, &body).await.expect("upload").status(), 200);
@@ -281,14 +337,16 @@ async fn sealing_survives_kill_9_in_a_loop(db: Db) {
     }
     let server = Server::start(&dir.0, &database.url, &authority, &[], &["--export-interval", "1"]);
     assert_published_once(&server.base, &dir.0, &accepted).await;
-    let restored = std::fs::read_dir(&dir.0)
+    let restored_in_logs = std::fs::read_dir(&dir.0)
         .expect("dir")
         .filter_map(|e| std::fs::read_to_string(e.expect("entry").path()).ok())
-        .filter(|log| log.contains("restored export batches sealed before a crash"))
+        .filter(|log| log.contains(RESTORED))
         .count();
+    assert!(killed_while_sealing > 0, "no kill landed inside a seal");
+    assert!(restored_in_logs >= restored && restored > 0, "no start-up restored a batch committed before a kill");
     eprintln!(
-        "{ROUNDS} kills while sealing ({killed_while_sealing} before the run logged its end); \
-         {restored} start-ups restored a batch committed before a kill; {} keys published once each",
+        "{rounds} kills while sealing ({killed_while_sealing} before the run logged its end); \
+         {restored_in_logs} start-ups restored a batch committed before a kill; {} keys published once each",
         accepted.len()
     );
     server.kill();
