@@ -32,10 +32,18 @@ echo "a long contract-test password" | "${server}" authority init --data-dir "${
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 GREENLIGHT_LOG=warn "${server}" --data-dir "${scratch}/data" --listen "127.0.0.1:${port}" 2>"${scratch}/server.log" &
 pid=$!
-for _ in $(seq 100); do
-    curl -fsS "http://127.0.0.1:${port}/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+python3 - "${port}" <<'PY'
+import sys, time, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/health"
+for _ in range(300):
+    try:
+        urllib.request.urlopen(url, timeout=1).read()
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit(f"{url} did not answer within 30 s")
+PY
 
 # Run from the scratch directory: Schemathesis keeps its example database
 # in the working directory.
