@@ -16,11 +16,15 @@ use greenlight_protocol::time::UnixTime;
 pub use greenlight_service::StartError;
 use greenlight_service::db::{Db, redact};
 use greenlight_service::write_private;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use rand_core::Rng;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -133,7 +137,7 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
     let state =
         if key_server { Some(start_key_server(&config, &db, authority_keys.as_ref(), &clock).await?) } else { None };
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr().map_err(|e| StartError(e.to_string()))?;
@@ -197,19 +201,7 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
         ),
     ));
     let (shutdown, mut stop) = watch::channel(false);
-    let serve = {
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            let result = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(e) = result {
-                tracing::error!(error = %e, "server stopped");
-            }
-        })
-    };
+    let serve = tokio::spawn(serve(listener, router, Duration::from_secs(config.request_timeout), stop.clone()));
     let jobs = {
         let state = state.clone();
         let authority = authority.clone();
@@ -256,6 +248,56 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
         })
     };
     Ok(Running { addr, state, authority, db, shutdown, tasks: vec![serve, jobs] })
+}
+
+/// Serves `router` on `listener` over HTTP/1.1 until `stop` turns true,
+/// then stops accepting and lets the requests in flight finish.
+///
+/// A client gets `timeout` to send a request's headers, counted from the
+/// moment the connection is ready for them: when it opens, and after each
+/// answer on a kept-alive connection. So a slow client trickling headers
+/// (a slowloris) and an idle kept-alive connection are both closed within
+/// `timeout`; the request itself (body and handler) is bounded by the
+/// same timeout in the router's layers. (`axum::serve` sets no timer, so
+/// hyper's header-read timeout would not run.)
+async fn serve(listener: TcpListener, router: axum::Router, timeout: Duration, mut stop: watch::Receiver<bool>) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(timeout).keep_alive(true);
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _peer)) => stream,
+                    // A connection that failed before it was accepted.
+                    Err(e) if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionRefused
+                            | std::io::ErrorKind::ConnectionReset
+                    ) => continue,
+                    // Out of file descriptors, for instance: wait, do not spin.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "connection closed");
+                    }
+                });
+            }
+            () = async {
+                let _ = stop.wait_for(|s| *s).await;
+            } => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// The key server's state: its export key, store, file storage, crash

@@ -373,3 +373,72 @@ async fn the_authority_runs_alone_and_publishes_to_a_remote_key_server() {
     authority.kill();
     key_server.kill();
 }
+
+/// A slowloris: connections that trickle a request's headers one byte a
+/// second, and one left idle after a request, are closed within the bound
+/// (`--request-timeout`, here 2 s), while `/health` answers throughout.
+/// Loopback only; the test stops by itself (well under a minute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_and_idle_connections_are_closed_and_health_answers_throughout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const BOUND: Duration = Duration::from_secs(2);
+    const SLOW: usize = 8;
+    let database = TestDatabase::new(Db::Sqlite).await;
+    let dir = TempDir::new("slowloris");
+    let server = Server::start(&dir.0, &database.url, &Authority::new(7), &["--request-timeout", "2"]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let started = Instant::now();
+    // Each slow client writes a byte a second until the server closes the
+    // connection; it reports how long the connection lived.
+    let mut slow = Vec::new();
+    for i in 0..SLOW {
+        let stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+        let (mut read, mut write) = stream.into_split();
+        slow.push(tokio::spawn(async move {
+            let opened = Instant::now();
+            let trickle = tokio::spawn(async move {
+                let head = format!("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow-{i}: ");
+                let _ = write.write_all(head.as_bytes()).await;
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if write.write_all(b"a").await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut sink = Vec::new();
+            let closed = tokio::time::timeout(Duration::from_secs(15), read.read_to_end(&mut sink)).await;
+            trickle.abort();
+            (closed.is_ok(), opened.elapsed())
+        }));
+    }
+    // A connection that asks once, then stays idle.
+    let idle = tokio::spawn({
+        let addr = addr.clone();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+            stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("request");
+            let opened = Instant::now();
+            let mut sink = Vec::new();
+            let closed = tokio::time::timeout(Duration::from_secs(15), stream.read_to_end(&mut sink)).await;
+            (closed.is_ok(), opened.elapsed(), String::from_utf8_lossy(&sink).into_owned())
+        }
+    });
+    // Meanwhile, /health answers promptly, every half second.
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().expect("client");
+    while !slow.iter().all(tokio::task::JoinHandle::is_finished) && started.elapsed() < Duration::from_secs(20) {
+        let health = client.get(format!("{}/health", server.base)).send().await.expect("/health answers");
+        assert_eq!(health.status(), 200);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let margin = Duration::from_secs(3);
+    for task in slow {
+        let (closed, lived) = task.await.expect("slow client");
+        assert!(closed && lived <= BOUND + margin, "a slow client was kept for {lived:?} (bound {BOUND:?})");
+    }
+    let (closed, lived, answer) = idle.await.expect("idle client");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(closed && lived <= BOUND + margin, "an idle connection was kept for {lived:?} (bound {BOUND:?})");
+    let (status, log) = server.terminate();
+    assert!(status.success(), "SIGTERM is still a clean exit: {status}\n{log}");
+}
