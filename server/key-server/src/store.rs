@@ -114,7 +114,10 @@ impl Store {
         let fresh =
             sqlx::query("INSERT INTO used_certificates (id, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(upload.certificate_id.to_vec())
-                .bind(upload.certificate_expires_at)
+                // Rounded up to the hour: the id need only be remembered until
+                // the certificate expires, and the exact expiry (upload + 15
+                // minutes) would date the upload to the second.
+                .bind(hour_ceiling(upload.certificate_expires_at))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -368,5 +371,13 @@ impl Sealing {
     /// the connection is next used.
     pub async fn rollback(self) -> Result<(), StoreError> {
         Ok(self.tx.rollback().await?)
+    }
+}
+
+/// `t` rounded up to a whole hour.
+fn hour_ceiling(t: i64) -> i64 {
+    match t.rem_euclid(3600) {
+        0 => t,
+        r => t + (3600 - r),
     }
 }
