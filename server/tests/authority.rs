@@ -42,6 +42,7 @@ common::on_both_databases!(
     policy_versions_are_checked_signed_published_and_kept,
     the_database_holds_no_code_token_or_patient_data,
     only_x_chaff_1_is_chaff_and_other_values_touch_nothing,
+    device_requests_must_be_sent_as_json,
 );
 
 /// Yesterday (the test day is 2026-05-10): the test date of every code.
@@ -954,5 +955,65 @@ async fn only_x_chaff_1_is_chaff_and_other_values_touch_nothing(db: Db) {
     }
     // None of them used the token (nor counted against it).
     let (status, certified) = certify(&server, token, &hmac).await;
+    assert_eq!(status, 200, "{certified}");
+}
+
+async fn device_requests_must_be_sent_as_json(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let (code, _) = issue(&portal, "short").await;
+    let (_, hmac) = hmac_for(&keys(47, 1, server.clock.now().day()), &[], 7);
+    let send = |path: &'static str, body: Value, content_type: Option<&'static str>, chaff: bool| {
+        let mut request = server.client.post(format!("{}{path}", server.base));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        if chaff {
+            request = request.header("X-Chaff", "1");
+        }
+        let request = request.body(serde_json::to_vec(&body).expect("json"));
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.expect("body");
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null), bytes.len())
+        }
+    };
+    // A cross-site form (text/plain, urlencoded, multipart) cannot claim a
+    // code or spend the short-code budget; neither can chaff without JSON.
+    let refused = [None, Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("multipart/form-data")];
+    let request = json!({ "code": code, "padding": "" });
+    for content_type in refused {
+        for chaff in [false, true] {
+            let (status, answer, size) = send("/v1/verify", request.clone(), content_type, chaff).await;
+            assert_eq!(
+                (status, answer["status"].as_str(), size),
+                (415, Some("unsupported_media_type"), 512),
+                "{content_type:?}, chaff {chaff}: {answer}"
+            );
+        }
+    }
+    let wrong = json!({ "code": "00000000", "padding": "" });
+    for _ in 0..3 {
+        assert_eq!(send("/v1/verify", wrong.clone(), Some("text/plain"), false).await.0, 415);
+    }
+    let now = server.authority_state().now_i64();
+    let failures = server
+        .authority_state()
+        .store
+        .counter(now - now.rem_euclid(3600), greenlight_server::authority::store::counter::SHORT_FAILURES)
+        .await
+        .expect("counter");
+    assert_eq!(failures, 0, "refused forms spend nothing of the short-code budget");
+    // The code is still there, for JSON with a charset.
+    let (status, verified, _) = send("/v1/verify", request, Some("application/json; charset=utf-8"), false).await;
+    assert_eq!(status, 200, "{verified}");
+    let token = verified["token"].as_str().expect("token").to_owned();
+    let request = json!({ "token": token, "upload_hmac": hmac, "padding": "" });
+    for content_type in refused {
+        let (status, answer, size) = send("/v1/certificate", request.clone(), content_type, false).await;
+        assert_eq!((status, answer["status"].as_str(), size), (415, Some("unsupported_media_type"), 512), "{answer}");
+    }
+    let (status, certified, _) = send("/v1/certificate", request, Some("application/json"), false).await;
     assert_eq!(status, 200, "{certified}");
 }

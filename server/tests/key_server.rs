@@ -28,6 +28,7 @@ common::on_both_databases!(
     only_x_chaff_1_is_chaff,
     without_an_authority_key_bad_input_gets_its_4xx_and_uploads_a_503,
     pending_keys_count_keys_waiting_for_their_embargo,
+    an_upload_must_be_sent_as_json,
 );
 
 fn trusted(server: &TestServer) -> TrustedKeys {
@@ -210,7 +211,11 @@ async fn chaff_looks_like_a_real_upload_and_stores_nothing(db: Db) {
         serde_json::to_vec(&upload(&server.authority, server.clock.now(), &keys(11, 2, server.clock.now().day()), &[]))
             .expect("json");
     let send = |chaff: bool| {
-        let request = server.client.post(format!("{}/v1/publish", server.base)).body(body.clone());
+        let request = server
+            .client
+            .post(format!("{}/v1/publish", server.base))
+            .header("content-type", "application/json")
+            .body(body.clone());
         let request = if chaff { request.header("X-Chaff", "1") } else { request };
         async move { request.send().await.expect("request") }
     };
@@ -327,8 +332,14 @@ async fn bad_input_gets_a_4xx_and_the_server_keeps_serving(db: Db) {
         Ok(response) => assert_eq!(response.status(), 413),
         Err(e) => assert!(e.is_request(), "refused mid-body: {e}"),
     }
-    let response =
-        server.client.post(format!("{}/v1/publish", server.base)).body("\u{0}\u{1}junk").send().await.expect("request");
+    let response = server
+        .client
+        .post(format!("{}/v1/publish", server.base))
+        .header("content-type", "application/json")
+        .body("\u{0}\u{1}junk")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 400);
     assert_eq!(server.get("/v1/nowhere").await.status(), 404);
     let wrong_method = server.client.delete(format!("{}/v1/publish", server.base)).send().await.expect("request");
@@ -446,7 +457,11 @@ async fn only_x_chaff_1_is_chaff(db: Db) {
         serde_json::to_vec(&upload(&server.authority, server.clock.now(), &keys(17, 2, server.clock.now().day()), &[]))
             .expect("json");
     let send = |values: &[&str]| {
-        let mut request = server.client.post(format!("{}/v1/publish", server.base)).body(body.clone());
+        let mut request = server
+            .client
+            .post(format!("{}/v1/publish", server.base))
+            .header("content-type", "application/json")
+            .body(body.clone());
         for value in values {
             request = request.header("X-Chaff", *value);
         }
@@ -540,4 +555,51 @@ async fn pending_keys_count_keys_waiting_for_their_embargo(db: Db) {
     server.clock.set(today.end().0 + 7200);
     assert_eq!(server.seal().await.expect("batch").keys, 1);
     assert_eq!(pending().await, 0);
+}
+
+async fn an_upload_must_be_sent_as_json(db: Db) {
+    let server = TestServer::start(db).await;
+    let body =
+        serde_json::to_vec(&upload(&server.authority, server.clock.now(), &keys(21, 2, server.clock.now().day()), &[]))
+            .expect("json");
+    let send = |content_types: &[&str], chaff: bool| {
+        let mut request = server.client.post(format!("{}/v1/publish", server.base)).body(body.clone());
+        for content_type in content_types {
+            request = request.header("content-type", *content_type);
+        }
+        if chaff {
+            request = request.header("X-Chaff", "1");
+        }
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.expect("body");
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null), bytes.len())
+        }
+    };
+    // What a web page's form can send, and other near misses: refused,
+    // chaff as well, padded like every answer, nothing kept.
+    let refused: [&[&str]; 7] = [
+        &[],
+        &["text/plain"],
+        &["application/x-www-form-urlencoded"],
+        &["multipart/form-data; boundary=x"],
+        &["application/jsonx"],
+        &["application/json-patch+json"],
+        &["application/json", "application/json"],
+    ];
+    for content_types in refused {
+        for chaff in [false, true] {
+            let (status, answer, size) = send(content_types, chaff).await;
+            assert_eq!(
+                (status, answer["status"].as_str(), size),
+                (415, Some("unsupported_media_type"), 512),
+                "{content_types:?}, chaff {chaff}: {answer}"
+            );
+        }
+    }
+    assert_eq!(server.stored_keys().await, 0, "a refused upload stores nothing");
+    let (status, answer, _) = send(&["Application/JSON; charset=utf-8"], false).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("accepted")), "parameters and case are fine");
+    assert_eq!(server.stored_keys().await, 2);
 }

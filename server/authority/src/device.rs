@@ -59,6 +59,29 @@ fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Au
     move |e| AuthorityError::unavailable(what, e)
 }
 
+/// Whether a request says its body is JSON: exactly one `Content-Type`,
+/// `application/json` (any case), with or without parameters such as
+/// `; charset=utf-8`. Phones always send it; requiring it keeps a web page
+/// from posting a "simple" cross-site form to `/v1/verify` (and spending
+/// the shared short-code failure budget, §4.1).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(axum::http::header::CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    value
+        .to_str()
+        .is_ok_and(|text| text.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn unsupported_media_type() -> AuthorityError {
+    AuthorityError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "the body must be sent as Content-Type: application/json",
+    )
+}
+
 /// Whether a request is chaff: exactly one `X-Chaff` header, whose value
 /// is exactly `1`. No header is a real request; any other value, or the
 /// header twice, is refused (400 `invalid_chaff`) before anything is read
@@ -87,11 +110,15 @@ pub fn is_chaff(headers: &HeaderMap) -> Result<bool, AuthorityError> {
         (status = 400, description = "Not JSON, or not a code's format (`invalid_json`, `invalid_code`), or an `X-Chaff` header other than `1` (`invalid_chaff`)", body = VerifyResponse),
         (status = 403, description = "Unknown (`code_invalid`) or expired (`code_expired`) code", body = VerifyResponse),
         (status = 409, description = "The code was used before (`code_used`)", body = VerifyResponse),
+        (status = 415, description = "No `Content-Type: application/json` (parameters such as `; charset=utf-8` allowed), chaff included (`unsupported_media_type`); nothing read or counted", body = VerifyResponse),
         (status = 429, description = "Too many wrong short codes this hour (`too_many_attempts`)", body = VerifyResponse),
         (status = 503, description = "Database unavailable", body = VerifyResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub async fn verify(State(state): State<Arc<AuthorityState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !is_json(&headers) {
+        return unsupported_media_type().verify_answer();
+    }
     let chaff = match is_chaff(&headers) {
         Ok(chaff) => chaff,
         Err(error) => return error.verify_answer(),
@@ -179,11 +206,15 @@ async fn verify_real(state: &AuthorityState, body: &[u8]) -> Result<Response, Au
         (status = 400, description = "Not JSON (`invalid_json`), the HMAC is not 32 bytes of base64url (`invalid_hmac`), or an `X-Chaff` header other than `1` (`invalid_chaff`)", body = CertificateResponse),
         (status = 403, description = "Unknown (`token_invalid`) or expired (`token_expired`) token", body = CertificateResponse),
         (status = 409, description = "The token was used before (`token_used`)", body = CertificateResponse),
+        (status = 415, description = "No `Content-Type: application/json` (parameters such as `; charset=utf-8` allowed), chaff included (`unsupported_media_type`); nothing read or counted", body = CertificateResponse),
         (status = 429, description = "Too many failed attempts with this token (`too_many_attempts`)", body = CertificateResponse),
         (status = 503, description = "Database unavailable", body = CertificateResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub async fn certificate(State(state): State<Arc<AuthorityState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !is_json(&headers) {
+        return unsupported_media_type().certificate_answer();
+    }
     let chaff = match is_chaff(&headers) {
         Ok(chaff) => chaff,
         Err(error) => return error.certificate_answer(),

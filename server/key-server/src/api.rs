@@ -225,11 +225,16 @@ pub fn validate(
         (status = 403, description = "Certificate expired, not yet valid, or issued for another upload", body = PublishResponse),
         (status = 409, description = "Certificate already used", body = PublishResponse),
         (status = 413, description = "Body too large"),
+        (status = 415, description = "No `Content-Type: application/json` (parameters such as `; charset=utf-8` allowed), chaff included (`unsupported_media_type`); nothing read", body = PublishResponse),
         (status = 429, description = "Too many failed attempts with this certificate", body = PublishResponse),
         (status = 503, description = "Database unavailable (`unavailable`), or no health authority trusted (`not_configured`, only once the body is a well-formed upload)", body = PublishResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 async fn publish(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !is_json(&headers) {
+        state.metrics.publish.get_or_create(&Outcome { outcome: "rejected" }).inc();
+        return unsupported_media_type().publish_answer();
+    }
     let chaff = match is_chaff(&headers) {
         Ok(chaff) => chaff,
         Err(refusal) => {
@@ -258,6 +263,30 @@ async fn publish(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     };
     state.latency.record(started.elapsed());
     response
+}
+
+/// Whether a request says its body is JSON: exactly one `Content-Type`,
+/// `application/json` (any case), with or without parameters such as
+/// `; charset=utf-8`. A phone's requests always are; requiring it keeps a
+/// web page from posting a "simple" cross-site form (which cannot send
+/// this type without a CORS preflight, and there is no CORS here).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    value
+        .to_str()
+        .is_ok_and(|text| text.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The refusal of a body that is not declared as JSON (415).
+pub fn unsupported_media_type() -> KeyServerError {
+    KeyServerError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "the body must be sent as Content-Type: application/json",
+    )
 }
 
 /// Whether a request is chaff: exactly one `X-Chaff` header, whose value

@@ -123,7 +123,8 @@ impl TestServer {
     }
 
     pub async fn post_raw(&self, body: Vec<u8>, chaff: bool) -> (u16, Value, usize) {
-        let mut request = self.client.post(format!("{}/v1/publish", self.base)).body(body);
+        let mut request =
+            self.client.post(format!("{}/v1/publish", self.base)).header("content-type", "application/json").body(body);
         if chaff {
             request = request.header("X-Chaff", "1");
         }
