@@ -37,3 +37,33 @@ impl LatencyModel {
         Duration::from_secs_f64((avg * (0.5 + jitter)).max(0.0) / 1e6)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The delay follows the real requests' recent latency: after a run of
+    /// real requests taking 80 ms, chaff waits between half and one and a
+    /// half times that, spread over the whole range (not a constant an
+    /// observer could tell apart).
+    #[test]
+    fn chaff_waits_around_the_recent_real_latency() {
+        let model = LatencyModel::default();
+        for _ in 0..200 {
+            model.record(Duration::from_millis(80));
+        }
+        let delays: Vec<f64> = (0..2_000).map(|_| model.delay().as_secs_f64() * 1e3).collect();
+        assert!(delays.iter().all(|d| (40.0..=120.0).contains(d)), "within ±50 % of 80 ms");
+        let below = delays.iter().filter(|d| **d < 80.0).count();
+        assert!((800..=1_200).contains(&below), "about half below the average: {below} of 2000");
+        let (min, max) = delays.iter().fold((f64::MAX, 0.0f64), |(lo, hi), d| (lo.min(*d), hi.max(*d)));
+        assert!(min < 45.0 && max > 115.0, "spread over the range: {min:.1}–{max:.1} ms");
+
+        // A slower server is imitated too.
+        for _ in 0..200 {
+            model.record(Duration::from_millis(300));
+        }
+        let mean = (0..2_000).map(|_| model.delay().as_secs_f64() * 1e3).sum::<f64>() / 2_000.0;
+        assert!((270.0..=330.0).contains(&mean), "mean {mean:.1} ms follows the new latency");
+    }
+}
