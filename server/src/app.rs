@@ -34,6 +34,8 @@ use tower_http::trace::TraceLayer;
 pub struct Running {
     /// The address it listens on (useful with port 0).
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `--metrics-listen` was given.
+    pub metrics_addr: Option<SocketAddr>,
     /// The key server's state, when it runs in this process (not with
     /// `authority serve`).
     pub state: Option<Arc<AppState>>,
@@ -201,7 +203,16 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
         ),
     ));
     let (shutdown, mut stop) = watch::channel(false);
-    let serve = tokio::spawn(serve(listener, router, Duration::from_secs(config.request_timeout), stop.clone()));
+    let timeout = Duration::from_secs(config.request_timeout);
+    let mut tasks = vec![tokio::spawn(serve(listener, router, timeout, stop.clone()))];
+    let mut metrics_addr = None;
+    if let (Some(at), Some(state)) = (config.metrics_listen, &state) {
+        let listener =
+            TcpListener::bind(at).await.map_err(|e| StartError(format!("cannot listen for metrics on {at}: {e}")))?;
+        metrics_addr = Some(listener.local_addr().map_err(|e| StartError(e.to_string()))?);
+        tracing::info!(addr = ?metrics_addr, "metrics served apart from the public API");
+        tasks.push(tokio::spawn(serve(listener, api::metrics_router(state.clone()), timeout, stop.clone())));
+    }
     let jobs = {
         let state = state.clone();
         let authority = authority.clone();
@@ -247,7 +258,8 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
             }
         })
     };
-    Ok(Running { addr, state, authority, db, shutdown, tasks: vec![serve, jobs] })
+    tasks.push(jobs);
+    Ok(Running { addr, metrics_addr, state, authority, db, shutdown, tasks })
 }
 
 /// Serves `router` on `listener` over HTTP/1.1 until `stop` turns true,

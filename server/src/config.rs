@@ -62,6 +62,12 @@ pub struct Args {
     #[arg(long, env = "GREENLIGHT_MAX_BODY", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1024..=1_048_576))]
     pub max_body: u64,
 
+    /// Serve Prometheus `/metrics` on this address, apart from the public
+    /// API [default: not served]. Metrics can tell a real upload from
+    /// chaff: give a loopback or private-network address, never the public one.
+    #[arg(long, env = "GREENLIGHT_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Seconds after which a request is abandoned.
     #[arg(long, env = "GREENLIGHT_REQUEST_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_timeout: u64,
@@ -237,6 +243,7 @@ pub fn config_from_args(args: Args) -> Result<Config, String> {
             reveal_delay_secs: args.reveal_delay_secs,
             max_body: usize::try_from(args.max_body).map_err(|e| e.to_string())?,
             request_timeout: args.request_timeout,
+            metrics_listen: args.metrics_listen,
         })
     }
 }

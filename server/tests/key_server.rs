@@ -238,8 +238,10 @@ async fn chaff_looks_like_a_real_upload_and_stores_nothing(db: Db) {
     // Chaff never touched the database: the real upload is the only one.
     assert_eq!(server.stored_keys().await, 2);
     assert_eq!(server.dump().await.iter().filter(|r| r.starts_with("used_certificates:")).count(), 1);
-    let metrics = server.get("/metrics").await.text().await.expect("metrics");
+    let metrics = server.metrics().await;
     assert!(metrics.contains("greenlight_publish_requests_total{outcome=\"chaff\"} 1"), "{metrics}");
+    // The counters that tell chaff from real uploads are not public.
+    assert_eq!(server.get("/metrics").await.status(), 404, "no /metrics on the public API");
 }
 
 async fn the_index_answers_304_and_files_are_immutable(db: Db) {
@@ -540,7 +542,7 @@ async fn pending_keys_count_keys_waiting_for_their_embargo(db: Db) {
     let server = TestServer::start(db).await;
     let today = server.clock.now().day();
     let pending = || async {
-        let metrics = server.get("/metrics").await.text().await.expect("metrics");
+        let metrics = server.metrics().await;
         let line = metrics.lines().find(|l| l.starts_with("greenlight_pending_keys ")).expect("the gauge is listed");
         line.trim_start_matches("greenlight_pending_keys ").parse::<i64>().expect("a number")
     };

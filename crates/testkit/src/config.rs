@@ -86,6 +86,9 @@ impl LoopbackConfig {
             embargo: 7200,
             min_batch_keys: self.min_batch_keys,
             reveal_delay_secs: 0,
+            // Metrics on their own loopback port, as an operator would
+            // serve them apart from the public API.
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             max_body: 65_536,
             request_timeout: self.request_timeout,
         }

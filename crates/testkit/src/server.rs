@@ -429,6 +429,16 @@ impl TestServer {
         self.running().state.as_deref().expect("this server runs the key server")
     }
 
+    /// The private metrics listener's `/metrics` URL.
+    ///
+    /// # Panics
+    ///
+    /// When the server runs no key server (or a restart failed).
+    pub fn metrics_url(&self) -> String {
+        let addr = self.running().metrics_addr.expect("the key server serves metrics on its own port");
+        format!("http://{addr}/metrics")
+    }
+
     /// The health authority's state, when it runs in this server.
     pub fn authority_state(&self) -> Option<&AuthorityState> {
         self.running.as_ref()?.authority.as_deref()

@@ -537,8 +537,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus metrics, OpenMetrics text format", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String)))]
+/// Prometheus metrics (on the private metrics listener only).
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     // Counted now, not at the last export run: keys uploaded since, and
     // those still waiting for their embargo, are pending too.
@@ -564,7 +563,7 @@ async fn openapi() {}
         title = "Greenlight key server",
         description = "Authorized uploads and signed, content-addressed export files (spec/protocol.md); revealed visits handed to the health authority (spec/authority.md §5.1)."
     ),
-    paths(publish, authority_file, revealed, index, file, health, metrics, openapi),
+    paths(publish, authority_file, revealed, index, file, health, openapi),
     components(schemas(PublishRequest, UploadKey, PublishResponse, ListedFile, AuthorityFileKind, RevealedPage))
 )]
 pub struct KeyServerDoc;
@@ -595,6 +594,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/index", get(index))
         .route("/v1/files/{sha256}", get(file))
         .route("/health", get(health))
-        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// `GET /metrics` alone, for the private metrics listener
+/// (`--metrics-listen`): the counters can tell a real upload from chaff,
+/// so they are not part of the public API.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(state)
 }

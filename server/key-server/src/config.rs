@@ -34,6 +34,10 @@ pub struct Config {
     pub max_body: usize,
     /// Request timeout in seconds.
     pub request_timeout: u64,
+    /// Where `/metrics` is served, apart from the public API (`None`: not
+    /// at all). Metrics can tell real uploads from chaff, so they belong on
+    /// a private address.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Parses an Ed25519 public key written as 64 hex digits.

@@ -144,6 +144,13 @@ impl TestServer {
     }
 
     /// Every row of the database, as text.
+    /// What the private metrics listener (`--metrics-listen`) answers.
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(self.metrics_url()).send().await.expect("metrics answer");
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("metrics text")
+    }
+
     pub async fn dump(&self) -> Vec<String> {
         self.state().store.dump().await.expect("dump")
     }
