@@ -26,7 +26,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Router, extract::DefaultBodyLimit};
-use greenlight_api::CHAFF_HEADER;
 use greenlight_protocol::certificate::{Certificate, CertificateId, DayKind};
 use greenlight_protocol::codec::to_base64url;
 use greenlight_protocol::report::ReportType;
@@ -59,21 +58,6 @@ fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Au
     move |e| AuthorityError::unavailable(what, e)
 }
 
-/// Whether a request says its body is JSON: exactly one `Content-Type`,
-/// `application/json` (any case), with or without parameters such as
-/// `; charset=utf-8`. Phones always send it; requiring it keeps a web page
-/// from posting a "simple" cross-site form to `/v1/verify` (and spending
-/// the shared short-code failure budget, §4.1).
-pub fn is_json(headers: &HeaderMap) -> bool {
-    let mut values = headers.get_all(axum::http::header::CONTENT_TYPE).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return false;
-    };
-    value
-        .to_str()
-        .is_ok_and(|text| text.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
-}
-
 fn unsupported_media_type() -> AuthorityError {
     AuthorityError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -82,21 +66,10 @@ fn unsupported_media_type() -> AuthorityError {
     )
 }
 
-/// Whether a request is chaff: exactly one `X-Chaff` header, whose value
-/// is exactly `1`. No header is a real request; any other value, or the
-/// header twice, is refused (400 `invalid_chaff`) before anything is read
-/// or counted, so a mistaken client neither claims a code unnoticed nor
-/// has a real request dropped as chaff.
+/// The chaff rule ([`greenlight_service::request::chaff`]) as this
+/// service's error.
 pub fn is_chaff(headers: &HeaderMap) -> Result<bool, AuthorityError> {
-    let mut values = headers.get_all(CHAFF_HEADER).iter();
-    match (values.next(), values.next()) {
-        (None, _) => Ok(false),
-        (Some(value), None) if value.as_bytes() == b"1" => Ok(true),
-        _ => Err(AuthorityError::bad(
-            "invalid_chaff",
-            "X-Chaff must be absent (a real request) or exactly `X-Chaff: 1` (chaff)",
-        )),
-    }
+    greenlight_service::request::chaff(headers).map_err(|invalid| AuthorityError::bad(invalid.code, invalid.message))
 }
 
 /// Exchange an upload code for a token.
@@ -116,7 +89,7 @@ pub fn is_chaff(headers: &HeaderMap) -> Result<bool, AuthorityError> {
     )
 )]
 pub async fn verify(State(state): State<Arc<AuthorityState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if !is_json(&headers) {
+    if !greenlight_service::request::is_json(&headers) {
         return unsupported_media_type().verify_answer();
     }
     let chaff = match is_chaff(&headers) {
@@ -212,7 +185,7 @@ async fn verify_real(state: &AuthorityState, body: &[u8]) -> Result<Response, Au
     )
 )]
 pub async fn certificate(State(state): State<Arc<AuthorityState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if !is_json(&headers) {
+    if !greenlight_service::request::is_json(&headers) {
         return unsupported_media_type().certificate_answer();
     }
     let chaff = match is_chaff(&headers) {

@@ -15,7 +15,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use greenlight_api::CHAFF_HEADER;
 use greenlight_protocol::certificate::{Certificate, UploadedKey};
 use greenlight_protocol::time::UnixTime;
 use greenlight_service::answer::{padded_json, with_retry_after};
@@ -231,7 +230,7 @@ pub fn validate(
     )
 )]
 async fn publish(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if !is_json(&headers) {
+    if !greenlight_service::request::is_json(&headers) {
         state.metrics.publish.get_or_create(&Outcome { outcome: "rejected" }).inc();
         return unsupported_media_type().publish_answer();
     }
@@ -265,21 +264,6 @@ async fn publish(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     response
 }
 
-/// Whether a request says its body is JSON: exactly one `Content-Type`,
-/// `application/json` (any case), with or without parameters such as
-/// `; charset=utf-8`. A phone's requests always are; requiring it keeps a
-/// web page from posting a "simple" cross-site form (which cannot send
-/// this type without a CORS preflight, and there is no CORS here).
-pub fn is_json(headers: &HeaderMap) -> bool {
-    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return false;
-    };
-    value
-        .to_str()
-        .is_ok_and(|text| text.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
-}
-
 /// The refusal of a body that is not declared as JSON (415).
 pub fn unsupported_media_type() -> KeyServerError {
     KeyServerError::new(
@@ -289,20 +273,10 @@ pub fn unsupported_media_type() -> KeyServerError {
     )
 }
 
-/// Whether a request is chaff: exactly one `X-Chaff` header, whose value
-/// is exactly `1`. No header is a real request; any other value, or the
-/// header twice, is a mistake the client must hear about (400
-/// `invalid_chaff`), never a silently dropped upload.
+/// The chaff rule ([`greenlight_service::request::chaff`]) as this
+/// service's error.
 pub fn is_chaff(headers: &HeaderMap) -> Result<bool, KeyServerError> {
-    let mut values = headers.get_all(CHAFF_HEADER).iter();
-    match (values.next(), values.next()) {
-        (None, _) => Ok(false),
-        (Some(value), None) if value.as_bytes() == b"1" => Ok(true),
-        _ => Err(KeyServerError::bad(
-            "invalid_chaff",
-            "X-Chaff must be absent (a real request) or exactly `X-Chaff: 1` (chaff)",
-        )),
-    }
+    greenlight_service::request::chaff(headers).map_err(KeyServerError::from)
 }
 
 async fn publish_real(state: &AppState, body: &[u8]) -> Result<u64, KeyServerError> {

@@ -1,8 +1,9 @@
 //! What the key server and the health authority are both built from, and
 //! nothing of either's rules: the database connection and its migrations
 //! runner ([`db`]), the clock ([`clock`]), the latency chaff imitates
-//! ([`chaff`]), the fixed-size answers and `Retry-After` ([`answer`]), and
-//! start-up errors and private key files.
+//! ([`chaff`]), the fixed-size answers and `Retry-After` ([`answer`]), the
+//! chaff header and content type every device request is checked for
+//! ([`request`]), and start-up errors and private key files.
 //!
 //! The two services share only this, the HTTP contract (`greenlight-api`)
 //! and the protocol (`greenlight-protocol`); neither depends on the other.
@@ -12,6 +13,7 @@ pub mod answer;
 pub mod chaff;
 pub mod clock;
 pub mod db;
+pub mod request;
 
 use std::path::Path;
 
