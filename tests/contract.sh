@@ -15,7 +15,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 version=4.32.5
 venv="${HOME}/.cache/greenlight/schemathesis-${version}"
 if [ ! -x "${venv}/bin/schemathesis" ]; then
-    python3 -m venv "${venv}"
+    rm -rf "${venv}"
+    if ! python3 -m venv "${venv}" 2>/dev/null; then
+        # Debian's python3 needs its venv module as a package.
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        rm -rf "${venv}"
+        python3 -m venv "${venv}"
+    fi
     "${venv}/bin/pip" install --quiet "schemathesis==${version}"
 fi
 
