@@ -579,22 +579,32 @@ async fn a_phone_whose_clock_was_set_back_records_nothing() {
     use greenlight_ble::calibration::Calibration;
     use greenlight_ble::sim::{DeviceSpec, Position, SharedWorld, SimConfig, SimWorld, ZoneId};
     use greenlight_client::daemon::{Daemon, DaemonConfig};
-    // The phone has already seen an index signed on Wednesday; someone then
-    // sets its clock back to Monday to replay Monday's IDs (time travel).
+    // Bob's phone syncs on Wednesday with the real server and so has seen
+    // an index signed on Wednesday (its clock floor, earned, not planted);
+    // someone then sets its clock back to Monday to replay Monday's IDs.
+    let town = Town::new().await;
+    let (alice, bob) = (town.phone("alice").await, town.phone("bob").await);
+    let wednesday = MONDAY + 2 * 86_400 + 9 * HOUR;
+    town.set(wednesday);
+    town.publish_policy().await;
+    sync::sync(&bob.store, &town.settings(), &reqwest::Client::new(), town.now(), &mut |_| {})
+        .await
+        .expect("Wednesday's sync");
+    let floor = bob.store.time_state("clock_floor").await.expect("state").expect("a floor after a sync");
+    assert_eq!(floor, UnixTime(wednesday), "the floor is the synced index's time");
+
     let start = UnixTime(MONDAY + 9 * HOUR);
     let world = SharedWorld::new(SimWorld::new(SimConfig { seed: 8, start, ..SimConfig::default() }).expect("world"));
     let at = |x| DeviceSpec::new(Calibration::DEFAULT).at(Position::new(x, 0.0), ZoneId::OUTDOORS);
-    let town = Town::new().await;
-    let (alice, bob) = (town.phone("alice").await, town.phone("bob").await);
-    bob.store.set_state("clock_floor", &(MONDAY + 2 * 86_400).to_le_bytes()).await.expect("floor");
     let config = DaemonConfig { sync_every_secs: u64::MAX / 4, ..DaemonConfig::default() };
     let mut a =
         Daemon::start(alice.store.clone(), world.add_device(at(0.0)), None, config, start).await.expect("daemon");
     let mut b = Daemon::start(bob.store.clone(), world.add_device(at(1.0)), None, config, start).await.expect("daemon");
     let (mut stored, mut dropped) = (0, 0);
-    for _ in 0..40 {
+    // Twenty minutes of Monday, the clock moving on with the radio.
+    for i in 1..=40 {
         world.advance(30);
-        let now = UnixTime(start.0 + 30);
+        let now = UnixTime(start.0 + 30 * i);
         a.tick(now).await.expect("tick");
         let tick = b.tick(now).await.expect("tick");
         stored += tick.stored;
@@ -603,6 +613,45 @@ async fn a_phone_whose_clock_was_set_back_records_nothing() {
     assert_eq!(stored, 0, "nothing recorded while the clock is behind the floor");
     assert!(dropped > 0, "but the radio did hear something: {dropped}");
     assert!(bob.store.sightings().await.expect("sightings").is_empty());
+    // Alice's phone, never synced, has no floor and records as usual.
+    assert!(!alice.store.sightings().await.expect("sightings").is_empty(), "the same radio, recorded");
+}
+
+/// A replayed older index (genuine, signed by the key server, but older
+/// than one the phone already saw) is refused and changes nothing: a stale
+/// cache or an attacker cannot roll the phone back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_index_than_one_already_seen_is_refused() {
+    let town = Town::new().await;
+    let phone = town.phone("rollback").await;
+    let http = reqwest::Client::new();
+    // Monday's index, as an attacker or a stale cache keeps it.
+    let monday_index =
+        http.get(format!("{}/v1/index", town.server.base)).send().await.expect("index").bytes().await.expect("bytes");
+    let wednesday = MONDAY + 2 * 86_400 + 9 * HOUR;
+    town.set(wednesday);
+    town.publish_policy().await;
+    sync::sync(&phone.store, &town.settings(), &http, town.now(), &mut |_| {}).await.expect("Wednesday's sync");
+    let floor = phone.store.time_state("clock_floor").await.expect("state");
+
+    // The old index, served where the phone looks for its key server.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let replay = format!("http://{}", listener.local_addr().expect("addr"));
+    let app = axum::Router::new().route(
+        "/v1/index",
+        axum::routing::get(move || {
+            let bytes = monday_index.clone();
+            async move { bytes }
+        }),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let settings = Settings { server: replay, ..town.settings() };
+    let error = sync::sync(&phone.store, &settings, &http, town.now(), &mut |_| {})
+        .await
+        .expect_err("an older index is refused");
+    assert!(format!("{error}").contains("older"), "{error}");
+    assert_eq!(phone.store.time_state("clock_floor").await.expect("state"), floor, "the floor did not move back");
+    server.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
