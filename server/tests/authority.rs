@@ -10,11 +10,10 @@ use common::{ADMIN_PASSWORD, Db, Key, Portal, TestServer, between, keys};
 use greenlight_protocol::certificate::{UploadHmacKey, UploadedKey, upload_hmac};
 use greenlight_protocol::checkin::{CheckInDayKey, VenueMatcher};
 use greenlight_protocol::codec::to_base64url;
-use greenlight_protocol::daily_key::PublishedKey;
 use greenlight_protocol::export::ExportBatch;
 use greenlight_protocol::index::{FileKind, Index};
 use greenlight_protocol::policy::ColorPolicy;
-use greenlight_protocol::report::{ReportType, TransmissionRisk};
+use greenlight_protocol::report::ReportType;
 use greenlight_protocol::signing::TrustedKeys;
 use greenlight_protocol::time::DayNumber;
 use greenlight_protocol::trace::{RELEASE_BUNDLE_MAGIC, ReleaseRequest, RevealedCheckIn, TraceBatch};
@@ -99,14 +98,7 @@ async fn verify(server: &TestServer, code: &str) -> (u16, Value) {
 /// What the phone computes before asking for a certificate.
 fn hmac_for(keys: &[Key], checkins: &[Vec<u8>], seed: u64) -> (UploadHmacKey, String) {
     let key = UploadHmacKey::generate(&mut ChaCha20Rng::seed_from_u64(seed));
-    let uploaded: Vec<UploadedKey> = keys
-        .iter()
-        .map(|k| UploadedKey {
-            key: PublishedKey(k.bytes),
-            day: DayNumber(k.day),
-            transmission_risk: TransmissionRisk::new(k.risk).expect("risk"),
-        })
-        .collect();
+    let uploaded: Vec<UploadedKey> = keys.iter().map(Key::uploaded).collect();
     let refs: Vec<&[u8]> = checkins.iter().map(Vec::as_slice).collect();
     let hmac = upload_hmac(&key, &uploaded, &refs).expect("hmac");
     (key, to_base64url(&hmac))

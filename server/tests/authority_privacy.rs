@@ -13,8 +13,6 @@ mod common;
 use common::{ADMIN_PASSWORD, Db, Key, Portal, T0};
 use greenlight_protocol::certificate::{UploadHmacKey, UploadedKey, upload_hmac};
 use greenlight_protocol::codec::to_base64url;
-use greenlight_protocol::daily_key::PublishedKey;
-use greenlight_protocol::report::TransmissionRisk;
 use greenlight_protocol::time::DayNumber;
 use greenlight_protocol::trace::RevealedCheckIn;
 use greenlight_protocol::venue::{AuthorityPublicKey, Epoch, VenueInfo, VenueKind, VenueMasterSecret};
@@ -72,14 +70,7 @@ async fn a_copy_of_the_authoritys_database_ties_no_code_to_the_minute_of_its_upl
         server.clock.set(T0 + claim * 60 + 17);
         let verified = post(&server, "/v1/verify", json!({ "code": code })).await;
         let keys: Vec<Key> = common::keys(50 + i as u64, 2, today);
-        let uploaded: Vec<UploadedKey> = keys
-            .iter()
-            .map(|k| UploadedKey {
-                key: PublishedKey(k.bytes),
-                day: DayNumber(k.day),
-                transmission_risk: TransmissionRisk::new(k.risk).expect("risk"),
-            })
-            .collect();
+        let uploaded: Vec<UploadedKey> = keys.iter().map(Key::uploaded).collect();
         let revealed = visit(if i == 0 { "Shop Alpha" } else { "Shop Beta" }, 60 + i as u64, &trace_key, today);
         let hmac_key = UploadHmacKey::generate(&mut ChaCha20Rng::seed_from_u64(70 + i as u64));
         let hmac = upload_hmac(&hmac_key, &uploaded, &[revealed.as_slice()]).expect("hmac");

@@ -306,14 +306,7 @@ async fn authority_init_makes_private_keys_an_admin_and_a_key_the_server_trusts(
     let signing = greenlight_protocol::signing::SigningKey::from_bytes(&seed);
     let uploaded = keys(23, 2, now().day());
     let hmac_key = UploadHmacKey::from_bytes([5; 32]);
-    let list: Vec<UploadedKey> = uploaded
-        .iter()
-        .map(|k| UploadedKey {
-            key: greenlight_protocol::daily_key::PublishedKey(k.bytes),
-            day: greenlight_protocol::time::DayNumber(k.day),
-            transmission_risk: greenlight_protocol::report::TransmissionRisk::new(k.risk).expect("risk"),
-        })
-        .collect();
+    let list: Vec<UploadedKey> = uploaded.iter().map(common::Key::uploaded).collect();
     let hmac = upload_hmac(&hmac_key, &list, &[]).expect("hmac");
     let certificate = Certificate::new(
         ReportType::ClinicalDiagnosis,

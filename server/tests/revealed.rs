@@ -246,14 +246,7 @@ impl PhoneReport<'_> {
         let (status, verified) = post(format!("{}/v1/verify", self.authority), json!({ "code": code })).await;
         assert_eq!(status, 200, "{verified}");
         let hmac_key = greenlight_protocol::certificate::UploadHmacKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
-        let uploaded: Vec<_> = keys
-            .iter()
-            .map(|k| greenlight_protocol::certificate::UploadedKey {
-                key: greenlight_protocol::daily_key::PublishedKey(k.bytes),
-                day: DayNumber(k.day),
-                transmission_risk: greenlight_protocol::report::TransmissionRisk::new(k.risk).expect("risk"),
-            })
-            .collect();
+        let uploaded: Vec<_> = keys.iter().map(Key::uploaded).collect();
         let hmac = greenlight_protocol::certificate::upload_hmac(&hmac_key, &uploaded, &[visit]).expect("hmac");
         let request = json!({ "token": verified["token"], "upload_hmac": to_base64url(&hmac) });
         let (status, certified) = post(format!("{}/v1/certificate", self.authority), request).await;

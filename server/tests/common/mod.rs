@@ -195,6 +195,18 @@ pub struct Key {
     pub risk: u8,
 }
 
+impl Key {
+    /// The key as the protocol's type: what a certificate's upload HMAC
+    /// covers.
+    pub fn uploaded(&self) -> UploadedKey {
+        UploadedKey {
+            key: PublishedKey(self.bytes),
+            day: DayNumber(self.day),
+            transmission_risk: TransmissionRisk::new(self.risk).expect("risk"),
+        }
+    }
+}
+
 /// `n` random keys for the days before `today`.
 pub fn keys(seed: u64, n: usize, today: DayNumber) -> Vec<Key> {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
@@ -212,14 +224,8 @@ pub fn keys(seed: u64, n: usize, today: DayNumber) -> Vec<Key> {
 pub fn upload(authority: &Authority, now: UnixTime, keys: &[Key], checkins: &[Vec<u8>]) -> Value {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(now.0 ^ u64::from(keys.first().map_or(0, |k| k.bytes[0])));
     let hmac_key = UploadHmacKey::generate(&mut rng);
-    let uploaded: Vec<UploadedKey> = keys
-        .iter()
-        .map(|k| UploadedKey {
-            key: PublishedKey(k.bytes),
-            day: DayNumber(k.day),
-            transmission_risk: TransmissionRisk::new(k.risk.min(8)).expect("risk"),
-        })
-        .collect();
+    // Risks above 8 are sent as they are (to be refused) but certified as 8.
+    let uploaded: Vec<UploadedKey> = keys.iter().map(|k| Key { risk: k.risk.min(8), ..*k }.uploaded()).collect();
     let refs: Vec<&[u8]> = checkins.iter().map(Vec::as_slice).collect();
     let hmac = upload_hmac(&hmac_key, &uploaded, &refs).expect("hmac");
     let certificate = Certificate::new(
