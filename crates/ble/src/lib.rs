@@ -2,7 +2,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod calibration;
+/// Per-model calibration and the one attenuation function, defined in the
+/// protocol crate (spec §6.4) so that phones without this transport use it too.
+pub use greenlight_protocol::calibration;
 pub mod clock;
 pub mod doctor;
 pub mod radio;

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod advert;
+pub mod calibration;
 pub mod certificate;
 pub mod checkin;
 pub mod codec;

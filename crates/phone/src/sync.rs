@@ -1,0 +1,396 @@
+//! Sync without the network: verified bytes in, exposures out.
+//!
+//! A driver fetches the signed index and hands it to
+//! [`Phone::begin_sync`], which refuses an index older than one already seen
+//! and lists the files not applied yet ([`SyncPlan`]). The driver fetches
+//! each in turn and hands its bytes to [`Phone::apply_next`]: the file is
+//! checked against the index's hash and its signature, matched locally, and
+//! its exposures and the new sync position are stored in one atomic step,
+//! so an interrupted sync resumes where it stopped and a file is never
+//! half-applied. [`Phone::finish_sync`] then moves the clock floor, forgets
+//! what is past the retention window and records the color.
+//!
+//! Matching rules (spec §6): a published key matches the sightings of its
+//! IDs inside each ID's interval plus the clock tolerance, only if its day
+//! had ended plus the embargo by the batch's publication time (the smaller
+//! of its signed end and now); each scan window in which the key was heard
+//! becomes one contact with the mean attenuation heard in it, computed
+//! with this phone's own RSSI correction (spec §6.4).
+
+use crate::store::{Exposure, Store, StoreError};
+use crate::{Phone, SCAN_PERIOD_SECS, time_state};
+use greenlight_protocol::checkin::{SealedCheckIn, VenueMatcher};
+use greenlight_protocol::color::ColorDecision;
+use greenlight_protocol::export::ExportBatch;
+use greenlight_protocol::index::{FileKind, Index, IndexEntry};
+use greenlight_protocol::matcher::{KeyMatch, MatchConfig, Sighting, SightingIndex};
+use greenlight_protocol::policy::{ColorPolicy, POLICY_MAGIC};
+use greenlight_protocol::signing::{SignedFile, TrustedKeys};
+use greenlight_protocol::time::{DayNumber, UnixTime};
+use greenlight_protocol::trace::{TraceBatch, TraceEntry};
+use std::collections::{BTreeMap, HashSet};
+
+/// State name of the clock floor: the newest index generation time seen.
+pub(crate) const CLOCK_FLOOR: &str = "clock_floor";
+/// State name of the last completed sync.
+pub(crate) const LAST_SYNC: &str = "last_sync";
+/// State name of the index's ETag, for a conditional fetch.
+const INDEX_ETAG: &str = "index_etag";
+/// State name of the newest verified policy (its signed bytes).
+const POLICY: &str = "policy";
+
+/// The keys a phone trusts, from its deployment.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    /// The key server's export keys: the index and export batches.
+    pub export: TrustedKeys,
+    /// The health authority's keys: trace batches and policies.
+    pub authority: TrustedKeys,
+}
+
+/// Why a sync step failed. Nothing of the failing step was stored.
+#[derive(Debug)]
+pub enum SyncError {
+    /// A file failed its hash, signature or format, or would roll the
+    /// phone back: rejected, not applied.
+    Rejected(String),
+    /// The driver called out of order (a file that is not the next one, a
+    /// finish before every file).
+    OutOfOrder(String),
+    /// The local store failed.
+    Store(StoreError),
+}
+
+impl std::fmt::Display for SyncError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncError::Rejected(e) => write!(f, "rejected a file from the key server: {e}"),
+            SyncError::OutOfOrder(e) => write!(f, "sync steps out of order: {e}"),
+            SyncError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SyncError {}
+
+impl From<StoreError> for SyncError {
+    fn from(e: StoreError) -> Self {
+        SyncError::Store(e)
+    }
+}
+
+/// Verifies a downloaded index with the export keys.
+pub fn verify_index(bytes: &[u8], trust: &Trust) -> Result<Index, SyncError> {
+    Index::verify(bytes, &trust.export).map_err(|e| SyncError::Rejected(format!("the index: {e}")))
+}
+
+/// A file checked against its index entry and verified.
+#[derive(Debug, Clone)]
+pub enum VerifiedFile {
+    /// A color policy, with its signed bytes (kept to be re-read).
+    Policy(ColorPolicy, Vec<u8>),
+    /// A trace batch (venue alerts).
+    Trace(TraceBatch),
+    /// An export batch (published keys).
+    Export(ExportBatch),
+}
+
+impl VerifiedFile {
+    /// Checks `bytes` against `entry`'s hash and verifies its signature:
+    /// export batches with the export keys, the rest with the authority's.
+    /// Verification depends only on the bytes, so phones that download the
+    /// same file may share the result.
+    pub fn verify(entry: &IndexEntry, bytes: &[u8], trust: &Trust) -> Result<Self, SyncError> {
+        let name = format!("{:?} #{}", entry.kind, entry.sequence);
+        entry.check(bytes).map_err(|_| SyncError::Rejected(format!("{name} does not match the index")))?;
+        let rejected = |e: greenlight_protocol::Error| SyncError::Rejected(format!("{name}: {e}"));
+        Ok(match entry.kind {
+            FileKind::ColorPolicy => {
+                VerifiedFile::Policy(ColorPolicy::verify(bytes, &trust.authority).map_err(rejected)?, bytes.to_vec())
+            }
+            FileKind::TraceBatch => VerifiedFile::Trace(TraceBatch::verify(bytes, &trust.authority).map_err(rejected)?),
+            FileKind::ExportBatch => VerifiedFile::Export(ExportBatch::verify(bytes, &trust.export).map_err(rejected)?),
+        })
+    }
+
+    fn kind(&self) -> FileKind {
+        match self {
+            VerifiedFile::Policy(..) => FileKind::ColorPolicy,
+            VerifiedFile::Trace(_) => FileKind::TraceBatch,
+            VerifiedFile::Export(_) => FileKind::ExportBatch,
+        }
+    }
+}
+
+/// One sync in progress: the verified index and the files still to apply.
+#[derive(Debug)]
+pub struct SyncPlan {
+    index: Index,
+    todo: Vec<IndexEntry>,
+    next: usize,
+    sightings: Option<SightingIndex>,
+    checkins: Option<HashSet<(DayNumber, [u8; 16])>>,
+    report: Applied,
+}
+
+impl SyncPlan {
+    /// The file to fetch and apply next; `None` when every file is applied.
+    pub fn next_file(&self) -> Option<&IndexEntry> {
+        self.todo.get(self.next)
+    }
+
+    /// Files applied and files in all, for a progress bar.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.next, self.todo.len())
+    }
+
+    /// What the sync has done so far.
+    pub fn report(&self) -> &Applied {
+        &self.report
+    }
+
+    /// Matches the rest of this sync's export batches against `sightings`
+    /// instead of every stored sighting. For a caller that has learnt, from
+    /// work shared by many phones (deriving each published key's IDs once),
+    /// which of this phone's stored sightings carry a published ID: a key
+    /// matches only sightings of its own IDs, so the result is the same.
+    pub fn only_sightings(&mut self, sightings: Vec<Sighting>) {
+        self.sightings = Some(SightingIndex::new(sightings, MatchConfig::default()));
+    }
+
+    /// Opens the rest of this sync's trace entries only against the stored
+    /// check-ins with these (day, tag): for a caller that knows the other
+    /// records are at venues the batch does not trace (an entry opens only
+    /// records of its own poster epoch), so the result is the same.
+    pub fn only_checkins(&mut self, records: impl IntoIterator<Item = (DayNumber, [u8; 16])>) {
+        self.checkins = Some(records.into_iter().collect());
+    }
+}
+
+/// What applying files found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Files applied.
+    pub files: usize,
+    /// Published keys checked.
+    pub keys: usize,
+    /// Exposures found.
+    pub exposures: usize,
+    /// Sightings of published keys refused (relayed, replayed, tampered).
+    pub rejected_sightings: usize,
+}
+
+impl<S: Store> Phone<S> {
+    /// The ETag of the index last applied, for a conditional fetch.
+    pub fn index_etag(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.state(INDEX_ETAG)
+    }
+
+    /// Starts a sync with a verified index (see [`verify_index`]): refuses
+    /// an index older than one already seen (a stale cache or a replay
+    /// cannot roll the phone back) and lists the files not applied yet:
+    /// policies, then trace batches, then export batches.
+    pub fn begin_sync(&mut self, index: Index) -> Result<SyncPlan, SyncError> {
+        let floor = self.clock_floor()?;
+        if index.generated_at() < floor {
+            return Err(SyncError::Rejected(format!(
+                "the index is older ({}) than one already seen ({})",
+                index.generated_at().iso_minute(),
+                floor.iso_minute()
+            )));
+        }
+        let mut todo = Vec::new();
+        for kind in [FileKind::ColorPolicy, FileKind::TraceBatch, FileKind::ExportBatch] {
+            todo.extend_from_slice(index.entries_after(kind, self.store.synced(kind)?));
+        }
+        Ok(SyncPlan { index, todo, next: 0, sightings: None, checkins: None, report: Applied::default() })
+    }
+
+    /// Verifies the next file's bytes and applies it (see
+    /// [`Phone::apply_verified`]).
+    pub fn apply_next(
+        &mut self,
+        plan: &mut SyncPlan,
+        bytes: &[u8],
+        trust: &Trust,
+        now: UnixTime,
+    ) -> Result<Applied, SyncError> {
+        let entry = plan.next_file().ok_or_else(|| SyncError::OutOfOrder("every file is already applied".into()))?;
+        let file = VerifiedFile::verify(entry, bytes, trust)?;
+        self.apply_verified(plan, &entry.clone(), &file, now)
+    }
+
+    /// Applies the plan's next file, already verified against `entry`:
+    /// matches it and stores its exposures with the new sync position in
+    /// one step. `now` is the phone's clock.
+    pub fn apply_verified(
+        &mut self,
+        plan: &mut SyncPlan,
+        entry: &IndexEntry,
+        file: &VerifiedFile,
+        now: UnixTime,
+    ) -> Result<Applied, SyncError> {
+        if plan.next_file() != Some(entry) || file.kind() != entry.kind {
+            return Err(SyncError::OutOfOrder(format!(
+                "{:?} #{} is not the next file of this sync",
+                entry.kind, entry.sequence
+            )));
+        }
+        let mut applied = Applied { files: 1, ..Applied::default() };
+        match file {
+            VerifiedFile::Policy(policy, bytes) => {
+                let newer = match self.policy()? {
+                    Some(current) => policy.supersedes(&current),
+                    None => true,
+                };
+                let state: Vec<(&str, &[u8])> = if newer { vec![(POLICY, bytes)] } else { Vec::new() };
+                self.store.apply(entry.kind, entry.sequence, &[], &state)?;
+            }
+            VerifiedFile::Trace(batch) => {
+                let mut records: Vec<SealedCheckIn> = self.store.checkins()?;
+                if let Some(only) = &plan.checkins {
+                    records.retain(|r| only.contains(&(r.day, r.tag)));
+                }
+                let exposures = if records.is_empty() {
+                    Vec::new()
+                } else {
+                    let days = self.store.checkin_days()?;
+                    venue_exposures(&VenueMatcher::new(&days, records), &batch.entries)
+                };
+                applied.exposures = exposures.len();
+                self.store.apply(entry.kind, entry.sequence, &exposures, &[])?;
+            }
+            VerifiedFile::Export(batch) => {
+                if plan.sightings.is_none() {
+                    plan.sightings = Some(SightingIndex::new(self.store.sightings()?, MatchConfig::default()));
+                }
+                let index = plan.sightings.as_ref().expect("built above");
+                // Publication time: the smaller of the signed end and now (spec §6.2).
+                let published_at = batch.end().min(now);
+                let keys = batch.records().iter().map(|r| (r.key, r.day));
+                let (matches, stats) = index.match_keys(keys, published_at);
+                applied.keys = usize::try_from(stats.keys).unwrap_or(usize::MAX);
+                let mut exposures = Vec::new();
+                for m in &matches {
+                    applied.rejected_sightings += m.rejected.len();
+                    let record = &batch.records()[m.key];
+                    exposures.extend(contacts(index, m, record.transmission_risk.level(), self.calibration));
+                }
+                applied.exposures = exposures.len();
+                self.store.apply(entry.kind, entry.sequence, &exposures, &[])?;
+            }
+        }
+        plan.next += 1;
+        plan.report.files += applied.files;
+        plan.report.keys += applied.keys;
+        plan.report.exposures += applied.exposures;
+        plan.report.rejected_sightings += applied.rejected_sightings;
+        Ok(applied)
+    }
+
+    /// Ends a sync whose every file was applied: the index's time becomes
+    /// the clock floor, its `etag` is kept for the next conditional fetch,
+    /// the sync time is recorded, the past is forgotten and the color is
+    /// computed and recorded.
+    pub fn finish_sync(
+        &mut self,
+        plan: SyncPlan,
+        etag: Option<&[u8]>,
+        now: UnixTime,
+    ) -> Result<(Applied, ColorDecision), SyncError> {
+        if let Some(entry) = plan.next_file() {
+            return Err(SyncError::OutOfOrder(format!(
+                "{:?} #{} and later files are not applied yet",
+                entry.kind, entry.sequence
+            )));
+        }
+        let floor = self.clock_floor()?.max(plan.index.generated_at());
+        self.store.set_state(CLOCK_FLOOR, &floor.0.to_le_bytes())?;
+        if let Some(etag) = etag {
+            self.store.set_state(INDEX_ETAG, etag)?;
+        }
+        Ok((plan.report, self.synced_at(now)?))
+    }
+
+    /// Records a sync that found the index unchanged (HTTP 304).
+    pub fn sync_unchanged(&mut self, now: UnixTime) -> Result<ColorDecision, StoreError> {
+        self.synced_at(now)
+    }
+
+    fn synced_at(&mut self, now: UnixTime) -> Result<ColorDecision, StoreError> {
+        self.store.set_state(LAST_SYNC, &now.0.to_le_bytes())?;
+        self.housekeeping(now)?;
+        self.status_and_record(now)
+    }
+
+    /// When the last sync completed.
+    pub fn last_sync(&self) -> Result<Option<UnixTime>, StoreError> {
+        time_state(&self.store, LAST_SYNC)
+    }
+
+    /// The newest verified policy the phone holds.
+    pub fn policy(&self) -> Result<Option<ColorPolicy>, StoreError> {
+        let Some(bytes) = self.store.state(POLICY)? else { return Ok(None) };
+        // It was verified when stored; parse the body again without a key.
+        let file = SignedFile::parse(&POLICY_MAGIC, &bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        ColorPolicy::decode_body(file.body).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// Turns a key's verified sightings into contacts: one per scan window in
+/// which the phone heard it, with the mean attenuation heard in that
+/// window, each attenuation the sender's advertised power minus this
+/// phone's calibrated RSSI (spec §6.4).
+pub fn contacts(
+    index: &SightingIndex,
+    m: &KeyMatch,
+    risk: u8,
+    receiver: greenlight_protocol::calibration::Calibration,
+) -> Vec<Exposure> {
+    let mut windows: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+    for verified in &m.sightings {
+        let s = &index.sightings()[verified.sighting];
+        let attenuation = receiver.attenuation_db(verified.metadata.tx_power, s.rssi);
+        windows.entry(s.seen_at.0 / SCAN_PERIOD_SECS).or_default().push(u32::from(attenuation));
+    }
+    windows
+        .values()
+        .map(|a| {
+            let mean = a.iter().sum::<u32>() / u32::try_from(a.len()).unwrap_or(1).max(1);
+            Exposure::Ble {
+                day: m.day.0,
+                attenuation_db: u8::try_from(mean).unwrap_or(u8::MAX),
+                seconds: u32::try_from(SCAN_PERIOD_SECS).unwrap_or(u32::MAX),
+                transmission_risk: risk,
+            }
+        })
+        .collect()
+}
+
+/// Opens the check-ins that `entries` trace and turns each into an
+/// exposure: the visit, its minutes inside the traced window and the
+/// authority's message.
+pub fn venue_exposures(matcher: &VenueMatcher, entries: &[TraceEntry]) -> Vec<Exposure> {
+    matcher
+        .match_entries(entries)
+        .into_iter()
+        .map(|m| {
+            // The overlap starts at the later of arrival and the traced window.
+            let start = m.visit.arrival.max(entries[m.entry].window_start);
+            Exposure::Venue {
+                day: start.day().0,
+                start: m.visit.arrival.0,
+                end: m.visit.departure.0,
+                overlap_minutes: m.overlap_minutes,
+                venue: m.visit.info.name.clone(),
+                message: m.message,
+            }
+        })
+        .collect()
+}
+
+/// The recommended policy, for a phone that has not synced yet (it is
+/// stale then anyway).
+pub(crate) fn fallback_policy() -> ColorPolicy {
+    ColorPolicy::recommended(0, UnixTime(0))
+}
