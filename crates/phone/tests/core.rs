@@ -1,0 +1,899 @@
+//! The resident core driven the way its drivers drive it: a seeded RNG for
+//! every random draw, a clock moved by hand, an in-memory store, and real
+//! signed files, posters and advertisements from the protocol crate. Each
+//! expectation is derived by hand beside it.
+
+use greenlight_phone::checkin::verify_poster;
+use greenlight_phone::report::CodeFacts;
+use greenlight_phone::store::CheckInDayState;
+use greenlight_phone::sync::verify_index;
+use greenlight_phone::{
+    Applied, CheckInError, CheckedIn, Exposure, MemoryStore, Phone, Recorded, ReportError, Reported, Store, SyncError,
+    VerifiedFile,
+};
+use greenlight_protocol::certificate::upload_hmac;
+use greenlight_protocol::color::{Color, Diagnosis};
+use greenlight_protocol::daily_key::Metadata;
+use greenlight_protocol::export::ExportRecord;
+use greenlight_protocol::index::FileKind;
+use greenlight_protocol::matcher::Sighting;
+use greenlight_protocol::report::ReportType;
+use greenlight_protocol::time::{DayNumber, UnixTime};
+use greenlight_protocol::trace::RevealedCheckIn;
+use greenlight_protocol::venue::VenueKind;
+use std::collections::HashSet;
+use support::*;
+
+/// A town in miniature: phones, a key server with its signing keys, venues
+/// with their posters, and the driver loop of a sync.
+mod support {
+    use greenlight_phone::report::CodeFacts;
+    use greenlight_phone::sync::verify_index;
+    use greenlight_phone::{Applied, MemoryStore, Phone, SyncError, Trust};
+    use greenlight_protocol::calibration::Calibration;
+    use greenlight_protocol::color::ColorDecision;
+    use greenlight_protocol::export::{ExportBatch, ExportRecord, Region};
+    use greenlight_protocol::index::{FileKind, Index, IndexEntry};
+    use greenlight_protocol::matcher::Sighting;
+    use greenlight_protocol::policy::ColorPolicy;
+    use greenlight_protocol::report::ReportType;
+    use greenlight_protocol::signing::{SigningKey, TrustedKeys};
+    use greenlight_protocol::time::{DayNumber, UnixTime};
+    use greenlight_protocol::trace::{TraceBatch, TraceEntry, TraceSecret};
+    use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    /// The day of the encounters (2024-10-04, a Friday).
+    pub(crate) const D: DayNumber = DayNumber(20_000);
+
+    /// A loud sender that also hears 3 dB low: its own correction must
+    /// play no part in what a receiver computes.
+    pub(crate) const SENDER: Calibration = Calibration { tx_power_dbm: -20, rssi_correction_db: 3 };
+    /// A quieter receiver that hears 7 dB low.
+    pub(crate) const RECEIVER: Calibration = Calibration { tx_power_dbm: -30, rssi_correction_db: 7 };
+
+    /// `hour:minute` UTC on `day`.
+    pub(crate) fn at(day: DayNumber, hour: u64, minute: u64) -> UnixTime {
+        day.start().plus(hour * 3600 + minute * 60)
+    }
+
+    pub(crate) fn rng(seed: u64) -> ChaCha20Rng {
+        ChaCha20Rng::seed_from_u64(seed)
+    }
+
+    pub(crate) fn phone(calibration: Calibration) -> Phone<MemoryStore> {
+        Phone::new(MemoryStore::new(), calibration)
+    }
+
+    /// A second phone with a copy of `phone`'s store.
+    pub(crate) fn twin(phone: &Phone<MemoryStore>) -> Phone<MemoryStore> {
+        Phone::new(phone.store().clone(), phone.calibration())
+    }
+
+    /// What a scanner records when it hears `sender` at `at` with `rssi`.
+    pub(crate) fn heard(sender: &mut Phone<MemoryStore>, at: UnixTime, rssi: i8, rng: &mut ChaCha20Rng) -> Sighting {
+        let ad = sender.advertisement(at, rng).expect("store").expect("the sender is broadcasting");
+        Sighting { id: ad.id, metadata: ad.metadata, rssi, seen_at: at }
+    }
+
+    /// Reports `phone`'s keys at `now` (a confirmed test, symptoms from
+    /// `onset`) and returns them as the key server publishes them.
+    pub(crate) fn report(
+        phone: &mut Phone<MemoryStore>,
+        now: UnixTime,
+        onset: DayNumber,
+        rng: &mut ChaCha20Rng,
+    ) -> Vec<ExportRecord> {
+        let code = CodeFacts { report_type: ReportType::ConfirmedTest, day: onset, symptom_onset: true };
+        let upload = phone.start_report(now).expect("keys to report").upload(&code, &[], rng).expect("an upload");
+        phone.complete_report(&upload).expect("store");
+        upload
+            .keys
+            .iter()
+            .map(|k| ExportRecord {
+                key: k.key,
+                day: k.day,
+                transmission_risk: k.transmission_risk,
+                report_type: code.report_type,
+            })
+            .collect()
+    }
+
+    /// One signed file and its index entry.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Published {
+        pub(crate) entry: IndexEntry,
+        pub(crate) bytes: Vec<u8>,
+    }
+
+    /// The key server (export key) and the health authority (authority key).
+    pub(crate) struct KeyServer {
+        export: SigningKey,
+        authority: SigningKey,
+        region: Region,
+    }
+
+    impl KeyServer {
+        pub(crate) fn new() -> Self {
+            KeyServer {
+                export: SigningKey::from_bytes(&[1; 32]),
+                authority: SigningKey::from_bytes(&[2; 32]),
+                region: Region::new("XA").expect("region"),
+            }
+        }
+
+        /// What a phone of this deployment trusts.
+        pub(crate) fn trust(&self) -> Trust {
+            Trust {
+                export: TrustedKeys::from_keys([self.export.verifying_key()]),
+                authority: TrustedKeys::from_keys([self.authority.verifying_key()]),
+            }
+        }
+
+        /// An export batch of uploads received in `[start, end)`.
+        pub(crate) fn export_batch(
+            &self,
+            sequence: u64,
+            start: UnixTime,
+            end: UnixTime,
+            records: Vec<ExportRecord>,
+        ) -> Published {
+            let batch = ExportBatch::new(self.region.clone(), sequence, start, end, records).expect("batch");
+            self.export_signed_by(&self.export, &batch)
+        }
+
+        /// `batch` signed by `key` (the export key, or a forger's).
+        pub(crate) fn export_signed_by(&self, key: &SigningKey, batch: &ExportBatch) -> Published {
+            let bytes = batch.sign(key);
+            let entry =
+                IndexEntry::for_file(FileKind::ExportBatch, batch.sequence(), batch.start(), batch.end(), &bytes)
+                    .expect("entry");
+            Published { entry, bytes }
+        }
+
+        /// The recommended policy as version `sequence`.
+        pub(crate) fn policy(&self, sequence: u32, issued_at: UnixTime) -> Published {
+            let bytes = ColorPolicy::recommended(sequence, issued_at).sign(&self.authority);
+            let entry = IndexEntry::for_file(
+                FileKind::ColorPolicy,
+                u64::from(sequence),
+                issued_at,
+                issued_at.plus(86_400),
+                &bytes,
+            )
+            .expect("entry");
+            Published { entry, bytes }
+        }
+
+        /// A trace batch of `entries`.
+        pub(crate) fn trace_batch(&self, sequence: u64, created_at: UnixTime, entries: Vec<TraceEntry>) -> Published {
+            let batch = TraceBatch::new(self.region.clone(), sequence, created_at, entries).expect("batch");
+            let bytes = batch.sign(&self.authority);
+            let entry =
+                IndexEntry::for_file(FileKind::TraceBatch, sequence, created_at.minus(3600), created_at, &bytes)
+                    .expect("entry");
+            Published { entry, bytes }
+        }
+
+        /// The signed index of `files`.
+        pub(crate) fn index(&self, generated_at: UnixTime, files: &[&Published]) -> Vec<u8> {
+            Index::new(self.region.clone(), generated_at, files.iter().map(|f| f.entry).collect())
+                .expect("index")
+                .sign(&self.export)
+        }
+    }
+
+    /// The bytes the key server serves for `entry`.
+    pub(crate) fn fetch<'a>(files: &'a [&Published], entry: &IndexEntry) -> &'a [u8] {
+        &files.iter().find(|f| f.entry == *entry).expect("the server has every listed file").bytes
+    }
+
+    /// A whole sync as a driver runs it: verify the index, fetch and apply
+    /// each file in turn, finish.
+    pub(crate) fn sync(
+        phone: &mut Phone<MemoryStore>,
+        server: &KeyServer,
+        index: &[u8],
+        files: &[&Published],
+        now: UnixTime,
+    ) -> Result<(Applied, ColorDecision), SyncError> {
+        let trust = server.trust();
+        let mut plan = phone.begin_sync(verify_index(index, &trust)?)?;
+        while let Some(entry) = plan.next_file().copied() {
+            phone.apply_next(&mut plan, fetch(files, &entry), &trust, now)?;
+        }
+        phone.finish_sync(plan, None, now)
+    }
+
+    /// A venue, its owner's secret and the health authority's trace key.
+    pub(crate) struct Venue {
+        master: VenueMasterSecret,
+        authority: AuthorityTraceKey,
+        pub(crate) info: VenueInfo,
+    }
+
+    impl Venue {
+        pub(crate) fn new(name: &str, kind: VenueKind, rng: &mut ChaCha20Rng) -> Self {
+            Venue {
+                master: VenueMasterSecret::generate(rng),
+                authority: AuthorityTraceKey::generate(rng),
+                info: VenueInfo { name: name.into(), address: "Main St 5".into(), kind },
+            }
+        }
+
+        /// A poster of the epoch that is the whole of `day`, scannable from
+        /// `from` until `until`: a printed sheet is live all day, a screen
+        /// for a few minutes.
+        pub(crate) fn poster(&self, day: DayNumber, from: UnixTime, until: UnixTime, rng: &mut ChaCha20Rng) -> Poster {
+            let epoch = Epoch::new(day.start(), 24 * 60).expect("epoch");
+            let opened = self.master.open_epoch(epoch, &self.authority.public_key(), rng).expect("opens");
+            self.master.poster(&self.info, &opened, from, until).expect("signs")
+        }
+
+        /// The printed sheet of `day`.
+        pub(crate) fn sheet(&self, day: DayNumber, rng: &mut ChaCha20Rng) -> Poster {
+            self.poster(day, day.start(), day.end(), rng)
+        }
+
+        /// The published trace of `poster`'s epoch for a case there in
+        /// `[from, until)`, made by owner and authority together.
+        pub(crate) fn trace(
+            &self,
+            poster: &Poster,
+            from: UnixTime,
+            until: UnixTime,
+            message: &str,
+            rng: &mut ChaCha20Rng,
+        ) -> TraceEntry {
+            let epoch = *poster.poster_epoch();
+            let owner = self.master.owner_share(&epoch.epoch);
+            let authority = self.authority.open_share(poster.venue_key(), &epoch).expect("share");
+            let secret = TraceSecret::combine(&owner, &authority, &epoch).expect("secret");
+            TraceEntry::new(&secret, &epoch, from, until, message, rng).expect("entry")
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rotation
+
+#[test]
+fn the_broadcast_id_changes_every_ten_minutes_and_stops_once_the_day_key_is_published() {
+    let mut rng = rng(1);
+    let mut phone = phone(SENDER);
+    // 09:00:30 is in slot 54 (9 × 6); 09:09:59 still is; 09:10:00 is slot 55.
+    let first = phone.advertisement(at(D, 9, 0).plus(30), &mut rng).expect("store").expect("broadcasting");
+    let same = phone.advertisement(at(D, 9, 9).plus(59), &mut rng).expect("store").expect("broadcasting");
+    let next = phone.advertisement(at(D, 9, 10), &mut rng).expect("store").expect("broadcasting");
+    assert_eq!(same, first, "one ID for the whole interval");
+    assert_ne!(next.id, first.id, "a new ID in the next interval");
+
+    let (key, released) = phone.store().daily_key(D).expect("store").expect("drawn on the first broadcast");
+    assert!(!released);
+    let schedule = key.schedule(D);
+    assert_eq!(first.id, schedule.id(54));
+    assert_eq!(next.id, schedule.id(55));
+    // The metadata is sealed under the same key and carries the sender's power.
+    assert_eq!(schedule.open_metadata(&next.id, &next.metadata).expect("authentic"), Metadata::v1(-20));
+
+    // Another day, another key.
+    let tomorrow = phone.advertisement(at(D.plus(1), 9, 0), &mut rng).expect("store").expect("broadcasting");
+    let (key_tomorrow, _) = phone.store().daily_key(D.plus(1)).expect("store").expect("drawn");
+    assert_ne!(key_tomorrow, key);
+    assert_eq!(tomorrow.id, key_tomorrow.schedule(D.plus(1)).id(54));
+
+    // Reported at 12:00: today's key is public and never broadcast again,
+    // in this interval or a later one.
+    let published = report(&mut phone, at(D, 12, 0), D, &mut rng);
+    assert_eq!(published.iter().map(|r| r.day).collect::<Vec<_>>(), vec![D]);
+    assert_eq!(published[0].key.0, *key.expose_secret());
+    assert_eq!(phone.advertisement(at(D, 12, 0), &mut rng).expect("store"), None);
+    assert_eq!(phone.advertisement(at(D, 23, 59), &mut rng).expect("store"), None);
+}
+
+// ---------------------------------------------------------------------------
+// Clock floor
+
+#[test]
+fn sightings_timed_before_the_last_signed_index_are_refused() {
+    let mut rng = rng(2);
+    let server = KeyServer::new();
+    let mut sender = phone(SENDER);
+    let mut receiver = phone(RECEIVER);
+
+    // No sync yet, no floor: anything is believed.
+    assert_eq!(receiver.clock_floor().expect("store"), UnixTime(0));
+    let before_sync = heard(&mut sender, at(D, 8, 0), -70, &mut rng);
+    assert_eq!(
+        receiver.record_sightings(&[before_sync]).expect("store"),
+        Recorded { stored: 1, behind_clock_floor: 0 }
+    );
+
+    let generated = at(D, 10, 0);
+    let index = server.index(generated, &[]);
+    sync(&mut receiver, &server, &index, &[], at(D, 10, 5)).expect("sync");
+    assert_eq!(receiver.clock_floor().expect("store"), generated);
+
+    // The clock is set back: what it times before 10:00 is refused.
+    let old = heard(&mut sender, generated.minus(1), -70, &mut rng);
+    let older = heard(&mut sender, at(D, 8, 30), -70, &mut rng);
+    let on_the_floor = heard(&mut sender, generated, -70, &mut rng);
+    let later = heard(&mut sender, generated.plus(60), -70, &mut rng);
+    let recorded = receiver.record_sightings(&[old, on_the_floor, older, later]).expect("store");
+    assert_eq!(recorded, Recorded { stored: 2, behind_clock_floor: 2 });
+    let stored = receiver.store().sightings().expect("store");
+    assert_eq!(stored, vec![before_sync, on_the_floor, later], "nothing behind the floor was kept");
+}
+
+// ---------------------------------------------------------------------------
+// Check-ins
+
+#[test]
+fn a_poster_that_is_not_genuine_or_not_live_is_refused_and_nothing_is_stored() {
+    let mut rng = rng(3);
+    let venue = Venue::new("Café Aurora", VenueKind::Restaurant, &mut rng);
+    // A screen poster live 12:00–12:05; phones allow 2 minutes of clock error.
+    let screen = venue.poster(D, at(D, 12, 0), at(D, 12, 5), &mut rng);
+    let text = screen.to_text();
+
+    assert!(verify_poster(&text, at(D, 12, 6)).is_ok(), "within the tolerance");
+    assert!(matches!(verify_poster("not a poster", at(D, 12, 1)), Err(CheckInError::Forged(_))));
+    assert!(matches!(verify_poster("GL1:AAAA", at(D, 12, 1)), Err(CheckInError::Forged(_))));
+    // One character of the signed text changed: the signature fails.
+    let mut edited = text.clone().into_bytes();
+    let i = edited.len() / 2;
+    edited[i] = if edited[i] == b'A' { b'B' } else { b'A' };
+    let edited = String::from_utf8(edited).expect("ascii");
+    assert!(matches!(verify_poster(&edited, at(D, 12, 1)), Err(CheckInError::Forged(_))));
+    // 12:07 is 2 minutes past the end: a photo of an old screen.
+    assert!(matches!(verify_poster(&text, at(D, 12, 7)), Err(CheckInError::Stale(_))));
+    // 11:57 is 3 minutes early: the phone's clock is wrong.
+    assert!(matches!(verify_poster(&text, at(D, 11, 57)), Err(CheckInError::Stale(_))));
+
+    let phone = phone(RECEIVER);
+    assert!(phone.store().checkins().expect("store").is_empty());
+    assert!(phone.visits().expect("store").is_empty());
+}
+
+#[test]
+fn a_check_in_lasts_the_typical_stay_a_rescan_extends_it_and_check_out_records_the_real_departure() {
+    let mut rng = rng(4);
+    let venue = Venue::new("Café Aurora", VenueKind::Restaurant, &mut rng);
+    let sheet = venue.sheet(D, &mut rng);
+    let mut phone = phone(RECEIVER);
+
+    // A restaurant's typical stay is 90 minutes: 12:00 → 13:30.
+    let poster = verify_poster(&sheet.to_text(), at(D, 12, 0)).expect("genuine and live");
+    let checked_in = phone.check_in(&poster, at(D, 12, 0), &mut rng).expect("check in");
+    let expected =
+        CheckedIn { venue: "Café Aurora".into(), arrival: at(D, 12, 0), departure: at(D, 13, 30), extended: false };
+    assert_eq!(checked_in, expected);
+    let visit = RevealedCheckIn { poster: sheet.clone(), arrival: at(D, 12, 0), departure: at(D, 13, 30) };
+    assert_eq!(phone.visits().expect("store"), vec![visit]);
+
+    // A rescan at 12:45 keeps the 12:00 arrival and plans 12:45 + 90 = 14:15.
+    let rescan = phone.check_in(&poster, at(D, 12, 45), &mut rng).expect("rescan");
+    assert_eq!(
+        rescan,
+        CheckedIn { arrival: at(D, 12, 0), departure: at(D, 14, 15), extended: true, ..expected.clone() }
+    );
+    assert_eq!(phone.store().checkins().expect("store").len(), 1, "one record, replaced");
+    let visits = phone.visits().expect("store");
+    assert_eq!((visits.len(), visits[0].arrival, visits[0].departure), (1, at(D, 12, 0), at(D, 14, 15)));
+
+    // Leaving at 13:05 re-seals the visit with the real departure.
+    let out = phone.check_out(at(D, 13, 5), &mut rng).expect("check out");
+    assert_eq!(out, CheckedIn { arrival: at(D, 12, 0), departure: at(D, 13, 5), extended: false, ..expected });
+    let visits = phone.visits().expect("store");
+    assert_eq!((visits.len(), visits[0].arrival, visits[0].departure), (1, at(D, 12, 0), at(D, 13, 5)));
+    assert_eq!(phone.store().checkins().expect("store").len(), 1);
+
+    // Nothing is in progress any more.
+    assert!(matches!(phone.check_out(at(D, 13, 6), &mut rng), Err(CheckInError::NoActiveVisit)));
+}
+
+#[test]
+fn checking_out_with_no_visit_in_progress_is_refused() {
+    let mut rng = rng(5);
+    let mut phone = phone(RECEIVER);
+    assert!(matches!(phone.check_out(at(D, 12, 0), &mut rng), Err(CheckInError::NoActiveVisit)));
+
+    // A shop visit (30 minutes) has ended by itself by 12:31.
+    let venue = Venue::new("Corner Shop", VenueKind::Shop, &mut rng);
+    let sheet = venue.sheet(D, &mut rng);
+    phone.check_in(&sheet, at(D, 12, 0), &mut rng).expect("check in");
+    assert!(matches!(phone.check_out(at(D, 12, 31), &mut rng), Err(CheckInError::NoActiveVisit)));
+    assert_eq!(phone.visits().expect("store")[0].departure, at(D, 12, 30), "the automatic check-out stands");
+}
+
+#[test]
+fn with_the_diary_off_no_visit_is_kept_readable_but_rescan_and_check_out_still_work() {
+    let mut rng = rng(6);
+    let venue = Venue::new("Café Aurora", VenueKind::Restaurant, &mut rng);
+    let sheet = venue.sheet(D, &mut rng);
+    let mut phone = phone(RECEIVER);
+
+    // A visit in the diary, then the diary turned off: the diary is gone,
+    // the sealed record (for venue alerts) stays.
+    phone.check_in(&sheet, at(D, 8, 0), &mut rng).expect("check in");
+    phone.check_out(at(D, 8, 20), &mut rng).expect("check out");
+    assert_eq!(phone.visits().expect("store").len(), 1);
+    phone.set_diary(false).expect("store");
+    assert!(!phone.diary_enabled().expect("store"));
+    assert!(phone.visits().expect("store").is_empty(), "turning the diary off deletes it");
+    assert_eq!(phone.store().checkins().expect("store").len(), 1);
+
+    let other = Venue::new("Gym North", VenueKind::Leisure, &mut rng).sheet(D, &mut rng);
+    // A leisure venue's typical stay is 120 minutes: 18:00 → 20:00.
+    let checked_in = phone.check_in(&other, at(D, 18, 0), &mut rng).expect("check in");
+    assert_eq!((checked_in.arrival, checked_in.departure, checked_in.extended), (at(D, 18, 0), at(D, 20, 0), false));
+    let rescan = phone.check_in(&other, at(D, 18, 30), &mut rng).expect("rescan");
+    assert_eq!((rescan.arrival, rescan.departure, rescan.extended), (at(D, 18, 0), at(D, 20, 30), true));
+    let out = phone.check_out(at(D, 19, 0), &mut rng).expect("check out");
+    assert_eq!((out.venue.as_str(), out.arrival, out.departure), ("Gym North", at(D, 18, 0), at(D, 19, 0)));
+
+    assert!(phone.visits().expect("store").is_empty(), "nothing readable was kept");
+    assert_eq!(phone.store().checkins().expect("store").len(), 2, "one sealed record per visit");
+    assert!(matches!(phone.check_out(at(D, 19, 1), &mut rng), Err(CheckInError::NoActiveVisit)));
+}
+
+#[test]
+#[ignore = "bug: set_diary(false) clears the diary without keeping the visit in progress as Secret::ActiveVisit, \
+            so check_out finds no visit (crates/phone/src/checkin.rs, set_diary)"]
+fn turning_the_diary_off_during_a_visit_still_lets_the_resident_check_out() {
+    let mut rng = rng(7);
+    let sheet = Venue::new("Café Aurora", VenueKind::Restaurant, &mut rng).sheet(D, &mut rng);
+    let mut phone = phone(RECEIVER);
+    phone.check_in(&sheet, at(D, 12, 0), &mut rng).expect("check in");
+    phone.set_diary(false).expect("store");
+    let out = phone.check_out(at(D, 12, 20), &mut rng).expect("the visit is still in progress");
+    assert_eq!((out.arrival, out.departure), (at(D, 12, 0), at(D, 12, 20)));
+}
+
+#[test]
+#[ignore = "bug: with the diary off, visit_with_tag finds no earlier visit once it was checked out (the active \
+            visit is cleared), so a rescan of the same epoch replaces the sealed record of the first visit instead \
+            of merging with it, and a trace of the first visit's time no longer alerts \
+            (crates/phone/src/checkin.rs, check_in / visit_with_tag)"]
+fn with_the_diary_off_a_rescan_after_check_out_keeps_the_first_arrival() {
+    let mut rng = rng(8);
+    let server = KeyServer::new();
+    let venue = Venue::new("Café Aurora", VenueKind::Restaurant, &mut rng);
+    let sheet = venue.sheet(D, &mut rng);
+    let mut phone = phone(RECEIVER);
+    phone.set_diary(false).expect("store");
+    phone.check_in(&sheet, at(D, 12, 0), &mut rng).expect("check in");
+    phone.check_out(at(D, 12, 30), &mut rng).expect("check out");
+    // Back at 15:00 under the same daily poster: the rule for a rescan of
+    // the same epoch is the first arrival and the later departure, as with
+    // the diary on (12:00 → 16:30).
+    let again = phone.check_in(&sheet, at(D, 15, 0), &mut rng).expect("rescan");
+
+    // Whatever the diary setting, a case there 12:00–12:30 alerts: 30
+    // minutes of overlap, yellow.
+    let trace = venue.trace(&sheet, at(D, 12, 0), at(D, 12, 30), "A case was here at lunch.", &mut rng);
+    let trace = server.trace_batch(1, at(D, 19, 0), vec![trace]);
+    let policy = server.policy(1, at(D, 0, 0));
+    let index = server.index(at(D, 19, 0), &[&policy, &trace]);
+    let (_, decision) = sync(&mut phone, &server, &index, &[&policy, &trace], at(D, 20, 0)).expect("sync");
+    let overlaps: Vec<u32> = phone
+        .venue_alerts()
+        .expect("store")
+        .iter()
+        .map(|e| match e {
+            Exposure::Venue { overlap_minutes, .. } => *overlap_minutes,
+            Exposure::Ble { .. } => 0,
+        })
+        .collect();
+    assert_eq!(overlaps, vec![30]);
+    assert_eq!(decision.color, Color::Yellow);
+    assert_eq!((again.arrival, again.departure, again.extended), (at(D, 12, 0), at(D, 16, 30), true));
+}
+
+// ---------------------------------------------------------------------------
+// Sync
+
+/// The Friday every sync test starts from. The receiver sat near sender A
+/// from 10:00 to 10:20, passed a stranger at 11:00 who never reports, and
+/// met sender F briefly at 11:30. A and E (whom the receiver never met)
+/// report at 01:00 on Saturday, F at 08:00. The key server publishes:
+///
+/// - `policy`: the recommended policy, version 1;
+/// - `batch1`: A's and E's keys, uploads of Saturday 00:00–03:00;
+/// - `batch2`: F's key, uploads of Saturday 03:00–09:00;
+/// - `index1` (Saturday 03:05): policy and batch 1; `index2` (09:05): all three.
+struct Friday {
+    server: KeyServer,
+    receiver: Phone<MemoryStore>,
+    /// Every key published, batch 1 then batch 2.
+    published: Vec<ExportRecord>,
+    policy: Published,
+    batch1: Published,
+    batch2: Published,
+    index1: Vec<u8>,
+    index2: Vec<u8>,
+}
+
+/// Receiver-measured RSSI of A each minute 10:00–10:19 (heard at :10 s).
+///
+/// Attenuation = A's −20 dBm − (RSSI + the receiver's +7 dB):
+/// - 10:00–10:05: −75 → 48, mean 48;
+/// - 10:05–10:10: −70, −80, −70, −80, −80 → 43, 53, 43, 53, 53, mean 245 / 5 = 49;
+/// - 10:10–10:15: −60 → 33;
+/// - 10:15–10:20: −90 → 63.
+const A_RSSI: [i8; 20] =
+    [-75, -75, -75, -75, -75, -70, -80, -70, -80, -80, -60, -60, -60, -60, -60, -90, -90, -90, -90, -90];
+
+/// The exposures A's key gives the receiver: one per 5-minute scan window,
+/// with A's transmission risk (symptoms on Friday itself: level 8).
+fn exposures_from_a() -> Vec<Exposure> {
+    [48, 49, 33, 63]
+        .into_iter()
+        .map(|attenuation_db| Exposure::Ble { day: D.0, attenuation_db, seconds: 300, transmission_risk: 8 })
+        .collect()
+}
+
+/// F was heard once, at −75 dBm: 48 dB, one window.
+fn exposure_from_f() -> Exposure {
+    Exposure::Ble { day: D.0, attenuation_db: 48, seconds: 300, transmission_risk: 8 }
+}
+
+fn friday(seed: u64) -> Friday {
+    let mut rng = rng(seed);
+    let server = KeyServer::new();
+    let mut receiver = phone(RECEIVER);
+    let (mut a, mut stranger, mut e, mut f) = (phone(SENDER), phone(SENDER), phone(SENDER), phone(SENDER));
+
+    let mut sightings: Vec<Sighting> = A_RSSI
+        .iter()
+        .zip(0u64..)
+        .map(|(&rssi, minute)| heard(&mut a, at(D, 10, minute).plus(10), rssi, &mut rng))
+        .collect();
+    sightings.extend((0..5).map(|minute| heard(&mut stranger, at(D, 11, minute).plus(10), -60, &mut rng)));
+    sightings.push(heard(&mut f, at(D, 11, 30).plus(10), -75, &mut rng));
+    assert_eq!(receiver.record_sightings(&sightings).expect("store").stored, 26);
+    e.advertisement(at(D, 15, 0), &mut rng).expect("store"); // E's Friday key
+
+    let saturday = D.plus(1);
+    let mut first = report(&mut a, at(saturday, 1, 0), D, &mut rng);
+    first.extend(report(&mut e, at(saturday, 1, 0), D, &mut rng));
+    let second = report(&mut f, at(saturday, 8, 0), D, &mut rng);
+    let policy = server.policy(1, at(saturday, 0, 0));
+    let batch1 = server.export_batch(1, at(saturday, 0, 0), at(saturday, 3, 0), first.clone());
+    let batch2 = server.export_batch(2, at(saturday, 3, 0), at(saturday, 9, 0), second.clone());
+    let index1 = server.index(at(saturday, 3, 5), &[&policy, &batch1]);
+    let index2 = server.index(at(saturday, 9, 5), &[&policy, &batch1, &batch2]);
+    first.extend(second);
+    Friday { server, receiver, published: first, policy, batch1, batch2, index1, index2 }
+}
+
+#[test]
+fn a_published_key_heard_nearby_gives_one_exposure_per_scan_window_and_turns_the_phone_yellow() {
+    let Friday { server, mut receiver, policy, batch1, index1, .. } = friday(10);
+    let saturday = D.plus(1);
+    assert_eq!(receiver.status(at(saturday, 4, 0)).expect("store").color, Color::Stale, "never synced");
+
+    let (applied, decision) =
+        sync(&mut receiver, &server, &index1, &[&policy, &batch1], at(saturday, 4, 0)).expect("sync");
+    // Two files; A's and E's keys checked; A's four windows found.
+    assert_eq!(applied, Applied { files: 2, keys: 2, exposures: 4, rejected_sightings: 0 });
+    assert_eq!(receiver.store().exposures().expect("store"), exposures_from_a());
+
+    // 48, 49 and 33 dB are "immediate" (< 63), 63 dB "near" (< 73): both
+    // weigh 100 %, so 4 × 300 s = 20 weighted minutes ≥ 15: yellow until
+    // the end of Friday + 14 days, under the signed policy (version 1).
+    assert_eq!(decision.color, Color::Yellow);
+    assert_eq!(decision.until, Some(D.plus(14).end()));
+    assert_eq!(decision.policy_sequence, 1);
+    assert!(!decision.stale);
+    assert_eq!(receiver.status(at(saturday, 4, 0)).expect("store"), decision);
+    assert_eq!(receiver.clock_floor().expect("store"), at(saturday, 3, 5));
+    assert_eq!(receiver.last_sync().expect("store"), Some(at(saturday, 4, 0)));
+    assert_eq!(receiver.store().synced(FileKind::ExportBatch).expect("store"), 1);
+
+    // A cached index from 03:00 would roll the phone back: refused.
+    let stale = server.index(at(saturday, 3, 0), &[&policy, &batch1]);
+    let refused = receiver.begin_sync(verify_index(&stale, &server.trust()).expect("genuine"));
+    assert!(matches!(refused, Err(SyncError::Rejected(_))), "{refused:?}");
+    assert_eq!(receiver.clock_floor().expect("store"), at(saturday, 3, 5));
+
+    // The same index again applies nothing new.
+    let (again, _) = sync(&mut receiver, &server, &index1, &[&policy, &batch1], at(saturday, 5, 0)).expect("sync");
+    assert_eq!(again, Applied::default());
+    assert_eq!(receiver.store().exposures().expect("store").len(), 4);
+}
+
+#[test]
+fn a_tampered_truncated_or_forged_file_is_rejected_and_changes_nothing() {
+    let Friday { server, mut receiver, policy, batch1, batch2, index1, index2, published, .. } = friday(11);
+    let saturday = D.plus(1);
+    let trust = server.trust();
+    sync(&mut receiver, &server, &index1, &[&policy, &batch1], at(saturday, 4, 0)).expect("first sync");
+    let before = receiver.store().clone();
+
+    let mut plan = receiver.begin_sync(verify_index(&index2, &trust).expect("genuine")).expect("newer index");
+    assert_eq!(plan.progress(), (0, 1), "only batch 2 is new");
+    assert_eq!(plan.next_file(), Some(&batch2.entry));
+
+    let mut tampered = batch2.bytes.clone();
+    tampered[40] ^= 1;
+    let truncated = &batch2.bytes[..batch2.bytes.len() - 1];
+    for bad in [tampered.as_slice(), truncated] {
+        let result = receiver.apply_next(&mut plan, bad, &trust, at(saturday, 9, 30));
+        assert!(matches!(result, Err(SyncError::Rejected(_))), "{result:?}");
+        assert_eq!(receiver.store().exposures().expect("store"), before.exposures().expect("store"));
+        assert_eq!(receiver.store().synced(FileKind::ExportBatch).expect("store"), 1);
+        assert_eq!(plan.next_file(), Some(&batch2.entry), "still to apply");
+    }
+    // The genuine bytes still apply: F's one window.
+    receiver.apply_next(&mut plan, &batch2.bytes, &trust, at(saturday, 9, 30)).expect("genuine");
+    receiver.finish_sync(plan, None, at(saturday, 9, 30)).expect("finish");
+    let mut expected = exposures_from_a();
+    expected.push(exposure_from_f());
+    assert_eq!(receiver.store().exposures().expect("store"), expected);
+
+    // A batch the index lists, but signed by a key the phone does not trust.
+    let forger = greenlight_protocol::signing::SigningKey::from_bytes(&[9; 32]);
+    let batch = greenlight_protocol::export::ExportBatch::new(
+        greenlight_protocol::export::Region::new("XA").expect("region"),
+        3,
+        at(saturday, 9, 0),
+        at(saturday, 12, 0),
+        published[..1].to_vec(),
+    )
+    .expect("batch");
+    let forged = server.export_signed_by(&forger, &batch);
+    let index3 = server.index(at(saturday, 12, 5), &[&policy, &batch1, &batch2, &forged]);
+    let floor = receiver.clock_floor().expect("store");
+    let result = sync(&mut receiver, &server, &index3, &[&forged], at(saturday, 12, 30));
+    assert!(matches!(result, Err(SyncError::Rejected(_))), "{result:?}");
+    assert_eq!(receiver.store().exposures().expect("store"), expected);
+    assert_eq!(receiver.store().synced(FileKind::ExportBatch).expect("store"), 2);
+    assert_eq!(receiver.clock_floor().expect("store"), floor);
+
+    // A tampered index is refused before anything starts.
+    let mut index = index2.clone();
+    index[12] ^= 1;
+    assert!(matches!(verify_index(&index, &trust), Err(SyncError::Rejected(_))));
+}
+
+#[test]
+fn sync_steps_out_of_order_are_refused_and_an_interrupted_sync_resumes_where_it_stopped() {
+    let Friday { server, mut receiver, policy, batch1, batch2, index2, .. } = friday(12);
+    let saturday = D.plus(1);
+    let now = at(saturday, 9, 30);
+    let trust = server.trust();
+    let mut uninterrupted = twin(&receiver);
+    let files = [&policy, &batch1, &batch2];
+
+    // Finishing before every file is applied: refused, the floor stays.
+    let plan = receiver.begin_sync(verify_index(&index2, &trust).expect("genuine")).expect("begin");
+    assert_eq!(plan.progress(), (0, 3));
+    let early = receiver.finish_sync(plan, None, now);
+    assert!(matches!(early, Err(SyncError::OutOfOrder(_))), "{early:?}");
+    assert_eq!(receiver.clock_floor().expect("store"), UnixTime(0));
+    assert_eq!(receiver.last_sync().expect("store"), None);
+
+    // Policies come first, then export batches by sequence: batch 2 is not next.
+    let mut plan = receiver.begin_sync(verify_index(&index2, &trust).expect("genuine")).expect("begin");
+    assert_eq!(plan.next_file(), Some(&policy.entry));
+    let verified = VerifiedFile::verify(&batch2.entry, &batch2.bytes, &trust).expect("genuine");
+    let skipped = receiver.apply_verified(&mut plan, &batch2.entry, &verified, now);
+    assert!(matches!(skipped, Err(SyncError::OutOfOrder(_))), "{skipped:?}");
+    assert!(receiver.store().exposures().expect("store").is_empty());
+    assert_eq!(receiver.store().synced(FileKind::ExportBatch).expect("store"), 0);
+
+    // Policy and batch 1 applied, then the app is killed.
+    receiver.apply_next(&mut plan, &policy.bytes, &trust, now).expect("policy");
+    let applied = receiver.apply_next(&mut plan, &batch1.bytes, &trust, now).expect("batch 1");
+    assert_eq!(applied.exposures, 4);
+    drop(plan);
+
+    // The next sync fetches batch 2 only.
+    let mut plan = receiver.begin_sync(verify_index(&index2, &trust).expect("genuine")).expect("begin");
+    assert_eq!(plan.progress(), (0, 1));
+    assert_eq!(plan.next_file(), Some(&batch2.entry));
+    receiver.apply_next(&mut plan, &batch2.bytes, &trust, now).expect("batch 2");
+    let (resumed, decision) = receiver.finish_sync(plan, None, now).expect("finish");
+    assert_eq!(resumed, Applied { files: 1, keys: 1, exposures: 1, rejected_sightings: 0 });
+    assert_eq!(decision.color, Color::Yellow);
+
+    let mut expected = exposures_from_a();
+    expected.push(exposure_from_f());
+    assert_eq!(receiver.store().exposures().expect("store"), expected, "each file applied exactly once");
+    let (all, _) = sync(&mut uninterrupted, &server, &index2, &files, now).expect("sync");
+    assert_eq!(all, Applied { files: 3, keys: 3, exposures: 5, rejected_sightings: 0 });
+    assert_eq!(uninterrupted.store().exposures().expect("store"), expected);
+}
+
+#[test]
+fn matching_only_the_sightings_that_carry_a_published_id_finds_the_same_exposures() {
+    let Friday { server, receiver, policy, batch1, batch2, index2, published, .. } = friday(13);
+    let now = at(D.plus(1), 9, 30);
+    let trust = server.trust();
+
+    // The shared work: every ID of every published key, derived once.
+    let published_ids: HashSet<_> = published.iter().flat_map(|r| r.key.schedule(r.day).all_ids()).collect();
+    let stored = receiver.store().sightings().expect("store");
+    let carrying: Vec<Sighting> = stored.iter().filter(|s| published_ids.contains(&s.id)).copied().collect();
+    assert_eq!(carrying.len(), 21, "A's twenty and F's one, not the stranger's five");
+
+    let run = |mut phone: Phone<MemoryStore>, only: Option<Vec<Sighting>>| {
+        let mut plan = phone.begin_sync(verify_index(&index2, &trust).expect("genuine")).expect("begin");
+        if let Some(only) = only {
+            plan.only_sightings(only);
+        }
+        while let Some(entry) = plan.next_file().copied() {
+            phone.apply_next(&mut plan, fetch(&[&policy, &batch1, &batch2], &entry), &trust, now).expect("apply");
+        }
+        phone.finish_sync(plan, None, now).expect("finish");
+        phone.store().exposures().expect("store")
+    };
+    let full = run(twin(&receiver), None);
+    assert_eq!(full.len(), 5);
+    assert_eq!(run(twin(&receiver), Some(carrying)), full);
+    // The hook is what the matcher sees: with no sightings, nothing matches.
+    assert!(run(twin(&receiver), Some(Vec::new())).is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Venue alerts
+
+/// A phone with the diary off that lunched at Café Aurora 12:30–13:10
+/// (checked out) and shopped at the Corner Shop from 14:00, and a signed
+/// trace of the café's Friday for a case there 12:00–14:00.
+struct Lunch {
+    server: KeyServer,
+    rng: rand_chacha::ChaCha20Rng,
+    phone: Phone<MemoryStore>,
+    cafe: greenlight_protocol::venue::Poster,
+    policy: Published,
+    trace: Published,
+    index: Vec<u8>,
+}
+
+const MESSAGE: &str = "A visitor later tested positive. Watch for symptoms for 10 days.";
+
+fn lunch(seed: u64) -> Lunch {
+    let mut rng = rng(seed);
+    let server = KeyServer::new();
+    let cafe_venue = Venue::new("Café Aurora", VenueKind::Restaurant, &mut rng);
+    let cafe = cafe_venue.sheet(D, &mut rng);
+    let shop = Venue::new("Corner Shop", VenueKind::Shop, &mut rng).sheet(D, &mut rng);
+    let mut phone = phone(RECEIVER);
+    phone.set_diary(false).expect("store");
+    phone.check_in(&cafe, at(D, 12, 30), &mut rng).expect("check in");
+    phone.check_out(at(D, 13, 10), &mut rng).expect("check out");
+    phone.check_in(&shop, at(D, 14, 0), &mut rng).expect("check in");
+
+    let entry = cafe_venue.trace(&cafe, at(D, 12, 0), at(D, 14, 0), MESSAGE, &mut rng);
+    let trace = server.trace_batch(1, at(D, 19, 0), vec![entry]);
+    let policy = server.policy(1, at(D, 0, 0));
+    let index = server.index(at(D, 19, 0), &[&policy, &trace]);
+    Lunch { server, rng, phone, cafe, policy, trace, index }
+}
+
+#[test]
+fn a_traced_visit_raises_a_venue_alert_with_the_real_departure_even_with_the_diary_off() {
+    let Lunch { server, mut phone, policy, trace, index, .. } = lunch(20);
+    let (applied, decision) = sync(&mut phone, &server, &index, &[&policy, &trace], at(D, 20, 0)).expect("sync");
+    assert_eq!(applied, Applied { files: 2, keys: 0, exposures: 1, rejected_sightings: 0 });
+
+    // The re-sealed record says 12:30–13:10 (not the automatic 14:00):
+    // 40 minutes inside 12:00–14:00. The shop is not traced.
+    let alert = Exposure::Venue {
+        day: D.0,
+        start: at(D, 12, 30).0,
+        end: at(D, 13, 10).0,
+        overlap_minutes: 40,
+        venue: "Café Aurora".into(),
+        message: MESSAGE.into(),
+    };
+    assert_eq!(phone.venue_alerts().expect("store"), vec![alert]);
+    // 40 ≥ 10 overlap minutes: yellow until the end of Friday + 14 days.
+    assert_eq!((decision.color, decision.until), (Color::Yellow, Some(D.plus(14).end())));
+}
+
+#[test]
+fn opening_only_the_check_ins_at_traced_epochs_finds_the_same_alerts() {
+    let Lunch { server, mut rng, phone, cafe, policy, trace, index, .. } = lunch(21);
+    let now = at(D, 20, 0);
+    let trust = server.trust();
+
+    // The café record's tag depends only on the day key and the epoch: a
+    // probe sealed with the same day key finds it.
+    let CheckInDayState::Live(day_key) = phone.store().checkin_day_key(D).expect("store") else {
+        panic!("Friday's check-in key is live on Friday");
+    };
+    let probe = cafe.check_in(&day_key, at(D, 12, 0), at(D, 12, 1), &mut rng).expect("probe");
+    assert!(phone.store().checkins().expect("store").iter().any(|r| (r.day, r.tag) == (probe.day, probe.tag)));
+
+    let run = |mut phone: Phone<MemoryStore>, only: Option<Vec<(DayNumber, [u8; 16])>>| {
+        let mut plan = phone.begin_sync(verify_index(&index, &trust).expect("genuine")).expect("begin");
+        if let Some(only) = only {
+            plan.only_checkins(only);
+        }
+        while let Some(entry) = plan.next_file().copied() {
+            phone.apply_next(&mut plan, fetch(&[&policy, &trace], &entry), &trust, now).expect("apply");
+        }
+        phone.finish_sync(plan, None, now).expect("finish");
+        phone.venue_alerts().expect("store")
+    };
+    let full = run(twin(&phone), None);
+    assert_eq!(full.len(), 1);
+    assert_eq!(run(twin(&phone), Some(vec![(probe.day, probe.tag)])), full);
+    assert!(run(twin(&phone), Some(Vec::new())).is_empty(), "the hook is what the matcher opens");
+}
+
+// ---------------------------------------------------------------------------
+// Reports
+
+#[test]
+fn a_phone_that_never_broadcast_has_nothing_to_report() {
+    let phone = phone(SENDER);
+    assert!(matches!(phone.start_report(at(D, 12, 0)), Err(ReportError::NothingToReport)));
+}
+
+#[test]
+fn only_a_visit_the_phone_offered_can_be_revealed() {
+    let mut rng = rng(30);
+    let mut phone = phone(SENDER);
+    phone.advertisement(at(D, 9, 0), &mut rng).expect("store");
+    let sheet = Venue::new("Café Aurora", VenueKind::Restaurant, &mut rng).sheet(D, &mut rng);
+    phone.check_in(&sheet, at(D, 12, 0), &mut rng).expect("check in");
+    let code = CodeFacts { report_type: ReportType::ConfirmedTest, day: D, symptom_onset: false };
+
+    let draft = phone.start_report(at(D, 18, 0)).expect("a key to report");
+    let offered = RevealedCheckIn { poster: sheet.clone(), arrival: at(D, 12, 0), departure: at(D, 13, 30) };
+    assert_eq!(draft.revealable(), std::slice::from_ref(&offered));
+    // The same visit, one minute longer: not what the diary holds.
+    let stretched = RevealedCheckIn { departure: at(D, 13, 31), ..offered.clone() };
+    let refused = draft.upload(&code, &[stretched], &mut rng);
+    assert!(matches!(refused, Err(ReportError::NotRevealable(_))), "{refused:?}");
+
+    // Nothing was released: the report can still be made, with the offered visit.
+    assert!(phone.advertisement(at(D, 18, 0), &mut rng).expect("store").is_some());
+    let upload =
+        phone.start_report(at(D, 18, 0)).expect("keys").upload(&code, std::slice::from_ref(&offered), &mut rng);
+    assert_eq!(upload.expect("upload").checkins, vec![offered.to_bytes()]);
+}
+
+#[test]
+fn a_report_uploads_the_keys_under_the_hmac_the_authority_certifies_and_turns_the_phone_red() {
+    let mut rng = rng(31);
+    let mut phone = phone(SENDER);
+    // Keys of Tuesday (D − 3) and Friday.
+    phone.advertisement(at(D.minus(3), 9, 0), &mut rng).expect("store");
+    phone.advertisement(at(D, 9, 0), &mut rng).expect("store");
+    let sheet = Venue::new("Café Aurora", VenueKind::Restaurant, &mut rng).sheet(D, &mut rng);
+    phone.check_in(&sheet, at(D, 12, 0), &mut rng).expect("check in");
+    let now = at(D, 18, 0);
+
+    // Symptoms since Friday: Tuesday is 3 days before (risk 5), Friday the day itself (risk 8).
+    let code = CodeFacts { report_type: ReportType::ConfirmedTest, day: D, symptom_onset: true };
+    let draft = phone.start_report(now).expect("keys to report");
+    let visit = draft.revealable()[0].clone();
+    let upload = draft.upload(&code, std::slice::from_ref(&visit), &mut rng).expect("upload");
+
+    let mut keys: Vec<_> = upload.keys.iter().map(|k| (k.day, k.transmission_risk.level(), k.key.0)).collect();
+    keys.sort();
+    let stored = |day| *phone.store().daily_key(day).expect("store").expect("drawn").0.expose_secret();
+    assert_eq!(keys, vec![(D.minus(3), 5, stored(D.minus(3))), (D, 8, stored(D))]);
+    let checkin = visit.to_bytes();
+    let recomputed = upload_hmac(&upload.hmac_key, &upload.keys, &[checkin.as_slice()]).expect("hmac");
+    assert_eq!(upload.hmac, recomputed);
+    assert_eq!(upload.diagnosis, Diagnosis { day: D, report_type: ReportType::ConfirmedTest });
+
+    // Before the upload went through, nothing changed.
+    assert_ne!(phone.status(now).expect("store").color, Color::Red);
+
+    let reported = phone.complete_report(&upload).expect("store");
+    assert_eq!(reported, Reported { days: vec![D.minus(3), D], checkins: 1, report_type: ReportType::ConfirmedTest });
+    // Red until the end of Friday + 10 days, even though the phone never synced.
+    let decision = phone.status(now).expect("store");
+    assert_eq!((decision.color, decision.until), (Color::Red, Some(D.plus(10).end())));
+    assert_eq!(phone.diagnosis().expect("store"), Some(upload.diagnosis));
+    assert!(matches!(phone.start_report(now), Err(ReportError::NothingToReport)));
+    assert_eq!(phone.advertisement(now, &mut rng).expect("store"), None);
+}
