@@ -7,19 +7,13 @@
 //! `town`, the walkthrough in `story`.
 #![forbid(unsafe_code)]
 
-mod authority;
 mod clock;
 mod error;
 mod expectations;
-mod exposure;
-mod key_server;
 mod narration;
-mod phone;
-mod radio;
 mod report;
 mod story;
 mod town;
-mod venue_owner;
 
 use clap::{Parser, Subcommand};
 use narration::emit;
@@ -74,11 +68,13 @@ struct TownArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// A deterministic walkthrough of the whole protocol with a handful of
-    /// residents, in one process with no network; checks its own story and
-    /// exits non-zero if an expectation fails.
+    /// A walkthrough of the whole protocol with a handful of residents, on
+    /// the real resident core, server, portal and venue tool in one process
+    /// (loopback HTTP only); checks its own story and exits non-zero if an
+    /// expectation fails.
     Walkthrough {
-        /// Seed of the ChaCha20 RNG every key and nonce is drawn from.
+        /// Seed of the ChaCha20 RNG the phones' and venues' keys are drawn
+        /// from (the server draws its own).
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Print only the final per-resident decisions, as JSON.
@@ -137,7 +133,14 @@ fn town(args: TownArgs) -> ExitCode {
 }
 
 fn walkthrough(seed: u64, json: bool) -> ExitCode {
-    let outcome = match story::run(seed, narration::Narrator::new(!json)) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("greenlight-sim: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match runtime.block_on(story::run(seed, narration::Narrator::new(!json))) {
         Ok(outcome) => outcome,
         Err(e) => {
             eprintln!("greenlight-sim: the walkthrough stopped at {e}");

@@ -17,8 +17,7 @@ const UNTIL_WIDTH: usize = 16;
 /// One line on why a resident has their color, at most 44 characters for
 /// the story's residents.
 pub(crate) fn reason(resident: &ResidentOutcome) -> String {
-    let sync = &resident.sync;
-    let decision = &sync.decision;
+    let decision = &resident.decision;
     let evidence = &decision.evidence;
     match decision.color {
         Color::Red => evidence
@@ -36,7 +35,7 @@ pub(crate) fn reason(resident: &ResidentOutcome) -> String {
                     Some(format!("Bluetooth: {weighted_minutes} weighted min on {}", date(*day)))
                 }
                 Evidence::Venue { day, overlap_minutes, qualifies: true, .. } => {
-                    let venue = sync.venue_hits.first().map_or("venue", |h| h.venue.as_str());
+                    let venue = resident.venue_alerts.first().map_or("venue", |a| a.venue.as_str());
                     Some(format!("{venue}: {overlap_minutes} min overlap on {}", date(*day)))
                 }
                 _ => None,
@@ -51,12 +50,12 @@ pub(crate) fn reason(resident: &ResidentOutcome) -> String {
                 }
                 _ => None,
             });
-            if !sync.rejected.is_empty() {
-                format!("no contact; {} relayed sightings rejected", sync.rejected.len())
+            if !resident.rejected.is_empty() {
+                format!("no contact; {} relayed sightings refused", resident.rejected.len())
             } else if let Some(below) = ble_below {
                 below
-            } else if sync.check_ins > 0 && sync.venue_hits.is_empty() {
-                format!("no match; {}, not traced", plural(sync.check_ins, "check-in"))
+            } else if resident.check_ins > 0 && resident.venue_alerts.is_empty() {
+                format!("no match; {}, not traced", plural(resident.check_ins, "check-in"))
             } else {
                 "no published key or trace matched".to_owned()
             }
@@ -78,7 +77,7 @@ pub(crate) fn print_plain(outcome: &Outcome, expectations: &[Expectation]) {
     ));
     let indent = " ".repeat(WIDTH - reason_width);
     for resident in &outcome.residents {
-        let decision = &resident.sync.decision;
+        let decision = &resident.decision;
         let until = decision.until.map(time).unwrap_or_else(|| "-".to_owned());
         let color = decision.color.as_str();
         let first = format!("{:NAME_WIDTH$}  {color:COLOR_WIDTH$}  {until:UNTIL_WIDTH$}  ", resident.name);
@@ -89,9 +88,9 @@ pub(crate) fn print_plain(outcome: &Outcome, expectations: &[Expectation]) {
     emit("(\"until\" of a green is when it turns stale unless the phone syncs again.)");
 
     emit("\n== Why (each resident who is not green)");
-    for resident in outcome.residents.iter().filter(|r| r.sync.decision.color != Color::Green) {
+    for resident in outcome.residents.iter().filter(|r| r.decision.color != Color::Green) {
         emit(&format!("\n{}:", resident.name));
-        for line in resident.sync.decision.to_string().lines() {
+        for line in resident.decision.to_string().lines() {
             for wrapped in wrap(line, "  ", "      ") {
                 emit(&wrapped);
             }
@@ -114,9 +113,8 @@ pub(crate) fn json(outcome: &Outcome, expectations: &[Expectation]) -> Value {
         .residents
         .iter()
         .map(|r| {
-            let decision = &r.sync.decision;
+            let decision = &r.decision;
             let rejected: Vec<Value> = r
-                .sync
                 .rejected
                 .iter()
                 .map(|s| {
@@ -137,11 +135,12 @@ pub(crate) fn json(outcome: &Outcome, expectations: &[Expectation]) -> Value {
                 "reason": reason(r),
                 "explanation": decision.to_string(),
                 "policy_sequence": decision.policy_sequence,
-                "keys_matched": r.sync.keys_matched,
-                "sightings_accepted": r.sync.accepted,
-                "sightings_rejected": rejected,
-                "check_ins": r.sync.check_ins,
-                "check_ins_traced": r.sync.venue_hits.len(),
+                "files_applied": r.applied.files,
+                "exposures": r.applied.exposures,
+                "sightings_refused": r.applied.rejected_sightings,
+                "sightings_refused_why": rejected,
+                "check_ins": r.check_ins,
+                "check_ins_traced": r.venue_alerts.len(),
             })
         })
         .collect();

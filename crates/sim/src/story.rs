@@ -1,5 +1,13 @@
-//! The scenario: a small town over three UTC days, run in-process through
-//! the real protocol API, step by step, with narration.
+//! The scenario: a small town over three UTC days on the real libraries,
+//! step by step, with narration.
+//!
+//! Every resident's phone is the resident core (`greenlight_phone::Phone`
+//! over its in-memory store); the key server, the health authority and its
+//! staff portal are the real `greenlight-server`, in this process on a
+//! loopback port ([`deployment`]); the venues are the venue owner's tool
+//! (`greenlight_venue::Venue`). Only the radio is a stand-in: a table of
+//! received signal strengths by distance, applied to the advertisements the
+//! phones really broadcast.
 //!
 //! - **Day 1** (Mon 2026-05-11). Alice and Bob share an office 09–12 at
 //!   arm's length. Alice and Erin check in at Café Aurora with overlapping
@@ -7,48 +15,54 @@
 //!   room from Alice. Grace checks in at Library Lumen, where Dave also
 //!   sits. Dave never meets Alice, but a relay attacker captures Alice's
 //!   advertisements in the office: it re-broadcasts one next to Dave at
-//!   once with the TX-power byte altered, and replays another, unchanged,
-//!   two hours after its interval.
+//!   once with the sealed TX-power byte altered, and replays another,
+//!   unchanged, two hours after its interval.
 //! - **Day 2**. Frank checks in at the café (the day-2 epoch). At 15:00
-//!   Alice tests positive: her phone releases its keys and reveals her café
-//!   visit, the authority certifies the upload's HMAC, the key server
-//!   verifies and holds the keys. At 18:00 the authority and the café's
-//!   owner trace Alice's epoch together.
-//! - **Day 3**. At 02:00, two hours after Alice's last key's day ended, the
-//!   key server seals the export batch and signs the index. At 09:00 every
-//!   phone syncs and derives its color.
+//!   Alice tests positive: staff issue her an upload code in the portal, her
+//!   phone exchanges it, has its upload's HMAC certified and publishes her
+//!   keys and café visit. The hourly export run at 16:00 seals her Monday
+//!   key. At 18:00 a tracer opens the café's case, the owner releases the
+//!   owner share of Monday's epoch, and the tracer publishes the trace.
+//! - **Day 3**. At 02:00, two hours after Tuesday ended, the export run
+//!   seals Alice's Tuesday key. At 09:00 every phone syncs and derives its
+//!   color.
 //!
-//! Every key is drawn from one seeded ChaCha20 RNG, so a seed gives the same
-//! bytes every time; times and places are fixed.
+//! The phones' keys, the venues' secrets and every upload key are drawn
+//! from one seeded ChaCha20 RNG; the server draws its own keys and codes
+//! from the operating system, so the narration shows none of them.
 
-use crate::authority::{CERTIFICATE_LIFETIME_SECS, HealthAuthority};
+mod deployment;
+
 use crate::clock::{clock, date, time, weekday_date};
 use crate::error::{During, SimError};
-use crate::key_server::{EMBARGO_SECS, KeyServer};
 use crate::narration::{Narrator, plural};
-use crate::phone::{Phone, PhoneTrust, RejectedSighting, SyncReport};
-use crate::radio::{Distance, SCAN_PERIOD_SECS, TX_POWER_DBM, scan_times};
-use crate::venue_owner::VenueOwner;
+use deployment::Deployment;
+use greenlight_api::publish::PublishRequest;
+use greenlight_phone::report::CodeFacts;
+use greenlight_phone::sync::verify_index;
+use greenlight_phone::{Applied, Exposure, MemoryStore, Phone, Store as _, VerifiedFile};
+use greenlight_protocol::advert::{Advertisement, ServiceUuid};
+use greenlight_protocol::calibration::Calibration;
 use greenlight_protocol::certificate::DayKind;
-use greenlight_protocol::color::Diagnosis;
-use greenlight_protocol::export::{RECORD_LEN, Region};
-use greenlight_protocol::index::FileKind;
-use greenlight_protocol::matcher::Rejection;
-use greenlight_protocol::policy::ColorPolicy;
+use greenlight_protocol::color::{ColorDecision, Diagnosis};
+use greenlight_protocol::export::ExportBatch;
+use greenlight_protocol::matcher::{MatchConfig, Rejection, Sighting, SightingIndex};
+use greenlight_protocol::policy::{AttenuationBucket, ColorPolicy};
 use greenlight_protocol::report::ReportType;
-use greenlight_protocol::signing::{KeyId, TrustedKeys, VerifyingKey};
-use greenlight_protocol::time::{DayNumber, UnixTime};
-use greenlight_protocol::venue::VenueKind;
+use greenlight_protocol::time::{DayNumber, IntervalNumber, UnixTime};
+use greenlight_protocol::venue::{Poster, VenueInfo, VenueKind};
+use greenlight_testkit::TempDir;
+use greenlight_venue::Venue;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 /// The region code of every published file.
-pub(crate) const REGION: &str = "GL-DEMO";
+const REGION: &str = "GL-DEMO";
 /// Monday 2026-05-11, the story's first day.
 const FIRST_DAY: DayNumber = DayNumber(20_584);
 /// How many days the story runs.
 const DAYS: u32 = 3;
-/// The authority's message to the traced epoch's visitors.
+/// The tracer's message to the traced epoch's visitors.
 const TRACE_MESSAGE: &str = "A visitor later tested positive. Watch for symptoms for 14 days.";
 
 /// The residents, in the order the table lists them.
@@ -64,6 +78,56 @@ const GRACE: usize = 6;
 /// The venues: name, address, kind.
 const VENUES: [(&str, &str, VenueKind); 2] =
     [("Café Aurora", "Main St 5", VenueKind::Restaurant), ("Library Lumen", "Quay 2", VenueKind::Leisure)];
+
+/// The service UUID every phone advertises and scans for.
+const SERVICE_UUID: ServiceUuid = ServiceUuid::PLACEHOLDER;
+/// Every phone is of a model with the default calibration.
+const CALIBRATION: Calibration = Calibration::DEFAULT;
+/// How often a phone scans: the core's scan period.
+const SCAN_PERIOD_SECS: u64 = greenlight_phone::SCAN_PERIOD_SECS;
+/// Scans happen this far into each scan period, so a scan never sits on an
+/// interval boundary (where "which ID was live" would be a coin toss).
+const SCAN_OFFSET_SECS: u64 = 120;
+
+/// How far apart two people in the same place are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Distance {
+    /// The same spot of a place: about a metre.
+    ArmsLength,
+    /// Different spots of the same place, people and furniture between.
+    AcrossTheRoom,
+}
+
+impl Distance {
+    fn between(a: &str, b: &str) -> Distance {
+        if a == b { Distance::ArmsLength } else { Distance::AcrossTheRoom }
+    }
+
+    /// The RSSI a phone records at this distance, dBm: a table, not a
+    /// radio model.
+    fn rssi_dbm(self) -> i8 {
+        match self {
+            Distance::ArmsLength => -70,
+            Distance::AcrossTheRoom => -102,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Distance::ArmsLength => "at the same spot (≈1 m)",
+            Distance::AcrossTheRoom => "elsewhere in the room, near the edge of hearing",
+        }
+    }
+}
+
+/// The scan instants in `[from, until)`.
+fn scan_times(from: UnixTime, until: UnixTime) -> impl Iterator<Item = UnixTime> {
+    let mut first = from.0 - from.0 % SCAN_PERIOD_SECS + SCAN_OFFSET_SECS;
+    if first < from.0 {
+        first += SCAN_PERIOD_SECS;
+    }
+    (first..until.0).step_by(usize::try_from(SCAN_PERIOD_SECS).expect("small")).map(UnixTime)
+}
 
 /// A place people can be in; a venue has posters to scan.
 #[derive(Debug, Clone, Copy)]
@@ -133,22 +197,17 @@ const RELAY_RSSI_DBM: i8 = -55;
 /// of headers, the 16-byte ID, then the encrypted version byte).
 const TX_POWER_BYTE: usize = 28;
 
-/// The relay attacker's two moves on day 1.
-struct RelayAttack {
-    /// Re-broadcast at once, TX-power byte altered.
-    tampered: Relay,
-    /// Re-broadcast unchanged, two hours after its interval.
-    replayed: Relay,
+/// The relay attacker's two moves on day 1: re-broadcast at once with the
+/// TX-power byte altered, and unchanged two hours after its interval.
+fn relays() -> [Relay; 2] {
+    [
+        Relay { captured_at: at(1, 10, 14), delivered_at: at(1, 10, 14), tamper: true },
+        Relay { captured_at: at(1, 10, 4), delivered_at: at(1, 12, 4), tamper: false },
+    ]
 }
 
-fn relay_attack() -> RelayAttack {
-    RelayAttack {
-        tampered: Relay { captured_at: at(1, 10, 14), delivered_at: at(1, 10, 14), tamper: true },
-        replayed: Relay { captured_at: at(1, 10, 4), delivered_at: at(1, 12, 4), tamper: false },
-    }
-}
-
-/// Who the relay attacker targeted, and when Dave's phone heard each move.
+/// Who the relay attacker targeted, and when the target's phone heard
+/// each move.
 pub(crate) struct RelayFacts {
     /// The target's name.
     pub(crate) target: &'static str,
@@ -158,12 +217,47 @@ pub(crate) struct RelayFacts {
     pub(crate) tampered_at: UnixTime,
 }
 
-/// One resident at the end of the story.
+/// A sighting of a published key the matcher refused.
+pub(crate) struct RejectedSighting {
+    /// When the phone heard it.
+    pub(crate) seen_at: UnixTime,
+    /// The interval the ID belongs to, as the story knows it (the matcher
+    /// reports only the sighting and the reason).
+    pub(crate) interval: Option<IntervalNumber>,
+    /// Why the matcher refused it.
+    pub(crate) reason: Rejection,
+}
+
+/// A visit of the phone's that a trace opened.
+pub(crate) struct VenueAlert {
+    /// The venue, from the opened check-in.
+    pub(crate) venue: String,
+    /// The visit.
+    pub(crate) arrival: UnixTime,
+    /// The visit's end.
+    pub(crate) departure: UnixTime,
+    /// Minutes inside the traced window.
+    pub(crate) overlap_minutes: u32,
+    /// The tracer's message.
+    pub(crate) message: String,
+}
+
+/// One resident at the end of the story, as their phone's core reports it.
 pub(crate) struct ResidentOutcome {
     /// The resident's name.
     pub(crate) name: &'static str,
-    /// What the final sync verified, matched and decided.
-    pub(crate) sync: SyncReport,
+    /// The color, its explanation and its end.
+    pub(crate) decision: ColorDecision,
+    /// What the final sync applied.
+    pub(crate) applied: Applied,
+    /// The phone's own diagnosis, if it reported one.
+    pub(crate) diagnosis: Option<Diagnosis>,
+    /// Visits in the diary.
+    pub(crate) check_ins: usize,
+    /// Visits a trace opened.
+    pub(crate) venue_alerts: Vec<VenueAlert>,
+    /// Sightings of published keys the matcher refused, with the reason.
+    pub(crate) rejected: Vec<RejectedSighting>,
 }
 
 /// Everything the story produced, for the report and the expectations.
@@ -188,46 +282,37 @@ impl Outcome {
 }
 
 /// Runs the whole story with `seed`, narrating through `narrator`.
-pub(crate) fn run(seed: u64, narrator: Narrator) -> Result<Outcome, SimError> {
+pub(crate) async fn run(seed: u64, narrator: Narrator) -> Result<Outcome, SimError> {
     narrator.say(&format!("Greenlight protocol walkthrough (seed {seed})"));
     narrator.say(
-        "Everything runs in this one process through the real protocol API: \
-         no network, no server, no radio. Phones, the health authority, the \
-         key server and the venue owners exchange bytes in memory.",
+        "Everything runs in this one process on the real libraries: each phone is \
+         the resident core (greenlight-phone), the key server and health \
+         authority are greenlight-server on a loopback port, staff use its \
+         portal and venue owners the venue tool. Only the radio is a stand-in: \
+         no Bluetooth, and no network beyond 127.0.0.1.",
     );
-    let mut town = Town::set_up(seed, narrator)?;
-    town.day_one()?;
-    let reused_certificate_refused = town.day_two()?;
-    let (now, residents) = town.day_three()?;
-    let attack = relay_attack();
-    Ok(Outcome {
-        seed,
-        now,
-        residents,
-        relay: RelayFacts {
-            target: RESIDENTS[DAVE],
-            replayed_at: attack.replayed.delivered_at,
-            tampered_at: attack.tampered.delivered_at,
-        },
-        reused_certificate_refused,
-    })
+    let mut town = Town::set_up(seed, narrator).await?;
+    let outcome = town.play(seed).await;
+    town.deployment.stop().await;
+    outcome
 }
 
 /// Every party and the shared RNG.
 struct Town {
     rng: ChaCha20Rng,
     say: Narrator,
-    authority: HealthAuthority,
-    key_server: KeyServer,
-    venues: Vec<VenueOwner>,
-    phones: Vec<Phone>,
+    deployment: Deployment,
+    /// The venue owners' tools; their data lives in `_venue_dir`.
+    venues: Vec<Venue>,
+    /// Each venue's poster QR text, one per story day.
+    posters: Vec<Vec<String>>,
+    _venue_dir: TempDir,
+    phones: Vec<Phone<MemoryStore>>,
     stays: Vec<Stay>,
-    /// Revealed check-ins the key server passed on to the authority.
-    revealed: Vec<Vec<u8>>,
 }
 
-fn key_id(key: &VerifyingKey) -> String {
-    KeyId::of(key).0.iter().map(|b| format!("{b:02x}")).collect()
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn report_type_name(report_type: ReportType) -> &'static str {
@@ -237,73 +322,90 @@ fn report_type_name(report_type: ReportType) -> &'static str {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+fn bucket_name(bucket: AttenuationBucket) -> &'static str {
+    match bucket {
+        AttenuationBucket::Immediate => "immediate",
+        AttenuationBucket::Near => "near",
+        AttenuationBucket::Medium => "medium",
+        AttenuationBucket::Other => "other",
+    }
 }
 
 impl Town {
-    fn set_up(seed: u64, say: Narrator) -> Result<Self, SimError> {
+    async fn set_up(seed: u64, say: Narrator) -> Result<Self, SimError> {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let now = at(1, 6, 0);
         say.heading(&format!("Set-up, {} {} UTC", weekday_date(now.day()), clock(now)));
 
-        let authority = HealthAuthority::generate(&mut rng);
+        let deployment = Deployment::start(REGION, now).await?;
         say.step(&format!(
-            "Health authority: an Ed25519 signing key (key id {}) and an HPKE X25519 trace key.",
-            key_id(&authority.verifying_key())
-        ));
-        let region = Region::new(REGION).during("key server sets its region")?;
-        let mut key_server = KeyServer::generate(region, now, &mut rng);
-        say.step(&format!(
-            "Key server for region {REGION}: an Ed25519 export key (key id {}).",
-            key_id(&key_server.verifying_key())
+            "greenlight-server starts on 127.0.0.1 with a fresh SQLite database and a clock the \
+             story moves, for region {REGION}. `authority init` has made the health authority's \
+             Ed25519 signing key, its X25519 trace key and a staff account; the key server has \
+             its Ed25519 export key. The server draws these from the operating system, not from \
+             the seed."
         ));
 
         let policy = ColorPolicy::recommended(1, now);
-        let signed_policy = authority.sign_policy(&policy);
-        say.step(&format!(
-            "Color policy v1 (the recommended one) signed by the authority: {} bytes; the key server lists it.",
-            signed_policy.len()
-        ));
-        key_server.list(FileKind::ColorPolicy, 1, now, now.plus(1), signed_policy)?;
+        deployment.publish_policy(&policy).await?;
+        say.step(
+            "An admin fills in the portal's color policy form with the recommended values; the \
+             authority signs it as policy #1 and the key server lists it in its signed index.",
+        );
 
+        let venue_dir = TempDir::try_new("walkthrough-venues").during("a directory for the venues")?;
         let mut venues = Vec::new();
-        let mut qr_chars = 0;
-        for (name, address, kind) in VENUES {
-            let mut venue = VenueOwner::generate(name, address, kind, &mut rng);
-            for day in 0..DAYS {
-                let poster = venue.print_daily_poster(FIRST_DAY.plus(day), &authority.trace_public_key(), &mut rng)?;
-                qr_chars = qr_chars.max(poster.to_text().len());
-            }
+        let mut posters = Vec::new();
+        for (n, (name, address, kind)) in VENUES.into_iter().enumerate() {
+            let info = VenueInfo { name: name.to_owned(), address: address.to_owned(), kind };
+            let step = format!("{name} sets up the venue tool");
+            let mut venue =
+                Venue::create(&venue_dir.0.join(format!("venue-{n}")), info, deployment.authority, &mut rng)
+                    .during(&step)?;
+            let printed = venue.day_posters(FIRST_DAY, DAYS, now, &mut rng).during(&step)?;
+            posters.push(printed.iter().map(Poster::to_text).collect::<Vec<_>>());
             venues.push(venue);
         }
+        let qr_chars = posters.iter().flatten().map(String::len).max().unwrap_or(0);
         say.step(&format!(
-            "{} and {} each open {DAYS} daily epochs (a fresh authority share sealed to the authority's \
-             trace key in each) and sign one printed poster per day. Poster QR text: up to {qr_chars} \
-             characters (\"GL1:\" and base64url).",
+            "{} and {} set up the venue owner's tool (greenlight-venue) with the authority's two \
+             public keys and print a poster for each of the {DAYS} days: one day epoch each, with \
+             a fresh authority share sealed to the trace key, signed with the venue key. Poster QR \
+             text: up to {qr_chars} characters (\"GL1:\" and base64url).",
             VENUES[0].0, VENUES[1].0
         ));
         say.step(
-            "Trust: phones trust the key server's key for the index and export batches and the \
-             authority's key for trace batches and the policy; the key server trusts the authority \
-             for certificates; venue owners trust it for release requests.",
+            "Trust: phones trust the key server's export key for the index and export batches \
+             and the authority's signing key for trace batches and the policy; the key server \
+             trusts the authority for certificates; venue owners trust it for release requests.",
         );
 
-        let days: Vec<DayNumber> = (0..DAYS).map(|d| FIRST_DAY.plus(d)).collect();
-        let phones = RESIDENTS.iter().map(|_| Phone::new(&days, &mut rng)).collect();
+        let phones = RESIDENTS.iter().map(|_| Phone::new(MemoryStore::new(), CALIBRATION)).collect();
         say.step(&format!(
-            "{} residents: {}. Each phone draws a random 16-byte daily key for each of the {DAYS} days.",
+            "{} residents: {}. Each phone runs the resident core over an in-memory store and draws \
+             each day's random 16-byte daily key when it first advertises that day.",
             RESIDENTS.len(),
             RESIDENTS.join(", ")
         ));
-        Ok(Town { rng, say, authority, key_server, venues, phones, stays: stays(), revealed: Vec::new() })
+        Ok(Town { rng, say, deployment, venues, posters, _venue_dir: venue_dir, phones, stays: stays() })
     }
 
-    fn trust(&self) -> PhoneTrust {
-        PhoneTrust {
-            key_server: TrustedKeys::from_keys([self.key_server.verifying_key()]),
-            authority: self.authority.trusted(),
-        }
+    async fn play(&mut self, seed: u64) -> Result<Outcome, SimError> {
+        self.day_one()?;
+        let reused_certificate_refused = self.day_two().await?;
+        let (now, residents) = self.day_three().await?;
+        let [tampered, replayed] = relays();
+        Ok(Outcome {
+            seed,
+            now,
+            residents,
+            relay: RelayFacts {
+                target: RESIDENTS[DAVE],
+                replayed_at: replayed.delivered_at,
+                tampered_at: tampered.delivered_at,
+            },
+            reused_certificate_refused,
+        })
     }
 
     fn day_heading(&self, day: u32) {
@@ -326,18 +428,33 @@ impl Town {
 
     fn day_one(&mut self) -> Result<(), SimError> {
         self.day_heading(1);
+        let policy = ColorPolicy::recommended(1, UnixTime(0));
+        let heard = |d: Distance| {
+            let attenuation = CALIBRATION.attenuation_db(CALIBRATION.tx_power_dbm, d.rssi_dbm());
+            format!(
+                "{} at {} dBm, attenuation {attenuation} dB ({})",
+                d.describe(),
+                d.rssi_dbm(),
+                bucket_name(policy.bucket(attenuation))
+            )
+        };
         self.say.step(&format!(
-            "Radio stand-in: phones scan every {} min and hear everyone in the same place: {} → RSSI {} \
-             dBm; {} → RSSI {} dBm; every phone advertises TX power {TX_POWER_DBM} dBm. This is a table, \
-             not a radio model (the simulated radio arrives with the Bluetooth issue).",
+            "Radio stand-in: every {} min each phone scans and hears every phone in the same \
+             place: {}; {}. Every phone is of a model with the default calibration (advertises \
+             {} dBm, adds {} dB to what it hears), and the core computes attenuation with the \
+             receiver's correction. This is a table, not a radio model: the town runs the \
+             simulated radio (greenlight_ble::sim).",
             SCAN_PERIOD_SECS / 60,
-            Distance::ArmsLength.describe(),
-            Distance::ArmsLength.rssi_dbm(),
-            Distance::AcrossTheRoom.describe(),
-            Distance::AcrossTheRoom.rssi_dbm(),
+            heard(Distance::ArmsLength),
+            heard(Distance::AcrossTheRoom),
+            CALIBRATION.tx_power_dbm,
+            CALIBRATION.rssi_correction_db,
         ));
         self.describe_stays(FIRST_DAY);
-        if let Some(packet) = self.phones[ALICE].advertise(at(1, 9, 2)) {
+        let t = at(1, 9, 2);
+        let advertisement = self.phones[ALICE].advertisement(t, &mut self.rng).during("Alice's phone advertises")?;
+        if let Some(advertisement) = advertisement {
+            let packet = advertisement.encode(SERVICE_UUID);
             self.say.step(
                 "Each phone broadcasts a new 16-byte ID every 10 min with its TX power sealed \
                  (encrypted and authenticated) beside it, in a 31-byte packet that receivers parse \
@@ -353,293 +470,443 @@ impl Town {
                 hex(&packet[27..])
             ));
         }
-        self.live(at(1, 0, 0), at(2, 0, 0))?;
-        Ok(())
+        self.live(FIRST_DAY.start(), FIRST_DAY.end())
     }
 
-    /// Lets time pass over `[from, until)`: check-ins at their arrival,
-    /// radio at every scan, and the relay attacker's moves.
+    /// Lets time pass over `[from, until)`: check-ins and check-outs,
+    /// every phone's advertisement and everyone's scans, and the relay
+    /// attacker's moves.
     fn live(&mut self, from: UnixTime, until: UnixTime) -> Result<(), SimError> {
         let in_window = |t: UnixTime| from <= t && t < until;
-        for stay in self.stays.iter().filter(|s| s.checks_in && in_window(s.from)) {
-            let venue = &self.venues[stay.place.venue.ok_or_else(|| SimError::story("check-in", "not a venue"))?];
-            let text = venue
-                .poster_text(stay.from.day())
-                .ok_or_else(|| SimError::story("check-in", "no poster printed for that day"))?;
-            let checked = self.phones[stay.who].check_in(&text, stay.from, stay.until, &mut self.rng)?;
-            self.say.step(&format!(
-                "{} {} scans the {} poster ({} characters of QR text): signature and live window check \
-                 out; the visit {}–{} is sealed to the trace key of the epoch starting {} and kept \
-                 in the visit diary.",
-                clock(stay.from),
-                RESIDENTS[stay.who],
-                checked.venue,
-                checked.qr_chars,
-                clock(stay.from),
-                clock(stay.until),
-                time(checked.epoch.start()),
-            ));
+        let stays: Vec<Stay> = self.stays.iter().filter(|s| s.checks_in).copied().collect();
+        for stay in stays.iter().filter(|s| in_window(s.from)) {
+            self.check_in(stay)?;
+        }
+        for stay in stays.iter().filter(|s| in_window(s.until)) {
+            self.check_out(stay)?;
         }
 
-        let before: Vec<usize> = self.phones.iter().map(Phone::sighting_count).collect();
+        let mut heard: Vec<Vec<Sighting>> = vec![Vec::new(); self.phones.len()];
         for t in scan_times(from, until) {
+            // Phones broadcast all day, whether anyone listens or not.
+            let mut broadcasts = Vec::with_capacity(self.phones.len());
+            for phone in &mut self.phones {
+                broadcasts.push(phone.advertisement(t, &mut self.rng).during("a phone advertises")?);
+            }
             let present: Vec<&Stay> = self.stays.iter().filter(|s| s.from <= t && t < s.until).collect();
             for speaker in &present {
-                let Some(packet) = self.phones[speaker.who].advertise(t) else { continue };
+                let Some(advertisement) = broadcasts[speaker.who] else { continue };
                 for listener in present.iter().filter(|l| l.who != speaker.who && l.place.name == speaker.place.name) {
                     let rssi = Distance::between(speaker.spot, listener.spot).rssi_dbm();
-                    self.phones[listener.who].hear(&packet, rssi, t)?;
+                    heard[listener.who].push(received(advertisement, rssi, t)?);
                 }
             }
         }
-        let heard: Vec<String> = self
-            .phones
-            .iter()
-            .zip(&before)
-            .zip(RESIDENTS)
-            .filter(|&((phone, &b), _)| phone.sighting_count() > b)
-            .map(|((phone, &b), name)| format!("{name} {}", phone.sighting_count() - b))
-            .collect();
-        if !heard.is_empty() {
-            self.say.step(&format!("Sightings recorded: {}.", heard.join(", ")));
+        let mut summary = Vec::new();
+        for (who, sightings) in heard.iter().enumerate() {
+            let recorded = self.phones[who].record_sightings(sightings).during("a phone records sightings")?;
+            if recorded.stored > 0 {
+                summary.push(format!("{} {}", RESIDENTS[who], recorded.stored));
+            }
+        }
+        if !summary.is_empty() {
+            self.say.step(&format!("Sightings recorded: {}.", summary.join(", ")));
         }
 
-        let attack = relay_attack();
-        for relay in [attack.tampered, attack.replayed].into_iter().filter(|r| in_window(r.delivered_at)) {
-            let mut packet = self.phones[ALICE]
-                .advertise(relay.captured_at)
-                .ok_or_else(|| SimError::story("relay attack", "Alice was not advertising"))?;
-            if relay.tamper {
-                packet[TX_POWER_BYTE] ^= 0x10;
-                self.say.step(&format!(
-                    "{} Relay attack: a device near the office captures Alice's advertisement and \
-                     re-broadcasts it next to Dave at once, with the sealed TX-power byte altered \
-                     (to make the contact look closer). Dave's phone decodes a well-formed packet \
-                     and records it.",
-                    clock(relay.delivered_at)
-                ));
-            } else {
-                self.say.step(&format!(
-                    "{} Relay attack: the device replays Alice's advertisement captured at {}, \
-                     unchanged, next to Dave — two hours after its interval. Dave's phone records it.",
-                    clock(relay.delivered_at),
-                    clock(relay.captured_at)
-                ));
-            }
-            self.phones[DAVE].hear(&packet, RELAY_RSSI_DBM, relay.delivered_at)?;
+        for relay in relays().into_iter().filter(|r| in_window(r.delivered_at)) {
+            self.relay(relay)?;
         }
+        Ok(())
+    }
+
+    fn check_in(&mut self, stay: &Stay) -> Result<(), SimError> {
+        let step = format!("{} checks in", RESIDENTS[stay.who]);
+        let venue = stay.place.venue.ok_or_else(|| SimError::story(&step, "not a venue"))?;
+        let day = stay.from.day().0 - FIRST_DAY.0;
+        let text = self.posters[venue]
+            .get(day as usize)
+            .ok_or_else(|| SimError::story(&step, "no poster printed for that day"))?;
+        let poster = greenlight_phone::checkin::verify_poster(text, stay.from).during(&step)?;
+        let checked = self.phones[stay.who].check_in(&poster, stay.from, &mut self.rng).during(&step)?;
+        self.say.step(&format!(
+            "{} {} scans the {} poster ({} characters of QR text): signature and live window \
+             check out. The visit is sealed under the phone's check-in key of the day with a \
+             planned departure at {} (the typical stay at a venue of kind {}: the automatic check-out) and kept in \
+             the visit diary.",
+            clock(stay.from),
+            RESIDENTS[stay.who],
+            checked.venue,
+            text.len(),
+            clock(checked.departure),
+            poster.info().kind.as_str(),
+        ));
+        Ok(())
+    }
+
+    fn check_out(&mut self, stay: &Stay) -> Result<(), SimError> {
+        let phone = &mut self.phones[stay.who];
+        let step = format!("{} checks out", RESIDENTS[stay.who]);
+        let planned = phone
+            .visits()
+            .during(&step)?
+            .into_iter()
+            .filter(|v| v.arrival == stay.from)
+            .map(|v| v.departure)
+            .next_back()
+            .ok_or_else(|| SimError::story(&step, "no visit in the diary"))?;
+        if planned <= stay.until.plus(60) {
+            self.say.step(&format!(
+                "{} {} leaves; the automatic check-out ends the visit then.",
+                clock(stay.until),
+                RESIDENTS[stay.who]
+            ));
+            return Ok(());
+        }
+        let checked = phone.check_out(stay.until, &mut self.rng).during(&step)?;
+        self.say.step(&format!(
+            "{} {} checks out of {}: the record is sealed again with the real departure.",
+            clock(checked.departure),
+            RESIDENTS[stay.who],
+            checked.venue
+        ));
+        Ok(())
+    }
+
+    fn relay(&mut self, relay: Relay) -> Result<(), SimError> {
+        let captured = self.phones[ALICE]
+            .advertisement(relay.captured_at, &mut self.rng)
+            .during("the relay attacker listens")?
+            .ok_or_else(|| SimError::story("relay attack", "Alice was not advertising"))?;
+        let mut packet = captured.encode(SERVICE_UUID);
+        if relay.tamper {
+            packet[TX_POWER_BYTE] ^= 0x10;
+            self.say.step(&format!(
+                "{} Relay attack: a device near the office captures Alice's advertisement and \
+                 re-broadcasts it next to Dave at once, with the sealed TX-power byte altered (to \
+                 make the contact look closer). Dave's phone decodes a well-formed packet and \
+                 records it.",
+                clock(relay.delivered_at)
+            ));
+        } else {
+            self.say.step(&format!(
+                "{} Relay attack: the device replays Alice's advertisement captured at {}, \
+                 unchanged, next to Dave — two hours after its interval. Dave's phone records it.",
+                clock(relay.delivered_at),
+                clock(relay.captured_at)
+            ));
+        }
+        let advertisement = Advertisement::decode(&packet, SERVICE_UUID).during("Dave's phone decodes the packet")?;
+        let sighting = received(advertisement, RELAY_RSSI_DBM, relay.delivered_at)?;
+        self.phones[DAVE].record_sightings(&[sighting]).during("Dave's phone records the sighting")?;
         Ok(())
     }
 
     /// Day 2; returns whether re-using the certificate was refused.
-    fn day_two(&mut self) -> Result<bool, SimError> {
+    async fn day_two(&mut self) -> Result<bool, SimError> {
         self.day_heading(2);
         let day2 = FIRST_DAY.plus(1);
         self.describe_stays(day2);
         let test_time = at(2, 15, 0);
         self.live(day2.start(), test_time)?;
-        let reused_certificate_refused = self.report_positive_test(test_time)?;
-        self.trace_venue(at(2, 18, 0))?;
+        let reused_certificate_refused = self.report_positive_test(test_time).await?;
+        self.export_runs(at(2, 16, 0), at(2, 17, 0)).await?;
+        self.trace_venue(at(2, 18, 0)).await?;
         self.live(test_time, day2.end())?;
         Ok(reused_certificate_refused)
     }
 
-    fn report_positive_test(&mut self, now: UnixTime) -> Result<bool, SimError> {
+    async fn report_positive_test(&mut self, now: UnixTime) -> Result<bool, SimError> {
         let say = self.say;
-        let (day1, day2) = (FIRST_DAY, FIRST_DAY.plus(1));
-        say.step(&format!("{} Alice tests positive (confirmed test). At protocol level:", clock(now)));
-        let prepared = self.phones[ALICE].prepare_upload(&[day1, day2], now, &mut self.rng)?;
+        let day2 = FIRST_DAY.plus(1);
+        self.deployment.set_now(now);
+        say.step(&format!("{} Alice tests positive (confirmed test).", clock(now)));
+        let code = self.deployment.issue_code(day2).await?;
         say.detail(&format!(
-            "Alice's phone releases its daily keys of {} and {} (transmission risk {}), draws a fresh \
-             key for the rest of today, reveals {}, and sends the authority only the \
-             HMAC-SHA256 of that upload under a one-time key ({}…).",
-            date(day1),
-            date(day2),
-            prepared.keys().first().map_or(0, |k| k.transmission_risk.level()),
-            plural(prepared.revealed_checkins().len(), "diary visit"),
-            hex(&prepared.hmac[..6])
+            "A staff member signs in to the authority's portal and issues an 8-digit upload code \
+             for a confirmed test taken on {}; Alice types it into her phone.",
+            date(day2)
         ));
-        let certificate = self.authority.certify(
-            prepared.hmac,
-            ReportType::ConfirmedTest,
-            DayKind::TestDate,
-            day2,
-            now,
-            &mut self.rng,
-        )?;
+        let phone = &mut self.phones[ALICE];
+        let draft = phone.start_report(now).during("Alice's phone starts the report")?;
+        let verified = self.deployment.verify(&code).await?;
+        let facts = CodeFacts {
+            report_type: verified.report_type,
+            day: verified.day,
+            symptom_onset: verified.day_kind == DayKind::SymptomOnset,
+        };
+        // Alice agrees to reveal every visit her phone offers: the café.
+        let reveal = draft.revealable().to_vec();
+        let upload = draft.upload(&facts, &reveal, &mut self.rng).during("Alice's phone builds the upload")?;
+        let days: Vec<String> = upload.keys.iter().map(|k| date(k.day)).collect();
+        let risks: Vec<String> = upload.keys.iter().map(|k| k.transmission_risk.level().to_string()).collect();
         say.detail(&format!(
-            "The authority signs a certificate over the HMAC ({} bytes): confirmed test, test date \
-             {}, valid {}–{}. It never sees the keys.",
+            "Alice's phone exchanges the code at POST /v1/verify for a token (a {}, test date \
+             {}), releases its daily keys of {} (transmission risk {}), reveals {}, and sends the \
+             authority only the HMAC-SHA256 of that upload under a one-time key (the revealed \
+             visit carries the poster, whose share is sealed to the server's trace key, so the \
+             HMAC differs from run to run).",
+            report_type_name(facts.report_type),
+            date(facts.day),
+            days.join(" and "),
+            risks.join(" and "),
+            plural(upload.checkins.len(), "diary visit"),
+        ));
+        let certificate = self.deployment.certify(&verified.token, &upload.hmac).await?;
+        say.detail(&format!(
+            "POST /v1/certificate: the authority signs a certificate over the HMAC ({} characters \
+             of text): confirmed test, test date {}. It never sees the keys.",
             certificate.len(),
-            date(day2),
-            clock(now),
-            clock(now.plus(CERTIFICATE_LIFETIME_SECS))
+            date(day2)
         ));
-        let upload = prepared.certified(certificate);
-        let received = now.plus(60);
-        let authorities = self.authority.trusted();
-        let accepted = self.key_server.accept(&upload, &authorities, received)?;
-        say.detail(&format!(
-            "The key server verifies the certificate's signature and validity, that its id is \
-             unused, and that the HMAC covers exactly the uploaded keys and check-in: accepted; {} \
-             held for publication, stamped \"{}\" from the certificate. The revealed check-in goes \
-             to the authority.",
-            plural(accepted.keys, "key"),
-            report_type_name(accepted.report_type)
-        ));
-        let reused = self.key_server.accept(&upload, &authorities, received.plus(60));
-        if let Err(refusal) = &reused {
-            say.detail(&format!("The same certificate sent again is refused ({refusal})."));
+        let request = PublishRequest::new(&upload.keys, &upload.checkins, &certificate, &upload.hmac_key);
+        self.deployment.set_now(now.plus(60));
+        if let Err(refusal) = self.deployment.publish(&request).await? {
+            return Err(SimError::story(
+                "Alice's phone publishes",
+                format!("refused: HTTP {} {}", refusal.http, refusal.code),
+            ));
         }
-        let diagnosis = Diagnosis { day: day2, report_type: accepted.report_type };
-        self.phones[ALICE].record_diagnosis(diagnosis);
-        say.detail(&format!("Alice's phone records her diagnosis of {}.", date(day2)));
-        self.revealed = upload.revealed_checkins;
+        say.detail(&format!(
+            "POST /v1/publish, padded like every upload: the key server verifies the certificate's \
+             signature and validity, that it is unused, and that the HMAC covers exactly the \
+             uploaded keys and check-in: accepted; {} held for publication. With no reveal delay \
+             configured, the revealed visit goes to the authority's tracers at once (production \
+             waits for the end of the hour).",
+            plural(upload.keys.len(), "key"),
+        ));
+        let reported = self.phones[ALICE].complete_report(&upload).during("Alice's phone completes the report")?;
+        say.detail(&format!(
+            "Alice's phone records her diagnosis of {} and marks {} released: it stops \
+             broadcasting for the rest of the day, and draws a fresh key tomorrow.",
+            date(facts.day),
+            plural(reported.days.len(), "key")
+        ));
+        let reused = self.deployment.publish(&request).await?;
+        if let Err(refusal) = &reused {
+            say.detail(&format!(
+                "The same upload sent again under the same certificate is refused (HTTP {}, {}).",
+                refusal.http, refusal.code
+            ));
+        }
         Ok(reused.is_err())
     }
 
-    fn trace_venue(&mut self, now: UnixTime) -> Result<(), SimError> {
-        let say = self.say;
-        say.step(&format!("{} Venue trace of Alice's revealed visit:", clock(now)));
-        let revealed = self.revealed.first().ok_or_else(|| SimError::story("venue trace", "nothing revealed"))?;
-        let pending = self.authority.request_release(revealed, now)?;
-        let poster = &pending.revealed.poster;
-        let venue = self
-            .venues
-            .iter()
-            .find(|v| v.public_key() == *poster.venue_key())
-            .ok_or_else(|| SimError::story("venue trace", "no such venue in town"))?;
-        say.detail(&format!(
-            "The authority parses the revealed check-in (the poster's signature verifies: {}, epoch \
-             from {}, {} min), recomputes its share of the epoch's trace secret from the poster's \
-             HPKE encapsulation, and sends the owner a signed release request for that one epoch.",
-            poster.info().name,
-            time(poster.epoch().start()),
-            poster.epoch().minutes()
-        ));
-        let (request, release) = venue.answer(&pending.request, &self.authority.trusted())?;
-        say.detail(&format!(
-            "The owner of {} verifies the request against the authority's key and releases the owner \
-             share of exactly {}, signed with the venue key ({} bytes). Neither share alone \
-             can trace.",
-            venue.name(),
-            plural(request.epochs.len(), "epoch"),
-            release.len()
-        ));
-        let trace = self.authority.publish_trace(&pending, &release, TRACE_MESSAGE, now, &mut self.rng)?;
-        say.detail(&format!(
-            "The authority checks the release; TraceSecret::combine confirms the two shares open the \
-             poster's trace key. Trace entry: window {} {}–{}, with a message only visitors can \
-             read. Trace batch #{} signed by the authority: {} bytes; the key server lists it.",
-            date(pending.revealed.arrival.day()),
-            clock(pending.revealed.arrival),
-            clock(pending.revealed.departure),
-            trace.batch.sequence,
-            trace.bytes.len()
-        ));
-        let created = trace.batch.created_at;
-        self.key_server.list(FileKind::TraceBatch, trace.batch.sequence, created, created.plus(1), trace.bytes)?;
+    /// The key server's hourly export runs from `first` to `last`
+    /// (inclusive), each sealing a batch of whatever keys are publishable.
+    async fn export_runs(&mut self, first: UnixTime, last: UnixTime) -> Result<(), SimError> {
+        let mut empty = Vec::new();
+        let mut t = first;
+        while t <= last {
+            self.deployment.set_now(t);
+            match self.deployment.seal().await? {
+                None => empty.push(clock(t)),
+                Some(sealed) => {
+                    self.nothing_sealed(&mut empty);
+                    self.say.step(&format!(
+                        "{} The key server's hourly export run seals export batch #{}: {} whose \
+                         day ended at least {} h ago (the embargo), among fake keys that pad every \
+                         batch to at least {} so its size does not tell how many people reported; \
+                         it signs the batch and a new index.",
+                        clock(t),
+                        sealed.sequence,
+                        plural(sealed.keys, "real key"),
+                        self.deployment.embargo_secs / 3600,
+                        self.deployment.min_batch_keys,
+                    ));
+                }
+            }
+            t = t.plus(3600);
+        }
+        self.nothing_sealed(&mut empty);
         Ok(())
     }
 
-    fn day_three(&mut self) -> Result<(UnixTime, Vec<ResidentOutcome>), SimError> {
+    /// Tells of the export runs that sealed nothing, and forgets them.
+    fn nothing_sealed(&self, runs: &mut Vec<String>) {
+        if !runs.is_empty() {
+            self.say.step(&format!(
+                "The export runs at {} find no key whose embargo is over and seal nothing.",
+                runs.join(", ")
+            ));
+            runs.clear();
+        }
+    }
+
+    async fn trace_venue(&mut self, now: UnixTime) -> Result<(), SimError> {
+        let say = self.say;
+        self.deployment.set_now(now);
+        say.step(&format!("{} Venue trace of Alice's revealed visit:", clock(now)));
+        let tracer = self.deployment.staff().await?;
+        let queue = Deployment::venue_queue(&tracer).await?;
+        let cafe = &self.venues[0];
+        let cafe_hex = hex(cafe.public_key().as_bytes());
+        if !queue.contains(&cafe_hex) {
+            return Err(SimError::story("venue trace", "the queue does not list the café"));
+        }
+        say.detail(&format!(
+            "A tracer signs in to the portal: the queue of revealed visits lists {}, {}. The \
+             tracer opens its case and signs a release request for the epoch of the revealed visit \
+             (the authority has opened its own share of that epoch's trace secret from the \
+             poster's HPKE encapsulation).",
+            plural(queue.len(), "venue"),
+            cafe.info().name
+        ));
+        let case = Deployment::open_case(&tracer, &cafe_hex).await?;
+        let (request, bundle) = cafe.release(&case.request).during("the café's owner answers the release request")?;
+        say.detail(&format!(
+            "The owner of {} checks the request against the authority's key with the venue tool \
+             and releases the owner share of exactly {} (from {}), signed with the venue key. \
+             Neither share alone can trace.",
+            cafe.info().name,
+            plural(request.epochs.len(), "epoch"),
+            request.epochs.first().map_or_else(String::new, |e| time(e.start())),
+        ));
+        let sequence = Deployment::publish_case(&tracer, &case, &bundle, TRACE_MESSAGE).await?;
+        say.detail(&format!(
+            "The tracer pastes the owner's release into the case and publishes: the portal checks \
+             that the two shares open the poster's trace key and signs trace batch #{sequence} \
+             with the revealed visit's window and a message only its visitors can read; the key \
+             server lists it."
+        ));
+        Ok(())
+    }
+
+    async fn day_three(&mut self) -> Result<(UnixTime, Vec<ResidentOutcome>), SimError> {
         self.day_heading(3);
         let say = self.say;
         let day3 = FIRST_DAY.plus(2);
         let publish_at = at(3, 2, 0);
         self.live(day3.start(), publish_at)?;
-        let publication = self.key_server.publish(publish_at)?;
-        let last_key_day = FIRST_DAY.plus(1);
-        say.step(&format!(
-            "{} The key server publishes. Alice's newest key is for {}, a day that ended {} min \
-             ago; keys are published no earlier than {} min after their day ends (embargo), so all may go out \
-             now ({} held back).",
-            clock(publish_at),
-            date(last_key_day),
-            (publish_at.0 - last_key_day.end().0) / 60,
-            EMBARGO_SECS / 60,
-            publication.held_back
-        ));
-        if publication.keys > 0 {
-            let fixed = publication.export_bytes - publication.keys * RECORD_LEN;
-            say.detail(&format!(
-                "Export batch #1: {}, {} bytes signed, {:.1} bytes per key: {RECORD_LEN} per record \
-                 plus {fixed} bytes of header and signature per batch, so at most 24 per key once a \
-                 batch holds {} keys.",
-                plural(publication.keys, "key"),
-                publication.export_bytes,
-                publication.export_bytes as f64 / publication.keys as f64,
-                fixed.div_ceil(24 - RECORD_LEN)
-            ));
-        }
-        let listed: Vec<String> = publication
-            .entries
-            .iter()
-            .map(|e| {
-                let kind = match e.kind {
-                    FileKind::ExportBatch => "export batch",
-                    FileKind::TraceBatch => "trace batch",
-                    FileKind::ColorPolicy => "policy",
-                };
-                format!("{kind} #{} ({} B, {}…)", e.sequence, e.size, &e.file_name()[..8])
-            })
-            .collect();
-        say.detail(&format!(
-            "Signed index ({} bytes) lists {} content-addressed files: {}.",
-            publication.index_bytes,
-            listed.len(),
-            listed.join(", ")
-        ));
+        self.export_runs(at(2, 18, 0), publish_at).await?;
 
         let now = at(3, 9, 0);
         self.live(publish_at, now)?;
+        self.deployment.set_now(now);
         say.step(&format!(
-            "{} Every phone syncs: it verifies the index against the key server's key, checks each \
-             file's size and SHA-256 against its entry, verifies the export batch (key server), the \
-             trace batch and the policy (authority), then matches published keys against its own \
-             sightings and trace entries against its own sealed check-ins, and decides its color.",
+            "{} Every phone syncs: it fetches the signed index from GET /v1/index and verifies it \
+             against the export key, then fetches each file it has not applied yet and hands it \
+             to the core, which checks its size and SHA-256 against the index, verifies its \
+             signature (policy and trace batch: the authority; export batches: the key server), \
+             matches it (published keys against the phone's sightings, trace entries against its \
+             sealed check-ins) and stores what it found with the new sync position in one step. \
+             Then the core decides the color.",
             clock(now)
         ));
-        let trust = self.trust();
         let mut residents = Vec::new();
-        for (name, phone) in RESIDENTS.iter().zip(&self.phones) {
-            let sync = phone.sync(&self.key_server, &trust, now)?;
-            say.detail(&describe_sync(name, &sync));
-            residents.push(ResidentOutcome { name, sync });
+        for who in 0..self.phones.len() {
+            let resident = self.sync(who, now).await?;
+            say.detail(&describe_sync(&resident));
+            residents.push(resident);
         }
         Ok((now, residents))
     }
+
+    /// One phone's sync through the core, as a driver runs it.
+    async fn sync(&mut self, who: usize, now: UnixTime) -> Result<ResidentOutcome, SimError> {
+        let name = RESIDENTS[who];
+        let step = format!("{name}'s phone syncs");
+        let trust = self.deployment.trust.clone();
+        let (bytes, etag) = self.deployment.index().await?;
+        let index = verify_index(&bytes, &trust).during(&step)?;
+        let phone = &mut self.phones[who];
+        let mut plan = phone.begin_sync(index).during(&step)?;
+        let mut exports = Vec::new();
+        while let Some(entry) = plan.next_file().cloned() {
+            let bytes = self.deployment.file(&entry).await?;
+            let file = VerifiedFile::verify(&entry, &bytes, &trust).during(&step)?;
+            phone.apply_verified(&mut plan, &entry, &file, now).during(&step)?;
+            if let VerifiedFile::Export(batch) = file {
+                exports.push(batch);
+            }
+        }
+        let (applied, decision) = phone.finish_sync(plan, etag.as_deref(), now).during(&step)?;
+        let rejected =
+            if applied.rejected_sightings > 0 { refusals(phone, &exports, now).during(&step)? } else { Vec::new() };
+        let venue_alerts = phone
+            .venue_alerts()
+            .during(&step)?
+            .into_iter()
+            .filter_map(|e| match e {
+                Exposure::Venue { start, end, overlap_minutes, venue, message, .. } => Some(VenueAlert {
+                    venue,
+                    arrival: UnixTime(start),
+                    departure: UnixTime(end),
+                    overlap_minutes,
+                    message,
+                }),
+                Exposure::Ble { .. } => None,
+            })
+            .collect();
+        Ok(ResidentOutcome {
+            name,
+            decision,
+            applied,
+            diagnosis: phone.diagnosis().during(&step)?,
+            check_ins: phone.visits().during(&step)?.len(),
+            venue_alerts,
+            rejected,
+        })
+    }
+}
+
+/// What a scanner records on hearing `advertisement` at `rssi` at `t`: the
+/// packet encoded as broadcast and decoded as a receiver does.
+fn received(advertisement: Advertisement, rssi: i8, t: UnixTime) -> Result<Sighting, SimError> {
+    let packet = advertisement.encode(SERVICE_UUID);
+    let heard = Advertisement::decode(&packet, SERVICE_UUID).during("a phone decodes an advertisement")?;
+    Ok(Sighting { id: heard.id, metadata: heard.metadata, rssi, seen_at: t })
+}
+
+/// Which of the phone's sightings the protocol's matcher refused against
+/// the synced export batches, and why. The core counts refusals
+/// ([`Applied::rejected_sightings`]) but does not list them; this asks the
+/// same matcher with the same configuration, for the narration.
+fn refusals(
+    phone: &Phone<MemoryStore>,
+    exports: &[ExportBatch],
+    now: UnixTime,
+) -> Result<Vec<RejectedSighting>, greenlight_phone::StoreError> {
+    let index = SightingIndex::new(phone.store().sightings()?, MatchConfig::default());
+    let mut out = Vec::new();
+    for batch in exports {
+        let keys = batch.records().iter().map(|r| (r.key, r.day));
+        let (matches, _) = index.match_keys(keys, batch.end().min(now));
+        for (sighting, reason) in matches.iter().flat_map(|m| m.rejected.iter().copied()) {
+            let seen_at = index.sightings()[sighting].seen_at;
+            let interval = relays().into_iter().find(|r| r.delivered_at == seen_at).map(|r| r.captured_at.interval());
+            out.push(RejectedSighting { seen_at, interval, reason });
+        }
+    }
+    out.sort_by_key(|r| r.seen_at);
+    Ok(out)
 }
 
 /// One resident's sync in a sentence or two.
-fn describe_sync(name: &str, sync: &SyncReport) -> String {
+fn describe_sync(resident: &ResidentOutcome) -> String {
+    let applied = &resident.applied;
     let mut text = format!(
-        "{name}: {} files ✓; {} of {} published keys heard, {} accepted",
-        sync.files,
-        sync.keys_matched,
-        sync.keys,
-        plural(sync.accepted, "sighting")
+        "{}: {} ✓; {}",
+        resident.name,
+        plural(applied.files, "file"),
+        plural(applied.exposures.saturating_sub(resident.venue_alerts.len()), "Bluetooth scan window")
     );
-    for rejected in &sync.rejected {
-        text.push_str(&format!(", 1 rejected ({})", describe_rejection(rejected)));
+    text.push_str(" with a published key");
+    for rejected in &resident.rejected {
+        text.push_str(&format!(", 1 sighting refused ({})", describe_rejection(rejected)));
     }
     text.push_str(&format!(
-        "; {} trace {} opened {} of {}",
-        sync.trace_entries,
-        if sync.trace_entries == 1 { "entry" } else { "entries" },
-        sync.venue_hits.len(),
-        plural(sync.check_ins, "check-in")
+        "; trace opened {} of {}",
+        resident.venue_alerts.len(),
+        plural(resident.check_ins, "check-in")
     ));
-    for hit in &sync.venue_hits {
+    for alert in &resident.venue_alerts {
         text.push_str(&format!(
-            " ({}, {}–{}, {} min inside the traced {}–{}; message: \"{}\")",
-            hit.venue,
-            clock(hit.arrival),
-            clock(hit.departure),
-            hit.overlap_minutes,
-            clock(hit.window.0),
-            clock(hit.window.1),
-            hit.message
+            " ({}, {}–{}, {} min inside the traced visit; message: \"{}\")",
+            alert.venue,
+            clock(alert.arrival),
+            clock(alert.departure),
+            alert.overlap_minutes,
+            alert.message
         ));
     }
     text.push('.');
@@ -657,5 +924,26 @@ pub(crate) fn describe_rejection(rejected: &RejectedSighting) -> String {
         Rejection::OutsideInterval => format!("heard {heard}, outside its interval {interval}: replay"),
         Rejection::TamperedMetadata => format!("heard {heard} in its interval {interval}, tag fails: tampered"),
         Rejection::UnknownVersion => format!("heard {heard}, metadata of an unknown major version"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scans_fall_inside_intervals_every_five_minutes() {
+        let scans: Vec<u64> = scan_times(UnixTime(600), UnixTime(1800)).map(|t| t.0).collect();
+        assert_eq!(scans, vec![720, 1020, 1320, 1620]);
+        let scans: Vec<u64> = scan_times(UnixTime(721), UnixTime(1021)).map(|t| t.0).collect();
+        assert_eq!(scans, vec![1020]);
+    }
+
+    #[test]
+    fn the_distance_table_puts_close_contacts_in_the_closest_bucket() {
+        let policy = ColorPolicy::recommended(1, UnixTime(0));
+        let bucket = |d: Distance| policy.bucket(CALIBRATION.attenuation_db(CALIBRATION.tx_power_dbm, d.rssi_dbm()));
+        assert_eq!(bucket(Distance::ArmsLength), AttenuationBucket::Immediate);
+        assert_eq!(bucket(Distance::AcrossTheRoom), AttenuationBucket::Medium);
     }
 }
