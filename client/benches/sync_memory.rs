@@ -22,7 +22,6 @@ mod summary;
 
 use common::Dir;
 use greenlight_client::settings::Settings;
-use greenlight_client::store::Store;
 use greenlight_client::sync;
 use greenlight_protocol::daily_key::{DailyKey, EncryptedMetadata, EphemeralId, Metadata};
 use greenlight_protocol::export::Region;
@@ -170,23 +169,23 @@ async fn phone(keys: usize, peers: usize) {
         (fields[1].to_owned(), fields[2].to_owned(), fields[3].parse().expect("bytes"));
 
     let dir = Dir::new("phone");
-    let store = Store::open(&dir.0).await.expect("store");
+    let mut phone = greenlight_client::open(&dir.0).expect("store");
     let settings = Settings {
         server: base,
         authority: None,
         export_key: greenlight_client::settings::parse_key(&export_key).expect("export key"),
         authority_key: authority().verifying_key(),
     };
-    settings.save(&store).await.expect("settings");
+    settings.save(phone.store_mut()).expect("settings");
     let seen = sightings(peers);
     let n_sightings = seen.len();
-    store.add_sightings(&seen).await.expect("sightings");
+    greenlight_phone::Store::add_sightings(phone.store_mut(), &seen).expect("sightings");
     drop(seen);
     let http = reqwest::Client::new();
 
     let (_, before) = memory();
     reset_peak();
-    let report = sync::sync(&store, &settings, &http, UnixTime(NOW), &mut |_| {}).await.expect("sync");
+    let report = sync::sync(&mut phone, &settings, &http, UnixTime(NOW), &mut |_| {}).await.expect("sync");
     let (peak, _) = memory();
     drop(child.stdin.take());
     let _ = child.wait();
@@ -224,7 +223,6 @@ async fn phone(keys: usize, peers: usize) {
         target: String::new(),
         verdict: "",
     });
-    store.close().await;
 }
 
 fn main() {

@@ -5,8 +5,8 @@ use crate::now;
 use greenlight_client::checkin::{self, CheckInError};
 use greenlight_client::settings::{Settings, parse_key};
 use greenlight_client::status;
-use greenlight_client::store::Store;
 use greenlight_client::sync::{Progress, sync_with_retry};
+use greenlight_client::{Exposure, Phone, os_rng};
 use greenlight_protocol::time::UnixTime;
 use std::io::Write as _;
 
@@ -19,8 +19,8 @@ fn http() -> Result<reqwest::Client, String> {
 }
 
 /// `greenlight init`.
-pub(crate) async fn init(
-    store: &Store,
+pub(crate) fn init(
+    phone: &mut Phone,
     server: String,
     server_key: String,
     authority_key: String,
@@ -32,7 +32,7 @@ pub(crate) async fn init(
         export_key: parse_key(&server_key)?,
         authority_key: parse_key(&authority_key)?,
     };
-    settings.save(store).await.map_err(|e| err(&e))?;
+    settings.save(phone.store_mut()).map_err(|e| err(&e))?;
     say!("ready: this device syncs with {}", settings.server.trim_end_matches('/'));
     if settings.authority.is_some() {
         say!("reports are certified by the health authority at {}", settings.authority_url());
@@ -41,11 +41,11 @@ pub(crate) async fn init(
 }
 
 /// `greenlight sync`.
-pub(crate) async fn sync(store: &Store) -> Result<(), String> {
-    let settings = Settings::load(store).await?;
+pub(crate) async fn sync(phone: &mut Phone) -> Result<(), String> {
+    let settings = Settings::load(phone.store())?;
     let http = http()?;
     let mut bar = progress_bar();
-    let report = sync_with_retry(store, &settings, &http, now, 5, &mut bar).await.map_err(|e| err(&e))?;
+    let report = sync_with_retry(phone, &settings, &http, now, 5, &mut bar).await.map_err(|e| err(&e))?;
     if report.unchanged {
         say!("up to date");
     } else {
@@ -65,11 +65,12 @@ pub(crate) async fn sync(store: &Store) -> Result<(), String> {
 }
 
 /// `greenlight status`.
-pub(crate) async fn status(store: &Store, json: bool, history: bool) -> Result<(), String> {
+pub(crate) fn status(phone: &mut Phone, json: bool, history: bool) -> Result<(), String> {
     let t = now();
-    let decision = status::status_and_record(store, t).await.map_err(|e| err(&e))?;
-    let changes = if history { store.color_history().await.map_err(|e| err(&e))? } else { Vec::new() };
-    let alerts = venue_alerts(store).await.map_err(|e| err(&e))?;
+    let decision = phone.status_and_record(t).map_err(|e| err(&e))?;
+    let changes =
+        if history { greenlight_phone::Store::color_history(phone.store()).map_err(|e| err(&e))? } else { Vec::new() };
+    let alerts = venue_alerts(phone).map_err(|e| err(&e))?;
     if json {
         let mut value = status::to_json(&decision, t);
         value["venue_alerts"] = serde_json::Value::Array(
@@ -106,11 +107,11 @@ pub(crate) async fn status(store: &Store, json: bool, history: bool) -> Result<(
 }
 
 /// `greenlight checkin`.
-pub(crate) async fn check_in(store: &Store, poster: &str) -> Result<(), String> {
+pub(crate) fn check_in(phone: &mut Phone, poster: &str) -> Result<(), String> {
     let t = now();
     let text = checkin::read_poster_text(poster).map_err(|e| err(&e))?;
     let poster = checkin::verify_poster(&text, t).map_err(|e| err(&e))?;
-    let done = checkin::check_in(store, &poster, t).await.map_err(|e| err(&e))?;
+    let done = phone.check_in(&poster, t, &mut os_rng()).map_err(|e| err(&e))?;
     let what = if done.extended {
         format!("Stay extended at {} (since {} UTC)", done.venue, done.arrival.iso_minute())
     } else {
@@ -121,8 +122,8 @@ pub(crate) async fn check_in(store: &Store, poster: &str) -> Result<(), String> 
 }
 
 /// `greenlight checkout`.
-pub(crate) async fn check_out(store: &Store) -> Result<(), String> {
-    match checkin::check_out(store, now()).await {
+pub(crate) fn check_out(phone: &mut Phone) -> Result<(), String> {
+    match phone.check_out(now(), &mut os_rng()) {
         Ok(done) => say!("Checked out of {} at {} UTC", done.venue, done.departure.iso_minute()),
         Err(CheckInError::NoActiveVisit) => say!("You are not checked in anywhere."),
         Err(e) => return Err(err(&e)),
@@ -131,11 +132,11 @@ pub(crate) async fn check_out(store: &Store) -> Result<(), String> {
 }
 
 /// `greenlight report`.
-pub(crate) async fn report(store: &Store, code: &str, reveal: Option<&str>) -> Result<(), String> {
-    let settings = Settings::load(store).await?;
+pub(crate) async fn report(phone: &mut Phone, code: &str, reveal: Option<&str>) -> Result<(), String> {
+    let settings = Settings::load(phone.store())?;
     let http = http()?;
     let t = now();
-    let visits = greenlight_client::report::revealable_visits(store, t).await.map_err(|e| err(&e))?;
+    let visits = phone.revealable_visits(t).map_err(|e| err(&e))?;
     let reveal_all = match reveal {
         Some("all") => true,
         Some(_) => false,
@@ -144,20 +145,20 @@ pub(crate) async fn report(store: &Store, code: &str, reveal: Option<&str>) -> R
     };
     let chosen = if reveal_all { visits } else { Vec::new() };
     let done =
-        greenlight_client::report::report(store, &settings, &http, code, &chosen, t).await.map_err(|e| err(&e))?;
+        greenlight_client::report::report(phone, &settings, &http, code, &chosen, t).await.map_err(|e| err(&e))?;
     say!(
         "Reported: keys of {} days published{}. Thank you: your contacts will be warned without learning who you are.",
         done.days.len(),
         if done.checkins > 0 { format!(", {} visits revealed", done.checkins) } else { String::new() }
     );
-    let decision = status::status(store, t).await.map_err(|e| err(&e))?;
+    let decision = phone.status(t).map_err(|e| err(&e))?;
     say!("{decision}");
     Ok(())
 }
 
 /// `greenlight visits`.
-pub(crate) async fn visits(store: &Store) -> Result<(), String> {
-    let visits = checkin::visits(store).await.map_err(|e| err(&e))?;
+pub(crate) fn visits(phone: &Phone) -> Result<(), String> {
+    let visits = phone.visits().map_err(|e| err(&e))?;
     if visits.is_empty() {
         say!("No visits in the diary.");
     }
@@ -171,10 +172,9 @@ pub(crate) async fn visits(store: &Store) -> Result<(), String> {
 }
 
 /// `greenlight diary on|off`.
-pub(crate) async fn diary(store: &Store, state: &str) -> Result<(), String> {
-    store.set_setting("diary", state).await.map_err(|e| err(&e))?;
+pub(crate) fn diary(phone: &mut Phone, state: &str) -> Result<(), String> {
+    phone.set_diary(state == "on").map_err(|e| err(&e))?;
     if state == "off" {
-        store.clear_diary().await.map_err(|e| err(&e))?;
         say!("Visit diary off and deleted. Check-ins are still recorded, sealed, for alerts.");
     } else {
         say!("Visit diary on.");
@@ -184,16 +184,13 @@ pub(crate) async fn diary(store: &Store, state: &str) -> Result<(), String> {
 
 /// The venue alerts among the exposures: venue, arrival, departure and the
 /// health authority's message, one per visit.
-async fn venue_alerts(store: &Store) -> Result<Vec<(String, u64, u64, String)>, greenlight_client::store::StoreError> {
-    let mut alerts: Vec<(String, u64, u64, String)> = store
-        .exposures()
-        .await?
+fn venue_alerts(phone: &Phone) -> Result<Vec<(String, u64, u64, String)>, greenlight_client::StoreError> {
+    let mut alerts: Vec<(String, u64, u64, String)> = phone
+        .venue_alerts()?
         .into_iter()
         .filter_map(|e| match e {
-            greenlight_client::store::Exposure::Venue { venue, start, end, message, .. } => {
-                Some((venue, start, end, message))
-            }
-            greenlight_client::store::Exposure::Ble { .. } => None,
+            Exposure::Venue { venue, start, end, message, .. } => Some((venue, start, end, message)),
+            Exposure::Ble { .. } => None,
         })
         .collect();
     alerts.sort();

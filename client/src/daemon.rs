@@ -14,14 +14,13 @@
 //!   so that a real report cannot be told apart on the network.
 
 use crate::settings::Settings;
-use crate::store::{Store, StoreError};
-use crate::sync::{SyncError, sync};
+use crate::sync::sync;
+use crate::{Phone, os_rng};
 use greenlight_api::device::{CertificateRequest, VerifyRequest};
 use greenlight_api::padding::{PUBLISH_REQUEST_SIZE, SMALL_REQUEST_SIZE, padded};
 use greenlight_api::publish::PublishRequest;
 use greenlight_ble::radio::{Radio, RadioError, ScanDutyCycle, Sightings};
-use greenlight_protocol::advert::Advertisement;
-use greenlight_protocol::daily_key::Metadata;
+use greenlight_phone::StoreError;
 use greenlight_protocol::matcher::Sighting;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use rand_core::Rng;
@@ -33,15 +32,13 @@ pub struct DaemonConfig {
     pub duty: ScanDutyCycle,
     /// Seconds between syncs (default: 1 hour).
     pub sync_every_secs: u64,
-    /// Calibrated transmit power this device advertises, dBm.
-    pub tx_power_dbm: i8,
     /// Average chaff reports per day (default 1).
     pub chaff_per_day: u32,
 }
 
 impl Default for DaemonConfig {
     fn default() -> Self {
-        DaemonConfig { duty: ScanDutyCycle::DEFAULT, sync_every_secs: 3600, tx_power_dbm: -8, chaff_per_day: 1 }
+        DaemonConfig { duty: ScanDutyCycle::DEFAULT, sync_every_secs: 3600, chaff_per_day: 1 }
     }
 }
 
@@ -92,7 +89,7 @@ pub struct Tick {
 
 /// The running daemon.
 pub struct Daemon<R: Radio> {
-    store: Store,
+    phone: Phone,
     radio: R,
     settings: Option<Settings>,
     config: DaemonConfig,
@@ -108,7 +105,7 @@ impl<R: Radio> Daemon<R> {
     /// Starts scanning; the first [`Daemon::tick`] starts advertising.
     /// Without `settings` (not set up yet) it exchanges IDs but does not sync.
     pub async fn start(
-        store: Store,
+        phone: Phone,
         radio: R,
         settings: Option<Settings>,
         config: DaemonConfig,
@@ -120,7 +117,7 @@ impl<R: Radio> Daemon<R> {
             .build()
             .map_err(|e| DaemonError::Radio(RadioError::Stack { operation: "http", message: e.to_string() }))?;
         let mut daemon = Daemon {
-            store,
+            phone,
             radio,
             settings,
             config,
@@ -143,29 +140,25 @@ impl<R: Radio> Daemon<R> {
         while let Some(sighting) = self.sightings.try_recv() {
             heard.push(sighting?);
         }
-        if !heard.is_empty() {
-            let floor = self.store.time_state("clock_floor").await?.unwrap_or_default();
-            let before = heard.len();
-            heard.retain(|s| s.seen_at >= floor);
-            tick.dropped_clock_behind = before - heard.len();
-            self.store.add_sightings(&heard).await?;
-            tick.stored = heard.len();
-        }
+        let recorded = self.phone.record_sightings(&heard)?;
+        tick.stored = recorded.stored;
+        tick.dropped_clock_behind = recorded.behind_clock_floor;
         if let Some(settings) = &self.settings {
             if now >= self.next_sync {
                 tick.synced = true;
-                match sync(&self.store, settings, &self.http, now, &mut |_| {}).await {
+                match sync(&mut self.phone, settings, &self.http, now, &mut |_| {}).await {
                     Ok(_) => {
                         self.sync_backoff = 60;
                         self.next_sync = now.plus(self.config.sync_every_secs);
                     }
-                    // The server being away is normal for a phone: try again
-                    // later, backing off up to the normal period.
-                    Err(SyncError::Network(_) | SyncError::Rejected(_)) => {
+                    Err(crate::sync::SyncError::Phone(greenlight_phone::SyncError::Store(e))) => return Err(e.into()),
+                    // The server being away (or serving a bad file) is
+                    // normal for a phone: try again later, backing off up
+                    // to the normal period.
+                    Err(_) => {
                         self.next_sync = now.plus(self.sync_backoff);
                         self.sync_backoff = (self.sync_backoff * 2).min(self.config.sync_every_secs);
                     }
-                    Err(SyncError::Store(e)) => return Err(e.into()),
                 }
             }
             if now >= self.next_chaff {
@@ -182,14 +175,10 @@ impl<R: Radio> Daemon<R> {
         if self.advertising == Some(current) {
             return Ok(());
         }
-        if self.store.is_released(current.0).await? {
+        match self.phone.advertisement(now, &mut os_rng())? {
+            Some(advertisement) => self.radio.advertise(advertisement).await?,
             // A released key is public: never broadcast under it again.
-            self.radio.stop_advertising().await?;
-        } else {
-            let schedule = self.store.daily_key(current.0).await?.schedule(current.0);
-            let id = schedule.id(current.1);
-            let metadata = schedule.seal_metadata(&id, Metadata::v1(self.config.tx_power_dbm));
-            self.radio.advertise(Advertisement { id, metadata }).await?;
+            None => self.radio.stop_advertising().await?,
         }
         self.advertising = Some(current);
         Ok(())
@@ -204,14 +193,20 @@ impl<R: Radio> Daemon<R> {
         now.plus(std::time::Duration::from_secs_f64(-u.ln() * mean as f64).as_secs())
     }
 
-    /// Stores what is left, stops advertising and scanning.
-    pub async fn stop(mut self, now: UnixTime) -> Result<(), DaemonError> {
+    /// The phone the daemon runs.
+    pub fn phone(&self) -> &Phone {
+        &self.phone
+    }
+
+    /// Stores what is left, stops advertising and scanning, and gives the
+    /// phone back.
+    pub async fn stop(mut self, now: UnixTime) -> Result<Phone, DaemonError> {
         self.settings = None;
         self.next_chaff = UnixTime(u64::MAX);
         self.tick(now).await?;
         self.radio.stop_advertising().await?;
         drop(self.sightings);
-        Ok(())
+        Ok(self.phone)
     }
 }
 

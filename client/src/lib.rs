@@ -1,9 +1,11 @@
-//! The Greenlight resident client: the core a phone app embeds, and the
-//! `greenlight` command line and daemon built on it.
+//! The Greenlight resident client for Linux: drivers around the resident
+//! core ([`greenlight_phone`]) — the sealed SQLite store, HTTP to the key
+//! server and the health authority (reqwest), the Bluetooth radio (BlueZ
+//! or the simulated one) — and the `greenlight` command line and daemon.
 //!
-//! It keeps the phone's state in a sealed local store, syncs with the key
-//! server (verifying every file), matches locally, and derives the color
-//! with its explanation from the authority's signed policy.
+//! Every rule (rotation, check-in, matching, color, what a report
+//! uploads) is the core's; this crate moves bytes between the core and
+//! the world.
 #![forbid(unsafe_code)]
 
 pub mod checkin;
@@ -15,3 +17,26 @@ pub mod status;
 pub mod store;
 pub mod sync;
 pub mod vault;
+
+pub use greenlight_phone::{Exposure, StoreError};
+
+use greenlight_protocol::calibration::Calibration;
+use std::path::Path;
+
+/// The resident core over the sealed SQLite store.
+pub type Phone = greenlight_phone::Phone<store::SqliteStore>;
+
+/// This device's calibration. A Linux computer's Bluetooth adapter has no
+/// row in the phone-model table; it advertises −8 dBm, as the daemon always
+/// has, and applies no RSSI correction to what it hears.
+pub const DEVICE_CALIBRATION: Calibration = Calibration { tx_power_dbm: -8, rssi_correction_db: 0 };
+
+/// Opens (creating) the phone in the data directory `dir`.
+pub fn open(dir: &Path) -> Result<Phone, StoreError> {
+    Ok(Phone::new(store::SqliteStore::open(dir)?, DEVICE_CALIBRATION))
+}
+
+/// The operating system's cryptographic random number generator.
+pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}

@@ -25,8 +25,7 @@ macro_rules! say_inline {
 mod commands;
 
 use clap::{Parser, Subcommand};
-use greenlight_client::home;
-use greenlight_client::store::Store;
+use greenlight_client::{Phone, home};
 use greenlight_protocol::time::UnixTime;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -170,25 +169,23 @@ async fn run(command: Command, dir: PathBuf) -> Result<(), String> {
         }
         _ => {}
     }
-    let store = Store::open(&dir).await.map_err(|e| format!("{}: {e}", dir.display()))?;
-    let result = dispatch(command, &store).await;
-    store.close().await;
-    result
+    let mut phone = greenlight_client::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    dispatch(command, &mut phone).await
 }
 
-async fn dispatch(command: Command, store: &Store) -> Result<(), String> {
+async fn dispatch(command: Command, phone: &mut Phone) -> Result<(), String> {
     match command {
         Command::Init { server, server_key, authority_key, authority_url } => {
-            commands::init(store, server, server_key, authority_key, authority_url).await
+            commands::init(phone, server, server_key, authority_key, authority_url)
         }
-        Command::Run { adapter } => run_daemon(store, adapter).await,
-        Command::Sync => commands::sync(store).await,
-        Command::Status { json, history } => commands::status(store, json, history).await,
-        Command::Checkin { poster } => commands::check_in(store, &poster).await,
-        Command::Checkout => commands::check_out(store).await,
-        Command::Report { code, reveal } => commands::report(store, &code, reveal.as_deref()).await,
-        Command::Visits => commands::visits(store).await,
-        Command::Diary { state } => commands::diary(store, &state).await,
+        Command::Run { adapter } => run_daemon(phone, adapter).await,
+        Command::Sync => commands::sync(phone).await,
+        Command::Status { json, history } => commands::status(phone, json, history),
+        Command::Checkin { poster } => commands::check_in(phone, &poster),
+        Command::Checkout => commands::check_out(phone),
+        Command::Report { code, reveal } => commands::report(phone, &code, reveal.as_deref()).await,
+        Command::Visits => commands::visits(phone),
+        Command::Diary { state } => commands::diary(phone, &state),
         #[cfg(feature = "venue")]
         Command::Venue { .. } => unreachable!("handled before opening the store"),
         Command::Wipe { .. } | Command::Ble { .. } => {
@@ -214,11 +211,11 @@ fn ble_doctor() -> Result<(), String> {
 }
 
 /// `greenlight run`: the daemon on the real radio, ticking every second.
-async fn run_daemon(store: &Store, adapter: Option<String>) -> Result<(), String> {
+async fn run_daemon(phone: &mut Phone, adapter: Option<String>) -> Result<(), String> {
     #[cfg(feature = "bluez")]
     {
         use greenlight_client::daemon::{Daemon, DaemonConfig};
-        let settings = match greenlight_client::settings::Settings::load(store).await {
+        let settings = match greenlight_client::settings::Settings::load(phone.store()) {
             Ok(settings) => Some(settings),
             Err(why) => {
                 eprintln!("greenlight: not syncing: {why}");
@@ -229,9 +226,9 @@ async fn run_daemon(store: &Store, adapter: Option<String>) -> Result<(), String
         let radio = greenlight_ble::bluez::BluezRadio::open(config)
             .await
             .map_err(|e| format!("Bluetooth: {e} (`greenlight ble doctor` explains)"))?;
-        let mut daemon = Daemon::start(store.clone(), radio, settings, DaemonConfig::default(), now())
-            .await
-            .map_err(|e| e.to_string())?;
+        let own = Phone::new(phone.store().clone(), phone.calibration());
+        let mut daemon =
+            Daemon::start(own, radio, settings, DaemonConfig::default(), now()).await.map_err(|e| e.to_string())?;
         eprintln!("greenlight: running (Ctrl-C to stop)");
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
@@ -249,7 +246,7 @@ async fn run_daemon(store: &Store, adapter: Option<String>) -> Result<(), String
     }
     #[cfg(not(feature = "bluez"))]
     {
-        let _ = (store, adapter);
+        let _ = (phone, adapter);
         Err("this greenlight was built without the BlueZ backend (feature `bluez`)".into())
     }
 }

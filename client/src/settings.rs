@@ -3,7 +3,7 @@
 //! key, the health authority's signing key, and the authority's URL when it
 //! runs apart from the key server.
 
-use crate::store::{Store, StoreError};
+use greenlight_phone::{Store, StoreError, Trust};
 use greenlight_protocol::signing::{TrustedKeys, VerifyingKey};
 
 /// The deployment settings.
@@ -29,36 +29,34 @@ impl Settings {
         self.authority.as_deref().unwrap_or(&self.server).trim_end_matches('/')
     }
 
-    /// Keys trusted for the index and export batches.
-    pub fn export_keys(&self) -> TrustedKeys {
-        TrustedKeys::from_keys([self.export_key])
-    }
-
-    /// Keys trusted for trace batches and policies.
-    pub fn authority_keys(&self) -> TrustedKeys {
-        TrustedKeys::from_keys([self.authority_key])
+    /// The keys the phone trusts for what it downloads.
+    pub fn trust(&self) -> Trust {
+        Trust {
+            export: TrustedKeys::from_keys([self.export_key]),
+            authority: TrustedKeys::from_keys([self.authority_key]),
+        }
     }
 
     /// Saves the settings.
-    pub async fn save(&self, store: &Store) -> Result<(), StoreError> {
-        store.set_setting("server", self.server.trim_end_matches('/')).await?;
-        store.set_setting("authority", self.authority.as_deref().map_or("", |a| a.trim_end_matches('/'))).await?;
-        store.set_setting("export_key", &hex::encode(self.export_key.as_bytes())).await?;
-        store.set_setting("authority_key", &hex::encode(self.authority_key.as_bytes())).await
+    pub fn save(&self, store: &mut impl Store) -> Result<(), StoreError> {
+        store.set_setting("server", self.server.trim_end_matches('/'))?;
+        store.set_setting("authority", self.authority.as_deref().map_or("", |a| a.trim_end_matches('/')))?;
+        store.set_setting("export_key", &hex::encode(self.export_key.as_bytes()))?;
+        store.set_setting("authority_key", &hex::encode(self.authority_key.as_bytes()))
     }
 
     /// Loads the settings, or explains how to set them.
-    pub async fn load(store: &Store) -> Result<Self, String> {
-        let get = |name: &'static str| async move {
-            store.setting(name).await.map_err(|e| e.to_string())?.ok_or_else(|| {
+    pub fn load(store: &impl Store) -> Result<Self, String> {
+        let get = |name: &'static str| {
+            store.setting(name).map_err(|e| e.to_string())?.ok_or_else(|| {
                 "not set up yet: run `greenlight init --server URL --server-key HEX --authority-key HEX`".to_owned()
             })
         };
         Ok(Settings {
-            server: get("server").await?,
-            authority: store.setting("authority").await.map_err(|e| e.to_string())?.filter(|url| !url.is_empty()),
-            export_key: parse_key(&get("export_key").await?)?,
-            authority_key: parse_key(&get("authority_key").await?)?,
+            server: get("server")?,
+            authority: store.setting("authority").map_err(|e| e.to_string())?.filter(|url| !url.is_empty()),
+            export_key: parse_key(&get("export_key")?)?,
+            authority_key: parse_key(&get("authority_key")?)?,
         })
     }
 }

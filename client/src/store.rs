@@ -1,152 +1,73 @@
-//! The phone's local store: one SQLite file in the data directory. Values
-//! that could say whom the phone met or where its owner went are sealed by
-//! the [`Vault`]; see `migrations/0001_client.sql` for what is kept.
+//! The phone's sealed store: one SQLite file in the data directory,
+//! implementing the core's [`greenlight_phone::Store`]. Values that could
+//! say whom the phone met or where its owner went are sealed by the
+//! [`Vault`]; see `migrations/0001_client.sql` for what is kept.
+//!
+//! The schema version is SQLite's `user_version`. Stores written before
+//! this (by the sqlx-based client) carry their applied migrations in
+//! `_sqlx_migrations` and are adopted at that version; a store from a
+//! newer Greenlight is refused with [`StoreError::NewerVersion`] and left
+//! untouched.
 
 use crate::vault::{Kind, Tampered, Vault};
+use greenlight_phone::store::{CheckInDayState, ColorChange, DiaryEntry, Exposure, Secret, StoreError};
 use greenlight_protocol::checkin::{CheckInDay, CheckInDayKey, SealedCheckIn};
 use greenlight_protocol::daily_key::{DailyKey, EncryptedMetadata, EphemeralId};
+use greenlight_protocol::index::FileKind;
 use greenlight_protocol::matcher::Sighting;
 use greenlight_protocol::time::{DayNumber, UnixTime};
-use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Row, Sqlite};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// File name of the database in the data directory.
 pub const DATABASE_FILE: &str = "greenlight.db";
 
-/// Why a store operation failed.
-#[derive(Debug)]
-pub enum StoreError {
-    /// The database failed.
-    Database(sqlx::Error),
-    /// A sealed value does not open.
-    Tampered,
-    /// A stored value does not parse.
-    Corrupt(String),
-    /// The file system failed.
-    Io(std::io::Error),
+/// The schema, one migration per version, applied in order.
+const MIGRATIONS: [&str; 2] =
+    [include_str!("../migrations/0001_client.sql"), include_str!("../migrations/0002_color_history.sql")];
+
+/// The newest schema version this client knows.
+pub const SCHEMA_VERSION: u32 = 2;
+
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(e))
 }
 
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Database(e) => write!(f, "local database error: {e}"),
-            StoreError::Tampered => f.write_str(&Tampered.to_string()),
-            StoreError::Corrupt(what) => write!(f, "local store is damaged: {what}"),
-            StoreError::Io(e) => write!(f, "{e}"),
-        }
-    }
+fn tampered(_: Tampered) -> StoreError {
+    StoreError::Tampered
 }
 
-impl std::error::Error for StoreError {}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        StoreError::Database(e)
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for StoreError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::Database(e.into())
-    }
-}
-
-impl From<Tampered> for StoreError {
-    fn from(_: Tampered) -> Self {
-        StoreError::Tampered
-    }
-}
-
-/// A match found by sync, kept (sealed) until it leaves the lookback window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Exposure {
-    /// Time near a diagnosed person's phone.
-    Ble {
-        /// Day of the published key.
-        day: u32,
-        /// Attenuation in dB.
-        attenuation_db: u8,
-        /// Seconds this sighting stands for.
-        seconds: u32,
-        /// The key's transmission risk.
-        transmission_risk: u8,
-    },
-    /// A visit overlapping a traced visit.
-    Venue {
-        /// UTC day of the overlap.
-        day: u32,
-        /// Arrival (Unix seconds).
-        start: u64,
-        /// Departure (Unix seconds).
-        end: u64,
-        /// Minutes inside the traced window.
-        overlap_minutes: u32,
-        /// The venue's name, from the opened check-in.
-        venue: String,
-        /// The authority's message to visitors.
-        message: String,
-    },
-}
-
-impl Exposure {
-    fn day(&self) -> u32 {
-        match self {
-            Exposure::Ble { day, .. } | Exposure::Venue { day, .. } => *day,
-        }
-    }
-}
-
-/// A change of color, kept in the (sealed) color history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ColorChange {
-    /// When the phone computed it (Unix seconds).
-    pub at: u64,
-    /// `green`, `yellow`, `red` or `stale`.
-    pub color: String,
-    /// Until when it holds, if it ends by itself.
-    pub until: Option<u64>,
-}
-
-/// One visit in the diary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiaryEntry {
-    /// Row id.
-    pub id: i64,
-    /// The record's look-up tag (links the diary to its sealed check-in).
-    pub tag: [u8; 16],
-    /// The revealed-check-in encoding: poster, arrival, departure.
-    pub revealed: Vec<u8>,
-}
-
-/// The store.
-#[derive(Debug, Clone)]
-pub struct Store {
-    pool: SqlitePool,
-    vault: std::sync::Arc<Vault>,
+/// The sealed SQLite store. Cloning shares one connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Arc<Mutex<Connection>>,
+    vault: Arc<Vault>,
     dir: PathBuf,
 }
 
-impl Store {
-    /// Opens (creating) the store in `dir` with its device key.
-    pub async fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(StoreError::Io)?;
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating) the store in `dir` with its device key. The
+    /// directory is made private to the user.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(backend)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(StoreError::Io)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(backend)?;
         }
-        let vault = Vault::open_or_create(dir).map_err(StoreError::Io)?;
-        let options = SqliteConnectOptions::new()
-            .filename(dir.join(DATABASE_FILE))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool, vault: std::sync::Arc::new(vault), dir: dir.to_owned() })
+        let db = Connection::open(dir.join(DATABASE_FILE)).map_err(backend)?;
+        db.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
+        db.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+        migrate(&db)?;
+        let vault = Vault::open_or_create(dir).map_err(backend)?;
+        Ok(SqliteStore { db: Arc::new(Mutex::new(db)), vault: Arc::new(vault), dir: dir.to_owned() })
     }
 
     /// The data directory.
@@ -154,413 +75,421 @@ impl Store {
         &self.dir
     }
 
-    /// Closes the database.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    /// A setting.
-    pub async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query("SELECT value FROM settings WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| r.get(0)))
-    }
-
-    /// Sets a setting.
-    pub async fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        )
-        .bind(name)
-        .bind(value)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// A small state value.
-    pub async fn state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sqlx::query("SELECT value FROM state WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| r.get(0)))
-    }
-
-    /// Sets a small state value.
-    pub async fn set_state(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
-        set_state(&self.pool, name, value).await
-    }
-
-    /// A state value sealed with the device key, such as the active visit
-    /// while the diary is off; `None` if unset or cleared.
-    pub async fn sealed_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.state(name).await? {
-            Some(sealed) if !sealed.is_empty() => Ok(Some(self.vault.open(Kind::Diary, &sealed)?.to_vec())),
-            _ => Ok(None),
-        }
-    }
-
-    /// Sets a state value sealed with the device key; an empty value clears it.
-    pub async fn set_sealed_state(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
-        let sealed = if value.is_empty() { Vec::new() } else { self.vault.seal(Kind::Diary, value) };
-        self.set_state(name, &sealed).await
-    }
-
-    /// A time kept in state.
-    pub async fn time_state(&self, name: &str) -> Result<Option<UnixTime>, StoreError> {
-        Ok(self
-            .state(name)
-            .await?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map(|b| UnixTime(u64::from_le_bytes(b))))
-    }
-
-    /// The daily key of `day`, drawn on first use.
-    pub async fn daily_key(&self, day: DayNumber) -> Result<DailyKey, StoreError> {
-        if let Some(row) = sqlx::query("SELECT sealed FROM daily_keys WHERE day = ?")
-            .bind(i64::from(day.0))
-            .fetch_optional(&self.pool)
-            .await?
-        {
-            let plain = self.vault.open(Kind::DailyKey, &row.get::<Vec<u8>, _>(0))?;
-            let bytes: [u8; 16] =
-                plain.as_slice().try_into().map_err(|_| StoreError::Corrupt("daily key length".into()))?;
-            return Ok(DailyKey::from_bytes(bytes));
-        }
-        let key = DailyKey::generate(&mut rand_core::UnwrapErr(getrandom::SysRng));
-        let sealed = self.vault.seal(Kind::DailyKey, key.expose_secret());
-        sqlx::query("INSERT INTO daily_keys (day, sealed) VALUES (?, ?) ON CONFLICT (day) DO NOTHING")
-            .bind(i64::from(day.0))
-            .bind(sealed)
-            .execute(&self.pool)
-            .await?;
-        // Another task may have drawn it first: use whatever is stored.
-        Box::pin(self.daily_key(day)).await
-    }
-
-    /// Daily keys of `days` and later that were never released, oldest first.
-    pub async fn unreleased_keys_since(&self, first: DayNumber) -> Result<Vec<(DayNumber, DailyKey)>, StoreError> {
-        let rows = sqlx::query("SELECT day, sealed FROM daily_keys WHERE day >= ? AND released = 0 ORDER BY day")
-            .bind(i64::from(first.0))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let plain = self.vault.open(Kind::DailyKey, &r.get::<Vec<u8>, _>(1))?;
-                let bytes: [u8; 16] =
-                    plain.as_slice().try_into().map_err(|_| StoreError::Corrupt("daily key length".into()))?;
-                Ok((day_of(r.get(0))?, DailyKey::from_bytes(bytes)))
-            })
-            .collect()
-    }
-
-    /// Marks daily keys as released (uploaded): they are never broadcast again.
-    pub async fn mark_released(&self, days: &[DayNumber]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for day in days {
-            sqlx::query("UPDATE daily_keys SET released = 1 WHERE day = ?")
-                .bind(i64::from(day.0))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    fn db(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written
+        // (every write is one statement or one transaction).
+        self.db.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether the key of `day` was released.
-    pub async fn is_released(&self, day: DayNumber) -> Result<bool, StoreError> {
-        Ok(sqlx::query("SELECT released FROM daily_keys WHERE day = ?")
-            .bind(i64::from(day.0))
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some_and(|r| r.get::<i64, _>(0) == 1))
+    pub fn is_released(&self, day: DayNumber) -> Result<bool, StoreError> {
+        use greenlight_phone::Store as _;
+        Ok(self.daily_key(day)?.is_some_and(|(_, released)| released))
     }
 
-    /// Records sightings (sealed), in one transaction.
-    pub async fn add_sightings(&self, sightings: &[Sighting]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for s in sightings {
-            let mut plain = Vec::with_capacity(29);
-            plain.extend_from_slice(&s.id.0);
-            plain.extend_from_slice(&s.metadata.0);
-            plain.push(s.rssi.to_le_bytes()[0]);
-            plain.extend_from_slice(&s.seen_at.0.to_le_bytes());
-            sqlx::query("INSERT INTO sightings (day, sealed) VALUES (?, ?)")
-                .bind(i64::from(s.seen_at.day().0))
-                .bind(self.vault.seal(Kind::Sighting, &plain))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Every stored sighting, opened.
-    pub async fn sightings(&self) -> Result<Vec<Sighting>, StoreError> {
-        let rows = sqlx::query("SELECT sealed FROM sightings ORDER BY id").fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let plain = self.vault.open(Kind::Sighting, &r.get::<Vec<u8>, _>(0))?;
-                if plain.len() != 29 {
-                    return Err(StoreError::Corrupt("sighting length".into()));
-                }
-                let mut id = [0u8; 16];
-                id.copy_from_slice(&plain[..16]);
-                let mut meta = [0u8; 4];
-                meta.copy_from_slice(&plain[16..20]);
-                let mut t = [0u8; 8];
-                t.copy_from_slice(&plain[21..29]);
-                Ok(Sighting {
-                    id: EphemeralId(id),
-                    metadata: EncryptedMetadata(meta),
-                    rssi: i8::from_le_bytes([plain[20]]),
-                    seen_at: UnixTime(u64::from_le_bytes(t)),
-                })
-            })
-            .collect()
-    }
-
-    /// The check-in day key of `day`, drawn on first use; `None` once its
-    /// secret has been erased.
-    pub async fn checkin_day_key(&self, day: DayNumber) -> Result<Option<CheckInDayKey>, StoreError> {
-        let row = sqlx::query("SELECT secret FROM checkin_days WHERE day = ?")
-            .bind(i64::from(day.0))
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            Some(row) => match row.get::<Option<Vec<u8>>, _>(0) {
-                None => Ok(None),
-                Some(sealed) => {
-                    let plain = self.vault.open(Kind::CheckInSecret, &sealed)?;
-                    let secret: [u8; 32] =
-                        plain.as_slice().try_into().map_err(|_| StoreError::Corrupt("day key".into()))?;
-                    Ok(Some(CheckInDayKey::from_bytes(day, secret)))
-                }
-            },
-            None => {
-                let key = CheckInDayKey::generate(day, &mut rand_core::UnwrapErr(getrandom::SysRng));
-                sqlx::query(
-                    "INSERT INTO checkin_days (day, public, secret) VALUES (?, ?, ?) ON CONFLICT (day) DO NOTHING",
-                )
-                .bind(i64::from(day.0))
-                .bind(key.public().public.to_vec())
-                .bind(self.vault.seal(Kind::CheckInSecret, key.expose_secret().as_ref()))
-                .execute(&self.pool)
-                .await?;
-                Box::pin(self.checkin_day_key(day)).await
-            }
-        }
-    }
-
-    /// Public keys of every check-in day.
-    pub async fn checkin_days(&self) -> Result<Vec<CheckInDay>, StoreError> {
-        let rows = sqlx::query("SELECT day, public FROM checkin_days").fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let public: [u8; 32] =
-                    r.get::<Vec<u8>, _>(1).try_into().map_err(|_| StoreError::Corrupt("day public key".into()))?;
-                Ok(CheckInDay { day: day_of(r.get(0))?, public })
-            })
-            .collect()
-    }
-
-    /// Erases the secrets of check-in day keys whose time is over (spec §8.1).
-    pub async fn erase_old_checkin_secrets(&self, now: UnixTime) -> Result<u64, StoreError> {
-        // A key of day d is erased at the end of day d + 1.
-        let last_erasable = i64::from(now.day().0) - 2;
-        Ok(sqlx::query("UPDATE checkin_days SET secret = NULL WHERE day <= ? AND secret IS NOT NULL")
-            .bind(last_erasable)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
-    }
-
-    /// Stores a check-in record and its diary entry, replacing an earlier
-    /// record of the same epoch (a rescan or a check-out).
-    pub async fn save_checkin(&self, record: &SealedCheckIn, diary: Option<&[u8]>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO checkins (day, tag, record) VALUES (?, ?, ?) ON CONFLICT (day, tag) DO UPDATE SET record = excluded.record")
-            .bind(i64::from(record.day.0))
-            .bind(record.tag.to_vec())
-            .bind(record.to_bytes())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM diary WHERE day = ? AND tag = ?")
-            .bind(i64::from(record.day.0))
-            .bind(record.tag.to_vec())
-            .execute(&mut *tx)
-            .await?;
-        if let Some(revealed) = diary {
-            sqlx::query("INSERT INTO diary (day, tag, sealed) VALUES (?, ?, ?)")
-                .bind(i64::from(record.day.0))
-                .bind(record.tag.to_vec())
-                .bind(self.vault.seal(Kind::Diary, revealed))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Every sealed check-in.
-    pub async fn checkins(&self) -> Result<Vec<SealedCheckIn>, StoreError> {
-        let rows = sqlx::query("SELECT record FROM checkins").fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| SealedCheckIn::from_bytes(&r.get::<Vec<u8>, _>(0)).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .collect()
-    }
-
-    /// The visit diary, oldest first.
-    pub async fn diary(&self) -> Result<Vec<DiaryEntry>, StoreError> {
-        let rows = sqlx::query("SELECT id, tag, sealed FROM diary ORDER BY id").fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let tag: [u8; 16] =
-                    r.get::<Vec<u8>, _>(1).try_into().map_err(|_| StoreError::Corrupt("diary tag".into()))?;
-                let revealed = self.vault.open(Kind::Diary, &r.get::<Vec<u8>, _>(2))?.to_vec();
-                Ok(DiaryEntry { id: r.get(0), tag, revealed })
-            })
-            .collect()
-    }
-
-    /// Deletes the whole visit diary (the user turned it off).
-    pub async fn clear_diary(&self) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM diary").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// Every exposure found so far.
-    pub async fn exposures(&self) -> Result<Vec<Exposure>, StoreError> {
-        let rows = sqlx::query("SELECT sealed FROM exposures ORDER BY id").fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let plain = self.vault.open(Kind::Exposure, &r.get::<Vec<u8>, _>(0))?;
-                serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(format!("exposure: {e}")))
-            })
-            .collect()
-    }
-
-    /// The last applied sequence of a file kind (0 if none).
-    pub async fn synced(&self, kind: u8) -> Result<u64, StoreError> {
-        let row = sqlx::query("SELECT sequence FROM synced WHERE kind = ?")
-            .bind(i64::from(kind))
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map_or(0, |r| u64::try_from(r.get::<i64, _>(0)).unwrap_or(0)))
-    }
-
-    /// Applies one downloaded file atomically: its exposures and the new
-    /// sync position commit together or not at all.
-    pub async fn apply(
-        &self,
-        kind: u8,
-        sequence: u64,
-        exposures: &[Exposure],
-        state: &[(&str, &[u8])],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for exposure in exposures {
-            let plain = serde_json::to_vec(exposure).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            sqlx::query("INSERT INTO exposures (day, sealed) VALUES (?, ?)")
-                .bind(i64::from(exposure.day()))
-                .bind(self.vault.seal(Kind::Exposure, &plain))
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("INSERT INTO synced (kind, sequence) VALUES (?, ?) ON CONFLICT (kind) DO UPDATE SET sequence = excluded.sequence")
-            .bind(i64::from(kind))
-            .bind(i64::try_from(sequence).map_err(|_| StoreError::Corrupt("sequence".into()))?)
-            .execute(&mut *tx)
-            .await?;
-        for (name, value) in state {
-            set_state(&mut *tx, name, value).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The owner's own diagnosis: day and report type byte.
-    pub async fn diagnosis(&self) -> Result<Option<(DayNumber, u8)>, StoreError> {
-        let Some(sealed) = self.state("diagnosis").await? else { return Ok(None) };
-        let plain = self.vault.open(Kind::Diagnosis, &sealed)?;
-        if plain.len() != 5 {
-            return Err(StoreError::Corrupt("diagnosis".into()));
-        }
-        Ok(Some((DayNumber(u32::from_le_bytes([plain[0], plain[1], plain[2], plain[3]])), plain[4])))
-    }
-
-    /// Records the owner's own diagnosis.
-    pub async fn set_diagnosis(&self, day: DayNumber, report_type: u8) -> Result<(), StoreError> {
-        let mut plain = day.0.to_le_bytes().to_vec();
-        plain.push(report_type);
-        self.set_state("diagnosis", &self.vault.seal(Kind::Diagnosis, &plain)).await
-    }
-
-    /// Appends `(at, color, until)` to the color history unless the color
-    /// and its end are what the last entry already says.
-    pub async fn record_color(&self, at: UnixTime, color: &str, until: Option<UnixTime>) -> Result<bool, StoreError> {
-        let entry = ColorChange { at: at.0, color: color.to_owned(), until: until.map(|t| t.0) };
-        if let Some(last) = self.color_history().await?.pop()
-            && last.color == entry.color
-            && last.until == entry.until
-        {
-            return Ok(false);
-        }
-        let plain = serde_json::to_vec(&entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query("INSERT INTO color_history (day, sealed) VALUES (?, ?)")
-            .bind(i64::from(at.day().0))
-            .bind(self.vault.seal(Kind::Color, &plain))
-            .execute(&self.pool)
-            .await?;
-        Ok(true)
-    }
-
-    /// The color history, oldest first.
-    pub async fn color_history(&self) -> Result<Vec<ColorChange>, StoreError> {
-        let rows = sqlx::query("SELECT sealed FROM color_history ORDER BY id").fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let plain = self.vault.open(Kind::Color, &r.get::<Vec<u8>, _>(0))?;
-                serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(format!("color history: {e}")))
-            })
-            .collect()
-    }
-
-    /// Deletes everything older than `days` days before `now`.
-    pub async fn retention(&self, now: UnixTime, days: u32) -> Result<u64, StoreError> {
-        let oldest = i64::from(now.day().minus(days).0);
-        let mut tx = self.pool.begin().await?;
-        let mut deleted = 0;
-        for table in ["daily_keys", "sightings", "checkin_days", "checkins", "diary", "exposures", "color_history"] {
-            deleted += sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE day < ?")))
-                .bind(oldest)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
-        tx.commit().await?;
-        Ok(deleted)
+    /// A time kept in the state table.
+    pub fn time_state(&self, name: &str) -> Result<Option<UnixTime>, StoreError> {
+        use greenlight_phone::Store as _;
+        Ok(self
+            .state(name)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(|b| UnixTime(u64::from_le_bytes(b))))
     }
 }
 
-async fn set_state<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
-    executor: E,
-    name: &str,
-    value: &[u8],
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-    )
-    .bind(name)
-    .bind(value)
-    .execute(executor)
-    .await?;
+/// Brings the schema to [`SCHEMA_VERSION`], adopting a store the sqlx-based
+/// client wrote; refuses a newer one.
+fn migrate(db: &Connection) -> Result<(), StoreError> {
+    let mut version: u32 = db.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(backend)?;
+    if version == 0 {
+        let sqlx: bool = db
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = '_sqlx_migrations'", [], |r| r.get::<_, i64>(0))
+            .map_err(backend)?
+            > 0;
+        if sqlx {
+            let applied: Option<i64> = db
+                .query_row("SELECT max(version) FROM _sqlx_migrations WHERE success", [], |r| r.get(0))
+                .map_err(backend)?;
+            version = applied.and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
+        }
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerVersion { found: version, known: SCHEMA_VERSION });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let to = i + 1;
+        db.execute_batch(&format!("BEGIN; {sql}; PRAGMA user_version = {to}; COMMIT;")).map_err(|e| {
+            let _ = db.execute_batch("ROLLBACK");
+            backend(e)
+        })?;
+    }
+    if version == SCHEMA_VERSION {
+        // Adopted from sqlx: record the version the SQLite way.
+        db.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(backend)?;
+    }
     Ok(())
 }
 
 fn day_of(v: i64) -> Result<DayNumber, StoreError> {
     u32::try_from(v).map(DayNumber).map_err(|_| StoreError::Corrupt(format!("day {v}")))
+}
+
+fn secret_kind(which: Secret) -> Kind {
+    match which {
+        Secret::ActiveVisit => Kind::Diary,
+        Secret::Diagnosis => Kind::Diagnosis,
+    }
+}
+
+fn set_state(db: &Connection, name: &str, value: &[u8]) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO state (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        params![name, value],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+impl SqliteStore {
+    fn open_daily_key(&self, sealed: &[u8]) -> Result<DailyKey, StoreError> {
+        let plain = self.vault.open(Kind::DailyKey, sealed).map_err(tampered)?;
+        let bytes: [u8; 16] =
+            plain.as_slice().try_into().map_err(|_| StoreError::Corrupt("daily key length".into()))?;
+        Ok(DailyKey::from_bytes(bytes))
+    }
+}
+
+impl greenlight_phone::Store for SqliteStore {
+    fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.db()
+            .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| r.get(0))
+            .optional()
+            .map_err(backend)
+    }
+
+    fn set_setting(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.db()
+            .execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db().query_row("SELECT value FROM state WHERE name = ?1", [name], |r| r.get(0)).optional().map_err(backend)
+    }
+
+    fn set_state(&mut self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        set_state(&self.db(), name, value)
+    }
+
+    fn secret(&self, which: Secret) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.state(which.name())? {
+            Some(sealed) if !sealed.is_empty() => {
+                Ok(Some(self.vault.open(secret_kind(which), &sealed).map_err(tampered)?.to_vec()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn set_secret(&mut self, which: Secret, value: &[u8]) -> Result<(), StoreError> {
+        let sealed = if value.is_empty() { Vec::new() } else { self.vault.seal(secret_kind(which), value) };
+        self.set_state(which.name(), &sealed)
+    }
+
+    fn daily_key(&self, day: DayNumber) -> Result<Option<(DailyKey, bool)>, StoreError> {
+        let row: Option<(Vec<u8>, i64)> = self
+            .db()
+            .query_row("SELECT sealed, released FROM daily_keys WHERE day = ?1", [i64::from(day.0)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(backend)?;
+        row.map(|(sealed, released)| Ok((self.open_daily_key(&sealed)?, released == 1))).transpose()
+    }
+
+    fn add_daily_key(&mut self, day: DayNumber, key: &DailyKey) -> Result<(), StoreError> {
+        let sealed = self.vault.seal(Kind::DailyKey, key.expose_secret());
+        self.db()
+            .execute(
+                "INSERT INTO daily_keys (day, sealed) VALUES (?1, ?2) ON CONFLICT (day) DO NOTHING",
+                params![i64::from(day.0), sealed],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn unreleased_keys_since(&self, first: DayNumber) -> Result<Vec<(DayNumber, DailyKey)>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>)> = {
+            let db = self.db();
+            let mut statement = db
+                .prepare("SELECT day, sealed FROM daily_keys WHERE day >= ?1 AND released = 0 ORDER BY day")
+                .map_err(backend)?;
+            statement
+                .query_map([i64::from(first.0)], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(backend)?
+                .collect::<Result<_, _>>()
+                .map_err(backend)?
+        };
+        rows.into_iter().map(|(day, sealed)| Ok((day_of(day)?, self.open_daily_key(&sealed)?))).collect()
+    }
+
+    fn mark_released(&mut self, days: &[DayNumber]) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction().map_err(backend)?;
+        for day in days {
+            tx.execute("UPDATE daily_keys SET released = 1 WHERE day = ?1", [i64::from(day.0)]).map_err(backend)?;
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn add_sightings(&mut self, sightings: &[Sighting]) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction().map_err(backend)?;
+        {
+            let mut insert = tx.prepare("INSERT INTO sightings (day, sealed) VALUES (?1, ?2)").map_err(backend)?;
+            for s in sightings {
+                let mut plain = Vec::with_capacity(29);
+                plain.extend_from_slice(&s.id.0);
+                plain.extend_from_slice(&s.metadata.0);
+                plain.push(s.rssi.to_le_bytes()[0]);
+                plain.extend_from_slice(&s.seen_at.0.to_le_bytes());
+                insert
+                    .execute(params![i64::from(s.seen_at.day().0), self.vault.seal(Kind::Sighting, &plain)])
+                    .map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn sightings(&self) -> Result<Vec<Sighting>, StoreError> {
+        let db = self.db();
+        let mut statement = db.prepare("SELECT sealed FROM sightings ORDER BY id").map_err(backend)?;
+        let mut rows = statement.query([]).map_err(backend)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(backend)? {
+            let sealed: Vec<u8> = row.get(0).map_err(backend)?;
+            let plain = self.vault.open(Kind::Sighting, &sealed).map_err(tampered)?;
+            if plain.len() != 29 {
+                return Err(StoreError::Corrupt("sighting length".into()));
+            }
+            let mut id = [0u8; 16];
+            id.copy_from_slice(&plain[..16]);
+            let mut meta = [0u8; 4];
+            meta.copy_from_slice(&plain[16..20]);
+            let mut t = [0u8; 8];
+            t.copy_from_slice(&plain[21..29]);
+            out.push(Sighting {
+                id: EphemeralId(id),
+                metadata: EncryptedMetadata(meta),
+                rssi: i8::from_le_bytes([plain[20]]),
+                seen_at: UnixTime(u64::from_le_bytes(t)),
+            });
+        }
+        Ok(out)
+    }
+
+    fn checkin_day_key(&self, day: DayNumber) -> Result<CheckInDayState, StoreError> {
+        let row: Option<Option<Vec<u8>>> = self
+            .db()
+            .query_row("SELECT secret FROM checkin_days WHERE day = ?1", [i64::from(day.0)], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        Ok(match row {
+            None => CheckInDayState::Absent,
+            Some(None) => CheckInDayState::Erased,
+            Some(Some(sealed)) => {
+                let plain = self.vault.open(Kind::CheckInSecret, &sealed).map_err(tampered)?;
+                let secret: [u8; 32] =
+                    plain.as_slice().try_into().map_err(|_| StoreError::Corrupt("check-in day key".into()))?;
+                CheckInDayState::Live(CheckInDayKey::from_bytes(day, secret))
+            }
+        })
+    }
+
+    fn add_checkin_day_key(&mut self, key: &CheckInDayKey) -> Result<(), StoreError> {
+        let sealed = self.vault.seal(Kind::CheckInSecret, key.expose_secret().as_ref());
+        self.db()
+            .execute(
+                "INSERT INTO checkin_days (day, public, secret) VALUES (?1, ?2, ?3) ON CONFLICT (day) DO NOTHING",
+                params![i64::from(key.day().0), key.public().public.to_vec(), sealed],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn checkin_days(&self) -> Result<Vec<CheckInDay>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>)> = {
+            let db = self.db();
+            let mut statement = db.prepare("SELECT day, public FROM checkin_days").map_err(backend)?;
+            statement
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(backend)?
+                .collect::<Result<_, _>>()
+                .map_err(backend)?
+        };
+        rows.into_iter()
+            .map(|(day, public)| {
+                let public: [u8; 32] =
+                    public.try_into().map_err(|_| StoreError::Corrupt("check-in day public key".into()))?;
+                Ok(CheckInDay { day: day_of(day)?, public })
+            })
+            .collect()
+    }
+
+    fn erase_checkin_secrets_through(&mut self, last: DayNumber) -> Result<u64, StoreError> {
+        let n = self
+            .db()
+            .execute(
+                "UPDATE checkin_days SET secret = NULL WHERE day <= ?1 AND secret IS NOT NULL",
+                [i64::from(last.0)],
+            )
+            .map_err(backend)?;
+        Ok(n as u64)
+    }
+
+    fn save_checkin(&mut self, record: &SealedCheckIn, diary: Option<&[u8]>) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction().map_err(backend)?;
+        let (day, tag) = (i64::from(record.day.0), record.tag.to_vec());
+        tx.execute(
+            "INSERT INTO checkins (day, tag, record) VALUES (?1, ?2, ?3) ON CONFLICT (day, tag) DO UPDATE SET record = excluded.record",
+            params![day, tag, record.to_bytes()],
+        )
+        .map_err(backend)?;
+        tx.execute("DELETE FROM diary WHERE day = ?1 AND tag = ?2", params![day, tag]).map_err(backend)?;
+        if let Some(revealed) = diary {
+            tx.execute(
+                "INSERT INTO diary (day, tag, sealed) VALUES (?1, ?2, ?3)",
+                params![day, tag, self.vault.seal(Kind::Diary, revealed)],
+            )
+            .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn checkins(&self) -> Result<Vec<SealedCheckIn>, StoreError> {
+        let db = self.db();
+        let mut statement = db.prepare("SELECT record FROM checkins").map_err(backend)?;
+        let rows: Vec<Vec<u8>> =
+            statement.query_map([], |r| r.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
+        rows.iter().map(|r| SealedCheckIn::from_bytes(r).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
+    }
+
+    fn diary(&self) -> Result<Vec<DiaryEntry>, StoreError> {
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = {
+            let db = self.db();
+            let mut statement = db.prepare("SELECT tag, sealed FROM diary ORDER BY id").map_err(backend)?;
+            statement
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(backend)?
+                .collect::<Result<_, _>>()
+                .map_err(backend)?
+        };
+        rows.into_iter()
+            .map(|(tag, sealed)| {
+                let tag: [u8; 16] = tag.try_into().map_err(|_| StoreError::Corrupt("diary tag".into()))?;
+                let revealed = self.vault.open(Kind::Diary, &sealed).map_err(tampered)?.to_vec();
+                Ok(DiaryEntry { tag, revealed })
+            })
+            .collect()
+    }
+
+    fn clear_diary(&mut self) -> Result<(), StoreError> {
+        self.db().execute("DELETE FROM diary", []).map_err(backend)?;
+        Ok(())
+    }
+
+    fn exposures(&self) -> Result<Vec<Exposure>, StoreError> {
+        let rows: Vec<Vec<u8>> = {
+            let db = self.db();
+            let mut statement = db.prepare("SELECT sealed FROM exposures ORDER BY id").map_err(backend)?;
+            statement.query_map([], |r| r.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?
+        };
+        rows.iter()
+            .map(|sealed| {
+                let plain = self.vault.open(Kind::Exposure, sealed).map_err(tampered)?;
+                serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(format!("exposure: {e}")))
+            })
+            .collect()
+    }
+
+    fn synced(&self, kind: FileKind) -> Result<u64, StoreError> {
+        let row: Option<i64> = self
+            .db()
+            .query_row("SELECT sequence FROM synced WHERE kind = ?1", [i64::from(kind.to_byte())], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        Ok(row.map_or(0, |s| u64::try_from(s).unwrap_or(0)))
+    }
+
+    fn apply(
+        &mut self,
+        kind: FileKind,
+        sequence: u64,
+        exposures: &[Exposure],
+        state: &[(&str, &[u8])],
+    ) -> Result<(), StoreError> {
+        let sequence = i64::try_from(sequence).map_err(|_| StoreError::Corrupt("sequence".into()))?;
+        let sealed: Vec<(i64, Vec<u8>)> = exposures
+            .iter()
+            .map(|e| {
+                let plain = serde_json::to_vec(e).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((i64::from(e.day()), self.vault.seal(Kind::Exposure, &plain)))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let mut db = self.db();
+        let tx = db.transaction().map_err(backend)?;
+        for (day, sealed) in sealed {
+            tx.execute("INSERT INTO exposures (day, sealed) VALUES (?1, ?2)", params![day, sealed]).map_err(backend)?;
+        }
+        tx.execute(
+            "INSERT INTO synced (kind, sequence) VALUES (?1, ?2) ON CONFLICT (kind) DO UPDATE SET sequence = excluded.sequence",
+            params![i64::from(kind.to_byte()), sequence],
+        )
+        .map_err(backend)?;
+        for (name, value) in state {
+            set_state(&tx, name, value)?;
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn add_color(&mut self, change: &ColorChange) -> Result<(), StoreError> {
+        let plain = serde_json::to_vec(change).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.db()
+            .execute(
+                "INSERT INTO color_history (day, sealed) VALUES (?1, ?2)",
+                params![i64::from(change.day().0), self.vault.seal(Kind::Color, &plain)],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn color_history(&self) -> Result<Vec<ColorChange>, StoreError> {
+        let rows: Vec<Vec<u8>> = {
+            let db = self.db();
+            let mut statement = db.prepare("SELECT sealed FROM color_history ORDER BY id").map_err(backend)?;
+            statement.query_map([], |r| r.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?
+        };
+        rows.iter()
+            .map(|sealed| {
+                let plain = self.vault.open(Kind::Color, sealed).map_err(tampered)?;
+                serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(format!("color history: {e}")))
+            })
+            .collect()
+    }
+
+    fn forget_before(&mut self, oldest: DayNumber) -> Result<u64, StoreError> {
+        let oldest = i64::from(oldest.0);
+        let mut db = self.db();
+        let tx = db.transaction().map_err(backend)?;
+        let mut deleted = 0;
+        for table in ["daily_keys", "sightings", "checkin_days", "checkins", "diary", "exposures", "color_history"] {
+            deleted += tx.execute(&format!("DELETE FROM {table} WHERE day < ?1"), [oldest]).map_err(backend)?;
+        }
+        tx.commit().map_err(backend)?;
+        Ok(deleted as u64)
+    }
 }

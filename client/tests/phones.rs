@@ -12,13 +12,19 @@ mod common;
 use common::Dir;
 use greenlight_client::checkin;
 use greenlight_client::settings::Settings;
-use greenlight_client::store::Store;
-use greenlight_client::{status, sync};
+use greenlight_client::store::SqliteStore;
+use greenlight_client::sync;
+use greenlight_client::{DEVICE_CALIBRATION, os_rng};
+use greenlight_phone::Store as _;
+use greenlight_phone::report::Upload;
+use greenlight_phone::store::CheckInDayState;
 use greenlight_protocol::certificate::{Certificate, CertificateId, DayKind, UploadHmacKey, UploadedKey, upload_hmac};
 use greenlight_protocol::codec::to_base64url;
 use greenlight_protocol::color::Color;
+use greenlight_protocol::color::Diagnosis;
 use greenlight_protocol::daily_key::{Metadata, PublishedKey};
 use greenlight_protocol::export::Region;
+use greenlight_protocol::index::FileKind;
 use greenlight_protocol::matcher::Sighting;
 use greenlight_protocol::policy::ColorPolicy;
 use greenlight_protocol::report::{ReportType, TransmissionRisk};
@@ -80,8 +86,8 @@ impl Town {
 
     async fn phone(&self, label: &str) -> Phone {
         let dir = Dir::new(label);
-        let store = Store::open(&dir.0).await.expect("store");
-        self.settings().save(&store).await.expect("settings");
+        let mut store = SqliteStore::open(&dir.0).expect("store");
+        self.settings().save(&mut store).expect("settings");
         Phone { store, dir }
     }
 
@@ -102,7 +108,7 @@ impl Town {
     async fn report(&self, phone: &Phone, days: &[DayNumber], checkins: &[Vec<u8>]) {
         let mut keys = Vec::new();
         for day in days {
-            keys.push((*day, phone.store.daily_key(*day).await.expect("key").expose_secret().to_owned()));
+            keys.push((*day, phone.core().daily_key(*day, &mut os_rng()).expect("key").expose_secret().to_owned()));
         }
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(self.now().0);
         let hmac_key = UploadHmacKey::generate(&mut rng);
@@ -140,8 +146,9 @@ impl Town {
             .await
             .expect("upload");
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-        phone.store.mark_released(days).await.expect("released");
-        phone.store.set_diagnosis(self.now().day(), 1).await.expect("diagnosis");
+        let diagnosis = Diagnosis { day: self.now().day(), report_type: ReportType::ConfirmedTest };
+        let upload = Upload { keys: uploaded, checkins: checkins.to_vec(), hmac_key, hmac, diagnosis };
+        phone.core().complete_report(&upload).expect("released, diagnosis recorded");
     }
 
     /// The key server's hourly export, run now.
@@ -151,32 +158,42 @@ impl Town {
 }
 
 struct Phone {
-    store: Store,
+    store: SqliteStore,
     dir: Dir,
 }
 
 impl Phone {
+    /// The resident core over this phone's store (the store is shared).
+    fn core(&self) -> greenlight_client::Phone {
+        greenlight_client::Phone::new(self.store.clone(), DEVICE_CALIBRATION)
+    }
+
+    /// The store, for a write.
+    fn st(&self) -> SqliteStore {
+        self.store.clone()
+    }
+
     /// This phone hears `other` for `minutes` from `from`, once per scan
     /// (every 5 minutes), at `rssi` dBm.
     async fn hears(&self, other: &Phone, from: UnixTime, minutes: u64, rssi: i8) {
         let mut sightings = Vec::new();
         let mut t = from;
         while t < from.plus(minutes * 60) {
-            let key = other.store.daily_key(t.day()).await.expect("key");
+            let key = other.core().daily_key(t.day(), &mut os_rng()).expect("key");
             let schedule = key.schedule(t.day());
             let id = schedule.id(t.interval().slot());
             sightings.push(Sighting { id, metadata: schedule.seal_metadata(&id, Metadata::v1(-8)), rssi, seen_at: t });
             t = t.plus(300);
         }
-        self.store.add_sightings(&sightings).await.expect("sightings");
+        self.st().add_sightings(&sightings).expect("sightings");
     }
 
     async fn sync(&self, town: &Town) -> Result<sync::SyncReport, sync::SyncError> {
-        sync::sync(&self.store, &town.settings(), &reqwest::Client::new(), town.now(), &mut |_| {}).await
+        sync::sync(&mut self.core(), &town.settings(), &reqwest::Client::new(), town.now(), &mut |_| {}).await
     }
 
     async fn color(&self, town: &Town) -> (Color, String) {
-        let decision = status::status(&self.store, town.now()).await.expect("status");
+        let decision = self.core().status(town.now()).expect("status");
         (decision.color, decision.to_string())
     }
 }
@@ -208,7 +225,7 @@ async fn a_close_contact_turns_yellow_a_stranger_stays_green_and_the_diagnosed_t
     assert!(why.contains("until 2026-05-26"), "yellow ends 14 days after the exposure day: {why}");
     let (color, why) = carol.color(&town).await;
     assert_eq!(color, Color::Green, "far away does not count: {why}");
-    let history: Vec<String> = bob.store.color_history().await.expect("history").into_iter().map(|c| c.color).collect();
+    let history: Vec<String> = bob.store.color_history().expect("history").into_iter().map(|c| c.color).collect();
     assert_eq!(history, vec!["yellow"], "the sync recorded the change to yellow");
     let (color, why) = alice.color(&town).await;
     assert_eq!(color, Color::Red, "{why}");
@@ -258,14 +275,14 @@ async fn a_check_in_at_a_traced_epoch_turns_yellow_and_another_epoch_stays_green
 
     let scan = |poster: &Poster, t: u64| checkin::verify_poster(&poster.to_text(), UnixTime(t)).expect("live poster");
     town.set(MONDAY + 12 * HOUR);
-    checkin::check_in(&case.store, &scan(&monday, town.now().0), town.now()).await.expect("check in");
+    case.core().check_in(&scan(&monday, town.now().0), town.now(), &mut os_rng()).expect("check in");
     town.set(MONDAY + 13 * HOUR);
-    checkin::check_in(&erin.store, &scan(&monday, town.now().0), town.now()).await.expect("check in");
+    erin.core().check_in(&scan(&monday, town.now().0), town.now(), &mut os_rng()).expect("check in");
     town.set(MONDAY + 86_400 + 12 * HOUR);
-    checkin::check_in(&frank.store, &scan(&tuesday, town.now().0), town.now()).await.expect("check in");
+    frank.core().check_in(&scan(&tuesday, town.now().0), town.now(), &mut os_rng()).expect("check in");
 
     // The case reveals the visit; the authority and the owner trace it.
-    let revealed = checkin::visits(&case.store).await.expect("diary").remove(0);
+    let revealed = case.core().visits().expect("diary").remove(0);
     let epoch = *revealed.poster.poster_epoch();
     let share = town.trace_key.open_share(revealed.poster.venue_key(), &epoch).expect("share");
     let secret = TraceSecret::combine(&cafe.master.owner_share(&epoch.epoch), &share, &epoch).expect("combine");
@@ -325,22 +342,22 @@ async fn a_tampered_file_is_rejected_and_an_interrupted_sync_resumes_without_los
     std::fs::write(&batch_path, &tampered).expect("tamper");
 
     let error = bob.sync(&town).await.expect_err("a tampered batch is refused");
-    assert!(matches!(error, sync::SyncError::Rejected(_)), "{error}");
+    assert!(matches!(error, sync::SyncError::Phone(greenlight_phone::SyncError::Rejected(_))), "{error}");
     assert!(error.to_string().contains("does not match the index"), "{error}");
-    assert_eq!(bob.store.exposures().await.expect("exposures").len(), 0, "nothing from it was kept");
+    assert_eq!(bob.store.exposures().expect("exposures").len(), 0, "nothing from it was kept");
     // The policy before it was applied and stays applied.
-    assert_eq!(bob.store.synced(3).await.expect("synced"), 1);
+    assert_eq!(bob.store.synced(FileKind::ColorPolicy).expect("synced"), 1);
 
     // The phone restarts (the store is reopened) and the file is good again.
     std::fs::write(&batch_path, &original).expect("restore");
-    let store = Store::open(&bob.dir.0).await.expect("reopen");
+    let store = SqliteStore::open(&bob.dir.0).expect("reopen");
     let bob = Phone { store, dir: Dir(bob.dir.0.clone()) };
     let report = bob.sync(&town).await.expect("resumed sync");
     assert_eq!(report.files, 1, "only what was missing is downloaded");
-    let exposures = bob.store.exposures().await.expect("exposures").len();
+    let exposures = bob.store.exposures().expect("exposures").len();
     assert_eq!(exposures, 6, "30 minutes = 6 scans");
     bob.sync(&town).await.expect("again");
-    assert_eq!(bob.store.exposures().await.expect("exposures").len(), exposures, "nothing applied twice");
+    assert_eq!(bob.store.exposures().expect("exposures").len(), exposures, "nothing applied twice");
     assert_eq!(bob.color(&town).await.0, Color::Yellow);
     std::mem::forget(bob.dir); // the original Phone's Dir removes it
 }
@@ -353,9 +370,8 @@ async fn the_store_on_disk_holds_no_plaintext_ids_keys_or_venue_names() {
     let mut cafe = Cafe::new(&mut town);
     let poster = cafe.poster(&mut town, MONDAY);
     town.set(MONDAY + 12 * HOUR);
-    checkin::check_in(&bob.store, &poster, town.now()).await.expect("check in");
-    let own_key = *bob.store.daily_key(DayNumber(20_584)).await.expect("key").expose_secret();
-    bob.store.close().await;
+    bob.core().check_in(&poster, town.now(), &mut os_rng()).expect("check in");
+    let own_key = *bob.core().daily_key(DayNumber(20_584), &mut os_rng()).expect("key").expose_secret();
 
     let mut disk = Vec::new();
     for entry in std::fs::read_dir(&bob.dir.0).expect("dir") {
@@ -365,15 +381,16 @@ async fn the_store_on_disk_holds_no_plaintext_ids_keys_or_venue_names() {
         }
     }
     let contains = |needle: &[u8]| disk.windows(needle.len()).any(|w| w == needle);
-    let heard = alice.store.daily_key(DayNumber(20_584)).await.expect("key").schedule(DayNumber(20_584)).id(54);
+    let heard =
+        alice.core().daily_key(DayNumber(20_584), &mut os_rng()).expect("key").schedule(DayNumber(20_584)).id(54);
     assert!(!contains(&heard.0), "a heard ID is on disk in the clear");
     assert!(!contains(&own_key), "the phone's own daily key is on disk in the clear");
     for text in ["Café Aurora", "Main St", "Aurora"] {
         assert!(!contains(text.as_bytes()), "{text:?} is on disk in the clear");
     }
     // With the device key, the diary is readable: that is what it is for.
-    let store = Store::open(&bob.dir.0).await.expect("reopen");
-    assert_eq!(checkin::visits(&store).await.expect("diary")[0].poster.info().name, "Café Aurora");
+    let reopened = greenlight_client::open(&bob.dir.0).expect("reopen");
+    assert_eq!(reopened.visits().expect("diary")[0].poster.info().name, "Café Aurora");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,21 +402,21 @@ async fn sync_forgets_what_is_older_than_14_days_and_erases_old_check_in_keys() 
     let mut cafe = Cafe::new(&mut town);
     let poster = cafe.poster(&mut town, MONDAY);
     town.set(MONDAY + 12 * HOUR);
-    checkin::check_in(&bob.store, &poster, town.now()).await.expect("check in");
+    bob.core().check_in(&poster, town.now(), &mut os_rng()).expect("check in");
 
     // Two days later the check-in day key's secret is gone: the record can
     // no longer be linked to the café by anyone, the phone included.
     town.set(MONDAY + 2 * 86_400 + HOUR);
     bob.sync(&town).await.expect("sync");
-    assert!(bob.store.checkin_day_key(DayNumber(20_584)).await.expect("day key").is_none());
-    assert_eq!(bob.store.checkins().await.expect("records").len(), 1, "the sealed record stays for alerts");
+    assert!(matches!(bob.store.checkin_day_key(DayNumber(20_584)).expect("day key"), CheckInDayState::Erased));
+    assert_eq!(bob.store.checkins().expect("records").len(), 1, "the sealed record stays for alerts");
 
     // Fifteen days later everything from that Monday is deleted.
     town.set(MONDAY + 15 * 86_400 + HOUR);
     bob.sync(&town).await.expect("sync");
-    assert!(bob.store.sightings().await.expect("sightings").is_empty());
-    assert!(bob.store.checkins().await.expect("records").is_empty());
-    assert!(checkin::visits(&bob.store).await.expect("diary").is_empty());
+    assert!(bob.store.sightings().expect("sightings").is_empty());
+    assert!(bob.store.checkins().expect("records").is_empty());
+    assert!(bob.core().visits().expect("diary").is_empty());
 }
 
 /// Staff issue an upload code: what the portal does after its checks (the
@@ -462,13 +479,15 @@ impl AuthorityTown {
 
     async fn phone(&self, label: &str) -> Phone {
         let dir = Dir::new(label);
-        let store = Store::open(&dir.0).await.expect("store");
-        self.settings.save(&store).await.expect("settings");
+        let mut store = SqliteStore::open(&dir.0).expect("store");
+        self.settings.save(&mut store).expect("settings");
         Phone { store, dir }
     }
 
     async fn sync(&self, phone: &Phone) {
-        sync::sync(&phone.store, &self.settings, &reqwest::Client::new(), self.now(), &mut |_| {}).await.expect("sync");
+        sync::sync(&mut phone.core(), &self.settings, &reqwest::Client::new(), self.now(), &mut |_| {})
+            .await
+            .expect("sync");
     }
 }
 
@@ -479,33 +498,32 @@ async fn reporting_with_a_code_turns_the_phone_red_and_warns_its_contacts() {
     let (alice, bob) = (town.phone("alice").await, town.phone("bob").await);
     bob.hears(&alice, UnixTime(MONDAY + 9 * HOUR), 45, -58).await;
     // Alice's phone broadcast on Tuesday morning too, under Tuesday's key.
-    alice.store.daily_key(DayNumber(20_585)).await.expect("today's key");
+    alice.core().daily_key(DayNumber(20_585), &mut os_rng()).expect("today's key");
 
     // Tuesday 15:00: a test confirms Alice's infection; staff give her a code.
     issue_code(town.server.data_dir(), town.server.database_url(), "31415926", DayNumber(20_585), town.now()).await;
     let http = reqwest::Client::new();
-    let wrong = greenlight_client::report::report(&alice.store, &settings, &http, "11111111", &[], town.now()).await;
+    let wrong =
+        greenlight_client::report::report(&mut alice.core(), &settings, &http, "11111111", &[], town.now()).await;
     assert!(matches!(&wrong, Err(greenlight_client::report::ReportError::Refused { step: "verify", .. })), "{wrong:?}");
-    assert_ne!(status::status(&alice.store, town.now()).await.expect("status").color, Color::Red, "nothing happened");
+    assert_ne!(alice.core().status(town.now()).expect("status").color, Color::Red, "nothing happened");
 
-    let done = greenlight_client::report::report(&alice.store, &settings, &http, "3141 5926", &[], town.now())
+    let done = greenlight_client::report::report(&mut alice.core(), &settings, &http, "3141 5926", &[], town.now())
         .await
         .expect("report");
     assert_eq!(done.days, vec![DayNumber(20_584), DayNumber(20_585)], "Monday's and today's keys");
-    assert!(
-        alice.store.is_released(DayNumber(20_585)).await.expect("released"),
-        "today's key is never broadcast again"
-    );
-    let decision = status::status(&alice.store, town.now()).await.expect("status");
+    assert!(alice.store.is_released(DayNumber(20_585)).expect("released"), "today's key is never broadcast again");
+    let decision = alice.core().status(town.now()).expect("status");
     assert_eq!(decision.color, Color::Red, "{decision}");
-    let again = greenlight_client::report::report(&alice.store, &settings, &http, "31415926", &[], town.now()).await;
-    assert!(matches!(again, Err(greenlight_client::report::ReportError::NothingToReport)), "{again:?}");
+    let again =
+        greenlight_client::report::report(&mut alice.core(), &settings, &http, "31415926", &[], town.now()).await;
+    assert!(again.as_ref().is_err_and(greenlight_client::report::ReportError::is_nothing_to_report), "{again:?}");
 
     // Wednesday 02:00 the key server publishes; Bob's phone finds Alice.
     town.set(MONDAY + 2 * 86_400 + 2 * HOUR);
     town.server.seal().await.expect("seal").expect("a batch");
     town.sync(&bob).await;
-    let decision = status::status(&bob.store, town.now()).await.expect("status");
+    let decision = bob.core().status(town.now()).expect("status");
     assert_eq!(decision.color, Color::Yellow, "{decision}");
 }
 
@@ -525,9 +543,7 @@ async fn daemons_on_the_simulated_radio_warn_a_close_contact_and_not_a_far_one()
     let config = DaemonConfig { sync_every_secs: u64::MAX / 4, ..DaemonConfig::default() };
     let mut daemons = Vec::new();
     for (phone, x) in [(&alice, 0.0), (&bob, 1.2), (&carol, 40.0)] {
-        daemons.push(
-            Daemon::start(phone.store.clone(), world.add_device(at(x)), None, config, start).await.expect("daemon"),
-        );
+        daemons.push(Daemon::start(phone.core(), world.add_device(at(x)), None, config, start).await.expect("daemon"));
     }
     // 09:00-10:30, ticking every 30 s as the daemon's one-second loop
     // would; Bob's phone restarts half-way.
@@ -542,18 +558,18 @@ async fn daemons_on_the_simulated_radio_warn_a_close_contact_and_not_a_far_one()
             let bob_daemon = daemons.remove(1);
             bob_daemon.stop(now).await.expect("stops cleanly");
             let radio = world.add_device(at(1.2));
-            daemons.insert(1, Daemon::start(bob.store.clone(), radio, None, config, now).await.expect("restart"));
+            daemons.insert(1, Daemon::start(bob.core(), radio, None, config, now).await.expect("restart"));
         }
     }
     assert!(stored[1] >= 15, "Bob's phone heard Alice's through the radio: {stored:?}");
-    let kept = bob.store.sightings().await.expect("sightings").len();
+    let kept = bob.store.sightings().expect("sightings").len();
     assert_eq!(kept, stored[1], "nothing lost or doubled across the restart");
 
     // Tuesday Alice reports; Wednesday the batch is out; phones sync.
     town.set(MONDAY + 86_400 + 15 * HOUR);
     issue_code(town.server.data_dir(), town.server.database_url(), "27182818", DayNumber(20_585), town.now()).await;
     greenlight_client::report::report(
-        &alice.store,
+        &mut alice.core(),
         &town.settings,
         &reqwest::Client::new(),
         "27182818",
@@ -567,10 +583,10 @@ async fn daemons_on_the_simulated_radio_warn_a_close_contact_and_not_a_far_one()
     for phone in [&bob, &carol] {
         town.sync(phone).await;
     }
-    let bob_color = status::status(&bob.store, town.now()).await.expect("status");
+    let bob_color = bob.core().status(town.now()).expect("status");
     assert_eq!(bob_color.color, Color::Yellow, "{bob_color}");
     assert!(bob_color.to_string().contains("2026-05-11: Bluetooth contact"), "{bob_color}");
-    let carol_color = status::status(&carol.store, town.now()).await.expect("status");
+    let carol_color = carol.core().status(town.now()).expect("status");
     assert_eq!(carol_color.color, Color::Green, "40 m away: {carol_color}");
 }
 
@@ -587,19 +603,18 @@ async fn a_phone_whose_clock_was_set_back_records_nothing() {
     let wednesday = MONDAY + 2 * 86_400 + 9 * HOUR;
     town.set(wednesday);
     town.publish_policy().await;
-    sync::sync(&bob.store, &town.settings(), &reqwest::Client::new(), town.now(), &mut |_| {})
+    sync::sync(&mut bob.core(), &town.settings(), &reqwest::Client::new(), town.now(), &mut |_| {})
         .await
         .expect("Wednesday's sync");
-    let floor = bob.store.time_state("clock_floor").await.expect("state").expect("a floor after a sync");
+    let floor = bob.store.time_state("clock_floor").expect("state").expect("a floor after a sync");
     assert_eq!(floor, UnixTime(wednesday), "the floor is the synced index's time");
 
     let start = UnixTime(MONDAY + 9 * HOUR);
     let world = SharedWorld::new(SimWorld::new(SimConfig { seed: 8, start, ..SimConfig::default() }).expect("world"));
     let at = |x| DeviceSpec::new(Calibration::DEFAULT).at(Position::new(x, 0.0), ZoneId::OUTDOORS);
     let config = DaemonConfig { sync_every_secs: u64::MAX / 4, ..DaemonConfig::default() };
-    let mut a =
-        Daemon::start(alice.store.clone(), world.add_device(at(0.0)), None, config, start).await.expect("daemon");
-    let mut b = Daemon::start(bob.store.clone(), world.add_device(at(1.0)), None, config, start).await.expect("daemon");
+    let mut a = Daemon::start(alice.core(), world.add_device(at(0.0)), None, config, start).await.expect("daemon");
+    let mut b = Daemon::start(bob.core(), world.add_device(at(1.0)), None, config, start).await.expect("daemon");
     let (mut stored, mut dropped) = (0, 0);
     // Twenty minutes of Monday, the clock moving on with the radio.
     for i in 1..=40 {
@@ -612,9 +627,9 @@ async fn a_phone_whose_clock_was_set_back_records_nothing() {
     }
     assert_eq!(stored, 0, "nothing recorded while the clock is behind the floor");
     assert!(dropped > 0, "but the radio did hear something: {dropped}");
-    assert!(bob.store.sightings().await.expect("sightings").is_empty());
+    assert!(bob.store.sightings().expect("sightings").is_empty());
     // Alice's phone, never synced, has no floor and records as usual.
-    assert!(!alice.store.sightings().await.expect("sightings").is_empty(), "the same radio, recorded");
+    assert!(!alice.store.sightings().expect("sightings").is_empty(), "the same radio, recorded");
 }
 
 /// A replayed older index (genuine, signed by the key server, but older
@@ -631,8 +646,8 @@ async fn an_older_index_than_one_already_seen_is_refused() {
     let wednesday = MONDAY + 2 * 86_400 + 9 * HOUR;
     town.set(wednesday);
     town.publish_policy().await;
-    sync::sync(&phone.store, &town.settings(), &http, town.now(), &mut |_| {}).await.expect("Wednesday's sync");
-    let floor = phone.store.time_state("clock_floor").await.expect("state");
+    sync::sync(&mut phone.core(), &town.settings(), &http, town.now(), &mut |_| {}).await.expect("Wednesday's sync");
+    let floor = phone.store.time_state("clock_floor").expect("state");
 
     // The old index, served where the phone looks for its key server.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -646,11 +661,11 @@ async fn an_older_index_than_one_already_seen_is_refused() {
     );
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let settings = Settings { server: replay, ..town.settings() };
-    let error = sync::sync(&phone.store, &settings, &http, town.now(), &mut |_| {})
+    let error = sync::sync(&mut phone.core(), &settings, &http, town.now(), &mut |_| {})
         .await
         .expect_err("an older index is refused");
     assert!(format!("{error}").contains("older"), "{error}");
-    assert_eq!(phone.store.time_state("clock_floor").await.expect("state"), floor, "the floor did not move back");
+    assert_eq!(phone.store.time_state("clock_floor").expect("state"), floor, "the floor did not move back");
     server.abort();
 }
 
@@ -661,7 +676,7 @@ async fn https_key_servers_are_spoken_to_over_tls() {
     let town = Town::new().await;
     let phone = town.phone("tls").await;
     let settings = Settings { server: "https://127.0.0.1:1".into(), ..town.settings() };
-    let error = sync::sync(&phone.store, &settings, &reqwest::Client::new(), town.now(), &mut |_| {})
+    let error = sync::sync(&mut phone.core(), &settings, &reqwest::Client::new(), town.now(), &mut |_| {})
         .await
         .expect_err("nothing listens there");
     let text = format!("{error:?}").to_lowercase();

@@ -12,8 +12,8 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use common::Dir;
 use greenlight_api::padding::{PUBLISH_REQUEST_SIZE, SMALL_REQUEST_SIZE};
+use greenlight_client::os_rng;
 use greenlight_client::settings::Settings;
-use greenlight_client::store::Store;
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::trace::RevealedCheckIn;
 use greenlight_protocol::venue::{AuthorityPublicKey, Epoch, VenueInfo, VenueKind, VenueMasterSecret};
@@ -113,17 +113,21 @@ async fn every_report_request_and_its_chaff_have_one_size_per_endpoint() {
         [("one-key", 1, Vec::new()), ("fourteen-keys", 14, (1..=3).map(|s| visit(s, keys.trace)).collect())];
     for (label, days, reveal) in cases {
         let dir = Dir::new(label);
-        let store = Store::open(&dir.0).await.expect("store");
-        settings.save(&store).await.expect("settings");
+        let mut phone = greenlight_client::open(&dir.0).expect("store");
+        settings.save(phone.store_mut()).expect("settings");
         for back in 0..days {
-            store.daily_key(today.minus(back)).await.expect("a daily key");
+            phone.daily_key(today.minus(back), &mut os_rng()).expect("a daily key");
+        }
+        // The visits to reveal are the phone's own: checked in and out.
+        for v in &reveal {
+            phone.check_in(&v.poster, v.arrival, &mut os_rng()).expect("check in");
+            phone.check_out(v.departure, &mut os_rng()).expect("check out");
         }
         let code = portal.issue_code(CodeKind::Long, &test_date).await.expect("a code").code;
-        let done = greenlight_client::report::report(&store, &settings, &http, &code, &reveal, now())
+        let done = greenlight_client::report::report(&mut phone, &settings, &http, &code, &reveal, now())
             .await
             .unwrap_or_else(|e| panic!("{label}: {e}"));
         assert_eq!((done.days.len(), done.checkins), (days as usize, reveal.len()), "{label}");
-        store.close().await;
     }
     greenlight_client::daemon::send_chaff(&http, &settings).await;
 

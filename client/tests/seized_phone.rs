@@ -3,8 +3,9 @@
 //! say where its owner was — not in the files' bytes, and not through the
 //! store opened with the device key once the check-in day key is erased.
 
-use greenlight_client::checkin;
-use greenlight_client::store::Store;
+use greenlight_client::os_rng;
+use greenlight_phone::Store as _;
+use greenlight_phone::store::CheckInDayState;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
 use rand_core::SeedableRng;
@@ -69,23 +70,26 @@ fn venue_traces(bytes: &[u8], poster: &Poster) -> Vec<&'static str> {
 async fn with_the_diary_off(label: &str, check_out: bool) {
     let dir = Dir::new(label);
     let poster = cafe_poster();
-    let store = Store::open(&dir.0).await.expect("store");
-    store.set_setting("diary", "off").await.expect("diary off");
-    checkin::check_in(&store, &poster, UnixTime(MONDAY + 12 * HOUR)).await.expect("check in");
+    let mut phone = greenlight_client::open(&dir.0).expect("store");
+    phone.set_diary(false).expect("diary off");
+    phone.check_in(&poster, UnixTime(MONDAY + 12 * HOUR), &mut os_rng()).expect("check in");
     if check_out {
-        checkin::check_out(&store, UnixTime(MONDAY + 13 * HOUR)).await.expect("check out");
+        phone.check_out(UnixTime(MONDAY + 13 * HOUR), &mut os_rng()).expect("check out");
     }
-    store.close().await;
+    drop(phone);
     let found = venue_traces(&every_byte(&dir.0), &poster);
     assert!(found.is_empty(), "on the day of the visit, the phone's files hold {found:?} in the clear");
 
     // Wednesday: Monday's check-in day key is erased, as every sync does.
-    let store = Store::open(&dir.0).await.expect("store");
-    store.erase_old_checkin_secrets(UnixTime(MONDAY + 2 * 86_400 + HOUR)).await.expect("erase");
-    assert!(store.checkin_day_key(DayNumber(20_584)).await.expect("day key").is_none(), "Monday's key is gone");
-    assert!(checkin::visits(&store).await.expect("diary").is_empty(), "the diary is off");
-    assert_eq!(store.checkins().await.expect("records").len(), 1, "the sealed record stays, for alerts");
-    store.close().await;
+    let mut phone = greenlight_client::open(&dir.0).expect("store");
+    phone.housekeeping(UnixTime(MONDAY + 2 * 86_400 + HOUR)).expect("erase");
+    assert!(
+        matches!(phone.store().checkin_day_key(DayNumber(20_584)).expect("day key"), CheckInDayState::Erased),
+        "Monday's key is gone"
+    );
+    assert!(phone.visits().expect("diary").is_empty(), "the diary is off");
+    assert_eq!(phone.store().checkins().expect("records").len(), 1, "the sealed record stays, for alerts");
+    drop(phone);
     let found = venue_traces(&every_byte(&dir.0), &poster);
     assert!(found.is_empty(), "two days later, the phone's files hold {found:?} in the clear");
 }

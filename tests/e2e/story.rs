@@ -16,7 +16,8 @@
 mod common;
 
 use common::{Resident, Server, now, run, staff_portal};
-use greenlight_client::store::Store;
+use greenlight_client::os_rng;
+use greenlight_phone::Store as _;
 use greenlight_protocol::daily_key::Metadata;
 use greenlight_protocol::matcher::Sighting;
 use greenlight_protocol::time::{DayNumber, UnixTime};
@@ -26,10 +27,10 @@ use std::time::{Duration, Instant};
 /// What the radio would have delivered: `listener` hears `speaker`'s
 /// advertisements every 5 minutes for `minutes` from `from`, at `rssi`.
 async fn hears(listener: &Resident, speaker: &Resident, from: UnixTime, minutes: u64, rssi: i8) {
-    let speaker_store = Store::open(&speaker.dir.0).await.expect("speaker's store");
+    let mut speaker = greenlight_client::open(&speaker.dir.0).expect("speaker's store");
     let day = from.day();
-    let schedule = speaker_store.daily_key(day).await.expect("daily key").schedule(day);
-    speaker_store.close().await;
+    let schedule = speaker.daily_key(day, &mut os_rng()).expect("daily key").schedule(day);
+    drop(speaker);
     let sightings: Vec<Sighting> = (0..minutes / 5)
         .map(|k| {
             let seen_at = from.plus(k * 300);
@@ -38,9 +39,9 @@ async fn hears(listener: &Resident, speaker: &Resident, from: UnixTime, minutes:
             Sighting { id, metadata, rssi, seen_at }
         })
         .collect();
-    let store = Store::open(&listener.dir.0).await.expect("listener's store");
-    store.add_sightings(&sightings).await.expect("sightings stored");
-    store.close().await;
+    let mut listener = greenlight_client::open(&listener.dir.0).expect("listener's store");
+    listener.store_mut().add_sightings(&sightings).expect("sightings stored");
+    drop(listener);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

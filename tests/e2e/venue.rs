@@ -31,7 +31,6 @@ use common::{
 };
 use greenlight_api::screen::Schedule;
 use greenlight_client::settings::parse_key;
-use greenlight_client::store::Store;
 use greenlight_protocol::index::{FileKind, Index};
 use greenlight_protocol::signing::TrustedKeys;
 use greenlight_protocol::time::UnixTime;
@@ -234,9 +233,9 @@ async fn venue_story(deployment: Deployment) {
     }
 
     // The case's phone broadcast today (see the module comment).
-    let store = Store::open(&case.dir.0).await.expect("the case's store");
-    store.daily_key(now().day()).await.expect("today's key");
-    store.close().await;
+    let mut phone = greenlight_client::open(&case.dir.0).expect("the case's store");
+    phone.daily_key(now().day(), &mut greenlight_client::os_rng()).expect("today's key");
+    drop(phone);
 
     // The case tests positive: staff issue a code in the portal; she
     // reports and reveals her visit.

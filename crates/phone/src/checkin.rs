@@ -207,10 +207,15 @@ impl<S: Store> Phone<S> {
 
     /// Turns the visit diary on or off; off deletes it.
     pub fn set_diary(&mut self, on: bool) -> Result<(), StoreError> {
-        self.store.set_setting("diary", if on { "on" } else { "off" })?;
         if !on {
+            // The latest visit may still be in progress: keep it, sealed,
+            // so that check-out can still re-seal it.
+            if let Some(latest) = self.visits()?.into_iter().max_by_key(|v| v.arrival) {
+                self.store.set_secret(Secret::ActiveVisit, &latest.to_bytes())?;
+            }
             self.store.clear_diary()?;
         }
+        self.store.set_setting("diary", if on { "on" } else { "off" })?;
         Ok(())
     }
 

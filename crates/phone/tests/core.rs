@@ -439,8 +439,6 @@ fn with_the_diary_off_no_visit_is_kept_readable_but_rescan_and_check_out_still_w
 }
 
 #[test]
-#[ignore = "bug: set_diary(false) clears the diary without keeping the visit in progress as Secret::ActiveVisit, \
-            so check_out finds no visit (crates/phone/src/checkin.rs, set_diary)"]
 fn turning_the_diary_off_during_a_visit_still_lets_the_resident_check_out() {
     let mut rng = rng(7);
     let sheet = Venue::new("Café Aurora", VenueKind::Restaurant, &mut rng).sheet(D, &mut rng);

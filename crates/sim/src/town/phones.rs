@@ -13,7 +13,8 @@ use super::venues::{TRACER_EVERY_STEPS, TRACER_HOURS, Venues};
 use greenlight_ble::calibration::{Calibration, CalibrationTable};
 use greenlight_ble::radio::ScanDutyCycle;
 use greenlight_ble::sim::{DeviceId, DeviceSpec, Position, Reception, SimConfig, SimWorld, ZoneId};
-use greenlight_client::store::{Exposure, Store};
+use greenlight_client::os_rng;
+use greenlight_phone::Exposure;
 use greenlight_protocol::advert::Advertisement;
 use greenlight_protocol::checkin::{CheckInDay, CheckInDayKey, SealedCheckIn, VenueMatcher};
 use greenlight_protocol::color::{Color, decide};
@@ -38,8 +39,9 @@ pub(crate) struct Phone {
     /// Today's key schedule and its 144 IDs.
     schedule: Option<KeySchedule>,
     ids: Vec<EphemeralId>,
-    /// The real client's sealed store, for residents who will report.
-    store: Option<Store>,
+    /// The real client (the core over its sealed store), for residents
+    /// who will report.
+    store: Option<greenlight_client::Phone>,
     /// The day whose key was released by a report: no more broadcasts.
     released: Option<DayNumber>,
     /// The step of the hour (0–11) at which the phone syncs.
@@ -200,10 +202,11 @@ pub(crate) async fn run(
         );
         world.start_scanning(device, ScanDutyCycle::DEFAULT);
         let store = if truth.reports[r as usize].is_some() {
-            let store =
-                Store::open(&scratch.join("phones").join(format!("phone-{r}"))).await.map_err(|e| e.to_string())?;
-            services.settings.save(&store).await.map_err(|e| e.to_string())?;
-            Some(store)
+            let dir = scratch.join("phones").join(format!("phone-{r}"));
+            let store = greenlight_client::store::SqliteStore::open(&dir).map_err(|e| e.to_string())?;
+            let mut phone = greenlight_client::Phone::new(store, calibration);
+            services.settings.save(phone.store_mut()).map_err(|e| e.to_string())?;
+            Some(phone)
         } else {
             None
         };
@@ -270,8 +273,8 @@ pub(crate) async fn run(
     for day in 0..days {
         let today = start_day.plus(day);
         for phone in &mut phones {
-            let schedule = match &phone.store {
-                Some(store) => store.daily_key(today).await.map_err(|e| e.to_string())?.schedule(today),
+            let schedule = match &mut phone.store {
+                Some(client) => client.daily_key(today, &mut os_rng()).map_err(|e| e.to_string())?.schedule(today),
                 None => DailyKey::generate(&mut rng).schedule(today),
             };
             phone.ids = schedule.all_ids();
@@ -287,9 +290,9 @@ pub(crate) async fn run(
             if let Some(reporters) = reports_at.get(&abs) {
                 report(reporters, truth, start_day, min_risk, &mut phones, services, now, &mut out).await?;
                 for &r in reporters {
-                    let store = phones[r as usize].store.as_ref().ok_or("a reporter has the real client")?;
+                    let client = phones[r as usize].store.as_mut().ok_or("a reporter has the real client")?;
                     for day in 0..=day {
-                        let key = store.daily_key(start_day.plus(day)).await.map_err(|e| e.to_string())?;
+                        let key = client.daily_key(start_day.plus(day), &mut os_rng()).map_err(|e| e.to_string())?;
                         history.owners.insert(PublishedKey(*key.expose_secret()), r);
                     }
                 }
@@ -312,9 +315,9 @@ pub(crate) async fn run(
                 let stay = &truth.stays[i];
                 out.scans += 1;
                 let poster = venues.scan(stay.place, stay.day, now)?.ok_or("a stay at a place without posters")?;
-                if let Some(store) = &phones[stay.resident as usize].store {
-                    greenlight_client::checkin::check_in(store, poster, now)
-                        .await
+                if let Some(client) = &mut phones[stay.resident as usize].store {
+                    client
+                        .check_in(poster, now, &mut os_rng())
                         .map_err(|e| format!("resident {} could not check in: {e}", stay.resident))?;
                 }
             }
@@ -341,11 +344,10 @@ pub(crate) async fn run(
                     let scanner = &mut phones[reception.scanner.0 as usize];
                     scanner.sightings.push(reception.sighting);
                     scanner.heard.insert(reception.advertiser.0);
-                    // What the client computes (sync::contacts): the sender's
-                    // advertised power minus the RSSI.
-                    let tx = i32::from(tx_power[advertiser]);
-                    let attenuation = (tx - i32::from(reception.sighting.rssi)).clamp(0, 255);
-                    let bin = usize::try_from(attenuation / i32::from(BIN_DB)).unwrap_or(0).min(BINS - 1);
+                    // What the phone computes (spec §6.4): the sender's
+                    // advertised power minus the receiver's corrected RSSI.
+                    let attenuation = scanner.calibration.attenuation_db(tx_power[advertiser], reception.sighting.rssi);
+                    let bin = usize::from(attenuation / BIN_DB).min(BINS - 1);
                     histogram[usize::from(reception.distance_m > super::truth::CLOSE_M)][bin] += 1;
                 }
             });
@@ -369,11 +371,6 @@ pub(crate) async fn run(
             progress();
         }
         sync_phones(&history, &mut phones, policy, step % STEPS_PER_HOUR, now)?;
-    }
-    for phone in &phones {
-        if let Some(store) = &phone.store {
-            store.close().await;
-        }
     }
     out.cases = venues.cases;
     out.phones = phones;
@@ -430,11 +427,11 @@ async fn check_out(
     rng: &mut rand_chacha::ChaCha20Rng,
 ) -> Result<(), String> {
     let phone = &mut phones[stay.resident as usize];
-    if let Some(store) = &phone.store {
-        return match greenlight_client::checkin::check_out(store, now).await {
+    if let Some(client) = &mut phone.store {
+        return match client.check_out(now, &mut os_rng()) {
             // A stay as long as the venue's typical stay or longer ended
             // by itself (automatic check-out).
-            Ok(_) | Err(greenlight_client::checkin::CheckInError::NoActiveVisit) => Ok(()),
+            Ok(_) | Err(greenlight_phone::CheckInError::NoActiveVisit) => Ok(()),
             Err(e) => Err(format!("resident {} could not check out: {e}", stay.resident)),
         };
     }
@@ -520,8 +517,8 @@ async fn colors(
     let mut count = [0u32; 3];
     for (r, phone) in phones.iter().enumerate() {
         let color = match &phone.store {
-            Some(store) if truth.reports[r].is_some_and(|p| start_day.start().plus(p.step * STEP_SECS) <= now) => {
-                greenlight_client::status::status(store, now).await.map_err(|e| e.to_string())?.color
+            Some(client) if truth.reports[r].is_some_and(|p| start_day.start().plus(p.step * STEP_SECS) <= now) => {
+                client.status(now).map_err(|e| e.to_string())?.color
             }
             _ if phone.exposures.is_empty() => Color::Green,
             _ => decision(&phone.exposures, policy, now)?,
@@ -541,8 +538,7 @@ async fn colors(
 /// The phone's color under `policy` (through the client's conversion of
 /// its stored exposures).
 fn decision(exposures: &[Exposure], policy: &ColorPolicy, now: UnixTime) -> Result<Color, String> {
-    let inputs =
-        greenlight_client::status::color_inputs(now, Some(now), None, exposures.to_vec()).map_err(|e| e.to_string())?;
+    let inputs = greenlight_phone::status::color_inputs(now, Some(now), None, exposures).map_err(|e| e.to_string())?;
     Ok(decide(policy, &inputs).color)
 }
 
@@ -567,9 +563,9 @@ async fn report(
     let codes = services.issue_codes(&days, now).await?;
     for ((&r, code), test_day) in reporters.iter().zip(codes).zip(days) {
         let phone = &mut phones[r as usize];
-        let store = phone.store.as_ref().ok_or("a reporter has the real client")?;
-        let reveal: Vec<_> = greenlight_client::report::revealable_visits(store, now)
-            .await
+        let client = phone.store.as_mut().ok_or("a reporter has the real client")?;
+        let reveal: Vec<_> = client
+            .revealable_visits(now)
             .map_err(|e| e.to_string())?
             .into_iter()
             .filter(|v| {
@@ -577,7 +573,7 @@ async fn report(
                 risk.level() >= min_risk
             })
             .collect();
-        greenlight_client::report::report(store, &services.settings, &services.http, &code, &reveal, now)
+        greenlight_client::report::report(client, &services.settings, &services.http, &code, &reveal, now)
             .await
             .map_err(|e| format!("resident {r} could not report: {e}"))?;
         out.revealed += reveal.len();
@@ -631,7 +627,7 @@ fn sync_phones(
                     index.match_keys(keys.iter().map(|&i| (records[i].key, records[i].day)), p.published_at);
                 for m in &matches {
                     let risk = records[keys[m.key]].transmission_risk.level();
-                    phone.exposures.extend(greenlight_client::sync::contacts(&index, m, risk));
+                    phone.exposures.extend(greenlight_phone::sync::contacts(&index, m, risk, phone.calibration));
                 }
             }
         }
@@ -647,7 +643,7 @@ fn sync_phones(
             let records: Vec<SealedCheckIn> = phone.checkins.iter().map(|c| c.sealed.clone()).collect();
             let matcher = VenueMatcher::new(&phone.day_publics, records);
             for batch in relevant {
-                phone.exposures.extend(greenlight_client::sync::venue_exposures(&matcher, &batch.entries));
+                phone.exposures.extend(greenlight_phone::sync::venue_exposures(&matcher, &batch.entries));
             }
         }
         if phone.exposures.len() > before {

@@ -5,7 +5,7 @@
 use super::layout::STEP_SECS;
 use super::phones::Phone;
 use super::truth::{Stay, Truth};
-use greenlight_client::store::Exposure;
+use greenlight_phone::Exposure;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use std::collections::{BTreeMap, HashMap, HashSet};
 

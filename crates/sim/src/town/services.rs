@@ -6,8 +6,9 @@
 //! every phone syncs from.
 
 use greenlight_client::settings::Settings;
+use greenlight_phone::VerifiedFile;
 use greenlight_protocol::export::{ExportBatch, Region};
-use greenlight_protocol::index::{FileKind, Index, IndexEntry};
+use greenlight_protocol::index::{FileKind, IndexEntry};
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::TraceBatch;
 use greenlight_server::authority::accounts::{SESSION_IDLE_SECS, SESSION_MAX_SECS};
@@ -225,7 +226,6 @@ impl Feed {
             return Err(format!("{:?} #{}: HTTP {}", entry.kind, entry.sequence, response.status()));
         }
         let bytes = response.bytes().await.map_err(|e| format!("file: {e}"))?;
-        entry.check(&bytes).map_err(|_| format!("{:?} #{} does not match the index", entry.kind, entry.sequence))?;
         Ok(bytes.to_vec())
     }
 
@@ -246,19 +246,26 @@ impl Feed {
         }
         let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let bytes = response.bytes().await.map_err(|e| format!("index: {e}"))?;
-        let index = Index::verify(&bytes, &settings.export_keys()).map_err(|e| format!("the index: {e}"))?;
+        // Verified as a phone verifies it, once for all phones (they would
+        // download the same bytes).
+        let trust = settings.trust();
+        let index = greenlight_phone::sync::verify_index(&bytes, &trust).map_err(|e| e.to_string())?;
         let mut out = Polled::default();
         for entry in index.entries_after(FileKind::TraceBatch, self.traces) {
             let bytes = Self::fetch(services, entry).await?;
-            let batch = TraceBatch::verify(&bytes, &settings.authority_keys())
-                .map_err(|e| format!("trace batch #{}: {e}", entry.sequence))?;
+            let VerifiedFile::Trace(batch) = VerifiedFile::verify(entry, &bytes, &trust).map_err(|e| e.to_string())?
+            else {
+                return Err(format!("trace batch #{} is not a trace batch", entry.sequence));
+            };
             out.traces.push(batch);
             self.traces = entry.sequence;
         }
         for entry in index.entries_after(FileKind::ExportBatch, self.exports) {
             let bytes = Self::fetch(services, entry).await?;
-            let batch = ExportBatch::verify(&bytes, &settings.export_keys())
-                .map_err(|e| format!("export batch #{}: {e}", entry.sequence))?;
+            let VerifiedFile::Export(batch) = VerifiedFile::verify(entry, &bytes, &trust).map_err(|e| e.to_string())?
+            else {
+                return Err(format!("export batch #{} is not an export batch", entry.sequence));
+            };
             let published_at = batch.end().min(now);
             out.exports.push(Published { batch, published_at });
             self.exports = entry.sequence;
