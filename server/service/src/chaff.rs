@@ -53,7 +53,9 @@ mod tests {
             model.record(Duration::from_millis(80));
         }
         let delays: Vec<f64> = (0..2_000).map(|_| model.delay().as_secs_f64() * 1e3).collect();
-        assert!(delays.iter().all(|d| (40.0..=120.0).contains(d)), "within ±50 % of 80 ms");
+        // The average approaches 80 ms from the model's start value and may
+        // still be a fraction of a microsecond above it: allow 10 µs.
+        assert!(delays.iter().all(|d| (39.99..=120.01).contains(d)), "within ±50 % of 80 ms");
         let below = delays.iter().filter(|d| **d < 80.0).count();
         assert!((800..=1_200).contains(&below), "about half below the average: {below} of 2000");
         let (min, max) = delays.iter().fold((f64::MAX, 0.0f64), |(lo, hi), d| (lo.min(*d), hi.max(*d)));
