@@ -10,12 +10,13 @@
 //! Every request is padded to a fixed size, so that on the network a real
 //! report looks like the chaff the daemon sends on a schedule.
 
+use crate::os_rng;
 use crate::settings::Settings;
-use crate::{Phone, os_rng};
 use greenlight_api::device::{CertificateRequest, CertificateResponse, VerifyRequest, VerifyResponse};
 use greenlight_api::padding::{PUBLISH_REQUEST_SIZE, SMALL_REQUEST_SIZE, padded};
 use greenlight_api::publish::{PublishRequest, PublishResponse};
 use greenlight_phone::report::CodeFacts;
+use greenlight_phone::{Phone, Store};
 use greenlight_protocol::certificate::DayKind;
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::trace::RevealedCheckIn;
@@ -121,8 +122,8 @@ pub async fn verify_code(
 /// Runs the whole report. `reveal` are the visits the person explicitly
 /// agreed to reveal, from [`greenlight_phone::Phone::revealable_visits`];
 /// pass none to reveal none.
-pub async fn report(
-    phone: &mut Phone,
+pub async fn report<S: Store>(
+    phone: &mut Phone<S>,
     settings: &Settings,
     http: &reqwest::Client,
     code: &str,

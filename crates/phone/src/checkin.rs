@@ -14,7 +14,7 @@
 
 use crate::Phone;
 use crate::store::{CheckInDayState, Secret, Store, StoreError};
-use greenlight_protocol::checkin::CheckInDayKey;
+use greenlight_protocol::checkin::{CHECKIN_TAG_LEN, CheckInDayKey};
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::RevealedCheckIn;
 use greenlight_protocol::venue::Poster;
@@ -85,6 +85,9 @@ pub struct CheckedIn {
     pub departure: UnixTime,
     /// Whether this extended an earlier check-in at the same poster epoch.
     pub extended: bool,
+    /// The stored record's day and look-up tag: what
+    /// [`SyncPlan::only_checkins`](crate::SyncPlan::only_checkins) takes.
+    pub record: (DayNumber, [u8; CHECKIN_TAG_LEN]),
 }
 
 impl<S: Store> Phone<S> {
@@ -138,7 +141,13 @@ impl<S: Store> Phone<S> {
             self.store.save_checkin(&record, None)?;
             self.store.set_secret(Secret::ActiveVisit, &visit)?;
         }
-        Ok(CheckedIn { venue: poster.info().name.clone(), arrival, departure, extended: earlier.is_some() })
+        Ok(CheckedIn {
+            venue: poster.info().name.clone(),
+            arrival,
+            departure,
+            extended: earlier.is_some(),
+            record: (record.day, record.tag),
+        })
     }
 
     /// The visit, in the diary or in progress, whose record has `tag`.
@@ -197,7 +206,13 @@ impl<S: Store> Phone<S> {
             self.store.save_checkin(&record, None)?;
             self.store.set_secret(Secret::ActiveVisit, &[])?;
         }
-        Ok(CheckedIn { venue: visit.poster.info().name.clone(), arrival: visit.arrival, departure, extended: false })
+        Ok(CheckedIn {
+            venue: visit.poster.info().name.clone(),
+            arrival: visit.arrival,
+            departure,
+            extended: false,
+            record: (record.day, record.tag),
+        })
     }
 
     /// Whether the visit diary is on (the default).

@@ -21,6 +21,7 @@ use crate::store::{Exposure, Store, StoreError};
 use crate::{Phone, SCAN_PERIOD_SECS, time_state};
 use greenlight_protocol::checkin::{SealedCheckIn, VenueMatcher};
 use greenlight_protocol::color::ColorDecision;
+use greenlight_protocol::daily_key::PublishedKey;
 use greenlight_protocol::export::ExportBatch;
 use greenlight_protocol::index::{FileKind, Index, IndexEntry};
 use greenlight_protocol::matcher::{KeyMatch, MatchConfig, Sighting, SightingIndex};
@@ -125,10 +126,12 @@ impl VerifiedFile {
 /// One sync in progress: the verified index and the files still to apply.
 #[derive(Debug)]
 pub struct SyncPlan {
-    index: Index,
+    /// The index's signed generation time: the clock floor once done.
+    generated_at: UnixTime,
     todo: Vec<IndexEntry>,
     next: usize,
     sightings: Option<SightingIndex>,
+    keys: Option<HashSet<PublishedKey>>,
     checkins: Option<HashSet<(DayNumber, [u8; 16])>>,
     report: Applied,
 }
@@ -158,6 +161,15 @@ impl SyncPlan {
         self.sightings = Some(SightingIndex::new(sightings, MatchConfig::default()));
     }
 
+    /// Matches only these published keys of the rest of this sync's export
+    /// batches. For a caller that has learnt, from shared work, that no
+    /// other published key carries an ID of a sighting this phone stored:
+    /// such a key cannot match, so the exposures are the same (only
+    /// [`Applied::keys`] counts fewer keys checked).
+    pub fn only_keys(&mut self, keys: impl IntoIterator<Item = PublishedKey>) {
+        self.keys = Some(keys.into_iter().collect());
+    }
+
     /// Opens the rest of this sync's trace entries only against the stored
     /// check-ins with these (day, tag): for a caller that knows the other
     /// records are at venues the batch does not trace (an entry opens only
@@ -172,7 +184,8 @@ impl SyncPlan {
 pub struct Applied {
     /// Files applied.
     pub files: usize,
-    /// Published keys checked.
+    /// Published keys checked (those the matcher looked at: see
+    /// [`SyncPlan::only_keys`]).
     pub keys: usize,
     /// Exposures found.
     pub exposures: usize,
@@ -190,7 +203,7 @@ impl<S: Store> Phone<S> {
     /// an index older than one already seen (a stale cache or a replay
     /// cannot roll the phone back) and lists the files not applied yet:
     /// policies, then trace batches, then export batches.
-    pub fn begin_sync(&mut self, index: Index) -> Result<SyncPlan, SyncError> {
+    pub fn begin_sync(&mut self, index: &Index) -> Result<SyncPlan, SyncError> {
         let floor = self.clock_floor()?;
         if index.generated_at() < floor {
             return Err(SyncError::Rejected(format!(
@@ -203,7 +216,15 @@ impl<S: Store> Phone<S> {
         for kind in [FileKind::ColorPolicy, FileKind::TraceBatch, FileKind::ExportBatch] {
             todo.extend_from_slice(index.entries_after(kind, self.store.synced(kind)?));
         }
-        Ok(SyncPlan { index, todo, next: 0, sightings: None, checkins: None, report: Applied::default() })
+        Ok(SyncPlan {
+            generated_at: index.generated_at(),
+            todo,
+            next: 0,
+            sightings: None,
+            keys: None,
+            checkins: None,
+            report: Applied::default(),
+        })
     }
 
     /// Verifies the next file's bytes and applies it (see
@@ -267,13 +288,19 @@ impl<S: Store> Phone<S> {
                 let index = plan.sightings.as_ref().expect("built above");
                 // Publication time: the smaller of the signed end and now (spec §6.2).
                 let published_at = batch.end().min(now);
-                let keys = batch.records().iter().map(|r| (r.key, r.day));
+                let records: Vec<usize> = match &plan.keys {
+                    Some(only) => {
+                        (0..batch.records().len()).filter(|&i| only.contains(&batch.records()[i].key)).collect()
+                    }
+                    None => (0..batch.records().len()).collect(),
+                };
+                let keys = records.iter().map(|&i| (batch.records()[i].key, batch.records()[i].day));
                 let (matches, stats) = index.match_keys(keys, published_at);
                 applied.keys = usize::try_from(stats.keys).unwrap_or(usize::MAX);
                 let mut exposures = Vec::new();
                 for m in &matches {
                     applied.rejected_sightings += m.rejected.len();
-                    let record = &batch.records()[m.key];
+                    let record = &batch.records()[records[m.key]];
                     exposures.extend(contacts(index, m, record.transmission_risk.level(), self.calibration));
                 }
                 applied.exposures = exposures.len();
@@ -304,7 +331,7 @@ impl<S: Store> Phone<S> {
                 entry.kind, entry.sequence
             )));
         }
-        let floor = self.clock_floor()?.max(plan.index.generated_at());
+        let floor = self.clock_floor()?.max(plan.generated_at);
         self.store.set_state(CLOCK_FLOOR, &floor.0.to_le_bytes())?;
         if let Some(etag) = etag {
             self.store.set_state(INDEX_ETAG, etag)?;

@@ -13,7 +13,7 @@ use greenlight_phone::{
 };
 use greenlight_protocol::certificate::upload_hmac;
 use greenlight_protocol::color::{Color, Diagnosis};
-use greenlight_protocol::daily_key::Metadata;
+use greenlight_protocol::daily_key::{Metadata, PublishedKey};
 use greenlight_protocol::export::ExportRecord;
 use greenlight_protocol::index::FileKind;
 use greenlight_protocol::matcher::Sighting;
@@ -199,7 +199,7 @@ mod support {
         now: UnixTime,
     ) -> Result<(Applied, ColorDecision), SyncError> {
         let trust = server.trust();
-        let mut plan = phone.begin_sync(verify_index(index, &trust)?)?;
+        let mut plan = phone.begin_sync(&verify_index(index, &trust)?)?;
         while let Some(entry) = plan.next_file().copied() {
             phone.apply_next(&mut plan, fetch(files, &entry), &trust, now)?;
         }
@@ -366,8 +366,15 @@ fn a_check_in_lasts_the_typical_stay_a_rescan_extends_it_and_check_out_records_t
     // A restaurant's typical stay is 90 minutes: 12:00 → 13:30.
     let poster = verify_poster(&sheet.to_text(), at(D, 12, 0)).expect("genuine and live");
     let checked_in = phone.check_in(&poster, at(D, 12, 0), &mut rng).expect("check in");
-    let expected =
-        CheckedIn { venue: "Café Aurora".into(), arrival: at(D, 12, 0), departure: at(D, 13, 30), extended: false };
+    let record = phone.store().checkins().expect("store")[0].clone();
+    assert_eq!(checked_in.record, (record.day, record.tag), "the stored record's day and tag");
+    let expected = CheckedIn {
+        venue: "Café Aurora".into(),
+        arrival: at(D, 12, 0),
+        departure: at(D, 13, 30),
+        extended: false,
+        record: checked_in.record,
+    };
     assert_eq!(checked_in, expected);
     let visit = RevealedCheckIn { poster: sheet.clone(), arrival: at(D, 12, 0), departure: at(D, 13, 30) };
     assert_eq!(phone.visits().expect("store"), vec![visit]);
@@ -592,7 +599,7 @@ fn a_published_key_heard_nearby_gives_one_exposure_per_scan_window_and_turns_the
 
     // A cached index from 03:00 would roll the phone back: refused.
     let stale = server.index(at(saturday, 3, 0), &[&policy, &batch1]);
-    let refused = receiver.begin_sync(verify_index(&stale, &server.trust()).expect("genuine"));
+    let refused = receiver.begin_sync(&verify_index(&stale, &server.trust()).expect("genuine"));
     assert!(matches!(refused, Err(SyncError::Rejected(_))), "{refused:?}");
     assert_eq!(receiver.clock_floor().expect("store"), at(saturday, 3, 5));
 
@@ -610,7 +617,7 @@ fn a_tampered_truncated_or_forged_file_is_rejected_and_changes_nothing() {
     sync(&mut receiver, &server, &index1, &[&policy, &batch1], at(saturday, 4, 0)).expect("first sync");
     let before = receiver.store().clone();
 
-    let mut plan = receiver.begin_sync(verify_index(&index2, &trust).expect("genuine")).expect("newer index");
+    let mut plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine")).expect("newer index");
     assert_eq!(plan.progress(), (0, 1), "only batch 2 is new");
     assert_eq!(plan.next_file(), Some(&batch2.entry));
 
@@ -666,7 +673,7 @@ fn sync_steps_out_of_order_are_refused_and_an_interrupted_sync_resumes_where_it_
     let files = [&policy, &batch1, &batch2];
 
     // Finishing before every file is applied: refused, the floor stays.
-    let plan = receiver.begin_sync(verify_index(&index2, &trust).expect("genuine")).expect("begin");
+    let plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine")).expect("begin");
     assert_eq!(plan.progress(), (0, 3));
     let early = receiver.finish_sync(plan, None, now);
     assert!(matches!(early, Err(SyncError::OutOfOrder(_))), "{early:?}");
@@ -674,7 +681,7 @@ fn sync_steps_out_of_order_are_refused_and_an_interrupted_sync_resumes_where_it_
     assert_eq!(receiver.last_sync().expect("store"), None);
 
     // Policies come first, then export batches by sequence: batch 2 is not next.
-    let mut plan = receiver.begin_sync(verify_index(&index2, &trust).expect("genuine")).expect("begin");
+    let mut plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine")).expect("begin");
     assert_eq!(plan.next_file(), Some(&policy.entry));
     let verified = VerifiedFile::verify(&batch2.entry, &batch2.bytes, &trust).expect("genuine");
     let skipped = receiver.apply_verified(&mut plan, &batch2.entry, &verified, now);
@@ -689,7 +696,7 @@ fn sync_steps_out_of_order_are_refused_and_an_interrupted_sync_resumes_where_it_
     drop(plan);
 
     // The next sync fetches batch 2 only.
-    let mut plan = receiver.begin_sync(verify_index(&index2, &trust).expect("genuine")).expect("begin");
+    let mut plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine")).expect("begin");
     assert_eq!(plan.progress(), (0, 1));
     assert_eq!(plan.next_file(), Some(&batch2.entry));
     receiver.apply_next(&mut plan, &batch2.bytes, &trust, now).expect("batch 2");
@@ -717,10 +724,21 @@ fn matching_only_the_sightings_that_carry_a_published_id_finds_the_same_exposure
     let carrying: Vec<Sighting> = stored.iter().filter(|s| published_ids.contains(&s.id)).copied().collect();
     assert_eq!(carrying.len(), 21, "A's twenty and F's one, not the stranger's five");
 
-    let run = |mut phone: Phone<MemoryStore>, only: Option<Vec<Sighting>>| {
-        let mut plan = phone.begin_sync(verify_index(&index2, &trust).expect("genuine")).expect("begin");
+    // ... and the keys that carry an ID of one of them.
+    let carrying_keys: Vec<PublishedKey> = published
+        .iter()
+        .filter(|r| r.key.schedule(r.day).all_ids().iter().any(|id| carrying.iter().any(|s| s.id == *id)))
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(carrying_keys.len(), 2, "A's key and F's");
+
+    let run = |mut phone: Phone<MemoryStore>, only: Option<Vec<Sighting>>, keys: Option<Vec<PublishedKey>>| {
+        let mut plan = phone.begin_sync(&verify_index(&index2, &trust).expect("genuine")).expect("begin");
         if let Some(only) = only {
             plan.only_sightings(only);
+        }
+        if let Some(keys) = keys {
+            plan.only_keys(keys);
         }
         while let Some(entry) = plan.next_file().copied() {
             phone.apply_next(&mut plan, fetch(&[&policy, &batch1, &batch2], &entry), &trust, now).expect("apply");
@@ -728,11 +746,15 @@ fn matching_only_the_sightings_that_carry_a_published_id_finds_the_same_exposure
         phone.finish_sync(plan, None, now).expect("finish");
         phone.store().exposures().expect("store")
     };
-    let full = run(twin(&receiver), None);
+    let full = run(twin(&receiver), None, None);
     assert_eq!(full.len(), 5);
-    assert_eq!(run(twin(&receiver), Some(carrying)), full);
-    // The hook is what the matcher sees: with no sightings, nothing matches.
-    assert!(run(twin(&receiver), Some(Vec::new())).is_empty());
+    assert_eq!(run(twin(&receiver), Some(carrying.clone()), None), full);
+    assert_eq!(run(twin(&receiver), Some(carrying.clone()), Some(carrying_keys.clone())), full);
+    // The hooks are what the matcher sees: with no sightings, or without
+    // F's key, less matches.
+    assert!(run(twin(&receiver), Some(Vec::new()), None).is_empty());
+    let without_f = run(twin(&receiver), Some(carrying), Some(carrying_keys[..1].to_vec()));
+    assert!(!without_f.is_empty() && without_f.len() < full.len(), "{without_f:?}");
 }
 
 // ---------------------------------------------------------------------------
@@ -808,7 +830,7 @@ fn opening_only_the_check_ins_at_traced_epochs_finds_the_same_alerts() {
     assert!(phone.store().checkins().expect("store").iter().any(|r| (r.day, r.tag) == (probe.day, probe.tag)));
 
     let run = |mut phone: Phone<MemoryStore>, only: Option<Vec<(DayNumber, [u8; 16])>>| {
-        let mut plan = phone.begin_sync(verify_index(&index, &trust).expect("genuine")).expect("begin");
+        let mut plan = phone.begin_sync(&verify_index(&index, &trust).expect("genuine")).expect("begin");
         if let Some(only) = only {
             plan.only_checkins(only);
         }

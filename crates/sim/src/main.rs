@@ -58,6 +58,12 @@ struct TownArgs {
     /// The color policy the health authority signs for the town.
     #[arg(long, value_enum, default_value_t = town::PolicyChoice::Close)]
     policy: town::PolicyChoice,
+    /// Every phone matches every published key against every sighting it
+    /// stored and opens every trace entry against every check-in, as a
+    /// phone alone does, instead of taking the town's shared work (the
+    /// same result, many times slower).
+    #[arg(long)]
+    no_shared_work: bool,
     /// Also write a self-contained HTML report with charts to this file.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -100,6 +106,7 @@ fn town(args: TownArgs) -> ExitCode {
         database_url: args.database_url,
         progress: !args.json && std::io::stderr().is_terminal(),
         policy: args.policy,
+        shared_work: !args.no_shared_work,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

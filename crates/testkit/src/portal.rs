@@ -333,6 +333,36 @@ impl Portal {
         Ok(IssuedCode { code: read("code", "id=\"issued-code\">")?, handle: read("reference", "id=\"code-handle\">")? })
     }
 
+    /// An admin fills in the colour-policy form with `params` and signs
+    /// it; the portal lists the signed policy in the index.
+    pub async fn publish_policy(&self, params: &greenlight_protocol::policy::PolicyParams) -> Result<(), PortalError> {
+        const POLICY: &str = "/portal/policy";
+        let [t0, t1, t2] = params.attenuation_thresholds_db.map(|v| v.to_string());
+        let [w0, w1, w2, w3] = params.bucket_weights_percent.map(|v| v.to_string());
+        let fields = [
+            ("t0", t0),
+            ("t1", t1),
+            ("t2", t2),
+            ("w0", w0),
+            ("w1", w1),
+            ("w2", w2),
+            ("w3", w3),
+            ("min_weighted_minutes", params.min_weighted_minutes_per_day.to_string()),
+            ("min_transmission_risk", params.min_transmission_risk.to_string()),
+            ("min_venue_overlap", params.min_venue_overlap_minutes.to_string()),
+            ("lookback_days", params.lookback_days.to_string()),
+            ("yellow_days", params.yellow_days.to_string()),
+            ("red_days", params.red_days.to_string()),
+            ("stale_hours", params.stale_after_hours.to_string()),
+        ];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let page = self.submit(POLICY, &fields, 200).await?;
+        if !page.body.contains("is signed and listed") {
+            return Err(PortalError::Missing { path: POLICY.to_owned(), what: "signed policy", body: page.body });
+        }
+        Ok(())
+    }
+
     /// A tracer opens a case for the venue whose public key is
     /// `venue_key_hex` (from the queue of revealed visits); returns the
     /// case page's path.

@@ -94,32 +94,8 @@ impl Deployment {
     /// An admin fills in the portal's policy form with `policy`'s values;
     /// the portal signs it and lists it in the index.
     pub(crate) async fn publish_policy(&self, policy: &ColorPolicy) -> Result<(), SimError> {
-        let p = policy.params();
-        let [t0, t1, t2] = p.attenuation_thresholds_db.map(|v| v.to_string());
-        let [w0, w1, w2, w3] = p.bucket_weights_percent.map(|v| v.to_string());
-        let fields = [
-            ("t0", t0),
-            ("t1", t1),
-            ("t2", t2),
-            ("w0", w0),
-            ("w1", w1),
-            ("w2", w2),
-            ("w3", w3),
-            ("min_weighted_minutes", p.min_weighted_minutes_per_day.to_string()),
-            ("min_transmission_risk", p.min_transmission_risk.to_string()),
-            ("min_venue_overlap", p.min_venue_overlap_minutes.to_string()),
-            ("lookback_days", p.lookback_days.to_string()),
-            ("yellow_days", p.yellow_days.to_string()),
-            ("red_days", p.red_days.to_string()),
-            ("stale_hours", p.stale_after_hours.to_string()),
-        ];
-        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let step = "an admin publishes the color policy";
-        let page = self.staff().await?.post("/portal/policy", &fields).await.during(step)?;
-        if page.status != 200 || !page.body.contains("is signed and listed") {
-            return Err(SimError::story(step, format!("the portal answered HTTP {}", page.status)));
-        }
-        Ok(())
+        self.staff().await?.publish_policy(policy.params()).await.during(step)
     }
 
     /// Staff issue a short upload code for a confirmed test taken on

@@ -15,6 +15,7 @@ mod layout;
 mod phones;
 mod score;
 mod services;
+mod shared;
 mod truth;
 mod venues;
 
@@ -45,6 +46,9 @@ pub(crate) struct Options {
     pub(crate) progress: bool,
     /// The color policy the authority signs.
     pub(crate) policy: PolicyChoice,
+    /// Phones take the town's shared work (see [`shared`]); without it
+    /// each matches everything alone, with the same result.
+    pub(crate) shared_work: bool,
 }
 
 /// What happened and how well the phones did.
@@ -74,6 +78,9 @@ pub(crate) struct Outcome {
     trace_batches: usize,
     policy: greenlight_protocol::policy::PolicyParams,
     seconds: [f64; 3],
+    /// What each phone ended with: its exposures and colour history.
+    #[cfg_attr(not(test), expect(dead_code, reason = "compared by the tests"))]
+    ends: Vec<String>,
 }
 
 /// Runs the whole simulation.
@@ -114,15 +121,25 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
     let policy = phones::policy(options.policy, START_DAY.start());
     let radio_started = Instant::now();
     let mut m = 0u64;
-    let run =
-        phones::run(&town, &truth, options.days, START_DAY, options.seed, &mut services, &scratch.0, &policy, || {
+    let run = phones::run(
+        &town,
+        &truth,
+        options.days,
+        START_DAY,
+        options.seed,
+        &mut services,
+        &scratch.0,
+        &policy,
+        options.shared_work,
+        || {
             m += 1;
             if m.is_multiple_of(12) {
                 bar.inc(12);
                 bar.set_message(format!("day {}", 1 + m / u64::from(STEPS_PER_DAY)));
             }
-        })
-        .await;
+        },
+    )
+    .await;
     services.stop().await;
     let run = run?;
     bar.finish_and_clear();
@@ -155,8 +172,9 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
         batches: run.batches,
         keys_downloaded: run.keys_downloaded,
         receptions: run.receptions,
-        stored_sightings: run.phones.iter().map(|p| p.sightings.len()).sum(),
-        exposures: run.phones.iter().map(|p| p.exposures.len()).sum(),
+        stored_sightings: run.phones.iter().map(|p| p.store().sighting_count()).sum(),
+        exposures: stored_exposures(&run.phones)?,
+        ends: if cfg!(test) { phones::ends(&run.phones)? } else { Vec::new() },
         stays: truth.stays.len(),
         scans: run.scans,
         revealed: run.revealed,
@@ -166,6 +184,12 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
         seconds: [truth_secs, radio_secs, started.elapsed().as_secs_f64()],
         options,
     })
+}
+
+/// Exposures stored by every phone.
+fn stored_exposures(phones: &[phones::Phone]) -> Result<usize, String> {
+    use greenlight_phone::Store as _;
+    phones.iter().try_fold(0, |n, p| Ok(n + p.store().exposures().map_err(|e| e.to_string())?.len()))
 }
 
 fn scores_json(s: &Scores) -> Value {
@@ -316,7 +340,7 @@ impl Outcome {
         println!("(hours to alert: from the positive result to the phone's first yellow, median and 90th percentile)");
         println!();
         println!(
-            "radio: {} receptions, {} kept (of phones that later reported); {} export batches verified, {} keys",
+            "radio: {} receptions, {} stored by the phones; {} export batches verified, {} keys",
             self.receptions, self.stored_sightings, self.batches, self.keys_downloaded
         );
         println!(
@@ -332,5 +356,45 @@ impl Outcome {
     /// The self-contained HTML report.
     pub(crate) fn html(&self) -> String {
         html::render(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small(shared_work: bool) -> Options {
+        Options {
+            residents: 300,
+            days: 5,
+            seed_cases: 4,
+            seed: 11,
+            database_url: None,
+            progress: false,
+            policy: PolicyChoice::Close,
+            shared_work,
+        }
+    }
+
+    /// The town's shared work (each published key's IDs derived once and
+    /// looked up in what phones stored; trace entries opened only against
+    /// records made at the traced venue) leaves every phone with exactly
+    /// the exposures, colours and alerts it finds matching everything on
+    /// its own.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn shared_work_finds_what_every_phone_finds_alone() {
+        let shared = run(small(true)).await.expect("the town runs");
+        let alone = run(small(false)).await.expect("the town runs");
+        let summary = |o: &Outcome| {
+            format!("{} reported, {} exposures, {} trace batches", o.reported, o.exposures, o.trace_batches)
+        };
+        // Enough happened for the comparison to mean something.
+        assert!(shared.reported >= 2 && shared.exposures >= 100 && shared.trace_batches >= 1, "{}", summary(&shared));
+        assert_eq!(summary(&shared), summary(&alone));
+        assert_eq!(shared.ends.len(), alone.ends.len());
+        for (r, (a, b)) in shared.ends.iter().zip(&alone.ends).enumerate() {
+            assert_eq!(a, b, "phone {r}: with shared work (left) and alone (right)");
+        }
+        assert_eq!(shared.colors, alone.colors);
     }
 }

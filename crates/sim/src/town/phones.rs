@@ -1,30 +1,32 @@
-//! The radio pass: every resident carries a phone on the simulated radio,
-//! broadcasting real rotating IDs and scanning the venues' posters;
-//! residents who will report carry the real client (its sealed store, its
-//! keys and check-ins, its report over HTTP); every hour the key server
-//! exports and tracers work through the portal, and every phone, at its own
-//! minute of the hour, matches what was published and decides its color
-//! with the client's code.
+//! The radio pass: every resident carries a phone running the resident
+//! core (`greenlight-phone`, over an in-memory store) on the simulated
+//! radio. It broadcasts the core's rotating IDs, stores every sighting its
+//! scanner delivers, checks in at the venues' posters, syncs the real key
+//! server's signed files at its own minute of every hour, and shows the
+//! colour the core decides under the policy the authority signed in the
+//! portal. Residents who test positive report through the client's HTTP
+//! driver with a code staff issued in the portal. No phone knows who will
+//! report or which venue will be traced: the town only shares work whose
+//! result each phone would compute alike (see [`super::shared`]).
 
 use super::layout::{STEP_SECS, STEPS_PER_DAY, STEPS_PER_HOUR, Town, mix};
-use super::services::{Feed, Published, Services};
+use super::services::{Feed, Services};
+use super::shared::{ExportHints, Heard, MAX_PHONES, Visitors};
 use super::truth::{Stay, Truth};
 use super::venues::{TRACER_EVERY_STEPS, TRACER_HOURS, Venues};
-use greenlight_ble::calibration::{Calibration, CalibrationTable};
+use greenlight_ble::calibration::CalibrationTable;
 use greenlight_ble::radio::ScanDutyCycle;
-use greenlight_ble::sim::{DeviceId, DeviceSpec, Position, Reception, SimConfig, SimWorld, ZoneId};
-use greenlight_client::os_rng;
-use greenlight_phone::Exposure;
+use greenlight_ble::sim::{DeviceId, DeviceSpec, Position, SimConfig, SimWorld, ZoneId};
+use greenlight_phone::{Exposure, MemoryStore, Store, VerifiedFile};
 use greenlight_protocol::advert::Advertisement;
-use greenlight_protocol::checkin::{CheckInDay, CheckInDayKey, SealedCheckIn, VenueMatcher};
 use greenlight_protocol::color::{Color, decide};
-use greenlight_protocol::daily_key::{DailyKey, EphemeralId, KeySchedule, Metadata, PublishedKey};
-use greenlight_protocol::matcher::{MatchConfig, Sighting, SightingIndex};
+use greenlight_protocol::index::{FileKind, Index};
+use greenlight_protocol::matcher::Sighting;
 use greenlight_protocol::policy::ColorPolicy;
 use greenlight_protocol::time::{DayNumber, UnixTime};
-use greenlight_protocol::trace::TraceBatch;
+use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// Attenuation histogram bins: 2 dB wide from 0 dB.
@@ -34,36 +36,20 @@ pub(crate) const BINS: usize = 60;
 
 /// One resident's phone.
 pub(crate) struct Phone {
+    /// The resident.
+    id: u32,
     device: DeviceId,
-    calibration: Calibration,
-    /// Today's key schedule and its 144 IDs.
-    schedule: Option<KeySchedule>,
-    ids: Vec<EphemeralId>,
-    /// The real client (the core over its sealed store), for residents
-    /// who will report.
-    store: Option<greenlight_client::Phone>,
-    /// The day whose key was released by a report: no more broadcasts.
-    released: Option<DayNumber>,
+    /// The resident core over its store.
+    core: greenlight_phone::Phone<MemoryStore>,
+    /// The phone's randomness (seeded: the town is reproducible).
+    rng: ChaCha20Rng,
     /// The step of the hour (0–11) at which the phone syncs.
     phase: u32,
-    /// The first export batch and trace batch it has not matched yet.
-    next_export: usize,
-    next_trace: usize,
-    /// Sightings of phones whose keys will be published (see README: no
-    /// other sighting can ever match).
-    pub(crate) sightings: Vec<Sighting>,
-    /// The residents those sightings came from.
-    heard: HashSet<u32>,
-    /// The check-in key of each day with a sealed check-in, and their
-    /// public halves.
-    day_keys: Vec<CheckInDayKey>,
-    day_publics: Vec<CheckInDay>,
-    /// Sealed check-ins at venues a reporter visited that day (see
-    /// README: no other epoch is ever traced), as the client keeps them.
-    checkins: Vec<CheckIn>,
-    /// What the client's matching found, as the client stores it.
-    pub(crate) exposures: Vec<Exposure>,
-    /// When the phone first turned yellow under the signed policy.
+    /// The index generation it last synced (0: none yet).
+    synced: u64,
+    /// What the scanner delivered during the current step.
+    inbox: Vec<Sighting>,
+    /// When the phone first turned yellow.
     pub(crate) yellow_at: Option<UnixTime>,
     /// When it would have turned yellow on its Bluetooth exposures alone.
     pub(crate) yellow_ble_at: Option<UnixTime>,
@@ -73,13 +59,11 @@ pub(crate) struct Phone {
     position: Position,
 }
 
-/// One sealed check-in of a phone without the real client.
-struct CheckIn {
-    place: u32,
-    day: DayNumber,
-    arrival: UnixTime,
-    departure: UnixTime,
-    sealed: SealedCheckIn,
+impl Phone {
+    /// The phone's store.
+    pub(crate) fn store(&self) -> &MemoryStore {
+        self.core.store()
+    }
 }
 
 /// What the radio pass produced.
@@ -96,7 +80,7 @@ pub(crate) struct RadioRun {
     pub(crate) batches: usize,
     /// Published keys (real and padding) downloaded.
     pub(crate) keys_downloaded: usize,
-    /// Sightings the radio delivered in all (stored or not).
+    /// Sightings the radio delivered in all.
     pub(crate) receptions: u64,
     /// Posters scanned (check-ins) in all.
     pub(crate) scans: u64,
@@ -139,19 +123,34 @@ pub(crate) fn policy(choice: PolicyChoice, start: UnixTime) -> ColorPolicy {
 /// Bucket edges of [`PolicyChoice::Close`], dB.
 pub(crate) const CLOSE_THRESHOLDS_DB: [u8; 3] = [52, 63, 73];
 
-/// Everything published so far, in order, for phones to match at their
-/// own sync.
-#[derive(Default)]
+/// Everything published so far, for phones to sync at their own minute.
 struct History {
-    exports: Vec<Published>,
-    /// Who uploaded each published key (the town knows; phones do not).
-    owners: HashMap<PublishedKey, u32>,
-    /// Trace batches and the venue each traces.
-    traces: Vec<(TraceBatch, u32)>,
+    /// The newest verified index and its generation (counted from 1).
+    index: Option<Index>,
+    generation: u64,
+    /// Every file, verified once (every phone downloads the same bytes).
+    files: HashMap<(FileKind, u64), Published>,
+    /// Phones stored their sightings here (shared work).
+    heard: Heard,
+    /// Phones' check-in records by venue (shared work).
+    visitors: Visitors,
+    /// Whether phones take the shared work's hints.
+    shared: bool,
+}
+
+/// A published file and what the shared work found for it.
+struct Published {
+    file: VerifiedFile,
+    /// Export batches: which phones may have heard which keys.
+    hints: ExportHints,
+    /// Trace batches: the venue traced.
+    place: Option<u32>,
 }
 
 /// Runs the radio pass over `days` starting on `start_day`, then lets the
-/// phones sync until noon of the day after.
+/// phones sync until noon of the day after. With `shared` false, every
+/// phone matches every published key against every sighting it stored and
+/// every trace entry against every check-in (slower, the same result).
 #[expect(clippy::too_many_arguments, reason = "one call site, each argument a different part of the town")]
 pub(crate) async fn run(
     town: &Town,
@@ -162,10 +161,14 @@ pub(crate) async fn run(
     services: &mut Services,
     scratch: &Path,
     policy: &ColorPolicy,
+    shared: bool,
     mut progress: impl FnMut(),
 ) -> Result<RadioRun, String> {
     let start = start_day.start();
     let n = town.residents.len();
+    if n > MAX_PHONES {
+        return Err(format!("a town has at most {MAX_PHONES} residents"));
+    }
     let mut world = SimWorld::new(SimConfig {
         seed,
         start,
@@ -188,8 +191,11 @@ pub(crate) async fn run(
             }
         }
     }
-    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let mut venues = Venues::create(town, services.authority, &scratch.join("venues"), start_day, days, &mut rng)?;
+    // The authority signs the town's policy in the portal; phones get it
+    // from the index like every other file.
+    services.publish_policy(policy, start).await?;
     let models = CalibrationTable::reference();
     let mut phones = Vec::with_capacity(n);
     for r in 0..u32::try_from(n).map_err(|e| e.to_string())? {
@@ -201,31 +207,16 @@ pub(crate) async fn run(
             DeviceSpec::new(calibration).at(position, zones[place as usize]).with_body_loss(kind.body_loss_db()),
         );
         world.start_scanning(device, ScanDutyCycle::DEFAULT);
-        let store = if truth.reports[r as usize].is_some() {
-            let dir = scratch.join("phones").join(format!("phone-{r}"));
-            let store = greenlight_client::store::SqliteStore::open(&dir).map_err(|e| e.to_string())?;
-            let mut phone = greenlight_client::Phone::new(store, calibration);
-            services.settings.save(phone.store_mut()).map_err(|e| e.to_string())?;
-            Some(phone)
-        } else {
-            None
-        };
+        let mut core = greenlight_phone::Phone::new(MemoryStore::new(), calibration);
+        services.settings.save(core.store_mut()).map_err(|e| e.to_string())?;
         phones.push(Phone {
+            id: r,
             device,
-            calibration,
-            schedule: None,
-            ids: Vec::new(),
-            store,
-            released: None,
+            core,
+            rng: ChaCha20Rng::seed_from_u64(mix(seed, 202, u64::from(r), 0)),
             phase: u32::try_from(mix(seed, 201, u64::from(r), 0) % u64::from(STEPS_PER_HOUR)).unwrap_or(0),
-            next_export: 0,
-            next_trace: 0,
-            sightings: Vec::new(),
-            heard: HashSet::new(),
-            day_keys: Vec::new(),
-            day_publics: Vec::new(),
-            checkins: Vec::new(),
-            exposures: Vec::new(),
+            synced: 0,
+            inbox: Vec::new(),
             yellow_at: None,
             yellow_ble_at: None,
             gaen_at: None,
@@ -233,12 +224,7 @@ pub(crate) async fn run(
             position,
         });
     }
-    let tx_power: Vec<i8> = phones.iter().map(|p: &Phone| p.calibration.tx_power_dbm).collect();
-    let will_publish: Vec<bool> = truth.reports.iter().map(Option::is_some).collect();
-    // Venue epochs (one a day) a reporter visits: the only ones a tracer
-    // can ever trace.
-    let traceable: HashSet<(u32, u32)> =
-        truth.stays.iter().filter(|s| will_publish[s.resident as usize]).map(|s| (s.place, s.day)).collect();
+    let tx_power: Vec<i8> = phones.iter().map(|p: &Phone| p.core.calibration().tx_power_dbm).collect();
     let total_steps = usize::try_from(days * STEPS_PER_DAY).map_err(|e| e.to_string())? + 1;
     let mut arrivals: Vec<Vec<usize>> = vec![Vec::new(); total_steps];
     let mut departures: Vec<Vec<usize>> = vec![Vec::new(); total_steps];
@@ -268,42 +254,33 @@ pub(crate) async fn run(
         trace_batches: 0,
     };
     let mut feed = Feed::new();
-    let mut history = History::default();
+    let mut history = History {
+        index: None,
+        generation: 0,
+        files: HashMap::new(),
+        heard: Heard::new(start),
+        visitors: Visitors::default(),
+        shared,
+    };
 
     for day in 0..days {
         let today = start_day.plus(day);
-        for phone in &mut phones {
-            let schedule = match &mut phone.store {
-                Some(client) => client.daily_key(today, &mut os_rng()).map_err(|e| e.to_string())?.schedule(today),
-                None => DailyKey::generate(&mut rng).schedule(today),
-            };
-            phone.ids = schedule.all_ids();
-            phone.schedule = Some(schedule);
-        }
         for step in 0..STEPS_PER_DAY {
             let abs = u64::from(day) * u64::from(STEPS_PER_DAY) + u64::from(step);
             let at = usize::try_from(abs).map_err(|e| e.to_string())?;
             let now = start.plus(abs * STEP_SECS);
             for &i in &departures[at] {
-                check_out(&truth.stays[i], &mut phones, &mut venues, &traceable, start_day, now, &mut rng).await?;
+                check_out(&truth.stays[i], &mut phones, now)?;
             }
             if let Some(reporters) = reports_at.get(&abs) {
                 report(reporters, truth, start_day, min_risk, &mut phones, services, now, &mut out).await?;
-                for &r in reporters {
-                    let client = phones[r as usize].store.as_mut().ok_or("a reporter has the real client")?;
-                    for day in 0..=day {
-                        let key = client.daily_key(start_day.plus(day), &mut os_rng()).map_err(|e| e.to_string())?;
-                        history.owners.insert(PublishedKey(*key.expose_secret()), r);
-                    }
-                }
             }
             publish_round(&mut feed, &mut history, &mut venues, services, step, now, &mut out).await?;
-            sync_phones(&history, &mut phones, policy, step % STEPS_PER_HOUR, now)?;
+            sync_phones(&history, &mut phones, step % STEPS_PER_HOUR, now)?;
             if step % 2 == 0 {
-                // Every phone derives the new interval's ID and seals its
-                // metadata (on every core), then the radio carries them.
-                let slot = now.interval().slot();
-                let adverts = advertisements(&mut phones, today, slot);
+                // Every phone's core gives the new interval's advertisement
+                // (on every core), then the radio carries them.
+                let adverts = advertisements(&mut phones, now)?;
                 for (phone, advert) in phones.iter().zip(adverts) {
                     match advert {
                         Some(advert) => world.advertise(phone.device, advert),
@@ -315,11 +292,13 @@ pub(crate) async fn run(
                 let stay = &truth.stays[i];
                 out.scans += 1;
                 let poster = venues.scan(stay.place, stay.day, now)?.ok_or("a stay at a place without posters")?;
-                if let Some(client) = &mut phones[stay.resident as usize].store {
-                    client
-                        .check_in(poster, now, &mut os_rng())
-                        .map_err(|e| format!("resident {} could not check in: {e}", stay.resident))?;
-                }
+                let phone = &mut phones[stay.resident as usize];
+                let checked_in = phone
+                    .core
+                    .check_in(poster, now, &mut phone.rng)
+                    .map_err(|e| format!("resident {} could not check in: {e}", stay.resident))?;
+                let (day, tag) = checked_in.record;
+                history.visitors.add(stay.place, phone.id, day, tag);
             }
             let places = whereabouts(town, truth, day, step, abs);
             for (phone, (place, position)) in phones.iter_mut().zip(places) {
@@ -335,26 +314,27 @@ pub(crate) async fn run(
             }
             let end = now.plus(STEP_SECS);
             let histogram = &mut out.histogram;
-            // Receptions are counted in all; only those of phones whose keys
-            // will be published are handed over.
-            let wanted = |reception: &Reception| will_publish[reception.advertiser.0 as usize];
-            out.receptions += world.advance_to_where(end, wanted, |reception| {
-                let advertiser = reception.advertiser.0 as usize;
-                {
+            out.receptions += world.advance_to_where(
+                end,
+                |_| true,
+                |reception| {
+                    let advertiser = reception.advertiser.0 as usize;
                     let scanner = &mut phones[reception.scanner.0 as usize];
-                    scanner.sightings.push(reception.sighting);
-                    scanner.heard.insert(reception.advertiser.0);
+                    scanner.inbox.push(reception.sighting);
                     // What the phone computes (spec §6.4): the sender's
                     // advertised power minus the receiver's corrected RSSI.
-                    let attenuation = scanner.calibration.attenuation_db(tx_power[advertiser], reception.sighting.rssi);
+                    let attenuation =
+                        scanner.core.calibration().attenuation_db(tx_power[advertiser], reception.sighting.rssi);
                     let bin = usize::from(attenuation / BIN_DB).min(BINS - 1);
                     histogram[usize::from(reception.distance_m > super::truth::CLOSE_M)][bin] += 1;
-                }
-            });
+                },
+            );
+            record_sightings(&mut phones, &mut history.heard)?;
+            history.heard.seal(end);
             progress();
         }
         let end_of_day = UnixTime(today.plus(1).start().0 - 1);
-        out.colors.push(colors(&phones, policy, truth, start_day, end_of_day).await?);
+        out.colors.push(colors(&phones, end_of_day)?);
     }
     // After the last day: stays that ran to midnight end; the key server,
     // the tracers and the phones go on until noon of the next day, so that
@@ -362,7 +342,7 @@ pub(crate) async fn run(
     // their venue cases reach everyone.
     let tail = start_day.plus(days).start();
     for &i in departures.last().map_or(&[][..], Vec::as_slice) {
-        check_out(&truth.stays[i], &mut phones, &mut venues, &traceable, start_day, tail, &mut rng).await?;
+        check_out(&truth.stays[i], &mut phones, tail)?;
     }
     for step in 0..=12 * STEPS_PER_HOUR {
         let now = tail.plus(u64::from(step) * STEP_SECS);
@@ -370,7 +350,7 @@ pub(crate) async fn run(
         if step.is_multiple_of(STEPS_PER_HOUR) {
             progress();
         }
-        sync_phones(&history, &mut phones, policy, step % STEPS_PER_HOUR, now)?;
+        sync_phones(&history, &mut phones, step % STEPS_PER_HOUR, now)?;
     }
     out.cases = venues.cases;
     out.phones = phones;
@@ -399,77 +379,54 @@ fn whereabouts(town: &Town, truth: &Truth, day: u32, step: u32, abs: u64) -> Vec
     parts.into_iter().flatten().collect()
 }
 
-/// What each phone broadcasts during `slot` of `today`: `None` once its
-/// key of the day was released by a report.
-fn advertisements(phones: &mut [Phone], today: DayNumber, slot: u8) -> Vec<Option<Advertisement>> {
-    let advert = |phone: &Phone| -> Option<Advertisement> {
-        if phone.released == Some(today) {
-            return None;
-        }
-        let schedule = phone.schedule.as_ref()?;
-        let id = *phone.ids.get(usize::from(slot))?;
-        let metadata = schedule.seal_metadata(&id, Metadata::v1(phone.calibration.tx_power_dbm));
-        Some(Advertisement { id, metadata })
-    };
-    on_every_core(phones, |part| part.iter().map(advert).collect::<Vec<_>>()).into_iter().flatten().collect()
+/// What each phone's core broadcasts now: `None` once its key of the day
+/// was released by a report.
+fn advertisements(phones: &mut [Phone], now: UnixTime) -> Result<Vec<Option<Advertisement>>, String> {
+    let advert = |phone: &mut Phone| phone.core.advertisement(now, &mut phone.rng).map_err(|e| e.to_string());
+    on_every_core(phones, |part| part.iter_mut().map(advert).collect::<Result<Vec<_>, _>>()).into_iter().try_fold(
+        Vec::new(),
+        |mut all, part| {
+            all.extend(part?);
+            Ok(all)
+        },
+    )
 }
 
-/// A resident leaves a venue: the real client checks out; a phone without
-/// it seals the visit as the client does (a second visit to the same epoch
-/// extends the first), if the epoch can ever be traced.
-async fn check_out(
-    stay: &Stay,
-    phones: &mut [Phone],
-    venues: &mut Venues,
-    traceable: &HashSet<(u32, u32)>,
-    start_day: DayNumber,
-    now: UnixTime,
-    rng: &mut rand_chacha::ChaCha20Rng,
-) -> Result<(), String> {
-    let phone = &mut phones[stay.resident as usize];
-    if let Some(client) = &mut phone.store {
-        return match client.check_out(now, &mut os_rng()) {
-            // A stay as long as the venue's typical stay or longer ended
-            // by itself (automatic check-out).
-            Ok(_) | Err(greenlight_phone::CheckInError::NoActiveVisit) => Ok(()),
-            Err(e) => Err(format!("resident {} could not check out: {e}", stay.resident)),
-        };
-    }
-    if !traceable.contains(&(stay.place, stay.day)) {
-        return Ok(());
-    }
-    let day = start_day.plus(stay.day);
-    let arrived = start_day.start().plus(u64::from(stay.day * STEPS_PER_DAY + stay.start) * STEP_SECS);
-    let poster = venues.scan(stay.place, stay.day, arrived)?.ok_or("a stay at a place without posters")?;
-    if !phone.day_keys.iter().any(|k| k.day() == day) {
-        let key = CheckInDayKey::generate(day, rng);
-        phone.day_publics.push(key.public());
-        phone.day_keys.push(key);
-    }
-    let key = phone.day_keys.iter().find(|k| k.day() == day).ok_or("the day's check-in key")?;
-    // As the client: checked out now, or automatically after the venue's
-    // typical stay, whichever comes first.
-    let typical = u64::from(poster.info().kind.typical_stay_minutes()) * 60;
-    let left = now.min(arrived.plus(typical));
-    let earlier = phone.checkins.iter().position(|c| c.place == stay.place && c.day == day);
-    let (arrival, departure) = match earlier {
-        Some(i) => (phone.checkins[i].arrival.min(arrived), phone.checkins[i].departure.max(left)),
-        None => (arrived, left),
+/// Every phone hands what its scanner delivered during the step to its
+/// core (in the order heard); the town notes which IDs each phone stored.
+fn record_sightings(phones: &mut [Phone], heard: &mut Heard) -> Result<(), String> {
+    let record = |phone: &mut Phone| -> Result<(), String> {
+        phone.inbox.sort_by_key(|s| s.seen_at);
+        let recorded = phone.core.record_sightings(&phone.inbox).map_err(|e| e.to_string())?;
+        if recorded.behind_clock_floor > 0 {
+            // The town's clocks are right: the floor is never ahead of them.
+            return Err(format!("phone {} refused {} sightings", phone.id, recorded.behind_clock_floor));
+        }
+        Ok(())
     };
-    let sealed = poster.check_in(key, arrival, departure, rng).map_err(|e| format!("sealing a check-in: {e}"))?;
-    let record = CheckIn { place: stay.place, day, arrival, departure, sealed };
-    match earlier {
-        Some(i) => phone.checkins[i] = record,
-        None => phone.checkins.push(record),
+    on_every_core(phones, |part| part.iter_mut().try_for_each(record)).into_iter().collect::<Result<(), _>>()?;
+    for phone in phones {
+        heard.add(phone.id, &phone.inbox);
+        phone.inbox.clear();
     }
     Ok(())
+}
+
+/// A resident leaves a venue: the core checks out (nothing to do when the
+/// visit already ended by itself after the venue's typical stay).
+fn check_out(stay: &Stay, phones: &mut [Phone], now: UnixTime) -> Result<(), String> {
+    let phone = &mut phones[stay.resident as usize];
+    match phone.core.check_out(now, &mut phone.rng) {
+        Ok(_) | Err(greenlight_phone::CheckInError::NoActiveVisit) => Ok(()),
+        Err(e) => Err(format!("resident {} could not check out: {e}", stay.resident)),
+    }
 }
 
 /// What the services do at `step` of the day: the tracers look at the
 /// portal every quarter of an hour from 08:00 to 20:00; the key server
 /// exports on the hour; after either, the town downloads the index and
-/// every new file, verified as the client verifies them, for the phones
-/// that sync from then on.
+/// every new file, verified as a phone verifies them, for the phones that
+/// sync from then on.
 async fn publish_round(
     feed: &mut Feed,
     history: &mut History,
@@ -487,45 +444,43 @@ async fn publish_round(
         services.seal(now).await?;
         changed = true;
     }
-    if !changed {
+    if !changed && history.index.is_some() {
         // The index changes only when the key server exports or a tracer
         // publishes.
         return Ok(());
     }
-    let polled = feed.poll(services, now).await?;
-    out.batches += polled.exports.len();
-    out.keys_downloaded += polled.exports.iter().map(|p| p.batch.records().len()).sum::<usize>();
-    out.trace_batches += polled.traces.len();
-    history.exports.extend(polled.exports);
-    for batch in polled.traces {
-        let place =
-            *venues.batch_place.get(&batch.sequence).ok_or("a trace batch the town's tracers did not publish")?;
-        history.traces.push((batch, place));
+    let Some(polled) = feed.poll(services, now).await? else { return Ok(()) };
+    for (entry, file) in polled.files {
+        let (hints, place) = match &file {
+            VerifiedFile::Export(batch) => {
+                out.batches += 1;
+                out.keys_downloaded += batch.records().len();
+                (if history.shared { ExportHints::new(batch, &history.heard) } else { ExportHints::default() }, None)
+            }
+            VerifiedFile::Trace(_) => {
+                out.trace_batches += 1;
+                let place = *venues
+                    .batch_place
+                    .get(&entry.sequence)
+                    .ok_or("a trace batch the town's tracers did not publish")?;
+                (ExportHints::default(), Some(place))
+            }
+            VerifiedFile::Policy(..) => (ExportHints::default(), None),
+        };
+        history.files.insert((entry.kind, entry.sequence), Published { file, hints, place });
     }
+    history.index = Some(polled.index);
+    history.generation += 1;
     Ok(())
 }
 
-/// Residents by color at `now`: reporters through the real client's
-/// status, everyone else from their matches under the policy.
-async fn colors(
-    phones: &[Phone],
-    policy: &ColorPolicy,
-    truth: &Truth,
-    start_day: DayNumber,
-    now: UnixTime,
-) -> Result<[u32; 3], String> {
+/// Residents by color at `now`, as each phone's core shows it.
+fn colors(phones: &[Phone], now: UnixTime) -> Result<[u32; 3], String> {
     let mut count = [0u32; 3];
-    for (r, phone) in phones.iter().enumerate() {
-        let color = match &phone.store {
-            Some(client) if truth.reports[r].is_some_and(|p| start_day.start().plus(p.step * STEP_SECS) <= now) => {
-                client.status(now).map_err(|e| e.to_string())?.color
-            }
-            _ if phone.exposures.is_empty() => Color::Green,
-            _ => decision(&phone.exposures, policy, now)?,
-        };
+    for phone in phones {
         // Phones in the town sync hourly: none is stale (a stale phone
         // would count with the green ones: no known exposure).
-        let i = match color {
+        let i = match phone.core.status(now).map_err(|e| e.to_string())?.color {
             Color::Green | Color::Stale => 0,
             Color::Yellow => 1,
             Color::Red => 2,
@@ -535,16 +490,17 @@ async fn colors(
     Ok(count)
 }
 
-/// The phone's color under `policy` (through the client's conversion of
-/// its stored exposures).
-fn decision(exposures: &[Exposure], policy: &ColorPolicy, now: UnixTime) -> Result<Color, String> {
+/// The color `exposures` give under the phone's policy.
+fn decision(phone: &Phone, exposures: &[Exposure], now: UnixTime) -> Result<Color, String> {
+    let policy = phone.core.policy().map_err(|e| e.to_string())?.ok_or("the phone has no policy")?;
     let inputs = greenlight_phone::status::color_inputs(now, Some(now), None, exposures).map_err(|e| e.to_string())?;
-    Ok(decide(policy, &inputs).color)
+    Ok(decide(&policy, &inputs).color)
 }
 
 /// Reporters due now: staff issue each a code through the portal, and the
-/// real client reports with it (verify, certificate, publish over HTTP),
-/// revealing the visits of the days the policy counts as infectious.
+/// client's driver reports with it (verify, certificate, publish over
+/// HTTP), revealing the visits of the days the policy counts as
+/// infectious.
 #[expect(clippy::too_many_arguments, reason = "one call site")]
 async fn report(
     reporters: &[u32],
@@ -563,8 +519,8 @@ async fn report(
     let codes = services.issue_codes(&days, now).await?;
     for ((&r, code), test_day) in reporters.iter().zip(codes).zip(days) {
         let phone = &mut phones[r as usize];
-        let client = phone.store.as_mut().ok_or("a reporter has the real client")?;
-        let reveal: Vec<_> = client
+        let reveal: Vec<_> = phone
+            .core
             .revealable_visits(now)
             .map_err(|e| e.to_string())?
             .into_iter()
@@ -573,97 +529,95 @@ async fn report(
                 risk.level() >= min_risk
             })
             .collect();
-        greenlight_client::report::report(client, &services.settings, &services.http, &code, &reveal, now)
+        greenlight_client::report::report(&mut phone.core, &services.settings, &services.http, &code, &reveal, now)
             .await
             .map_err(|e| format!("resident {r} could not report: {e}"))?;
         out.revealed += reveal.len();
-        phone.released = Some(now.day());
         out.reported.push((r, now));
     }
     Ok(())
 }
 
-/// The phones whose sync falls on this step of the hour match what was
-/// published since their last sync: export batches against their
-/// sightings with the protocol's matcher, trace batches against their
-/// sealed check-ins, both turned into exposures by the client's code.
-fn sync_phones(
-    history: &History,
-    phones: &mut [Phone],
-    policy: &ColorPolicy,
-    phase: u32,
-    now: UnixTime,
-) -> Result<(), String> {
-    let (exports, traces) = (history.exports.len(), history.traces.len());
+/// The phones whose sync falls on this step of the hour sync what was
+/// published since their last sync, through their core: the index, then
+/// each new file in the core's order (a conditional fetch that finds the
+/// index unchanged is a `304`).
+fn sync_phones(history: &History, phones: &mut [Phone], phase: u32, now: UnixTime) -> Result<(), String> {
+    let Some(index) = &history.index else { return Ok(()) };
     let work = |phone: &mut Phone| -> Result<(), String> {
-        if phone.phase != phase || (phone.next_export == exports && phone.next_trace == traces) {
+        if phone.phase != phase {
             return Ok(());
         }
-        let new_exports = &history.exports[phone.next_export..];
-        let new_traces = &history.traces[phone.next_trace..];
-        (phone.next_export, phone.next_trace) = (exports, traces);
-        if phone.store.is_some() {
-            // Reporters are red: their own diagnosis decides.
+        if phone.synced == history.generation {
+            phone.core.sync_unchanged(now).map_err(|e| e.to_string())?;
             return Ok(());
         }
-        let before = phone.exposures.len();
-        // Keys of residents the phone never heard (and the padding) cannot
-        // match any of its sightings: the matcher skips deriving their IDs.
-        let heard: Vec<Vec<usize>> = new_exports
-            .iter()
-            .map(|p| {
-                let records = p.batch.records().iter().enumerate();
-                records
-                    .filter(|(_, r)| history.owners.get(&r.key).is_some_and(|o| phone.heard.contains(o)))
-                    .map(|(i, _)| i)
-                    .collect()
-            })
-            .collect();
-        if heard.iter().any(|keys| !keys.is_empty()) {
-            let index = SightingIndex::new(phone.sightings.clone(), MatchConfig::default());
-            for (p, keys) in new_exports.iter().zip(&heard) {
-                let records = p.batch.records();
-                let (matches, _) =
-                    index.match_keys(keys.iter().map(|&i| (records[i].key, records[i].day)), p.published_at);
-                for m in &matches {
-                    let risk = records[keys[m.key]].transmission_risk.level();
-                    phone.exposures.extend(greenlight_phone::sync::contacts(&index, m, risk, phone.calibration));
-                }
+        let mut plan = phone.core.begin_sync(index).map_err(|e| e.to_string())?;
+        while let Some(entry) = plan.next_file().copied() {
+            let published = history.files.get(&(entry.kind, entry.sequence)).ok_or("a file the town never fetched")?;
+            if history.shared {
+                hint(history, published, phone, &mut plan);
             }
+            phone.core.apply_verified(&mut plan, &entry, &published.file, now).map_err(|e| e.to_string())?;
         }
-        // Entries of venues the phone never checked in at cannot open any
-        // of its records (their tags come from another venue's trace key):
-        // skip their scalar multiplications.
-        let relevant: Vec<&TraceBatch> = new_traces
-            .iter()
-            .filter(|(_, place)| phone.checkins.iter().any(|c| c.place == *place))
-            .map(|(batch, _)| batch)
-            .collect();
-        if !relevant.is_empty() {
-            let records: Vec<SealedCheckIn> = phone.checkins.iter().map(|c| c.sealed.clone()).collect();
-            let matcher = VenueMatcher::new(&phone.day_publics, records);
-            for batch in relevant {
-                phone.exposures.extend(greenlight_phone::sync::venue_exposures(&matcher, &batch.entries));
-            }
+        let (applied, decision) = phone.core.finish_sync(plan, None, now).map_err(|e| e.to_string())?;
+        phone.synced = history.generation;
+        if phone.yellow_at.is_none() && decision.color == Color::Yellow {
+            phone.yellow_at = Some(now);
         }
-        if phone.exposures.len() > before {
-            if phone.yellow_at.is_none() && decision(&phone.exposures, policy, now)? == Color::Yellow {
-                phone.yellow_at = Some(now);
-            }
-            if phone.yellow_ble_at.is_none() {
-                let ble: Vec<Exposure> =
-                    phone.exposures.iter().filter(|e| matches!(e, Exposure::Ble { .. })).cloned().collect();
-                if decision(&ble, policy, now)? == Color::Yellow {
-                    phone.yellow_ble_at = Some(now);
-                }
-            }
-            let min_risk = policy.params().min_transmission_risk;
-            if phone.gaen_at.is_none() && super::score::gaen_notifies(&phone.exposures, now, min_risk) {
-                phone.gaen_at = Some(now);
-            }
+        if applied.exposures > 0 {
+            note_alerts(phone, now)?;
         }
         Ok(())
     };
-    // Phones are independent: match on every core.
+    // Phones are independent: sync on every core.
     on_every_core(phones, |part| part.iter_mut().try_for_each(&work)).into_iter().collect()
+}
+
+/// Hands the phone what the shared work found for the file it applies next.
+fn hint(history: &History, published: &Published, phone: &Phone, plan: &mut greenlight_phone::SyncPlan) {
+    match (&published.file, published.place) {
+        (VerifiedFile::Export(_), _) => {
+            let (keys, sightings) = published.hints.for_phone(phone.id, phone.store()).unwrap_or_default();
+            plan.only_keys(keys);
+            plan.only_sightings(sightings);
+        }
+        (VerifiedFile::Trace(batch), Some(place)) => {
+            plan.only_checkins(history.visitors.records(place, batch, phone.id));
+        }
+        _ => {}
+    }
+}
+
+/// Notes when the phone's Bluetooth exposures alone would first have
+/// turned it yellow, and when the GAEN-style baseline would first have
+/// notified.
+fn note_alerts(phone: &mut Phone, now: UnixTime) -> Result<(), String> {
+    let exposures = phone.store().exposures().map_err(|e| e.to_string())?;
+    if phone.yellow_ble_at.is_none() {
+        let ble: Vec<Exposure> = exposures.iter().filter(|e| matches!(e, Exposure::Ble { .. })).cloned().collect();
+        if decision(phone, &ble, now)? == Color::Yellow {
+            phone.yellow_ble_at = Some(now);
+        }
+    }
+    let policy = phone.core.policy().map_err(|e| e.to_string())?.ok_or("the phone has no policy")?;
+    let min_risk = policy.params().min_transmission_risk;
+    if phone.gaen_at.is_none() && super::score::gaen_notifies(&exposures, now, min_risk) {
+        phone.gaen_at = Some(now);
+    }
+    Ok(())
+}
+
+/// What each phone ended with, to compare two runs: its exposures, its
+/// colour history and its first alerts.
+pub(crate) fn ends(phones: &[Phone]) -> Result<Vec<String>, String> {
+    phones
+        .iter()
+        .map(|p| {
+            let store = p.store();
+            let exposures = store.exposures().map_err(|e| e.to_string())?;
+            let colors = store.color_history().map_err(|e| e.to_string())?;
+            Ok(format!("{exposures:?} {colors:?} {:?} {:?} {:?}", p.yellow_at, p.yellow_ble_at, p.gaen_at))
+        })
+        .collect()
 }

@@ -7,14 +7,15 @@
 
 use greenlight_client::settings::Settings;
 use greenlight_phone::VerifiedFile;
-use greenlight_protocol::export::{ExportBatch, Region};
-use greenlight_protocol::index::{FileKind, IndexEntry};
+use greenlight_protocol::export::Region;
+use greenlight_protocol::index::{FileKind, Index, IndexEntry};
+use greenlight_protocol::policy::ColorPolicy;
 use greenlight_protocol::time::{DayNumber, UnixTime};
-use greenlight_protocol::trace::TraceBatch;
 use greenlight_server::authority::accounts::{SESSION_IDLE_SECS, SESSION_MAX_SECS};
 use greenlight_server::config::AuthoritySettings;
 use greenlight_testkit::{CodeKind, LoopbackConfig, Portal, TestClock, TestServer, between};
 use greenlight_venue::AuthorityKeys;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The staff member (the first admin, holding every role) and her password
@@ -111,6 +112,13 @@ impl Services {
         Ok(codes)
     }
 
+    /// An admin signs `policy`'s values in the portal's policy form, now.
+    pub(crate) async fn publish_policy(&mut self, policy: &ColorPolicy, now: UnixTime) -> Result<(), String> {
+        self.set_now(now);
+        self.ensure_session(now).await?;
+        self.portal.publish_policy(policy.params()).await.map_err(|e| format!("publishing the policy: {e}"))
+    }
+
     /// A tracer's round in the portal: signs in and, for every venue with
     /// revealed check-ins waiting, opens a case, signs its release request
     /// and downloads it for the owner.
@@ -182,41 +190,30 @@ impl Services {
 /// is 1,000; a town publishes far fewer keys a day than a country).
 pub(crate) const MIN_BATCH_KEYS: usize = 100;
 
-/// New export and trace batches, fetched and verified as the client's sync
-/// does: the signed index (with its ETag), each new file checked against
-/// its index entry and its own signature (the key server's export key for
-/// export batches, the health authority's key for trace batches). Every
-/// phone downloads the same bytes, so the town fetches and verifies them
-/// once per export run; each phone then matches them at its own sync.
+/// The signed index and every new file, fetched and verified as the
+/// client's sync does: the index with the key server's export key, each
+/// new file checked against its index entry and its own signature. Every
+/// phone downloads the same bytes and reaches the same verdict, so the
+/// town fetches and verifies them once; each phone then applies them at
+/// its own sync.
 pub(crate) struct Feed {
     etag: Option<String>,
-    /// The last export batch fetched (0: none).
-    exports: u64,
-    /// The last trace batch fetched (0: none).
-    traces: u64,
-}
-
-/// One verified export batch and when the phone saw it published.
-pub(crate) struct Published {
-    /// The batch.
-    pub(crate) batch: ExportBatch,
-    /// Publication time (spec §6.2): the smaller of its signed end and now.
-    pub(crate) published_at: UnixTime,
+    /// The last sequence fetched of each kind (0: none).
+    fetched: HashMap<FileKind, u64>,
 }
 
 /// What one poll of the index brought.
-#[derive(Default)]
 pub(crate) struct Polled {
-    /// New export batches.
-    pub(crate) exports: Vec<Published>,
-    /// New trace batches.
-    pub(crate) traces: Vec<TraceBatch>,
+    /// The verified index.
+    pub(crate) index: Index,
+    /// The files new since the last poll, verified.
+    pub(crate) files: Vec<(IndexEntry, VerifiedFile)>,
 }
 
 impl Feed {
     /// A feed that has seen nothing yet.
     pub(crate) fn new() -> Self {
-        Feed { etag: None, exports: 0, traces: 0 }
+        Feed { etag: None, fetched: HashMap::new() }
     }
 
     async fn fetch(services: &Services, entry: &IndexEntry) -> Result<Vec<u8>, String> {
@@ -229,8 +226,9 @@ impl Feed {
         Ok(bytes.to_vec())
     }
 
-    /// Downloads what is new since the last call.
-    pub(crate) async fn poll(&mut self, services: &Services, now: UnixTime) -> Result<Polled, String> {
+    /// Downloads the index and what is new since the last call; `None`
+    /// when the index is unchanged (`304`) or there is none yet.
+    pub(crate) async fn poll(&mut self, services: &Services, now: UnixTime) -> Result<Option<Polled>, String> {
         services.set_now(now);
         let settings = &services.settings;
         let mut request = services.http.get(format!("{}/v1/index", settings.server));
@@ -238,40 +236,29 @@ impl Feed {
             request = request.header("If-None-Match", etag);
         }
         let response = request.send().await.map_err(|e| format!("index: {e}"))?;
-        if response.status() == reqwest::StatusCode::NOT_MODIFIED {
-            return Ok(Polled::default());
+        if response.status() == reqwest::StatusCode::NOT_MODIFIED || response.status() == reqwest::StatusCode::NOT_FOUND
+        {
+            return Ok(None);
         }
         if !response.status().is_success() {
             return Err(format!("index: HTTP {}", response.status()));
         }
         let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let bytes = response.bytes().await.map_err(|e| format!("index: {e}"))?;
-        // Verified as a phone verifies it, once for all phones (they would
-        // download the same bytes).
         let trust = settings.trust();
         let index = greenlight_phone::sync::verify_index(&bytes, &trust).map_err(|e| e.to_string())?;
-        let mut out = Polled::default();
-        for entry in index.entries_after(FileKind::TraceBatch, self.traces) {
-            let bytes = Self::fetch(services, entry).await?;
-            let VerifiedFile::Trace(batch) = VerifiedFile::verify(entry, &bytes, &trust).map_err(|e| e.to_string())?
-            else {
-                return Err(format!("trace batch #{} is not a trace batch", entry.sequence));
-            };
-            out.traces.push(batch);
-            self.traces = entry.sequence;
-        }
-        for entry in index.entries_after(FileKind::ExportBatch, self.exports) {
-            let bytes = Self::fetch(services, entry).await?;
-            let VerifiedFile::Export(batch) = VerifiedFile::verify(entry, &bytes, &trust).map_err(|e| e.to_string())?
-            else {
-                return Err(format!("export batch #{} is not an export batch", entry.sequence));
-            };
-            let published_at = batch.end().min(now);
-            out.exports.push(Published { batch, published_at });
-            self.exports = entry.sequence;
+        let mut files = Vec::new();
+        for kind in [FileKind::ColorPolicy, FileKind::TraceBatch, FileKind::ExportBatch] {
+            let fetched = self.fetched.entry(kind).or_insert(0);
+            for entry in index.entries_after(kind, *fetched) {
+                let bytes = Self::fetch(services, entry).await?;
+                let file = VerifiedFile::verify(entry, &bytes, &trust).map_err(|e| e.to_string())?;
+                files.push((*entry, file));
+                *fetched = entry.sequence;
+            }
         }
         self.etag = etag;
-        Ok(out)
+        Ok(Some(Polled { index, files }))
     }
 }
 
