@@ -182,6 +182,25 @@ pub(crate) fn diary(phone: &mut Phone, state: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `greenlight calibration`: shows this device's calibration, or sets it
+/// (used from the next start of the daemon or command).
+pub(crate) fn calibration(phone: &mut Phone, set: Option<(i8, i8)>) -> Result<(), String> {
+    if let Some((tx_power_dbm, rssi_correction_db)) = set {
+        let calibration = greenlight_protocol::calibration::Calibration { tx_power_dbm, rssi_correction_db };
+        greenlight_client::set_device_calibration(phone.store_mut(), calibration)?;
+        say!("Calibration set: advertises {tx_power_dbm} dBm, corrects what it hears by {rssi_correction_db:+} dB.");
+        return Ok(());
+    }
+    let current = greenlight_client::device_calibration(phone.store()).map_err(|e| err(&e))?;
+    let origin = if current == greenlight_client::DEVICE_CALIBRATION { " (the default)" } else { "" };
+    say!(
+        "Advertises {} dBm, corrects what it hears by {:+} dB{origin}.",
+        current.tx_power_dbm,
+        current.rssi_correction_db
+    );
+    Ok(())
+}
+
 /// The venue alerts among the exposures: venue, arrival, departure and the
 /// health authority's message, one per visit.
 fn venue_alerts(phone: &Phone) -> Result<Vec<(String, u64, u64, String)>, greenlight_client::StoreError> {

@@ -20,20 +20,73 @@ pub mod vault;
 
 pub use greenlight_phone::{Exposure, StoreError};
 
+use greenlight_phone::Store;
+
 use greenlight_protocol::calibration::Calibration;
 use std::path::Path;
 
 /// The resident core over the sealed SQLite store.
 pub type Phone = greenlight_phone::Phone<store::SqliteStore>;
 
-/// This device's calibration. A Linux computer's Bluetooth adapter has no
+/// This device's calibration until one is set ([`set_device_calibration`],
+/// `greenlight calibration`). A Linux computer's Bluetooth adapter has no
 /// row in the phone-model table; it advertises −8 dBm, as the daemon always
 /// has, and applies no RSSI correction to what it hears.
 pub const DEVICE_CALIBRATION: Calibration = Calibration { tx_power_dbm: -8, rssi_correction_db: 0 };
 
-/// Opens (creating) the phone in the data directory `dir`.
+/// The setting that holds a calibration set for this device.
+const CALIBRATION_SETTING: &str = "calibration";
+
+/// Advertised transmit powers a device may declare, dBm.
+pub const TX_POWER_RANGE: core::ops::RangeInclusive<i8> = -100..=20;
+/// RSSI corrections a device may apply, dB.
+pub const RSSI_CORRECTION_RANGE: core::ops::RangeInclusive<i8> = -50..=50;
+
+/// This device's calibration: the one set for it, else
+/// [`DEVICE_CALIBRATION`].
+pub fn device_calibration(store: &impl Store) -> Result<Calibration, StoreError> {
+    let Some(text) = store.setting(CALIBRATION_SETTING)? else { return Ok(DEVICE_CALIBRATION) };
+    let mut parts = text.split(' ').map(str::parse::<i8>);
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(tx_power_dbm)), Some(Ok(rssi_correction_db)), None) => {
+            Ok(Calibration { tx_power_dbm, rssi_correction_db })
+        }
+        _ => Err(StoreError::Corrupt(format!("the device calibration setting {text:?}"))),
+    }
+}
+
+/// Sets this device's calibration: the transmit power it declares in its
+/// advertisements and the correction it applies to the RSSI it hears
+/// (spec §6.4), for the next time the phone is opened. Values outside
+/// [`TX_POWER_RANGE`] and [`RSSI_CORRECTION_RANGE`] are refused and change
+/// nothing.
+pub fn set_device_calibration(store: &mut impl Store, calibration: Calibration) -> Result<(), String> {
+    if !TX_POWER_RANGE.contains(&calibration.tx_power_dbm) {
+        return Err(format!(
+            "a transmit power of {} dBm is outside {}…{} dBm",
+            calibration.tx_power_dbm,
+            TX_POWER_RANGE.start(),
+            TX_POWER_RANGE.end()
+        ));
+    }
+    if !RSSI_CORRECTION_RANGE.contains(&calibration.rssi_correction_db) {
+        return Err(format!(
+            "an RSSI correction of {} dB is outside {}…{} dB",
+            calibration.rssi_correction_db,
+            RSSI_CORRECTION_RANGE.start(),
+            RSSI_CORRECTION_RANGE.end()
+        ));
+    }
+    let value = format!("{} {}", calibration.tx_power_dbm, calibration.rssi_correction_db);
+    store.set_setting(CALIBRATION_SETTING, &value).map_err(|e| e.to_string())
+}
+
+/// Opens (creating) the phone in the data directory `dir`, with this
+/// device's calibration.
 pub fn open(dir: &Path) -> Result<Phone, StoreError> {
-    Ok(Phone::new(store::SqliteStore::open(dir)?, DEVICE_CALIBRATION))
+    let store = store::SqliteStore::open(dir)?;
+    let calibration = device_calibration(&store)?;
+    Ok(Phone::new(store, calibration))
 }
 
 /// The operating system's cryptographic random number generator.

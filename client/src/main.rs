@@ -104,6 +104,17 @@ enum Command {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Shows or sets this device's Bluetooth calibration: the transmit
+    /// power it declares and the correction it applies to what it hears
+    /// (measure both against a calibrated phone; defaults −8 dBm and 0 dB).
+    Calibration {
+        /// The transmit power to declare in advertisements, dBm (−100…20).
+        #[arg(long, allow_hyphen_values = true, requires = "rssi_correction")]
+        tx_power: Option<i8>,
+        /// The correction added to every RSSI heard, dB (−50…50).
+        #[arg(long, allow_hyphen_values = true, requires = "tx_power")]
+        rssi_correction: Option<i8>,
+    },
     /// Bluetooth LE: diagnose this machine's radio.
     Ble {
         #[command(subcommand)]
@@ -186,6 +197,9 @@ async fn dispatch(command: Command, phone: &mut Phone) -> Result<(), String> {
         Command::Report { code, reveal } => commands::report(phone, &code, reveal.as_deref()).await,
         Command::Visits => commands::visits(phone),
         Command::Diary { state } => commands::diary(phone, &state),
+        Command::Calibration { tx_power, rssi_correction } => {
+            commands::calibration(phone, tx_power.zip(rssi_correction))
+        }
         #[cfg(feature = "venue")]
         Command::Venue { .. } => unreachable!("handled before opening the store"),
         Command::Wipe { .. } | Command::Ble { .. } => {

@@ -151,6 +151,18 @@ fn set_state(db: &Connection, name: &str, value: &[u8]) -> Result<(), StoreError
 }
 
 impl SqliteStore {
+    /// Every row `sql` selects with `params`, each read by `row`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let db = self.db();
+        let mut statement = db.prepare(sql).map_err(backend)?;
+        statement.query_map(params, row).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)
+    }
+
     fn open_daily_key(&self, sealed: &[u8]) -> Result<DailyKey, StoreError> {
         let plain = self.vault.open(Kind::DailyKey, sealed).map_err(tampered)?;
         let bytes: [u8; 16] =
@@ -222,17 +234,11 @@ impl greenlight_phone::Store for SqliteStore {
     }
 
     fn unreleased_keys_since(&self, first: DayNumber) -> Result<Vec<(DayNumber, DailyKey)>, StoreError> {
-        let rows: Vec<(i64, Vec<u8>)> = {
-            let db = self.db();
-            let mut statement = db
-                .prepare("SELECT day, sealed FROM daily_keys WHERE day >= ?1 AND released = 0 ORDER BY day")
-                .map_err(backend)?;
-            statement
-                .query_map([i64::from(first.0)], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(backend)?
-                .collect::<Result<_, _>>()
-                .map_err(backend)?
-        };
+        let rows: Vec<(i64, Vec<u8>)> = self.rows(
+            "SELECT day, sealed FROM daily_keys WHERE day >= ?1 AND released = 0 ORDER BY day",
+            [i64::from(first.0)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         rows.into_iter().map(|(day, sealed)| Ok((day_of(day)?, self.open_daily_key(&sealed)?))).collect()
     }
 
@@ -321,15 +327,8 @@ impl greenlight_phone::Store for SqliteStore {
     }
 
     fn checkin_days(&self) -> Result<Vec<CheckInDay>, StoreError> {
-        let rows: Vec<(i64, Vec<u8>)> = {
-            let db = self.db();
-            let mut statement = db.prepare("SELECT day, public FROM checkin_days").map_err(backend)?;
-            statement
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(backend)?
-                .collect::<Result<_, _>>()
-                .map_err(backend)?
-        };
+        let rows: Vec<(i64, Vec<u8>)> =
+            self.rows("SELECT day, public FROM checkin_days", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.into_iter()
             .map(|(day, public)| {
                 let public: [u8; 32] =
@@ -371,23 +370,13 @@ impl greenlight_phone::Store for SqliteStore {
     }
 
     fn checkins(&self) -> Result<Vec<SealedCheckIn>, StoreError> {
-        let db = self.db();
-        let mut statement = db.prepare("SELECT record FROM checkins").map_err(backend)?;
-        let rows: Vec<Vec<u8>> =
-            statement.query_map([], |r| r.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
+        let rows: Vec<Vec<u8>> = self.rows("SELECT record FROM checkins", [], |r| r.get(0))?;
         rows.iter().map(|r| SealedCheckIn::from_bytes(r).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
     }
 
     fn diary(&self) -> Result<Vec<DiaryEntry>, StoreError> {
-        let rows: Vec<(Vec<u8>, Vec<u8>)> = {
-            let db = self.db();
-            let mut statement = db.prepare("SELECT tag, sealed FROM diary ORDER BY id").map_err(backend)?;
-            statement
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(backend)?
-                .collect::<Result<_, _>>()
-                .map_err(backend)?
-        };
+        let rows: Vec<(Vec<u8>, Vec<u8>)> =
+            self.rows("SELECT tag, sealed FROM diary ORDER BY id", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.into_iter()
             .map(|(tag, sealed)| {
                 let tag: [u8; 16] = tag.try_into().map_err(|_| StoreError::Corrupt("diary tag".into()))?;
@@ -403,11 +392,7 @@ impl greenlight_phone::Store for SqliteStore {
     }
 
     fn exposures(&self) -> Result<Vec<Exposure>, StoreError> {
-        let rows: Vec<Vec<u8>> = {
-            let db = self.db();
-            let mut statement = db.prepare("SELECT sealed FROM exposures ORDER BY id").map_err(backend)?;
-            statement.query_map([], |r| r.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?
-        };
+        let rows: Vec<Vec<u8>> = self.rows("SELECT sealed FROM exposures ORDER BY id", [], |r| r.get(0))?;
         rows.iter()
             .map(|sealed| {
                 let plain = self.vault.open(Kind::Exposure, sealed).map_err(tampered)?;
@@ -468,11 +453,7 @@ impl greenlight_phone::Store for SqliteStore {
     }
 
     fn color_history(&self) -> Result<Vec<ColorChange>, StoreError> {
-        let rows: Vec<Vec<u8>> = {
-            let db = self.db();
-            let mut statement = db.prepare("SELECT sealed FROM color_history ORDER BY id").map_err(backend)?;
-            statement.query_map([], |r| r.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?
-        };
+        let rows: Vec<Vec<u8>> = self.rows("SELECT sealed FROM color_history ORDER BY id", [], |r| r.get(0))?;
         rows.iter()
             .map(|sealed| {
                 let plain = self.vault.open(Kind::Color, sealed).map_err(tampered)?;

@@ -172,3 +172,34 @@ fn a_full_or_closed_output_is_an_error_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_device_is_calibrated_once_and_advertises_what_it_was_set_to() {
+    let dir = temp("calibration");
+    let (ok, out, _) = greenlight(&dir, &["calibration"]);
+    assert!(ok && out.contains("-8 dBm") && out.contains("(the default)"), "{out}");
+
+    let (ok, out, err) = greenlight(&dir, &["calibration", "--tx-power", "-12", "--rssi-correction", "3"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("-12 dBm") && out.contains("+3 dB"), "{out}");
+    let (ok, out, _) = greenlight(&dir, &["calibration"]);
+    assert!(ok && out.contains("-12 dBm") && out.contains("+3 dB") && !out.contains("default"), "{out}");
+
+    // Out of range: refused with the range, and nothing changed.
+    let (ok, _, err) = greenlight(&dir, &["calibration", "--tx-power", "40", "--rssi-correction", "0"]);
+    assert!(!ok && err.contains("outside -100…20 dBm"), "{err}");
+    let (ok, _, err) = greenlight(&dir, &["calibration", "--tx-power", "-12"]);
+    assert!(!ok && err.contains("--rssi-correction"), "both values are needed: {err}");
+    let (_, out, _) = greenlight(&dir, &["calibration"]);
+    assert!(out.contains("-12 dBm") && out.contains("+3 dB"), "{out}");
+
+    // The phone opened from that directory declares −12 dBm in what it
+    // broadcasts.
+    let mut phone = greenlight_client::open(&dir).expect("the store opens");
+    let at = UnixTime(now());
+    let advert = phone.advertisement(at, &mut greenlight_client::os_rng()).expect("store").expect("broadcasting");
+    let key = phone.daily_key(at.day(), &mut greenlight_client::os_rng()).expect("today's key");
+    let metadata = key.schedule(at.day()).open_metadata(&advert.id, &advert.metadata).expect("its own metadata");
+    assert_eq!(metadata.tx_power, -12);
+    let _ = std::fs::remove_dir_all(&dir);
+}
