@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Authority, Db, Key, TestServer, keys, upload};
+use common::{Authority, Db, Key, TestServer, keys, upload, upload_for_day};
 use greenlight_protocol::export::ExportBatch;
 use greenlight_protocol::index::{FileKind, Index};
 use greenlight_protocol::report::ReportType;
@@ -18,6 +18,7 @@ common::on_both_databases!(
     failed_attempts_lock_a_certificate_not_an_address,
     known_keys_are_ignored_and_published_once,
     todays_keys_wait_for_the_embargo,
+    a_late_seal_publishes_only_keys_every_phone_keeps,
     chaff_looks_like_a_real_upload_and_stores_nothing,
     the_index_answers_304_and_files_are_immutable,
     a_lost_batch_file_is_restored_byte_for_byte,
@@ -109,6 +110,14 @@ async fn every_invalid_upload_is_refused_and_stores_nothing(db: Db) {
             "duplicate_key",
         ),
         ("4 keys for one day", upload(a, now, &same_day, &[]), 400, "too_many_keys_per_day"),
+        (
+            // Spec §12.2.3: keys within 14 days of the certificate's day. A
+            // test 20 days ago covers days up to 6 days ago, not these.
+            "keys far from the certificate's day",
+            upload_for_day(a, now, &good, &[], today.minus(20)),
+            400,
+            "key_outside_certificate_days",
+        ),
         ("garbage check-in", upload(a, now, &good, &[vec![1, 2, 3]]), 400, "invalid_checkin"),
         ("untrusted authority", upload(&Authority::new(99), now, &good, &[]), 401, "invalid_certificate"),
         ("expired certificate", upload(a, now.minus(1000), &good, &[]), 403, "certificate_expired"),
@@ -203,6 +212,29 @@ async fn todays_keys_wait_for_the_embargo(db: Db) {
     assert_eq!(sealed.keys, 1);
     let batch = &download_batches(&server).await[0];
     assert!(batch.records().iter().all(|r| r.is_embargo_safe(batch.end(), 7200)));
+}
+
+async fn a_late_seal_publishes_only_keys_every_phone_keeps(db: Db) {
+    // Spec §10.4: the server checks the embargo against the batch's signed
+    // end, the time phones check it against. An export run five hours late
+    // must not seal a key a phone would then drop as too young.
+    let server = TestServer::start(db).await;
+    let today = server.clock.now().day();
+    let past = keys(12, 2, today);
+    let todays = Key { day: today.0, ..keys(13, 1, today)[0] };
+    let body = upload(&server.authority, server.clock.now(), &[past[0], past[1], todays], &[]);
+    assert_eq!(server.post(&body).await.0, 200);
+    let late = today.end().plus(5 * 3600);
+    server.clock.set(late.0);
+    let sealed = server.seal().await.expect("a late batch");
+    assert_eq!(sealed.keys, 3, "today's key is over its embargo by the late run");
+    let batch = &download_batches(&server).await[0];
+    for download in [late, late.plus(86_400)] {
+        // The publication time a phone uses: min(signed end, first download).
+        let published_at = batch.end().min(download);
+        let kept = batch.records().iter().filter(|r| r.is_embargo_safe(published_at, 7200)).count();
+        assert_eq!(kept, batch.records().len(), "a phone downloading at {download:?} keeps every record");
+    }
 }
 
 async fn chaff_looks_like_a_real_upload_and_stores_nothing(db: Db) {

@@ -10,10 +10,11 @@ use greenlight_protocol::time::DayNumber;
 use greenlight_protocol::trace::RevealedCheckIn;
 use serde::{Deserialize, Serialize};
 
-/// Most keys in one upload (14 days, with room for a mid-day key change).
-pub const MAX_KEYS: usize = 30;
-/// Most keys for one day in one upload.
-pub const MAX_KEYS_PER_DAY: usize = 3;
+/// Most keys in one upload (14 days, with room for a mid-day key change):
+/// the protocol's limit (spec §12.2.3).
+pub const MAX_KEYS: usize = greenlight_protocol::certificate::MAX_UPLOAD_KEYS;
+/// Most keys for one day in one upload (spec §12.2.3).
+pub const MAX_KEYS_PER_DAY: usize = greenlight_protocol::certificate::MAX_UPLOAD_KEYS_PER_DAY;
 /// Most revealed check-ins in one upload.
 pub const MAX_CHECKINS: usize = 50;
 

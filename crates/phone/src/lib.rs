@@ -48,7 +48,7 @@ pub const RETENTION_DAYS: u32 = 14;
 
 /// Seconds between scans of the duty cycle (GAEN's 5 minutes); each scan
 /// window in which a key was heard stands for this much time near it.
-pub const SCAN_PERIOD_SECS: u64 = 300;
+pub const SCAN_PERIOD_SECS: u64 = greenlight_protocol::contact::SCAN_WINDOW_SECS;
 
 /// A resident's phone over its store.
 pub struct Phone<S> {

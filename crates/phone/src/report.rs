@@ -12,7 +12,9 @@
 
 use crate::Phone;
 use crate::store::{Store, StoreError};
-use greenlight_protocol::certificate::{UPLOAD_HMAC_LEN, UploadHmacKey, UploadedKey, upload_hmac};
+use greenlight_protocol::certificate::{
+    DAYS_AROUND_CERTIFICATE_DAY, UPLOAD_HMAC_LEN, UploadHmacKey, UploadedKey, upload_hmac,
+};
 use greenlight_protocol::color::Diagnosis;
 use greenlight_protocol::daily_key::DailyKey;
 use greenlight_protocol::report::{ReportType, TransmissionRisk};
@@ -162,9 +164,17 @@ impl ReportDraft {
                 )));
             }
         }
+        // Only keys around the day the certificate is signed for are
+        // accepted (spec §12.2.3); the others stay unreleased.
+        let first = code.day.minus(DAYS_AROUND_CERTIFICATE_DAY);
+        let last = code.day.plus(DAYS_AROUND_CERTIFICATE_DAY);
+        if !self.keys.iter().any(|(day, _)| (first..=last).contains(day)) {
+            return Err(ReportError::NothingToReport);
+        }
         let keys: Vec<UploadedKey> = self
             .keys
             .into_iter()
+            .filter(|(day, _)| (first..=last).contains(day))
             .map(|(day, key)| UploadedKey {
                 key: key.release(),
                 day,

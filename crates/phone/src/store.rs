@@ -75,7 +75,8 @@ pub enum Exposure {
     },
     /// A visit overlapping a traced visit.
     Venue {
-        /// UTC day of the overlap.
+        /// UTC day of the overlap's last minute (spec §14.1: a stay across
+        /// midnight is one exposure, on the later day).
         day: u32,
         /// Arrival (Unix seconds).
         start: u64,

@@ -18,18 +18,19 @@
 //! with this phone's own RSSI correction (spec §6.4).
 
 use crate::store::{Exposure, Store, StoreError};
-use crate::{Phone, SCAN_PERIOD_SECS, time_state};
+use crate::{Phone, time_state};
 use greenlight_protocol::checkin::{SealedCheckIn, VenueMatcher};
 use greenlight_protocol::color::ColorDecision;
 use greenlight_protocol::daily_key::PublishedKey;
-use greenlight_protocol::export::ExportBatch;
+use greenlight_protocol::export::{ExportBatch, Region};
 use greenlight_protocol::index::{FileKind, Index, IndexEntry};
 use greenlight_protocol::matcher::{KeyMatch, MatchConfig, Sighting, SightingIndex};
 use greenlight_protocol::policy::{ColorPolicy, POLICY_MAGIC};
+use greenlight_protocol::report::TransmissionRisk;
 use greenlight_protocol::signing::{SignedFile, TrustedKeys};
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::{TraceBatch, TraceEntry};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 /// State name of the clock floor: the newest index generation time seen.
 pub(crate) const CLOCK_FLOOR: &str = "clock_floor";
@@ -105,13 +106,37 @@ impl VerifiedFile {
         let name = format!("{:?} #{}", entry.kind, entry.sequence);
         entry.check(bytes).map_err(|_| SyncError::Rejected(format!("{name} does not match the index")))?;
         let rejected = |e: greenlight_protocol::Error| SyncError::Rejected(format!("{name}: {e}"));
-        Ok(match entry.kind {
+        let file = match entry.kind {
             FileKind::ColorPolicy => {
                 VerifiedFile::Policy(ColorPolicy::verify(bytes, &trust.authority).map_err(rejected)?, bytes.to_vec())
             }
             FileKind::TraceBatch => VerifiedFile::Trace(TraceBatch::verify(bytes, &trust.authority).map_err(rejected)?),
             FileKind::ExportBatch => VerifiedFile::Export(ExportBatch::verify(bytes, &trust.export).map_err(rejected)?),
-        })
+        };
+        // The file's own signed fields must say what its index entry says
+        // (spec §11.4): a file listed under another number or span would
+        // make the phone skip, or believe it had, the file really there.
+        let (sequence, span) = match &file {
+            VerifiedFile::Policy(policy, _) => (u64::from(policy.sequence()), None),
+            VerifiedFile::Trace(batch) => (batch.sequence, None),
+            VerifiedFile::Export(batch) => (batch.sequence(), Some((batch.start(), batch.end()))),
+        };
+        if sequence != entry.sequence {
+            return Err(SyncError::Rejected(format!("{name}: the file says it is #{sequence}")));
+        }
+        if span.is_some_and(|span| span != (entry.start, entry.end)) {
+            return Err(SyncError::Rejected(format!("{name}: the file covers another span than its index entry")));
+        }
+        Ok(file)
+    }
+
+    /// The region a file names, if its format carries one.
+    fn region(&self) -> Option<&Region> {
+        match self {
+            VerifiedFile::Policy(..) => None,
+            VerifiedFile::Trace(batch) => Some(&batch.region),
+            VerifiedFile::Export(batch) => Some(batch.region()),
+        }
     }
 
     fn kind(&self) -> FileKind {
@@ -128,6 +153,8 @@ impl VerifiedFile {
 pub struct SyncPlan {
     /// The index's signed generation time: the clock floor once done.
     generated_at: UnixTime,
+    /// The index's region: every file must name it.
+    region: Region,
     todo: Vec<IndexEntry>,
     next: usize,
     sightings: Option<SightingIndex>,
@@ -218,6 +245,7 @@ impl<S: Store> Phone<S> {
         }
         Ok(SyncPlan {
             generated_at: index.generated_at(),
+            region: index.region().clone(),
             todo,
             next: 0,
             sightings: None,
@@ -255,6 +283,15 @@ impl<S: Store> Phone<S> {
             return Err(SyncError::OutOfOrder(format!(
                 "{:?} #{} is not the next file of this sync",
                 entry.kind, entry.sequence
+            )));
+        }
+        if file.region().is_some_and(|region| region != &plan.region) {
+            return Err(SyncError::Rejected(format!(
+                "{:?} #{} is a file of region {}, listed in the index of {}",
+                entry.kind,
+                entry.sequence,
+                file.region().map_or("", Region::as_str),
+                &plan.region
             )));
         }
         let mut applied = Applied { files: 1, ..Applied::default() };
@@ -364,32 +401,26 @@ impl<S: Store> Phone<S> {
     }
 }
 
-/// Turns a key's verified sightings into contacts: one per scan window in
-/// which the phone heard it, with the mean attenuation heard in that
-/// window, each attenuation the sender's advertised power minus this
-/// phone's calibrated RSSI (spec §6.4).
+/// Turns a key's verified sightings into contacts by the protocol's one
+/// rule ([`greenlight_protocol::contact::key_contacts`], spec §6.4): one
+/// per scan window in which the phone heard it, with the floor of the mean
+/// attenuation heard in that window, each attenuation the sender's
+/// advertised power minus this phone's calibrated RSSI, capped at 255.
 pub fn contacts(
     index: &SightingIndex,
     m: &KeyMatch,
     risk: u8,
     receiver: greenlight_protocol::calibration::Calibration,
 ) -> Vec<Exposure> {
-    let mut windows: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
-    for verified in &m.sightings {
-        let s = &index.sightings()[verified.sighting];
-        let attenuation = receiver.attenuation_db(verified.metadata.tx_power, s.rssi);
-        windows.entry(s.seen_at.0 / SCAN_PERIOD_SECS).or_default().push(u32::from(attenuation));
-    }
-    windows
-        .values()
-        .map(|a| {
-            let mean = a.iter().sum::<u32>() / u32::try_from(a.len()).unwrap_or(1).max(1);
-            Exposure::Ble {
-                day: m.day.0,
-                attenuation_db: u8::try_from(mean).unwrap_or(u8::MAX),
-                seconds: u32::try_from(SCAN_PERIOD_SECS).unwrap_or(u32::MAX),
-                transmission_risk: risk,
-            }
+    // The risk comes from a decoded export record, so it is in range.
+    let Ok(level) = TransmissionRisk::new(risk) else { return Vec::new() };
+    greenlight_protocol::contact::key_contacts(index, m, level, receiver)
+        .into_iter()
+        .map(|c| Exposure::Ble {
+            day: c.day.0,
+            attenuation_db: c.attenuation_db,
+            seconds: c.seconds,
+            transmission_risk: risk,
         })
         .collect()
 }
@@ -402,13 +433,14 @@ pub fn venue_exposures(matcher: &VenueMatcher, entries: &[TraceEntry]) -> Vec<Ex
         .match_entries(entries)
         .into_iter()
         .map(|m| {
-            // The overlap starts at the later of arrival and the traced window.
-            let start = m.visit.arrival.max(entries[m.entry].window_start);
+            // The protocol's one rule for the overlap and its day (spec §8.3, §14.1).
+            let entry = &entries[m.entry];
+            let exposure = m.visit.exposure(entry.window_start, entry.window_end);
             Exposure::Venue {
-                day: start.day().0,
-                start: m.visit.arrival.0,
-                end: m.visit.departure.0,
-                overlap_minutes: m.overlap_minutes,
+                day: exposure.day.0,
+                start: exposure.start.0,
+                end: exposure.end.0,
+                overlap_minutes: u32::from(exposure.overlap_minutes),
                 venue: m.visit.info.name.clone(),
                 message: m.message,
             }

@@ -109,7 +109,7 @@ mod support {
 
     /// The key server (export key) and the health authority (authority key).
     pub(crate) struct KeyServer {
-        export: SigningKey,
+        pub(crate) export: SigningKey,
         authority: SigningKey,
         region: Region,
     }
@@ -664,6 +664,46 @@ fn a_tampered_truncated_or_forged_file_is_rejected_and_changes_nothing() {
 }
 
 #[test]
+fn a_file_whose_own_region_sequence_or_span_differ_from_its_index_entry_is_refused() {
+    // Spec §11.4: the index signs each file's hash, but a key server could
+    // still list a genuine file under another number or span (or another
+    // region's file): the phone would then skip the file really numbered
+    // so, or match keys against the wrong publication time.
+    let Friday { server, mut receiver, policy, batch1, published, index1, .. } = friday(13);
+    let saturday = D.plus(1);
+    sync(&mut receiver, &server, &index1, &[&policy, &batch1], at(saturday, 4, 0)).expect("first sync");
+    let before = receiver.store().clone();
+    let batch = |region: &str, sequence: u64| {
+        greenlight_protocol::export::ExportBatch::new(
+            greenlight_protocol::export::Region::new(region).expect("region"),
+            sequence,
+            at(saturday, 9, 0),
+            at(saturday, 12, 0),
+            published[..1].to_vec(),
+        )
+        .expect("batch")
+    };
+    // Listed as #2 over the span it covers: accepted below, after the bad ones.
+    let genuine = server.export_signed_by(&server.export, &batch("XA", 2));
+    // The same kind of file, listed under another sequence, span or region.
+    let mut renumbered = server.export_signed_by(&server.export, &batch("XA", 3));
+    renumbered.entry.sequence = 2;
+    let mut respanned = server.export_signed_by(&server.export, &batch("XA", 2));
+    respanned.entry.start = at(saturday, 6, 0);
+    let elsewhere = server.export_signed_by(&server.export, &batch("XB", 2));
+    for (what, bad) in [("sequence", &renumbered), ("span", &respanned), ("region", &elsewhere)] {
+        let index = server.index(at(saturday, 12, 5), &[&policy, &batch1, bad]);
+        let result = sync(&mut receiver, &server, &index, &[bad], at(saturday, 12, 30));
+        assert!(matches!(result, Err(SyncError::Rejected(_))), "{what}: {result:?}");
+        assert_eq!(receiver.store().exposures().expect("store"), before.exposures().expect("store"), "{what}");
+        assert_eq!(receiver.store().synced(FileKind::ExportBatch).expect("store"), 1, "{what}");
+    }
+    let index = server.index(at(saturday, 12, 5), &[&policy, &batch1, &genuine]);
+    sync(&mut receiver, &server, &index, &[&genuine], at(saturday, 12, 30)).expect("the honest listing applies");
+    assert_eq!(receiver.store().synced(FileKind::ExportBatch).expect("store"), 2);
+}
+
+#[test]
 fn sync_steps_out_of_order_are_refused_and_an_interrupted_sync_resumes_where_it_stopped() {
     let Friday { server, mut receiver, policy, batch1, batch2, index2, .. } = friday(12);
     let saturday = D.plus(1);
@@ -877,6 +917,29 @@ fn only_a_visit_the_phone_offered_can_be_revealed() {
     let upload =
         phone.start_report(at(D, 18, 0)).expect("keys").upload(&code, std::slice::from_ref(&offered), &mut rng);
     assert_eq!(upload.expect("upload").checkins, vec![offered.to_bytes()]);
+}
+
+#[test]
+fn a_report_publishes_only_keys_within_14_days_of_the_codes_day_and_keeps_the_others() {
+    // Spec §12.2.3: a certificate authorizes keys of days within 14 days of
+    // its signed day; the key server refuses the rest, so the phone sends
+    // only those and keeps the others unreleased.
+    let mut rng = rng(32);
+    let mut phone = phone(SENDER);
+    for back in [13, 8, 2, 0] {
+        phone.advertisement(at(D.minus(back), 9, 0), &mut rng).expect("store");
+    }
+    let now = at(D, 18, 0);
+    // A test 22 days ago reaches D − 8 at the latest.
+    let old_test = CodeFacts { report_type: ReportType::ConfirmedTest, day: D.minus(22), symptom_onset: false };
+    let upload = phone.start_report(now).expect("keys").upload(&old_test, &[], &mut rng).expect("upload");
+    let mut days: Vec<_> = upload.keys.iter().map(|k| k.day).collect();
+    days.sort();
+    assert_eq!(days, [D.minus(13), D.minus(8)]);
+    // A test 40 days ago authorizes none of them: no upload at all.
+    let ancient = CodeFacts { day: D.minus(40), ..old_test };
+    let result = phone.start_report(now).expect("keys").upload(&ancient, &[], &mut rng);
+    assert!(matches!(result, Err(ReportError::NothingToReport)), "{:?}", result.map(|u| u.keys.len()));
 }
 
 #[test]

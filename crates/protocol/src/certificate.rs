@@ -325,6 +325,78 @@ impl core::fmt::Debug for UploadHmacKey {
     }
 }
 
+/// Most keys in one upload (spec §12.2.3): 14 days with room for key
+/// changes within a day.
+pub const MAX_UPLOAD_KEYS: usize = 30;
+/// Most keys for one day in one upload.
+pub const MAX_UPLOAD_KEYS_PER_DAY: usize = 3;
+/// How many days before or after the certificate's signed day a key may be
+/// (spec §12.2.3).
+pub const DAYS_AROUND_CERTIFICATE_DAY: u32 = 14;
+
+/// The rule of spec §12.2.3 an upload's key list breaks, with the position
+/// of the first key that breaks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadKeysError {
+    /// No key at all.
+    NoKeys,
+    /// More than [`MAX_UPLOAD_KEYS`].
+    TooManyKeys,
+    /// A key for a day after today.
+    FutureKey(usize),
+    /// A key for a day before the retention window.
+    OldKey(usize),
+    /// The same key twice.
+    DuplicateKey(usize),
+    /// More than [`MAX_UPLOAD_KEYS_PER_DAY`] keys for one day.
+    TooManyKeysPerDay(usize),
+    /// A key more than [`DAYS_AROUND_CERTIFICATE_DAY`] days before or after
+    /// the certificate's signed day.
+    OutsideCertificateDays(usize),
+}
+
+/// Checks an upload's keys against the limits of spec §12.2.3, in key
+/// order: 1 to 30 keys, no key twice, at most 3 for one day, and every day
+/// `d` with `today − retention_days ≤ d ≤ today` and, once the
+/// certificate is verified, `certificate_day − 14 ≤ d ≤ certificate_day + 14`. A key server calls
+/// it before verifying the certificate with `certificate_day = None` (so
+/// bad input is refused without a trusted key) and after with its day.
+pub fn check_upload_keys(
+    keys: &[UploadedKey],
+    today: DayNumber,
+    retention_days: u32,
+    certificate_day: Option<DayNumber>,
+) -> core::result::Result<(), UploadKeysError> {
+    if keys.is_empty() {
+        return Err(UploadKeysError::NoKeys);
+    }
+    if keys.len() > MAX_UPLOAD_KEYS {
+        return Err(UploadKeysError::TooManyKeys);
+    }
+    let oldest = today.minus(retention_days);
+    let around =
+        certificate_day.map(|day| (day.minus(DAYS_AROUND_CERTIFICATE_DAY), day.plus(DAYS_AROUND_CERTIFICATE_DAY)));
+    for (i, key) in keys.iter().enumerate() {
+        if key.day > today {
+            return Err(UploadKeysError::FutureKey(i));
+        }
+        if key.day < oldest {
+            return Err(UploadKeysError::OldKey(i));
+        }
+        if around.is_some_and(|(first, last)| key.day < first || key.day > last) {
+            return Err(UploadKeysError::OutsideCertificateDays(i));
+        }
+        let before = &keys[..i];
+        if before.iter().any(|k| k.key == key.key) {
+            return Err(UploadKeysError::DuplicateKey(i));
+        }
+        if before.iter().filter(|k| k.day == key.day).count() >= MAX_UPLOAD_KEYS_PER_DAY {
+            return Err(UploadKeysError::TooManyKeysPerDay(i));
+        }
+    }
+    Ok(())
+}
+
 /// One daily key as the phone uploads it. The report type is not here: it
 /// comes from the certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -400,6 +472,38 @@ pub fn upload_hmac(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upload_keys_are_bound_to_the_certificate_day_and_the_limits() {
+        let key = |n: u8, day: u32| UploadedKey {
+            key: PublishedKey([n; 16]),
+            day: DayNumber(day),
+            transmission_risk: TransmissionRisk::new(5).expect("risk"),
+        };
+        let today = DayNumber(20_000);
+        let check = |keys: &[UploadedKey], cert: Option<u32>| check_upload_keys(keys, today, 14, cert.map(DayNumber));
+        assert_eq!(check(&[key(1, 19_990)], None), Ok(()));
+        assert_eq!(check(&[], None), Err(UploadKeysError::NoKeys));
+        let many: Vec<_> = (0..31).map(|i| key(i, 20_000 - u32::from(i) / 3)).collect();
+        assert_eq!(check(&many, None), Err(UploadKeysError::TooManyKeys));
+        assert_eq!(check(&many[..30], None), Ok(()));
+        assert_eq!(check(&[key(1, 20_000), key(2, 20_001)], None), Err(UploadKeysError::FutureKey(1)));
+        assert_eq!(check(&[key(1, 19_986)], None), Ok(()), "14 days ago is kept");
+        assert_eq!(check(&[key(1, 19_985)], None), Err(UploadKeysError::OldKey(0)));
+        assert_eq!(check(&[key(1, 19_999), key(1, 19_998)], None), Err(UploadKeysError::DuplicateKey(1)));
+        let four = [key(1, 19_999), key(2, 19_999), key(3, 19_999), key(4, 19_999)];
+        assert_eq!(check(&four, None), Err(UploadKeysError::TooManyKeysPerDay(3)));
+        // A certificate for day 19,995 allows keys from day 19,981 on; the
+        // retention window (19,986) is the tighter bound here.
+        assert_eq!(check(&[key(1, 19_986)], Some(19_995)), Ok(()));
+        // A certificate for an old test (day 19,980) allows keys up to
+        // 14 days after it, not today's.
+        assert_eq!(check(&[key(1, 19_994)], Some(19_980)), Ok(()));
+        assert_eq!(check(&[key(1, 19_995)], Some(19_980)), Err(UploadKeysError::OutsideCertificateDays(0)));
+        // A certificate dated ahead (day 20,004) allows keys from 14 days before it.
+        assert_eq!(check(&[key(1, 19_990)], Some(20_004)), Ok(()));
+        assert_eq!(check(&[key(1, 19_989)], Some(20_004)), Err(UploadKeysError::OutsideCertificateDays(0)));
+    }
 
     const T0: UnixTime = UnixTime(1_700_000_000);
 

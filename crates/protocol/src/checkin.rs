@@ -24,6 +24,7 @@
 //! already on the same device.
 
 use crate::codec::{Reader, Writer};
+use crate::color::VenueExposure;
 use crate::crypto::{AEAD_NONCE_LEN, AEAD_TAG_LEN, aead_open, aead_seal, hkdf_expand, hkdf_extract};
 use crate::error::{Error, Result};
 use crate::time::{DayNumber, UnixTime};
@@ -134,11 +135,29 @@ impl Visit {
         Ok(Visit { arrival, departure, info, epoch })
     }
 
-    /// Minutes of this visit inside `[from, until)`.
+    /// Minutes of this visit inside `[from, until)` (spec §8.3), computed on
+    /// the record's whole minutes: `max(0, min(t_d, w_e) − max(t_a, w_s))`
+    /// with every time the minute the record or entry stores.
     pub fn overlap_minutes(&self, from: UnixTime, until: UnixTime) -> u32 {
-        let start = self.arrival.max(from);
-        let end = self.departure.min(until);
-        u32::try_from(end.0.saturating_sub(start.0) / 60).unwrap_or(u32::MAX)
+        let start = minute(self.arrival).max(minute(from));
+        let end = minute(self.departure).min(minute(until));
+        end.saturating_sub(start)
+    }
+
+    /// The venue exposure this visit gives against the trace window
+    /// `[from, until)` (spec §8.3, §14.1): the whole overlap, never split at
+    /// UTC midnight, dated on the UTC day of its last minute (of its start
+    /// when it is empty).
+    pub fn exposure(&self, from: UnixTime, until: UnixTime) -> VenueExposure {
+        let overlap = self.overlap_minutes(from, until);
+        let start = minute(self.arrival).max(minute(from));
+        let last = if overlap == 0 { start } else { start + overlap - 1 };
+        VenueExposure {
+            day: UnixTime::from_minutes(last).day(),
+            start: self.arrival,
+            end: self.departure,
+            overlap_minutes: u16::try_from(overlap).unwrap_or(u16::MAX),
+        }
     }
 }
 

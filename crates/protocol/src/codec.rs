@@ -63,7 +63,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a UTF-8 string prefixed by a one-byte length, refusing strings
-    /// longer than `max` bytes or with control characters.
+    /// longer than `max` bytes or with control or format characters.
     pub fn short_text(&mut self, max: usize, field: &'static str) -> Result<&'a str> {
         let len = usize::from(self.u8()?);
         if len > max {
@@ -80,13 +80,49 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Checks a human-readable text field: at most `max` bytes of UTF-8 and no
-/// control characters (they would let a poster spoof lines on a screen).
+/// Checks a human-readable text field (protocol §2, short text): at most
+/// `max` bytes of UTF-8, no control character (general category Cc: they
+/// would let a poster spoof lines on a screen) and no format character
+/// (Cf: bidi overrides, zero-width spaces and joiners would let a poster
+/// show one name and hold another).
 pub fn check_text(text: &str, max: usize, field: &'static str) -> Result<()> {
-    if text.len() > max || text.chars().any(char::is_control) {
+    if text.len() > max || text.chars().any(|c| c.is_control() || is_format_char(c)) {
         return Err(Error::InvalidField(field));
     }
     Ok(())
+}
+
+/// The code points of Unicode general category Cf (format), as of Unicode
+/// 15.1, listed in protocol §2. The list is fixed by the protocol, not by
+/// whichever Unicode version a platform ships.
+const FORMAT_CHARS: [(u32, u32); 21] = [
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
+
+/// Whether `c` is a format character (protocol §2).
+pub fn is_format_char(c: char) -> bool {
+    let c = u32::from(c);
+    FORMAT_CHARS.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
 /// Appends encodings to a byte vector.

@@ -8,6 +8,7 @@ pub mod certificate;
 pub mod checkin;
 pub mod codec;
 pub mod color;
+pub mod contact;
 mod crypto;
 pub mod daily_key;
 pub mod error;

@@ -332,6 +332,12 @@ impl ColorPolicy {
             lookback_days: r.u8()?,
         };
         r.finish()?;
+        // Sequence 0 is reserved for a phone's built-in default, which is
+        // never encoded (protocol §13.2): a policy on the wire starts at 1,
+        // as the index requires of every file it lists.
+        if params.sequence == 0 {
+            return Err(Error::InvalidField("sequence"));
+        }
         ColorPolicy::new(params)
     }
 
@@ -484,6 +490,19 @@ mod tests {
         for bucket in AttenuationBucket::ALL {
             assert_eq!(AttenuationBucket::ALL[bucket.index()], bucket);
         }
+    }
+
+    #[test]
+    fn a_policy_numbered_0_is_never_decoded_or_verified() {
+        // Spec §13.2: the index lists files from sequence 1, so a file
+        // numbered 0 could never be fetched; only a phone's built-in
+        // default, never encoded, uses 0.
+        let zero = ColorPolicy::recommended(0, UnixTime(0));
+        assert_eq!(ColorPolicy::decode_body(&zero.encode_body()), Err(Error::InvalidField("sequence")));
+        let trusted = TrustedKeys::from_keys([key().verifying_key()]);
+        assert_eq!(ColorPolicy::verify(&zero.sign(&key()), &trusted), Err(Error::InvalidField("sequence")));
+        let one = ColorPolicy::recommended(1, UnixTime(0));
+        assert_eq!(ColorPolicy::decode_body(&one.encode_body()), Ok(one));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use crate::codec::{Reader, Writer};
 use crate::error::{Error, Result};
+use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::{Signature, Signer};
 use sha2::{Digest, Sha256};
 
@@ -80,6 +81,36 @@ impl TrustedKeys {
     }
 }
 
+/// Decodes an Ed25519 public key under the strict rule of protocol §2.1:
+/// the 32 bytes must be the canonical encoding of a curve point (y < p, and
+/// no "negative zero" x) and the point must not be of small order.
+///
+/// Every public key read from a file, a poster or a configuration goes
+/// through here, so two implementations agree on which keys exist.
+pub fn decode_public_key(bytes: &[u8; 32]) -> Result<VerifyingKey> {
+    let compressed = CompressedEdwardsY(*bytes);
+    let point = compressed.decompress().ok_or(Error::BadPublicKey)?;
+    if point.compress().to_bytes() != *bytes || point.is_small_order() {
+        return Err(Error::BadPublicKey);
+    }
+    VerifyingKey::from_bytes(bytes).map_err(|_| Error::BadPublicKey)
+}
+
+/// Verifies an Ed25519 signature under the strict, cofactorless rule of
+/// protocol §2.1: `S < ℓ`, `R` canonically encoded and not of small order,
+/// the key not of small order, and `[S]B = R + [k]A` exactly (no
+/// multiplication by the cofactor). The single verification every signed
+/// format uses.
+pub fn verify_signature(key: &VerifyingKey, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> Result<()> {
+    // A key that fails the key rule (small order, non-canonical) verifies
+    // nothing, wherever it came from.
+    decode_public_key(key.as_bytes()).map_err(|_| Error::BadSignature)?;
+    // `verify_strict` rejects S ≥ ℓ and a small-order R or A, and compares
+    // the recomputed R with the signature's R *bytes*, so a non-canonical
+    // encoding of R never verifies.
+    key.verify_strict(message, &Signature::from_bytes(signature)).map_err(|_| Error::BadSignature)
+}
+
 /// Signs `message` with a domain-separation `context` prepended.
 pub fn sign_with_context(key: &SigningKey, context: &[u8], message: &[u8]) -> [u8; SIGNATURE_LEN] {
     let mut signed = Vec::with_capacity(context.len() + message.len());
@@ -99,7 +130,7 @@ pub fn verify_with_context(
     let mut signed = Vec::with_capacity(context.len() + message.len());
     signed.put(context);
     signed.put(message);
-    key.verify_strict(&signed, &Signature::from_bytes(signature)).map_err(|_| Error::BadSignature)
+    verify_signature(key, &signed, signature)
 }
 
 /// Wraps `body` into a signed file of kind `magic`.
@@ -143,7 +174,7 @@ impl<'a> SignedFile<'a> {
     /// Checks the signature against the trusted key the file names.
     pub fn verify(&self, trusted: &TrustedKeys) -> Result<&'a [u8]> {
         let key = trusted.get(self.key_id).ok_or(Error::BadSignature)?;
-        key.verify_strict(self.signed, &Signature::from_bytes(&self.signature)).map_err(|_| Error::BadSignature)?;
+        verify_signature(key, self.signed, &self.signature)?;
         Ok(self.body)
     }
 }

@@ -15,7 +15,7 @@ use crate::codec::{Reader, Writer, check_text};
 use crate::crypto::{AEAD_NONCE_LEN, AEAD_TAG_LEN, aead_open, aead_seal, hkdf_expand, hkdf_extract};
 use crate::error::{Error, Result};
 use crate::export::Region;
-use crate::signing::{SignedFile, SigningKey, TrustedKeys, VerifyingKey, open_file, seal_file};
+use crate::signing::{SignedFile, SigningKey, TrustedKeys, VerifyingKey, decode_public_key, open_file, seal_file};
 use crate::time::UnixTime;
 use crate::venue::{AuthorityShare, Epoch, OwnerShare, Poster, PosterEpoch, VenueMasterSecret};
 use curve25519_dalek::{EdwardsPoint, Scalar};
@@ -215,7 +215,11 @@ pub struct TraceBatch {
 
 impl TraceBatch {
     /// A batch of `entries` (sorted here; a secret twice is refused).
+    /// The sequence starts at 1 (protocol §9.5): the index never lists 0.
     pub fn new(region: Region, sequence: u64, created_at: UnixTime, mut entries: Vec<TraceEntry>) -> Result<Self> {
+        if sequence == 0 {
+            return Err(Error::InvalidField("sequence"));
+        }
         entries.sort_by_key(|e| e.secret);
         if entries.windows(2).any(|w| w[0].secret == w[1].secret) {
             return Err(Error::InvalidField("entries"));
@@ -251,6 +255,9 @@ impl TraceBatch {
         }
         let region = Region::read(&mut r)?;
         let sequence = r.u64()?;
+        if sequence == 0 {
+            return Err(Error::InvalidField("sequence"));
+        }
         let created_at = UnixTime(r.u64()?);
         let count = r.u32()?;
         let mut entries = Vec::new();
@@ -309,7 +316,7 @@ impl ReleaseRequest {
         if version != TRACE_VERSION {
             return Err(Error::UnsupportedVersion(version));
         }
-        let venue = VerifyingKey::from_bytes(&r.array()?).map_err(|_| Error::BadPublicKey)?;
+        let venue = decode_public_key(&r.array()?)?;
         let issued_at = UnixTime(r.u64()?);
         let count = usize::from(r.u16()?);
         let mut epochs = Vec::with_capacity(count.min(MAX_RELEASE_EPOCHS));
@@ -384,7 +391,7 @@ impl ReleaseBundle {
         if version != TRACE_VERSION {
             return Err(Error::UnsupportedVersion(version));
         }
-        let venue = VerifyingKey::from_bytes(&r.array()?).map_err(|_| Error::BadPublicKey)?;
+        let venue = decode_public_key(&r.array()?)?;
         file.verify(&TrustedKeys::from_keys([venue]))?;
         let count = usize::from(r.u16()?);
         let mut releases = Vec::with_capacity(count.min(MAX_RELEASE_EPOCHS));

@@ -22,7 +22,9 @@
 use crate::codec::{Reader, Writer, check_text, from_base64url, to_base64url};
 use crate::crypto::{hkdf_expand, hkdf_extract};
 use crate::error::{Error, Result};
-use crate::signing::{SIGNATURE_LEN, SigningKey, VerifyingKey, sign_with_context, verify_with_context};
+use crate::signing::{
+    SIGNATURE_LEN, SigningKey, VerifyingKey, decode_public_key, sign_with_context, verify_with_context,
+};
 use crate::time::{DayNumber, UnixTime};
 use curve25519_dalek::{EdwardsPoint, Scalar};
 use hpke::kem::X25519HkdfSha256;
@@ -548,7 +550,7 @@ impl Poster {
         if live_from >= live_until || live_until > epoch.minutes() {
             return Err(Error::InvalidField("live_window"));
         }
-        let venue = VerifyingKey::from_bytes(&r.array()?).map_err(|_| Error::BadPublicKey)?;
+        let venue = decode_public_key(&r.array()?)?;
         let trace_key = r.array()?;
         let share_enc = r.array()?;
         let info = VenueInfo::read(&mut r)?;

@@ -8,7 +8,6 @@
 
 mod common;
 
-use greenlight_protocol::Error;
 use greenlight_protocol::color::{
     BleContact, Color, ColorDecision, ColorInputs, Diagnosis, Evidence, VenueExposure, decide,
 };
@@ -54,18 +53,6 @@ fn custom_policy() -> ColorPolicy {
         lookback_days: 10,
     })
     .expect("the custom vector policy is valid")
-}
-
-fn error_name(error: &Error) -> String {
-    match error {
-        Error::Truncated => "truncated".into(),
-        Error::TrailingBytes => "trailing_bytes".into(),
-        Error::BadMagic => "bad_magic".into(),
-        Error::UnsupportedVersion(v) => format!("unsupported_version:{v}"),
-        Error::InvalidField(field) => format!("invalid_field:{field}"),
-        Error::BadSignature => "bad_signature".into(),
-        other => format!("{other:?}"),
-    }
 }
 
 fn fields_json(p: &PolicyParams) -> Value {
@@ -183,7 +170,7 @@ fn generate_policy_vectors() -> Value {
         .into_iter()
         .map(|(name, body)| {
             let error = ColorPolicy::decode_body(&body).expect_err("invalid body is refused");
-            json!({ "name": name, "body": common::hex(&body), "error": error_name(&error) })
+            json!({ "name": name, "body": common::hex(&body), "error": common::error_name(&error) })
         })
         .collect();
     let trusted = TrustedKeys::from_keys([public]);
@@ -191,7 +178,7 @@ fn generate_policy_vectors() -> Value {
         .into_iter()
         .map(|(name, file)| {
             let error = ColorPolicy::verify(&file, &trusted).expect_err("invalid file is refused");
-            json!({ "name": name, "signed_file": common::hex(&file), "error": error_name(&error) })
+            json!({ "name": name, "signed_file": common::hex(&file), "error": common::error_name(&error) })
         })
         .collect();
     json!({
@@ -243,13 +230,13 @@ fn committed_policy_vectors_verify() {
     for case in v["invalid_bodies"].as_array().expect("invalid_bodies") {
         let name = case["name"].as_str().expect("name");
         let error = ColorPolicy::decode_body(&common::unhex(case, "body")).expect_err("invalid body is refused");
-        assert_eq!(error_name(&error), case["error"].as_str().expect("error"), "{name}");
+        assert_eq!(common::error_name(&error), case["error"].as_str().expect("error"), "{name}");
     }
     for case in v["invalid_files"].as_array().expect("invalid_files") {
         let name = case["name"].as_str().expect("name");
         let error =
             ColorPolicy::verify(&common::unhex(case, "signed_file"), &trusted).expect_err("invalid file is refused");
-        assert_eq!(error_name(&error), case["error"].as_str().expect("error"), "{name}");
+        assert_eq!(common::error_name(&error), case["error"].as_str().expect("error"), "{name}");
     }
 }
 
@@ -370,6 +357,15 @@ fn color_cases() -> Vec<Case> {
             i.diagnosis = Some(Diagnosis { day: TODAY.minus(2), report_type: ReportType::ClinicalDiagnosis });
             i.ble = vec![ble(TODAY, 50, 3600)];
         }),
+        case(
+            "diagnosis_listed_after_red_and_lookback",
+            "the phone's own diagnosis is listed whenever it is given, even after red ended and its day left the \
+             lookback window; an exposure that old is not",
+            |i| {
+                i.diagnosis = Some(Diagnosis { day: TODAY.minus(20), report_type: ReportType::ConfirmedTest });
+                i.ble = vec![ble(TODAY.minus(20), 50, 3600)];
+            },
+        ),
         Case {
             name: "custom_policy_weights",
             description: "a custom policy: 8 min at 45 dB weighs 200 % (16) + 8 min at 60 dB at 50 % (4) = 20",

@@ -74,8 +74,8 @@ fn generate() -> Value {
         "authority": {
             "signing_seed": hex(seed),
             "signing_public": hex(authority_signing.verifying_key().as_bytes()),
-            "trace_secret": hex(trace_secret),
-            "trace_public": hex(authority.public_key().0),
+            "share_key_secret": hex(trace_secret),
+            "share_key_public": hex(authority.public_key().0),
         },
         "venue": {
             "master_secret": hex(venue.expose_secret()),
@@ -120,6 +120,8 @@ fn generate() -> Value {
             "randomness": entry_randomness,
             "bytes": hex(entry.to_bytes()),
             "expected_overlap_minutes": 60,
+            "shared_unclamped": hex(shared(&secret.to_bytes(), &day_key.public().public, false)),
+            "shared_if_clamped": hex(shared(&secret.to_bytes(), &day_key.public().public, true)),
         },
         "trace_batch": {
             "region": "XA",
@@ -155,6 +157,20 @@ fn feed_request(authority: &SigningKey) -> Value {
     })
 }
 
+/// §8.3 `Z' = u([t]·E_d)`: the Montgomery ladder by the canonical scalar
+/// `t` as it is (`clamped = false`), or what a library's X25519 function
+/// computes after clamping `t` (`clamped = true`), which is wrong here.
+fn shared(t: &[u8; 32], day_public: &[u8; 32], clamped: bool) -> [u8; 32] {
+    let point = curve25519_dalek::montgomery::MontgomeryPoint(*day_public);
+    if clamped {
+        point.mul_clamped(*t).to_bytes()
+    } else {
+        let scalar = Option::<curve25519_dalek::Scalar>::from(curve25519_dalek::Scalar::from_canonical_bytes(*t))
+            .expect("t is canonical");
+        (point * scalar).to_bytes()
+    }
+}
+
 #[test]
 fn vectors_regenerate_without_drift() {
     common::check_or_bless(NAME, &generate());
@@ -168,8 +184,8 @@ fn committed_venue_vectors_hold() {
 
     let authority_signing = SigningKey::from_bytes(&unhex_array(a, "signing_seed"));
     assert_eq!(authority_signing.verifying_key().as_bytes().to_vec(), unhex(a, "signing_public"));
-    let authority = AuthorityTraceKey::from_bytes(&unhex_array(a, "trace_secret")).expect("key");
-    assert_eq!(authority.public_key().0.to_vec(), unhex(a, "trace_public"));
+    let authority = AuthorityTraceKey::from_bytes(&unhex_array(a, "share_key_secret")).expect("key");
+    assert_eq!(authority.public_key().0.to_vec(), unhex(a, "share_key_public"));
     let venue = VenueMasterSecret::from_bytes(unhex_array(ven, "master_secret"));
     assert_eq!(venue.public_key().as_bytes().to_vec(), unhex(ven, "public_key"));
     let info = VenueInfo {
@@ -249,6 +265,13 @@ fn committed_venue_vectors_hold() {
     let found = VenueMatcher::new(&[day_key.public()], vec![stored]).match_entries(&published.entries);
     assert_eq!(found.len(), 1);
     assert_eq!(u64::from(found[0].overlap_minutes), uint(te, "expected_overlap_minutes"));
+    // §8.3: the unclamped product is what found the record; a clamped
+    // X25519 call gives another value, with which nothing would be found.
+    let t: [u8; 32] = unhex_array(ep, "trace_secret");
+    let e_d: [u8; 32] = unhex_array(ci, "day_public");
+    assert_eq!(shared(&t, &e_d, false).to_vec(), unhex(te, "shared_unclamped"));
+    assert_eq!(shared(&t, &e_d, true).to_vec(), unhex(te, "shared_if_clamped"));
+    assert_ne!(unhex(te, "shared_unclamped"), unhex(te, "shared_if_clamped"));
     assert_eq!(found[0].message, te["message"].as_str().expect("message"));
 
     let rel = &v["release"];

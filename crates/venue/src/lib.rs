@@ -198,7 +198,7 @@ pub fn read_key_arg(arg: &str, what: &str) -> Result<[u8; 32], VenueError> {
 impl AuthorityKeys {
     /// Checks and wraps the authority's two public keys.
     pub fn new(signing: [u8; 32], trace: [u8; 32]) -> Result<Self, VenueError> {
-        let signing = VerifyingKey::from_bytes(&signing)
+        let signing = greenlight_protocol::signing::decode_public_key(&signing)
             .map_err(|_| VenueError::Invalid("the authority key is not a valid Ed25519 public key".into()))?;
         if trace == [0; 32] {
             return Err(VenueError::Invalid("the trace key is not a valid X25519 public key".into()));
@@ -251,7 +251,9 @@ impl Venue {
     ) -> Result<Venue, VenueError> {
         info.validate().map_err(|_| {
             VenueError::Invalid(
-                "the name must be 1 to 40 bytes and the address at most 40, without control characters".into(),
+                "the name must be 1 to 40 bytes and not only spaces, the address at most 40, without control or \
+                 invisible format characters (direction overrides, zero-width spaces or joiners)"
+                    .into(),
             )
         })?;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -670,6 +672,34 @@ mod tests {
         for bad in ["2026-02-30", "2026-13-01", "23.11.2026", "2025-02-29", ""] {
             assert!(parse_date(bad).is_err(), "{bad} is refused");
         }
+    }
+
+    #[test]
+    fn a_name_with_hidden_format_characters_or_only_spaces_creates_no_venue() {
+        use greenlight_protocol::signing::SigningKey;
+        use greenlight_protocol::venue::AuthorityTraceKey;
+        use rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+        let signing = SigningKey::from_bytes(&[1; 32]).verifying_key().to_bytes();
+        let trace = AuthorityTraceKey::generate(&mut rng).public_key().0;
+        let base = std::env::temp_dir().join(format!("greenlight-venue-text-{}", std::process::id()));
+        // A right-to-left override shows "Café Aurora" for these bytes; a
+        // zero-width space makes a second "Café Aurora" that differs; an
+        // ideographic space and a no-break space are only white space.
+        for (i, name) in
+            ["Café \u{202E}arorua", "Café\u{200B} Aurora", "\u{3000}\u{00A0}", "Café\u{FEFF}"].into_iter().enumerate()
+        {
+            let dir = base.join(i.to_string());
+            let info = VenueInfo { name: name.into(), address: String::new(), kind: VenueKind::Restaurant };
+            let keys = AuthorityKeys::new(signing, trace).expect("authority keys");
+            let error = Venue::create(&dir, info, keys, &mut rng).expect_err(name);
+            assert!(error.to_string().contains("format characters"), "{name:?}: {error}");
+            assert!(!dir.exists(), "{name:?}: nothing is written");
+        }
+        let info = VenueInfo { name: "Café Aurora".into(), address: "Main St 5".into(), kind: VenueKind::Restaurant };
+        let keys = AuthorityKeys::new(signing, trace).expect("authority keys");
+        Venue::create(&base.join("ok"), info, keys, &mut rng).expect("an ordinary name is accepted");
+        std::fs::remove_dir_all(&base).expect("clean up");
     }
 
     #[test]

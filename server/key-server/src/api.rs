@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use greenlight_protocol::certificate::{Certificate, UploadedKey};
+use greenlight_protocol::certificate::Certificate;
 use greenlight_protocol::time::UnixTime;
 use greenlight_service::answer::{padded_json, with_retry_after};
 use std::sync::Arc;
@@ -29,6 +29,7 @@ pub use greenlight_api::publish::{
     MAX_CHECKINS, MAX_KEYS, MAX_KEYS_PER_DAY, PublishRequest, PublishResponse, UploadKey,
 };
 use greenlight_api::revealed::{RevealedPage, RevealedQuery};
+use greenlight_protocol::certificate::{DAYS_AROUND_CERTIFICATE_DAY, UploadKeysError, check_upload_keys};
 use greenlight_protocol::codec::from_base64url;
 
 /// Failed attempts after which a certificate is refused outright.
@@ -92,6 +93,36 @@ fn publish_response(status: StatusCode, code: &str, message: &str) -> Response {
     with_retry_after(padded_json(status, &body, PUBLISH_RESPONSE_SIZE))
 }
 
+/// The 400 answer to a key list that breaks a limit of spec §12.2.3.
+fn upload_keys_error(error: UploadKeysError, request: &PublishRequest, retention_days: u32) -> KeyServerError {
+    let day = |i: usize| request.keys.get(i).map_or(0, |k| k.day);
+    match error {
+        UploadKeysError::NoKeys => KeyServerError::bad("no_keys", "an upload needs at least one key"),
+        UploadKeysError::TooManyKeys => {
+            KeyServerError::bad("too_many_keys", format!("{} keys; at most {MAX_KEYS}", request.keys.len()))
+        }
+        UploadKeysError::FutureKey(i) => {
+            KeyServerError::bad("future_key", format!("key {i}: day {} is in the future", day(i)))
+        }
+        UploadKeysError::OldKey(i) => {
+            KeyServerError::bad("old_key", format!("key {i}: day {} is more than {retention_days} days ago", day(i)))
+        }
+        UploadKeysError::DuplicateKey(i) => KeyServerError::bad("duplicate_key", format!("key {i} appears twice")),
+        UploadKeysError::TooManyKeysPerDay(i) => KeyServerError::bad(
+            "too_many_keys_per_day",
+            format!("key {i}: more than {MAX_KEYS_PER_DAY} keys for day {}", day(i)),
+        ),
+        UploadKeysError::OutsideCertificateDays(i) => KeyServerError::bad(
+            "key_outside_certificate_days",
+            format!(
+                "key {i}: day {} is more than {DAYS_AROUND_CERTIFICATE_DAY} days from the day the certificate was \
+                 issued for",
+                day(i)
+            ),
+        ),
+    }
+}
+
 /// Checks an upload completely, without touching the database, and turns
 /// it into what the store keeps. `now` is the server's clock.
 pub fn validate(
@@ -100,37 +131,11 @@ pub fn validate(
     state: &AppState,
 ) -> Result<(NewUpload, Certificate), KeyServerError> {
     let today = now.day();
-    let oldest = today.minus(state.config.retention_days);
-    if request.keys.is_empty() {
-        return Err(KeyServerError::bad("no_keys", "an upload needs at least one key"));
-    }
-    if request.keys.len() > MAX_KEYS {
-        return Err(KeyServerError::bad("too_many_keys", format!("{} keys; at most {MAX_KEYS}", request.keys.len())));
-    }
-    let mut uploaded = Vec::with_capacity(request.keys.len());
-    for (i, k) in request.keys.iter().enumerate() {
-        let key = k.to_uploaded(i)?;
-        let day = key.day;
-        if day > today {
-            return Err(KeyServerError::bad("future_key", format!("key {i}: day {} is in the future", k.day)));
-        }
-        if day < oldest {
-            return Err(KeyServerError::bad(
-                "old_key",
-                format!("key {i}: day {} is more than {} days ago", k.day, state.config.retention_days),
-            ));
-        }
-        if uploaded.iter().any(|u: &UploadedKey| u.key == key.key) {
-            return Err(KeyServerError::bad("duplicate_key", format!("key {i} appears twice")));
-        }
-        if uploaded.iter().filter(|u: &&UploadedKey| u.day == day).count() >= MAX_KEYS_PER_DAY {
-            return Err(KeyServerError::bad(
-                "too_many_keys_per_day",
-                format!("key {i}: more than {MAX_KEYS_PER_DAY} keys for day {}", k.day),
-            ));
-        }
-        uploaded.push(key);
-    }
+    let uploaded = request.keys.iter().enumerate().map(|(i, k)| k.to_uploaded(i)).collect::<Result<Vec<_>, _>>()?;
+    // The limits of spec §12.2.3, first without the certificate (so bad
+    // input is refused even when no authority key is configured).
+    check_upload_keys(&uploaded, today, state.config.retention_days, None)
+        .map_err(|e| upload_keys_error(e, request, state.config.retention_days))?;
     let checkins = request.revealed_bytes()?;
     if state.authority_keys.is_empty() {
         // Everything that can be checked without a trusted key is, so bad
@@ -166,6 +171,9 @@ pub fn validate(
         }
     })?;
     let certificate = verified.certificate().clone();
+    // The keys must lie around the certificate's signed day (spec §12.2.3).
+    check_upload_keys(&uploaded, today, state.config.retention_days, Some(certificate.day()))
+        .map_err(|e| upload_keys_error(e, request, state.config.retention_days))?;
     let id = certificate.certificate_id().0;
     if state.attempts.failures(&id) >= MAX_ATTEMPTS_PER_CERTIFICATE {
         return Err(KeyServerError::new(
@@ -321,6 +329,10 @@ async fn authority_file(State(state): State<Arc<AppState>>, body: Bytes) -> Resu
             "invalid_signature",
             "not signed by a trusted health authority",
         ),
+        // Spec §9.5, §13.2: the decoders refuse sequence 0 themselves.
+        greenlight_protocol::Error::InvalidField("sequence") => {
+            KeyServerError::bad("invalid_sequence", "sequence 0 is not allowed; sequences start at 1")
+        }
         other => KeyServerError::bad("invalid_file", format!("invalid file: {other}")),
     };
     let (name, sequence, at) = if body.starts_with(greenlight_protocol::trace::TRACE_BATCH_MAGIC) {

@@ -44,5 +44,9 @@ pub struct Config {
 pub fn parse_public_key(text: &str) -> Result<VerifyingKey, String> {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(text, &mut bytes).map_err(|_| format!("authority key {text:?} is not 64 hex digits"))?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| format!("authority key {text} is not a valid Ed25519 public key"))
+    greenlight_protocol::signing::decode_public_key(&bytes).map_err(|_| {
+        format!(
+            "authority key {text} is not a valid Ed25519 public key (small-order and non-canonical keys are refused)"
+        )
+    })
 }

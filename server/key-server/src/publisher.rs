@@ -169,7 +169,10 @@ impl Publisher {
         let mut sealing = Sealing::begin(&self.store).await?;
         let (sequence, last_end) = sealing.next_sequence(i64::from(FileKind::ExportBatch.to_byte())).await?;
         let now_i = to_i64(now.0)?;
-        let real = sealing.claim_publishable(sequence, now_i).await?;
+        // The batch ends now, and every record in it is embargo-safe at that
+        // end (spec §10.4): the one time a phone checks the records against.
+        let end = now_i;
+        let real = sealing.claim_publishable(sequence, end).await?;
         if real.is_empty() {
             sealing.rollback().await?;
             return Ok(None);
@@ -178,9 +181,9 @@ impl Publisher {
         let padding = self.padding_for(&real);
         sealing.add_padding(sequence, hour(now_i), &padding).await?;
         let rows = sealing.batch_keys(sequence).await?;
-        let start = last_end.map(|end| end.min(now_i - 1)).unwrap_or(now_i - to_i64(self.default_span_secs)?).max(0);
-        let bytes = self.export_file(sequence, start, now_i, &rows)?;
-        let file = file_row(FileKind::ExportBatch, sequence, start, now_i, &bytes)?;
+        let start = last_end.map(|last| last.min(end - 1)).unwrap_or(end - to_i64(self.default_span_secs)?).max(0);
+        let bytes = self.export_file(sequence, start, end, &rows)?;
+        let file = file_row(FileKind::ExportBatch, sequence, start, end, &bytes)?;
         sealing.record_file(&file).await?;
         sealing.commit().await?;
         // The rows are durable now: should storage fail, the batch is only

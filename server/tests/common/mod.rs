@@ -222,6 +222,17 @@ pub fn keys(seed: u64, n: usize, today: DayNumber) -> Vec<Key> {
 /// An upload's JSON with a certificate from `authority` for exactly these
 /// keys and check-ins, valid for 15 minutes from `now`.
 pub fn upload(authority: &Authority, now: UnixTime, keys: &[Key], checkins: &[Vec<u8>]) -> Value {
+    upload_for_day(authority, now, keys, checkins, now.day())
+}
+
+/// [`upload`] with a certificate for the test (or onset) day `day`.
+pub fn upload_for_day(
+    authority: &Authority,
+    now: UnixTime,
+    keys: &[Key],
+    checkins: &[Vec<u8>],
+    day: DayNumber,
+) -> Value {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(now.0 ^ u64::from(keys.first().map_or(0, |k| k.bytes[0])));
     let hmac_key = UploadHmacKey::generate(&mut rng);
     // Risks above 8 are sent as they are (to be refused) but certified as 8.
@@ -231,7 +242,7 @@ pub fn upload(authority: &Authority, now: UnixTime, keys: &[Key], checkins: &[Ve
     let certificate = Certificate::new(
         ReportType::ConfirmedTest,
         DayKind::TestDate,
-        now.day(),
+        day,
         hmac,
         now,
         now.plus(900),

@@ -12,6 +12,7 @@
 //! rewrites them.
 #![allow(dead_code, unreachable_pub)]
 
+use greenlight_protocol::error::Error;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde_json::Value;
@@ -165,3 +166,22 @@ impl rand_core::TryRng for ReplayRng {
     }
 }
 impl rand_core::TryCryptoRng for ReplayRng {}
+
+/// The name a vector file gives an error: snake case, with the field or
+/// version after a colon (`invalid_field:region`, `unsupported_version:2`).
+pub fn error_name(error: &Error) -> String {
+    match error {
+        Error::Truncated => "truncated".into(),
+        Error::TrailingBytes => "trailing_bytes".into(),
+        Error::BadMagic => "bad_magic".into(),
+        Error::UnsupportedVersion(v) => format!("unsupported_version:{v}"),
+        Error::InvalidField(field) => format!("invalid_field:{field}"),
+        Error::BadEncoding => "bad_encoding".into(),
+        Error::BadSignature => "bad_signature".into(),
+        Error::BadMac => "bad_mac".into(),
+        Error::BadPublicKey => "bad_public_key".into(),
+        Error::NotYetValid => "not_yet_valid".into(),
+        Error::Expired => "expired".into(),
+        other => format!("{other:?}"),
+    }
+}

@@ -333,7 +333,10 @@ fn read_paper(form: &PaperForm) -> Result<(VerifyingKey, String, Vec<CaseEpoch>)
         let bytes: [u8; 32] = decode_text(&form.venue)
             .and_then(|b| b.try_into().ok())
             .ok_or("the venue key is not 32 bytes of hex or base64url")?;
-        venue = Some(VerifyingKey::from_bytes(&bytes).map_err(|_| "the venue key is not a valid public key")?);
+        venue = Some(
+            greenlight_protocol::signing::decode_public_key(&bytes)
+                .map_err(|_| "the venue key is not a valid public key")?,
+        );
     }
     let mut name = form.name.trim().to_owned();
     let mut epochs = Vec::new();
@@ -513,7 +516,12 @@ pub async fn sign_request(
         Ok(loaded) => loaded,
         Err(response) => return response,
     };
-    let venue = case.venue_key.as_slice().try_into().ok().and_then(|b: [u8; 32]| VerifyingKey::from_bytes(&b).ok());
+    let venue = case
+        .venue_key
+        .as_slice()
+        .try_into()
+        .ok()
+        .and_then(|b: [u8; 32]| greenlight_protocol::signing::decode_public_key(&b).ok());
     let epochs: Vec<_> =
         epochs.iter().filter_map(|e| PosterEpoch::from_bytes(&e.epoch).ok()).map(|e| e.epoch).collect();
     let request = venue.and_then(|venue| ReleaseRequest::new(venue, state.now(), epochs).ok());
