@@ -42,12 +42,25 @@ pub enum ReportError {
     },
     /// The core refused: nothing to report, a visit not offered, the store.
     Phone(greenlight_phone::ReportError),
+    /// The upload was sent, but no answer came back, even to the retries:
+    /// it may have been published.
+    Unconfirmed(String),
 }
 
 impl std::fmt::Display for ReportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ReportError::Network(e) => write!(f, "cannot reach the server: {e}; nothing was uploaded, try again"),
+            ReportError::Network(e) => write!(
+                f,
+                "cannot reach the server: {e}; nothing was uploaded. Try again; if the code is then refused as \
+                 used, ask the health authority for a new one"
+            ),
+            ReportError::Unconfirmed(e) => write!(
+                f,
+                "the upload was sent but its answer was lost, three times ({e}): it may have been published. \
+                 Your phone has not recorded the report. Reporting again needs a new code from the health \
+                 authority; keys and visits already published are not stored twice"
+            ),
             ReportError::Refused { step, code, message } => write!(f, "{step} refused ({code}): {message}"),
             ReportError::Phone(e) => write!(f, "{e}"),
         }
@@ -119,6 +132,14 @@ pub async fn verify_code(
     Ok((verified.token, facts))
 }
 
+/// How many times an upload is sent when its answer is lost.
+pub const PUBLISH_ATTEMPTS: u32 = 3;
+
+/// The wait before retry `attempt`: 1 s, then 2 s.
+async fn pause_before_retry(attempt: u32) {
+    tokio::time::sleep(std::time::Duration::from_secs(u64::from(attempt))).await;
+}
+
 /// Runs the whole report. `reveal` are the visits the person explicitly
 /// agreed to reveal, from [`greenlight_phone::Phone::revealable_visits`];
 /// pass none to reveal none.
@@ -143,7 +164,22 @@ pub async fn report<S: Store>(
 
     let body = PublishRequest::new(&upload.keys, &upload.checkins, &certificate, &upload.hmac_key);
     let url = format!("{}/v1/publish", settings.server);
-    let _: PublishResponse = post(http, url, &body, PUBLISH_REQUEST_SIZE, "publish").await?;
+    // A lost answer is no proof that nothing was stored: the same upload
+    // is sent again (the key server answers `already_accepted` if the
+    // first one went through), and only after the retries fail is the
+    // outcome reported as unknown, never as "nothing was uploaded".
+    let mut attempt = 0;
+    loop {
+        match post::<PublishResponse>(http, url.clone(), &body, PUBLISH_REQUEST_SIZE, "publish").await {
+            Ok(_) => break,
+            Err(ReportError::Network(_)) if attempt + 1 < PUBLISH_ATTEMPTS => {
+                attempt += 1;
+                pause_before_retry(attempt).await;
+            }
+            Err(ReportError::Network(e)) => return Err(ReportError::Unconfirmed(e)),
+            Err(other) => return Err(other),
+        }
+    }
 
     Ok(phone.complete_report(&upload)?)
 }

@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -123,8 +122,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
 /// authority joins in when `authority init` was run in the data directory
 /// (and is all that runs in [`Mode::AuthorityOnly`]).
 pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) -> Result<Running, StartError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| StartError(format!("cannot create data directory {}: {e}", config.data_dir.display())))?;
+    greenlight_service::private_data_dir(&config.data_dir, config.allow_shared_data_dir)?;
     let authority_keys = authority::keys::load(&config.data_dir)?;
     let key_server = options.mode == Mode::Combined;
     if !key_server && authority_keys.is_none() {
@@ -188,15 +186,32 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
     let router = router.layer((
         // Log method, route and status only: never an address, a user agent
         // or a query string.
-        TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-            let route = request
-                .extensions()
-                .get::<axum::extract::MatchedPath>()
-                .map_or("unmatched", axum::extract::MatchedPath::as_str)
-                .to_owned();
-            tracing::info_span!("request", method = %request.method(), route)
-        }),
-        RequestBodyLimitLayer::new(config.max_body),
+        TraceLayer::new_for_http()
+            .make_span_with(|request: &axum::http::Request<_>| {
+                let route = request
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or("unmatched", axum::extract::MatchedPath::as_str)
+                    .to_owned();
+                tracing::info_span!("request", method = %request.method(), route)
+            })
+            // The status, never the latency: a real upload's database work
+            // takes longer than chaff's, so a per-request duration in the logs
+            // would tell them apart (issue 19 item 5).
+            .on_request(())
+            .on_response(|response: &axum::http::Response<_>, _latency: Duration, _span: &tracing::Span| {
+                tracing::debug!(status = response.status().as_u16(), "answered");
+            })
+            .on_failure(
+                |class: tower_http::classify::ServerErrorsFailureClass, _latency: Duration, _span: &tracing::Span| {
+                    tracing::error!(%class, "request failed");
+                },
+            ),
+        axum::middleware::from_fn_with_state(
+            EarlyRefusals { max_body: config.max_body, timeout: Duration::from_secs(config.request_timeout) },
+            early_refusals,
+        ),
+        axum::extract::DefaultBodyLimit::max(config.max_body),
         TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(config.request_timeout),
@@ -260,6 +275,75 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
     };
     tasks.push(jobs);
     Ok(Running { addr, metrics_addr, state, authority, db, shutdown, tasks })
+}
+
+/// What [`early_refusals`] needs to know.
+#[derive(Debug, Clone, Copy)]
+struct EarlyRefusals {
+    max_body: usize,
+    timeout: Duration,
+}
+
+/// Most bytes of a refused body read and thrown away before the 413, so
+/// that a client that sent it without `Expect: 100-continue` reads the
+/// answer instead of a connection reset; beyond this the connection is
+/// simply closed.
+const DRAIN_LIMIT: usize = 16 << 20;
+
+/// Refusals made before a handler runs (a body over `--max-body`, a
+/// request over `--request-timeout`) answered as their endpoint answers
+/// everything: the padded JSON of `/v1/publish`, `/v1/verify` and
+/// `/v1/certificate` (issue 19 item 8), plain text elsewhere. A body
+/// declared too large is read and discarded (up to [`DRAIN_LIMIT`]) before
+/// the answer, so the client that is still sending it gets the 413.
+async fn early_refusals(
+    axum::extract::State(limits): axum::extract::State<EarlyRefusals>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse as _;
+    let path = request.uri().path().to_owned();
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    // The device endpoints of the authority take less than `--max-body`.
+    let limit = match path.as_str() {
+        "/v1/verify" | "/v1/certificate" => limits.max_body.min(authority::device::MAX_DEVICE_BODY),
+        _ => limits.max_body,
+    };
+    let response = match declared {
+        Some(length) if length > limit as u64 => {
+            if length <= DRAIN_LIMIT as u64 {
+                let mut body = request.into_body().into_data_stream();
+                let drain = async {
+                    while let Some(Ok(_)) =
+                        std::future::poll_fn(|cx| futures_core::Stream::poll_next(std::pin::Pin::new(&mut body), cx))
+                            .await
+                    {}
+                };
+                let _ = tokio::time::timeout(limits.timeout, drain).await;
+            }
+            StatusCode::PAYLOAD_TOO_LARGE.into_response()
+        }
+        _ => next.run(request).await,
+    };
+    let status = response.status();
+    let early = matches!(status, StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT);
+    let json = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json");
+    if !early || json {
+        return response;
+    }
+    let (code, message) = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ("payload_too_large", format!("the body is larger than {limit} bytes"))
+    } else {
+        ("request_timeout", format!("the request took longer than {} s", limits.timeout.as_secs()))
+    };
+    match path.as_str() {
+        "/v1/publish" => api::KeyServerError::new(status, code, message).publish_answer(),
+        "/v1/verify" => AuthorityError::new(status, code, message).verify_answer(),
+        "/v1/certificate" => AuthorityError::new(status, code, message).certificate_answer(),
+        _ => (status, format!("{message}\n")).into_response(),
+    }
 }
 
 /// Serves `router` on `listener` over HTTP/1.1 until `stop` turns true,

@@ -20,6 +20,11 @@ pub struct Args {
     #[arg(long, env = "GREENLIGHT_DATA_DIR", default_value = "greenlight-data")]
     pub data_dir: PathBuf,
 
+    /// Start even if other users can read the data directory (it is
+    /// created 0700; one with group or other permissions is refused).
+    #[arg(long, env = "GREENLIGHT_ALLOW_SHARED_DATA_DIR")]
+    pub allow_shared_data_dir: bool,
+
     /// Database URL: `sqlite://PATH` or `postgres://USER@HOST/DB`
     /// [default: an SQLite file in the data directory].
     #[arg(long, env = "DATABASE_URL")]
@@ -142,6 +147,10 @@ pub struct InitArgs {
     /// Directory for the keys (and, by default, the SQLite database).
     #[arg(long, env = "GREENLIGHT_DATA_DIR", default_value = "greenlight-data")]
     pub data_dir: PathBuf,
+    /// Start even if other users can read the data directory (it is
+    /// created 0700; one with group or other permissions is refused).
+    #[arg(long, env = "GREENLIGHT_ALLOW_SHARED_DATA_DIR")]
+    pub allow_shared_data_dir: bool,
     /// Database URL [default: an SQLite file in the data directory].
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
@@ -233,6 +242,7 @@ pub fn config_from_args(args: Args) -> Result<Config, String> {
         Ok(Config {
             listen: args.listen,
             data_dir: args.data_dir,
+            allow_shared_data_dir: args.allow_shared_data_dir,
             database_url,
             region,
             authority_keys,

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("GREENLIGHT_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_timer(WholeSeconds)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -61,6 +62,24 @@ fn main() -> ExitCode {
     })
 }
 
+/// Log times to the second, not the microsecond: a request's log lines
+/// timed finely enough to be told apart by their cost could be matched to
+/// an upload (issue 19 item 5).
+struct WholeSeconds;
+
+impl tracing_subscriber::fmt::time::FormatTime for WholeSeconds {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        let mut exact = String::new();
+        tracing_subscriber::fmt::time::SystemTime
+            .format_time(&mut tracing_subscriber::fmt::format::Writer::new(&mut exact))?;
+        // RFC 3339 with a fraction: 2026-12-03T06:21:02.123456Z.
+        match exact.split_once('.') {
+            Some((whole, _)) => write!(w, "{whole}Z"),
+            None => w.write_str(&exact),
+        }
+    }
+}
+
 /// `greenlight-server authority init`.
 async fn init(args: InitArgs) -> ExitCode {
     let password = if args.password_stdin {
@@ -74,8 +93,8 @@ async fn init(args: InitArgs) -> ExitCode {
         None
     };
     let now = system_clock()().0;
-    if let Err(e) = std::fs::create_dir_all(&args.data_dir) {
-        eprintln!("error: cannot create data directory {}: {e}", args.data_dir.display());
+    if let Err(e) = greenlight_service::private_data_dir(&args.data_dir, args.allow_shared_data_dir) {
+        eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
     let url = args.database_url();

@@ -563,8 +563,53 @@ async fn forms_without_a_valid_csrf_token_change_nothing(db: Db) {
         .expect("the portal answers");
     assert_eq!(answer.status, 403);
     assert!(stranger.cookie("gl_session").is_none());
+    // A pair the attacker made up (cookie `x`, field `x`) is refused too,
+    // and so is a well-formed token not made by this server or expired
+    // (issue 19 item 11).
+    let jarless = reqwest::Client::new();
+    let shown = stranger.get("/portal/login").await.expect("the portal answers");
+    let real = between(&shown.body, "name=\"csrf\" value=\"", "\"").expect("token").to_owned();
+    let mut forged_tag = greenlight_protocol::codec::from_base64url(&real).expect("base64url");
+    let last = forged_tag.len() - 1;
+    forged_tag[last] ^= 1;
+    let forged_tag = to_base64url(&forged_tag);
+    for made_up in ["x", forged_tag.as_str()] {
+        let answer = jarless
+            .post(format!("{}/portal/login", server.base))
+            .header("cookie", format!("__Host-gl_login={made_up}"))
+            .form(&[("csrf", made_up), ("username", "admin"), ("password", ADMIN_PASSWORD)])
+            .send()
+            .await
+            .expect("the portal answers");
+        assert_eq!(answer.status(), 403, "a made-up login pair {made_up:?} was accepted");
+    }
+    let page = jarless.get(format!("{}/portal/login", server.base)).send().await.expect("login page");
+    let login_cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .find(|c| c.contains("gl_login="))
+        .expect("the login page sets its cookie");
+    assert!(
+        login_cookie.starts_with("__Host-gl_login=")
+            && login_cookie.contains("Path=/;")
+            && login_cookie.contains("Secure")
+            && !login_cookie.contains("Domain"),
+        "{login_cookie}"
+    );
     // With the token the same form works.
     assert_eq!(portal.post("/portal/codes", &form).await.expect("the portal answers").status, 200);
+    // A real token, once its hour is over, is refused.
+    server.clock.advance(3601);
+    let stale = jarless
+        .post(format!("{}/portal/login", server.base))
+        .header("cookie", format!("__Host-gl_login={real}"))
+        .form(&[("csrf", real.as_str()), ("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .expect("the portal answers");
+    assert_eq!(stale.status(), 403, "a login form older than an hour is refused");
 }
 
 async fn admin_session_csrf(server: &TestServer) -> String {
@@ -587,7 +632,7 @@ async fn sessions_end_when_idle_too_old_or_logged_out(db: Db) {
     let response = probe
         .http()
         .post(format!("{}/portal/login", server.base))
-        .header("cookie", format!("gl_login={token}"))
+        .header("cookie", format!("__Host-gl_login={token}"))
         .form(&[("csrf", token.as_str()), ("username", "admin"), ("password", ADMIN_PASSWORD)])
         .send()
         .await

@@ -64,14 +64,20 @@ async fn a_copy_of_the_authoritys_database_ties_no_code_to_the_minute_of_its_upl
         codes.push(portal.issue_code(CodeKind::Long, &today.minus(1).iso_date().to_string()).await.expect("code").code);
     }
 
-    // Two phones claim, certify and upload minutes apart, each revealing a visit.
+    // Two phones claim, certify and upload minutes apart, each revealing a
+    // visit; the first to upload reveals the visit whose bytes sort last,
+    // so a table kept in arrival order would give the uploads away.
+    let mut visits = [visit("Shop Alpha", 60, &trace_key, today), visit("Shop Beta", 61, &trace_key, today)];
+    if visits[0] < visits[1] {
+        visits.swap(0, 1);
+    }
     for (i, code) in codes.iter().enumerate() {
         let [claim, certify, upload] = [PHONE_MINUTES[3 * i], PHONE_MINUTES[3 * i + 1], PHONE_MINUTES[3 * i + 2]];
         server.clock.set(T0 + claim * 60 + 17);
         let verified = post(&server, "/v1/verify", json!({ "code": code })).await;
         let keys: Vec<Key> = common::keys(50 + i as u64, 2, today);
         let uploaded: Vec<UploadedKey> = keys.iter().map(Key::uploaded).collect();
-        let revealed = visit(if i == 0 { "Shop Alpha" } else { "Shop Beta" }, 60 + i as u64, &trace_key, today);
+        let revealed = visits[i].clone();
         let hmac_key = UploadHmacKey::generate(&mut ChaCha20Rng::seed_from_u64(70 + i as u64));
         let hmac = upload_hmac(&hmac_key, &uploaded, &[revealed.as_slice()]).expect("hmac");
         server.clock.set(T0 + certify * 60 + 29);
@@ -123,6 +129,39 @@ async fn a_copy_of_the_authoritys_database_ties_no_code_to_the_minute_of_its_upl
     }
     let used = rows.iter().filter(|r| r.starts_with("upload_codes:")).count();
     assert_eq!(used, 2, "{rows:?}");
+
+    // Nor does any order: the revealed visits, in the tracer's queue (by
+    // its row ids) and in the key server's table (as an SQLite file holds
+    // them; PostgreSQL's heap keeps insertion order, see the attack
+    // matrix), come in the order of their bytes, not of their uploads.
+    let in_arrival_order: Vec<String> = visits.iter().map(hex::encode).collect();
+    let mut by_bytes = in_arrival_order.clone();
+    by_bytes.sort();
+    assert_ne!(in_arrival_order, by_bytes, "the test reveals visits against their byte order");
+    let all = server.dump_everything().await;
+    let mut queue: Vec<(i64, String)> = all
+        .iter()
+        .filter_map(|r| r.strip_prefix("authority_revealed: "))
+        .map(|cells| {
+            let cells: Vec<&str> = cells.split(" | ").collect();
+            (cells[0].parse().expect("id"), cells[1].to_owned())
+        })
+        .collect();
+    queue.sort();
+    assert_eq!(queue.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(), by_bytes, "the queue's ids follow the bytes");
+    let key_server: Vec<String> = all
+        .iter()
+        .filter_map(|r| r.strip_prefix("revealed_checkins: "))
+        .map(|cells| cells.split(" | ").next().expect("checkin").to_owned())
+        .collect();
+    assert_eq!(key_server.len(), 2, "{all:?}");
+    assert!(
+        !all.iter().any(|r| r.starts_with("revealed_checkins: ") && r.split(" | ").count() != 2),
+        "the key server keeps a visit and its hour, no id: {all:?}"
+    );
+    if db == Db::Sqlite {
+        assert_eq!(key_server, by_bytes, "the key server's file keeps visits by their bytes");
+    }
 
     // The portal shows the day a code was used, not the minute.
     let page = portal.get("/portal/codes").await.expect("answers").body;

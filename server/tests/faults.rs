@@ -171,8 +171,8 @@ async fn post(client: &reqwest::Client, base: &str, body: &Value) -> reqwest::Re
 /// Clients upload without pause while the server is killed, round after
 /// round at later and later moments. An upload answered 200 is published
 /// exactly once; one that got no answer is retried by its client after the
-/// restart and is then either accepted (200) or recognised (409), never
-/// stored twice.
+/// restart and is then either accepted (200 `accepted`) or recognised
+/// (200 `already_accepted`), never stored twice.
 ///
 /// The kill must interrupt uploads, or the test proves nothing: each round
 /// has its own budget of upload numbers, larger than what its clients can
@@ -261,10 +261,13 @@ async fn uploads_survive_kill_9_in_a_loop(db: Db) {
     let mut recognised = 0;
     for (body, uploaded) in &unanswered {
         let response = post(&client, &server.base, body).await.expect("the restarted server answers");
-        match response.status().as_u16() {
-            200 => {}
-            409 => recognised += 1,
-            other => panic!("a retried upload got {other}: {}", response.text().await.unwrap_or_default()),
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        match (status, serde_json::from_str::<Value>(&text).ok().and_then(|v| v["status"].as_str().map(str::to_owned)))
+        {
+            (200, Some(s)) if s == "accepted" => {}
+            (200, Some(s)) if s == "already_accepted" => recognised += 1,
+            _ => panic!("a retried upload got {status}: {text}"),
         }
         accepted.extend(uploaded);
     }

@@ -160,12 +160,20 @@ async fn every_invalid_upload_is_refused_and_stores_nothing(db: Db) {
     assert_eq!(server.post(&valid).await.0, 200);
 }
 
+/// A certificate is used once; the same upload sent again with it (after a
+/// lost answer) is "already accepted" and stores nothing more (issue 19
+/// item 6); the certificate with anything else in the upload is refused.
 async fn a_certificate_works_once(db: Db) {
     let server = TestServer::start(db).await;
     let body = upload(&server.authority, server.clock.now(), &keys(5, 2, server.clock.now().day()), &[]);
     assert_eq!(server.post(&body).await.0, 200);
     let (status, response, _) = server.post(&body).await;
-    assert_eq!((status, response["status"].as_str()), (409, Some("certificate_used")));
+    assert_eq!((status, response["status"].as_str()), (200, Some("already_accepted")), "{response}");
+    assert_eq!(server.stored_keys().await, 2);
+    let mut other = body.clone();
+    other["keys"][0]["transmission_risk"] = json!(0);
+    let (status, response, _) = server.post(&other).await;
+    assert_eq!((status, response["status"].as_str()), (403, Some("hmac_mismatch")), "{response}");
     assert_eq!(server.stored_keys().await, 2);
 }
 
@@ -356,16 +364,17 @@ async fn retention_deletes_rows_and_files(db: Db) {
 
 async fn bad_input_gets_a_4xx_and_the_server_keeps_serving(db: Db) {
     let server = TestServer::start(db).await;
-    // Over the 64 KiB limit: refused before it is read. A client still
-    // sending when the 413 comes back may see the connection closed
-    // instead (HTTP/1.1 early rejection); either way nothing is kept.
+    // Over the 64 KiB limit: the padded 413, read by a client that sent
+    // the whole body without waiting (see too_large_bodies_get_the_padded_413).
     let huge = vec![b'a'; 66_000];
-    // Its own client: the connection it leaves half-closed must not be
-    // reused for the next requests.
-    match reqwest::Client::new().post(format!("{}/v1/publish", server.base)).body(huge).send().await {
-        Ok(response) => assert_eq!(response.status(), 413),
-        Err(e) => assert!(e.is_request(), "refused mid-body: {e}"),
-    }
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/publish", server.base))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .expect("the 413 is read, not a broken pipe");
+    assert_eq!(response.status(), 413);
     let response = server
         .client
         .post(format!("{}/v1/publish", server.base))
@@ -636,4 +645,42 @@ async fn an_upload_must_be_sent_as_json(db: Db) {
     let (status, answer, _) = send(&["Application/JSON; charset=utf-8"], false).await;
     assert_eq!((status, answer["status"].as_str()), (200, Some("accepted")), "parameters and case are fine");
     assert_eq!(server.stored_keys().await, 2);
+}
+
+/// Issue 19 item 8: a body over `--max-body`, sent whole without
+/// `Expect: 100-continue` (as most clients do), gets the endpoint's padded
+/// JSON 413, not a reset connection or a short text answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_large_bodies_get_the_padded_413() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let server = TestServer::start_with_authority(Db::Sqlite).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    // Twice --max-body; and over the device endpoints' own 4 KiB.
+    for (path, size, length) in [
+        ("/v1/publish", greenlight_api::padding::PUBLISH_RESPONSE_SIZE, 2 * 65_536),
+        ("/v1/verify", greenlight_api::padding::VERIFY_RESPONSE_SIZE, 2 * 65_536),
+        ("/v1/certificate", greenlight_api::padding::CERTIFICATE_RESPONSE_SIZE, 2 * 65_536),
+        ("/v1/verify", greenlight_api::padding::VERIFY_RESPONSE_SIZE, 60_000),
+        ("/v1/certificate", greenlight_api::padding::CERTIFICATE_RESPONSE_SIZE, 60_000),
+    ] {
+        // One write, no waiting for an interim answer.
+        let body = vec![b' '; length];
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("headers");
+        stream.write_all(&body).await.unwrap_or_else(|e| panic!("{path}: the body could not be sent whole: {e}"));
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap_or_else(|e| panic!("{path}: the answer was lost: {e}"));
+        let answer = String::from_utf8(answer).expect("text");
+        let (head, json) = answer.split_once("\r\n\r\n").expect("head and body");
+        assert!(head.starts_with("HTTP/1.1 413"), "{path}: {head}");
+        assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{path}: {head}");
+        assert_eq!(json.len(), size, "{path}: the padded size");
+        let json: Value = serde_json::from_str(json).expect("JSON");
+        assert_eq!(json["status"], "payload_too_large", "{path}: {json}");
+    }
+    assert_eq!(server.stored_keys().await, 0);
 }

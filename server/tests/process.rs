@@ -191,7 +191,8 @@ async fn logs_hold_no_address_user_agent_or_key_and_sigterm_stops_cleanly() {
     );
     assert_eq!(
         client.post(format!("{}/v1/publish", server.base)).json(&body).send().await.expect("again").status(),
-        409
+        200,
+        "the same upload again is already accepted"
     );
     let _ = client.get(format!("{}/v1/index", server.base)).send().await.expect("index");
     let _ = client.get(format!("{}/nowhere?user=alice", server.base)).send().await.expect("404");
@@ -211,6 +212,15 @@ async fn logs_hold_no_address_user_agent_or_key_and_sigterm_stops_cleanly() {
     for key in &uploaded {
         let b64 = greenlight_protocol::codec::to_base64url(&key.bytes);
         assert!(!log.contains(&b64) && !log.contains(&hex::encode(key.bytes)), "a key is in the log:\n{log}");
+    }
+    // No request's duration, and times only to the second, even at debug
+    // level: a real upload's database work would show in either
+    // (issue 19 item 5).
+    assert!(log.contains("answered"), "responses are logged at debug level:\n{log}");
+    assert!(!log.contains("latency"), "a request's duration is logged:\n{log}");
+    for line in log.lines().filter(|l| l.starts_with("20")) {
+        let time = line.split_whitespace().next().unwrap_or_default();
+        assert!(time.ends_with('Z') && !time.contains('.'), "a log time finer than a second: {line}");
     }
 }
 
@@ -439,4 +449,87 @@ async fn slow_headers_and_idle_connections_are_closed_and_health_answers_through
     assert!(closed && lived <= BOUND + margin, "an idle connection was kept for {lived:?} (bound {BOUND:?})");
     let (status, log) = server.terminate();
     assert!(status.success(), "SIGTERM is still a clean exit: {status}\n{log}");
+}
+
+/// Issue 19 item 4: the database holds staff password hashes, sessions,
+/// the audit log and revealed visits; nobody but the server's user may
+/// read it or its WAL files.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_and_database_files_are_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode();
+    let chmod = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod");
+    let dir = TempDir::new("modes");
+    let authority = Authority::new(7);
+    let database = dir.0.join("greenlight.db");
+    let url = format!("sqlite://{}", database.display());
+
+    // A fresh data directory is made 0700 by the server, its database 0600.
+    let fresh = dir.0.join("fresh/data");
+    let out = Command::new(env!("CARGO_BIN_EXE_greenlight-server"))
+        .args(["authority", "init", "--password-stdin", "--data-dir"])
+        .arg(&fresh)
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    // (An empty password is refused, after the directory and database exist.)
+    assert!(!out.status.success());
+    assert_eq!(mode(&fresh) & 0o777, 0o700, "a new data directory is the owner's alone");
+    assert_eq!(mode(&fresh.join("greenlight.db")) & 0o777, 0o600);
+
+    // While the server runs and writes, the database, its WAL and its
+    // shared-memory file are 0600.
+    let server = Server::start(&dir.0, &url, &authority, &[]);
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/publish", server.base))
+        .json(&upload(&authority, now(), &keys(24, 2, now().day()), &[]))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 200);
+    for file in ["greenlight.db", "greenlight.db-wal", "greenlight.db-shm"] {
+        assert_eq!(mode(&dir.0.join(file)) & 0o777, 0o600, "{file} is readable by its owner only");
+    }
+    server.kill();
+
+    // A data directory others can read is refused, with what to do.
+    chmod(&dir.0, 0o755);
+    let refused = dir.0.join("refused.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greenlight-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir.0)
+        .args(["--database-url", &url])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&refused).expect("log file"))
+        .spawn()
+        .expect("runs");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = std::fs::read_to_string(&refused).unwrap_or_default();
+    assert!(status.is_some_and(|s| !s.success()), "started on a shared data directory: {stderr}");
+    assert!(
+        stderr.contains("can be read by other users")
+            && stderr.contains("chmod 700")
+            && stderr.contains("--allow-shared-data-dir"),
+        "{stderr}"
+    );
+
+    // Told it is intended, the server starts, and takes the permissions
+    // an older version left on the database away from others.
+    chmod(&database, 0o644);
+    let server = Server::start(&dir.0, &url, &authority, &["--allow-shared-data-dir"]);
+    assert_eq!(mode(&database) & 0o777, 0o600, "an existing database is made private");
+    server.kill();
+    chmod(&dir.0, 0o700);
 }

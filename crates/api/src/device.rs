@@ -74,7 +74,14 @@ impl From<DayKind> for certificate::DayKind {
 pub struct VerifyRequest {
     /// The upload code: 8 digits or 16 characters; spaces and dashes are
     /// ignored, letters may be lower case.
-    #[cfg_attr(feature = "openapi", schema(example = "1234 5678"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "1234 5678",
+            max_length = 64,
+            pattern = "^[ -]*(([0-9][ -]*){8}|([0-9A-HJKMNP-TV-Za-hjkmnp-tv-z][ -]*){16})$"
+        )
+    )]
     pub code: String,
     /// Ignored: lets clients make every request the same size.
     #[serde(default)]
@@ -182,8 +189,13 @@ impl VerifyResponse {
 #[serde(deny_unknown_fields)]
 pub struct CertificateRequest {
     /// The token from `/v1/verify`.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]+$"))]
     pub token: String,
     /// HMAC-SHA256 of the upload (spec §12.1), 32 bytes as unpadded base64url.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 43, max_length = 43, pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")
+    )]
     pub upload_hmac: String,
     /// Ignored: lets clients make every request the same size.
     #[serde(default)]

@@ -24,7 +24,15 @@ pub const MAX_CHECKINS: usize = 50;
 #[serde(deny_unknown_fields)]
 pub struct UploadKey {
     /// The 16-byte daily key, base64url without padding.
-    #[cfg_attr(feature = "openapi", schema(example = "ZnJlc2gtZGFpbHkta2V5"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "ZnJlc2gtZGFpbHkta2V5aw",
+            min_length = 22,
+            max_length = 22,
+            pattern = "^[A-Za-z0-9_-]{21}[AQgw]$"
+        )
+    )]
     pub key: String,
     /// Its UTC day number (Unix seconds / 86400).
     #[cfg_attr(feature = "openapi", schema(example = 20583))]
@@ -67,9 +75,17 @@ pub struct PublishRequest {
     #[serde(default)]
     pub revealed_checkins: Vec<String>,
     /// The health authority's certificate, in its 202-character text form.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 202, max_length = 202, pattern = "^[A-Za-z0-9_-]{201}[AQgw]$")
+    )]
     pub certificate: String,
     /// The 32-byte HMAC key the certificate's upload HMAC was made with,
     /// base64url.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 43, max_length = 43, pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")
+    )]
     pub hmac_key: String,
     /// Ignored: lets clients make every request the same size.
     #[serde(default)]

@@ -78,6 +78,7 @@ impl LoopbackConfig {
         Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             data_dir: data_dir.to_owned(),
+            allow_shared_data_dir: false,
             database_url: database_url.to_owned(),
             region: self.region.clone(),
             authority_keys: self.authority_keys.clone(),

@@ -421,7 +421,7 @@ mod tests {
         let answer = portal.login("admin", PASSWORD).await.expect("the portal answers");
         assert_eq!((answer.status, answer.location.as_deref()), (303, Some("/portal")), "{}", answer.body);
         assert!(portal.has_session(), "the session cookie is in the jar");
-        assert!(portal.cookie("gl_login").is_none(), "the login form's cookie is deleted");
+        assert!(portal.cookie("__Host-gl_login").is_none(), "the login form's cookie is deleted");
         assert_eq!(portal.csrf().len(), 43, "the session's token, read off the page landed on");
         assert_eq!(portal.get("/portal").await.expect("home").status, 200);
 

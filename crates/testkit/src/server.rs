@@ -71,7 +71,12 @@ impl TempDir {
             N.fetch_add(1, Ordering::Relaxed),
             rand_core::UnwrapErr(getrandom::SysRng).next_u32()
         ));
-        std::fs::create_dir_all(&dir)?;
+        // Owner only, as the server requires of its data directory.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir)?;
         Ok(TempDir(dir))
     }
 

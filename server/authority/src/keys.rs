@@ -52,6 +52,18 @@ impl CodeKey {
     }
 }
 
+impl CodeKey {
+    /// The tag binding a login form's token to this server (issue 19
+    /// item 11): only the server can make a token it will accept.
+    pub fn login_form_tag(&self, token: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_ref()).expect("HMAC takes any key length");
+        mac.update(b"greenlight/v1 login form");
+        mac.update(&[0]);
+        mac.update(token);
+        mac.finalize().into_bytes().into()
+    }
+}
+
 impl std::fmt::Debug for CodeKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CodeKey(<secret>)")

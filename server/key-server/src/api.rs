@@ -226,12 +226,12 @@ pub fn validate(
     request_body = PublishRequest,
     params(("X-Chaff" = Option<String>, Header, description = "Exactly `1` for a dummy request: answered like a real one, stores nothing. Absent for a real upload; any other value (or the header twice) is refused with 400 `invalid_chaff`")),
     responses(
-        (status = 200, description = "Accepted (also the answer to chaff)", body = PublishResponse),
+        (status = 200, description = "Accepted (`accepted`, also the answer to chaff), or the same upload with the same certificate accepted before (`already_accepted`: its answer was lost; nothing more stored)", body = PublishResponse),
         (status = 400, description = "Malformed or invalid upload, or an `X-Chaff` header other than `1` (`invalid_chaff`); nothing stored", body = PublishResponse),
         (status = 401, description = "Certificate not signed by a trusted authority", body = PublishResponse),
         (status = 403, description = "Certificate expired, not yet valid, or issued for another upload", body = PublishResponse),
-        (status = 409, description = "Certificate already used", body = PublishResponse),
-        (status = 413, description = "Body too large"),
+        (status = 408, description = "The request was not complete within `--request-timeout` (`request_timeout`)", body = PublishResponse),
+        (status = 413, description = "The body is larger than `--max-body` (`payload_too_large`); nothing stored. A body declared too large by its `Content-Length` is read and discarded first, so a client sending it without `Expect: 100-continue` gets this answer", body = PublishResponse),
         (status = 415, description = "No `Content-Type: application/json` (parameters such as `; charset=utf-8` allowed), chaff included (`unsupported_media_type`); nothing read", body = PublishResponse),
         (status = 429, description = "Too many failed attempts with this certificate", body = PublishResponse),
         (status = 503, description = "Database unavailable (`unavailable`), or no health authority trusted (`not_configured`, only once the body is a well-formed upload)", body = PublishResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
@@ -256,10 +256,18 @@ async fn publish(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     }
     let started = Instant::now();
     let response = match publish_real(&state, &body).await {
-        Ok(new_keys) => {
+        Ok(Accepted::Stored(new_keys)) => {
             state.metrics.publish.get_or_create(&Outcome { outcome: "accepted" }).inc();
             state.metrics.keys_stored.inc_by(new_keys);
             publish_response(StatusCode::OK, "accepted", "")
+        }
+        Ok(Accepted::Before) => {
+            state.metrics.publish.get_or_create(&Outcome { outcome: "accepted" }).inc();
+            publish_response(
+                StatusCode::OK,
+                "already_accepted",
+                "this upload was accepted before; nothing more was stored",
+            )
         }
         Err(refusal) => {
             let outcome = if refusal.status.is_server_error() { "error" } else { "rejected" };
@@ -287,15 +295,27 @@ pub fn is_chaff(headers: &HeaderMap) -> Result<bool, KeyServerError> {
     greenlight_service::request::chaff(headers).map_err(KeyServerError::from)
 }
 
-async fn publish_real(state: &AppState, body: &[u8]) -> Result<u64, KeyServerError> {
+/// An upload the key server holds.
+enum Accepted {
+    /// Stored now; this many keys were new.
+    Stored(u64),
+    /// The same upload was accepted before (its answer was lost).
+    Before,
+}
+
+/// A certificate already used, with an upload whose HMAC it certifies, is
+/// the same upload sent again after its answer was lost (issue 19 item 6):
+/// the certificate binds the upload HMAC, and the HMAC every key and
+/// check-in, so no other upload can pass [`validate`] with it. It is
+/// answered "already accepted" and stores nothing more, so the phone that
+/// retries learns the truth instead of `certificate_used`.
+async fn publish_real(state: &AppState, body: &[u8]) -> Result<Accepted, KeyServerError> {
     let request: PublishRequest = serde_json::from_slice(body)
         .map_err(|e| KeyServerError::bad("invalid_json", format!("the body is not a valid upload: {e}")))?;
     let (upload, _) = validate(&request, state.now(), state)?;
     match state.store.store_upload(&upload).await {
-        Ok(StoreOutcome::Stored { new_keys }) => Ok(new_keys),
-        Ok(StoreOutcome::CertificateUsed) => {
-            Err(KeyServerError::new(StatusCode::CONFLICT, "certificate_used", "this certificate has already been used"))
-        }
+        Ok(StoreOutcome::Stored { new_keys }) => Ok(Accepted::Stored(new_keys)),
+        Ok(StoreOutcome::CertificateUsed) => Ok(Accepted::Before),
         Err(e) => Err(KeyServerError::unavailable(
             "storing an upload failed",
             e,

@@ -13,6 +13,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Data directory.
     pub data_dir: PathBuf,
+    /// Start even when other users can read the data directory
+    /// (`--allow-shared-data-dir`); refused by default.
+    pub allow_shared_data_dir: bool,
     /// Database URL (never printed with its password).
     pub database_url: String,
     /// Region of the published files.

@@ -143,7 +143,11 @@ impl Store {
             .rows_affected();
         }
         for checkin in &upload.checkins {
-            sqlx::query("INSERT INTO revealed_checkins (checkin, received_hour) VALUES ($1, $2)")
+            // The same visit revealed again (a second report after a lost
+            // answer) is kept once, with the hour it first came in.
+            sqlx::query(
+                "INSERT INTO revealed_checkins (checkin, received_hour) VALUES ($1, $2) ON CONFLICT (checkin) DO NOTHING",
+            )
                 .bind(checkin.clone())
                 .bind(upload.received_hour)
                 .execute(&mut *tx)
@@ -181,9 +185,12 @@ impl Store {
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
-    /// Revealed check-ins, oldest first.
+    /// Revealed check-ins, by hour received, then by their bytes (the
+    /// order they arrived in is not kept).
     pub async fn revealed_checkins(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let rows = sqlx::query("SELECT checkin FROM revealed_checkins ORDER BY id").fetch_all(self.db.pool()).await?;
+        let rows = sqlx::query("SELECT checkin FROM revealed_checkins ORDER BY received_hour, checkin")
+            .fetch_all(self.db.pool())
+            .await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
@@ -213,7 +220,7 @@ impl Store {
                     "key, day, transmission_risk, report_type, received_hour, publish_after, batch, padding",
                 ),
                 ("used_certificates", "id, expires_at"),
-                ("revealed_checkins", "id, checkin, received_hour"),
+                ("revealed_checkins", "checkin, received_hour"),
                 ("published_files", "kind, sequence, start_time, end_time, sha256, size"),
             ])
             .await

@@ -40,6 +40,38 @@ impl Backend {
     }
 }
 
+/// Creates the SQLite file of `url` readable by its owner only (0600), or
+/// takes group and other permissions away from an existing one and its
+/// `-wal` and `-shm` files. SQLite gives the WAL and shared-memory files
+/// it creates the database file's mode, so they are 0600 too.
+fn owner_only_sqlite_files(url: &str) -> Result<(), StoreError> {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let fail = |what: &str, e: std::io::Error| StoreError::Config(format!("cannot {what} {path}: {e}"));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(false).mode(0o600);
+        drop(options.open(path).map_err(|e| fail("create", e))?);
+        for file in [path.to_owned(), format!("{path}-wal"), format!("{path}-shm")] {
+            match std::fs::metadata(&file) {
+                Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                        .map_err(|e| fail("restrict the permissions of", e))?;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(fail("read", e)),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
@@ -114,6 +146,7 @@ impl Db {
         let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS));
         let url = match backend {
             Backend::Sqlite => {
+                owner_only_sqlite_files(url)?;
                 // WAL lets readers work while the one writer commits; the busy
                 // timeout makes concurrent writers wait instead of failing.
                 options = options.max_connections(8).after_connect(|conn, _| {

@@ -1,20 +1,23 @@
 //! Logging in and out, changing one's password, and the home page.
 //!
 //! The login form is protected against cross-site posting by a
-//! double-submit cookie (there is no session yet): the page sets a random
-//! `gl_login` cookie and puts the same value in the form, and a login whose
-//! two values differ is refused. Wrong passwords count against the account;
+//! double-submit cookie (there is no session yet): the page sets a
+//! `__Host-gl_login` cookie and puts the same value in the form, and a login
+//! whose two values differ is refused. The value is a random nonce and an
+//! expiry under an HMAC with a server secret, so a pair an attacker makes up
+//! (`x` and `x`) is refused too. Wrong passwords count against the account;
 //! after [`MAX_LOGIN_FAILURES`] it is locked for [`LOCK_SECS`]. The answer
 //! to a wrong name and a wrong password is the same, and takes as long.
 
 use crate::AuthorityState;
 use crate::accounts::{self, DUMMY_HASH, LOCK_SECS, MAX_LOGIN_FAILURES, SESSION_MAX_SECS, token_hash, tokens_match};
-use crate::portal::session::{LOGIN_COOKIE, SESSION_COOKIE, cookie, set_cookie};
+use crate::portal::session::{LOGIN_COOKIE, SESSION_COOKIE, cookie, set_cookie, set_login_cookie};
 use crate::portal::{Page, Staff, StaffForm, render, unavailable};
 use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use rand_core::Rng as _;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -34,11 +37,38 @@ pub struct LoginQuery {
     ended: Option<String>,
 }
 
+/// How long a login form may be posted after it was shown.
+const LOGIN_FORM_SECS: i64 = 3600;
+
+/// A login form's token: 16 random bytes and the expiry (big-endian
+/// seconds), then their HMAC under the server's secret; base64url.
+fn login_token(state: &AuthorityState) -> String {
+    let mut body = [0u8; 24];
+    rand_core::UnwrapErr(getrandom::SysRng).fill_bytes(&mut body[..16]);
+    body[16..].copy_from_slice(&(state.now_i64() + LOGIN_FORM_SECS).to_be_bytes());
+    let tag = state.keys.code.login_form_tag(&body);
+    let mut token = body.to_vec();
+    token.extend_from_slice(&tag);
+    greenlight_protocol::codec::to_base64url(&token)
+}
+
+/// Whether `token` is one this server made and has not expired.
+fn login_token_valid(state: &AuthorityState, token: &str) -> bool {
+    let Ok(bytes) = greenlight_protocol::codec::from_base64url(token) else {
+        return false;
+    };
+    let Some((body, tag)) = bytes.split_at_checked(24) else {
+        return false;
+    };
+    let expected = state.keys.code.login_form_tag(body);
+    let expires = i64::from_be_bytes(body[16..24].try_into().expect("8 bytes"));
+    tag.len() == 32 && bool::from(subtle::ConstantTimeEq::ct_eq(tag, &expected[..])) && state.now_i64() < expires
+}
+
 fn login_form(state: &AuthorityState, page: Page, username: &str, status: StatusCode) -> Response {
-    let token = accounts::new_token();
-    let mut response =
-        render(status, &LoginPage { page, login_token: token.to_string(), username: username.to_owned() });
-    if let Ok(value) = set_cookie(LOGIN_COOKIE, &token, 3600, state.secure_cookies).parse() {
+    let token = login_token(state);
+    let mut response = render(status, &LoginPage { page, login_token: token.clone(), username: username.to_owned() });
+    if let Ok(value) = set_login_cookie(&token, LOGIN_FORM_SECS).parse() {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
@@ -71,7 +101,7 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !tokens_match(&expected, &form.csrf) {
+    if expected.is_empty() || !tokens_match(&expected, &form.csrf) || !login_token_valid(&state, &form.csrf) {
         tracing::warn!("portal: a login without its form cookie was refused");
         let page = Page::public("Log in").error("The login form expired or did not come from this portal. Try again.");
         return login_form(&state, page, &form.username, StatusCode::FORBIDDEN);
@@ -115,10 +145,7 @@ pub async fn login(
     }
     let mut response =
         Redirect::to(if account.must_change_password { "/portal/password" } else { "/portal" }).into_response();
-    let cookies = [
-        set_cookie(SESSION_COOKIE, &token, SESSION_MAX_SECS, state.secure_cookies),
-        set_cookie(LOGIN_COOKIE, "", 0, state.secure_cookies),
-    ];
+    let cookies = [set_cookie(SESSION_COOKIE, &token, SESSION_MAX_SECS, state.secure_cookies), set_login_cookie("", 0)];
     for value in cookies {
         if let Ok(value) = value.parse() {
             response.headers_mut().append(header::SET_COOKIE, value);

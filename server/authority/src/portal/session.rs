@@ -14,10 +14,19 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
+/// The login form's `Set-Cookie` value, as a `__Host-` cookie must be:
+/// `Secure` (browsers and cookie stores treat loopback as secure, so this
+/// works over plain HTTP on 127.0.0.1 too), `Path=/`, no domain.
+pub fn set_login_cookie(value: &str, max_age: i64) -> String {
+    format!("{LOGIN_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict; Secure")
+}
+
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "gl_session";
-/// The login form's double-submit cookie.
-pub const LOGIN_COOKIE: &str = "gl_login";
+/// The login form's double-submit cookie. `__Host-`: browsers keep it only
+/// when it is `Secure`, for the whole host (`Path=/`) and names no domain,
+/// so a neighbouring subdomain cannot plant one (issue 19 item 11).
+pub const LOGIN_COOKIE: &str = "__Host-gl_login";
 
 /// The value of cookie `name`, if the request has it.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
