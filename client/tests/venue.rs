@@ -117,6 +117,9 @@ fn a_venue_keeps_its_secret_private_refuses_to_be_replaced_and_restores_from_its
     assert!(bad_type.contains("unknown venue type \"pub\"") && bad_type.contains("restaurant"), "{bad_type}");
     let bad_key = refused(create_venue(&elsewhere.0, "X", "shop", "1234", &"cd".repeat(32)));
     assert!(bad_key.contains("64 hex digits"), "{bad_key}");
+    // A key file that is not there is said to be missing.
+    let missing = refused(create_venue(&elsewhere.0, "X", "shop", &"ab".repeat(32), "nope.pub"));
+    assert!(missing.contains("nope.pub: no such file"), "{missing}");
     assert!(!elsewhere.0.join("venue.key").exists());
 
     // The printed backup restores the same venue on another computer.
@@ -235,6 +238,10 @@ fn a_release_covers_exactly_the_requested_epochs_and_nothing_else() {
     let never = Epoch::new(first.plus(10).start(), 1440).expect("epoch");
     let unknown = ReleaseRequest::new(venue.public_key(), first.start(), vec![never]).expect("request").sign(&signing);
     assert!(venue.release(&unknown).expect_err("unknown").to_string().contains("never opened"));
+
+    // The owner's tool says when the request file is not there.
+    let missing = refused(greenlight(&dir.0, &["venue", "release", "--request", "nope.bin", "--yes"]));
+    assert!(missing.contains("nope.bin: no such file"), "{missing}");
 }
 
 /// The key server with its health authority, in-process on loopback, on
