@@ -246,16 +246,9 @@ fn venue_alerts(phone: &Phone) -> Result<Vec<(String, u64, u64, String)>, greenl
     Ok(alerts)
 }
 
-/// A stay for people: `2026-12-02 13:05 – 14:35 UTC`, the end's date only
-/// when it falls on another day, and a stay ending at midnight ending at
-/// 24:00 of its own day (never "00:00 – 00:00").
+/// A stay for people ([`UnixTime::span_to`]).
 fn span(start: UnixTime, end: UnixTime) -> String {
-    if start.day() == end.minus(1).day() {
-        let until = if end.day() != start.day() { "24:00".to_owned() } else { end.clock().to_string() };
-        format!("{} – {until} UTC", start.iso_minute())
-    } else {
-        format!("{} – {} UTC", start.iso_minute(), end.iso_minute())
-    }
+    start.span_to(end)
 }
 
 /// Lists the visits and asks, on the terminal, whether to reveal them.
