@@ -15,8 +15,18 @@ pub(crate) fn quick() -> bool {
     std::env::var("BENCH_QUICK").is_ok_and(|v| v == "1")
 }
 
-/// A number from the environment, else `full`, or `quick` in quick mode.
+/// Whether `bench/run --dry-run` asked for one pass at the smallest sizes,
+/// to prove each benchmark runs (its figures mean nothing).
+pub(crate) fn dry_run() -> bool {
+    std::env::var("BENCH_DRY_RUN").is_ok_and(|v| v == "1")
+}
+
+/// A number from the environment, else `full`, or `quick` in quick mode;
+/// in a dry run at most a tenth of `quick` (and at least 1).
 pub(crate) fn size(var: &str, full: usize, quick_size: usize) -> usize {
+    if dry_run() {
+        return (quick_size / 10).max(1);
+    }
     std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(if quick() { quick_size } else { full })
 }
 

@@ -20,7 +20,8 @@ impl std::fmt::Display for Unreadable {
 impl std::error::Error for Unreadable {}
 
 /// The QR text of a poster given as text, as a text file, or as an image
-/// (PNG or JPEG) of the QR code.
+/// (PNG or JPEG) of the QR code. A path to a file that does not exist is
+/// said to be one, not read as a forged poster.
 pub fn read_poster_text(input: &str) -> Result<String, Unreadable> {
     let path = Path::new(input);
     if !input.starts_with(POSTER_PREFIX) && path.is_file() {
@@ -31,6 +32,9 @@ pub fn read_poster_text(input: &str) -> Result<String, Unreadable> {
             return Ok(text.trim().to_owned());
         }
         return decode_qr(&bytes);
+    }
+    if !input.trim_start().starts_with(POSTER_PREFIX) && crate::settings::looks_like_path(input) {
+        return Err(Unreadable(format!("{input}: no such file")));
     }
     Ok(input.trim().to_owned())
 }

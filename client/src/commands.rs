@@ -3,9 +3,9 @@
 
 use crate::now;
 use greenlight_client::checkin::{self, CheckInError};
-use greenlight_client::settings::{Settings, parse_key};
+use greenlight_client::settings::{Settings, parse_server_url, read_key_arg};
 use greenlight_client::status;
-use greenlight_client::sync::{Progress, sync_with_retry};
+use greenlight_client::sync::{Progress, SyncError, sync_with_retry};
 use greenlight_client::{Exposure, Phone, os_rng};
 use greenlight_protocol::time::UnixTime;
 use std::io::Write as _;
@@ -18,26 +18,74 @@ fn http() -> Result<reqwest::Client, String> {
     reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().map_err(|e| err(&e))
 }
 
-/// `greenlight init`.
-pub(crate) fn init(
-    phone: &mut Phone,
-    server: String,
-    server_key: String,
-    authority_key: String,
-    authority_url: Option<String>,
+/// `greenlight init`: checks the arguments and the server before anything
+/// is written, refuses to switch a device set up for another deployment
+/// unless `force`, and on any failure leaves the data directory as it was.
+pub(crate) async fn init(
+    dir: &std::path::Path,
+    server: &str,
+    server_key: &str,
+    authority_key: &str,
+    authority_url: Option<&str>,
+    force: bool,
 ) -> Result<(), String> {
     let settings = Settings {
-        server,
-        authority: authority_url,
-        export_key: parse_key(&server_key)?,
-        authority_key: parse_key(&authority_key)?,
+        server: parse_server_url(server, "--server")?,
+        authority: authority_url.map(|url| parse_server_url(url, "--authority-url")).transpose()?,
+        export_key: read_key_arg(server_key, "--server-key")?,
+        authority_key: read_key_arg(authority_key, "--authority-key")?,
     };
-    settings.save(phone.store_mut()).map_err(|e| err(&e))?;
-    say!("ready: this device syncs with {}", settings.server.trim_end_matches('/'));
+    let existed = greenlight_client::has_store(dir);
+    if existed {
+        let phone = greenlight_client::open(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if let Ok(old) = Settings::load(phone.store()) {
+            if old == settings {
+                say!("already set up: this device syncs with {}", old.server);
+                return Ok(());
+            }
+            if !force {
+                return Err(format!(
+                    "this device is already set up for {} (with other keys or addresses); nothing was changed. \
+                     Switching erases its keys, check-ins and visits: add --force to do so",
+                    old.server
+                ));
+            }
+        }
+    }
+    check_server(&settings).await?;
+    if existed && force {
+        greenlight_client::erase(dir)?;
+    }
+    let fresh = !greenlight_client::has_store(dir);
+    let saved = greenlight_client::open(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))
+        .and_then(|mut phone| settings.save(phone.store_mut()).map_err(|e| err(&e)));
+    if let Err(e) = saved {
+        if fresh {
+            let _ = greenlight_client::erase(dir);
+        }
+        return Err(e);
+    }
+    say!("ready: this device syncs with {}", settings.server);
     if settings.authority.is_some() {
         say!("reports are certified by the health authority at {}", settings.authority_url());
     }
     Ok(())
+}
+
+/// Fetches and verifies the key server's index once, turning each way it
+/// can fail into what to check.
+async fn check_server(settings: &Settings) -> Result<(), String> {
+    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(20)).build().map_err(|e| err(&e))?;
+    match greenlight_client::sync::check_server(settings, &http).await {
+        Ok(()) => Ok(()),
+        Err(SyncError::Phone(greenlight_phone::SyncError::Rejected(why))) => Err(format!(
+            "the key server at {} does not sign with the --server-key given ({why}): give this server's \
+             export-key.pub (not the health authority's key); nothing was set up",
+            settings.server
+        )),
+        Err(e) => Err(format!("{e}; nothing was set up")),
+    }
 }
 
 /// `greenlight sync`.
@@ -89,9 +137,8 @@ pub(crate) fn status(phone: &mut Phone, json: bool, history: bool) -> Result<(),
         say!("{decision}");
         for (venue, start, end, message) in &alerts {
             say!(
-                "Alert for your visit to {venue} ({} – {} UTC){}",
-                UnixTime(*start).iso_minute(),
-                UnixTime(*end).clock(),
+                "Alert for your visit to {venue} ({}){}",
+                span(UnixTime(*start), UnixTime(*end)),
                 if message.is_empty() { String::new() } else { format!(": {message}") }
             );
         }
@@ -133,6 +180,7 @@ pub(crate) fn check_out(phone: &mut Phone) -> Result<(), String> {
 
 /// `greenlight report`.
 pub(crate) async fn report(phone: &mut Phone, code: &str, reveal: Option<&str>) -> Result<(), String> {
+    let code = &greenlight_api::device::upload_code(code).map_err(|e| e.message)?;
     let settings = Settings::load(phone.store())?;
     let http = http()?;
     let t = now();
@@ -166,7 +214,7 @@ pub(crate) fn visits(phone: &Phone) -> Result<(), String> {
         let info = v.poster.info();
         let place =
             if info.address.is_empty() { info.name.clone() } else { format!("{}, {}", info.name, info.address) };
-        say!("{} – {} UTC  {place}", v.arrival.iso_minute(), v.departure.clock());
+        say!("{}  {place}", span(v.arrival, v.departure));
     }
     Ok(())
 }
@@ -217,6 +265,11 @@ fn venue_alerts(phone: &Phone) -> Result<Vec<(String, u64, u64, String)>, greenl
     Ok(alerts)
 }
 
+/// A stay for people ([`UnixTime::span_to`]).
+fn span(start: UnixTime, end: UnixTime) -> String {
+    start.span_to(end)
+}
+
 /// Lists the visits and asks, on the terminal, whether to reveal them.
 fn ask_consent(visits: &[greenlight_protocol::trace::RevealedCheckIn]) -> Result<bool, String> {
     if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
@@ -226,7 +279,7 @@ fn ask_consent(visits: &[greenlight_protocol::trace::RevealedCheckIn]) -> Result
     }
     say!("Your visits of the last 14 days:");
     for v in visits {
-        say!("  {} – {} UTC  {}", v.arrival.iso_minute(), v.departure.clock(), v.poster.info().name);
+        say!("  {}  {}", span(v.arrival, v.departure), v.poster.info().name);
     }
     say_inline!("Reveal these visits to the health authority, so that other visitors can be warned? [y/N] ");
     let _ = std::io::stdout().flush();

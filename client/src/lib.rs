@@ -89,6 +89,34 @@ pub fn open(dir: &Path) -> Result<Phone, StoreError> {
     Ok(Phone::new(store, calibration))
 }
 
+/// Whether `dir` holds a store (`greenlight init` ran there and it was
+/// not wiped since). Checked before opening, which would create one.
+pub fn has_store(dir: &Path) -> bool {
+    dir.join(store::DATABASE_FILE).is_file()
+}
+
+/// Deletes the store and the device key from `dir` (the venue tool's files
+/// are kept), then `dir` itself if nothing else is left. Returns whether
+/// anything was deleted.
+pub fn erase(dir: &Path) -> Result<bool, String> {
+    let mut erased = false;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with(store::DATABASE_FILE) || name == vault::DEVICE_KEY_FILE {
+            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            erased = true;
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+    Ok(erased)
+}
+
 /// The operating system's cryptographic random number generator.
 pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
     rand_core::UnwrapErr(getrandom::SysRng)

@@ -42,15 +42,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Sets up this device for a deployment.
+    /// Sets up this device for a deployment: checks once that the key
+    /// server answers and signs with the key given, then keeps the
+    /// settings. Nothing is kept when a check fails.
     Init {
-        /// The key server's base URL.
+        /// The key server's base URL, with its scheme (https://keys.example,
+        /// or http://127.0.0.1:18080 for a server on this machine).
         #[arg(long)]
         server: String,
-        /// The key server's export public key (64 hex digits, its export-key.pub).
+        /// The key server's export public key: its export-key.pub file, or
+        /// the 64 hex digits in it.
         #[arg(long)]
         server_key: String,
-        /// The health authority's signing public key (64 hex digits).
+        /// The health authority's signing public key: its signing-key.pub
+        /// file, or the 64 hex digits in it.
         #[arg(long)]
         authority_key: String,
         /// The health authority's base URL, where reports get their
@@ -58,6 +63,10 @@ enum Command {
         /// runs both].
         #[arg(long)]
         authority_url: Option<String>,
+        /// Switch a device already set up for another deployment: erases
+        /// its keys, check-ins and visits first (as `greenlight wipe`).
+        #[arg(long)]
+        force: bool,
     },
     /// Runs in the background: broadcasts rotating IDs, listens, syncs
     /// every hour, until SIGINT or SIGTERM.
@@ -88,7 +97,8 @@ enum Command {
     /// you: publishes your keys (and, if you agree, your visits) so that
     /// your contacts are warned. Nobody learns who you are.
     Report {
-        /// The upload code (8 digits or 16 characters).
+        /// The upload code (8 digits or 16 characters), or the link its QR
+        /// code holds (greenlight://report?r=…&c=…).
         #[arg(long)]
         code: String,
         /// Reveal your visits of the last 14 days (`all`) or not (`none`);
@@ -178,17 +188,23 @@ async fn run(command: Command, dir: PathBuf) -> Result<(), String> {
             })
             .await;
         }
+        Command::Init { server, server_key, authority_key, authority_url, force } => {
+            return commands::init(&dir, &server, &server_key, &authority_key, authority_url.as_deref(), force).await;
+        }
         _ => {}
     }
+    // Opening creates a store: on a device never set up (or wiped), say so
+    // and leave nothing behind.
+    if !greenlight_client::has_store(&dir) {
+        return Err(greenlight_client::settings::NOT_SET_UP.into());
+    }
     let mut phone = greenlight_client::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    greenlight_client::settings::Settings::load(phone.store())?;
     dispatch(command, &mut phone).await
 }
 
 async fn dispatch(command: Command, phone: &mut Phone) -> Result<(), String> {
     match command {
-        Command::Init { server, server_key, authority_key, authority_url } => {
-            commands::init(phone, server, server_key, authority_key, authority_url)
-        }
         Command::Run { adapter } => run_daemon(phone, adapter).await,
         Command::Sync => commands::sync(phone).await,
         Command::Status { json, history } => commands::status(phone, json, history),
@@ -202,7 +218,7 @@ async fn dispatch(command: Command, phone: &mut Phone) -> Result<(), String> {
         }
         #[cfg(feature = "venue")]
         Command::Venue { .. } => unreachable!("handled before opening the store"),
-        Command::Wipe { .. } | Command::Ble { .. } => {
+        Command::Init { .. } | Command::Wipe { .. } | Command::Ble { .. } => {
             unreachable!("handled before opening the store")
         }
     }
@@ -278,16 +294,7 @@ fn wipe(dir: &std::path::Path, yes: bool) -> Result<(), String> {
             return Err("not erased".into());
         }
     }
-    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
-        let path = entry.map_err(|e| e.to_string())?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with(greenlight_client::store::DATABASE_FILE)
-            || name == greenlight_client::vault::DEVICE_KEY_FILE
-        {
-            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-    }
-    let _ = std::fs::remove_dir(dir);
+    greenlight_client::erase(dir)?;
     say!("Erased.");
     Ok(())
 }

@@ -103,9 +103,9 @@ async fn post<T: DeserializeOwned>(
         .body(padded(body, size))
         .send()
         .await
-        .map_err(|e| ReportError::Network(e.to_string()))?;
+        .map_err(|e| ReportError::Network(crate::sync::explain(&e).0))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| ReportError::Network(e.to_string()))?;
+    let text = response.text().await.map_err(|e| ReportError::Network(crate::sync::explain(&e).0))?;
     let unexpected = || ReportError::Network(format!("{step}: HTTP {status} with an unexpected body"));
     if !status.is_success() {
         let refusal: greenlight_api::Status = serde_json::from_str(&text).map_err(|_| unexpected())?;

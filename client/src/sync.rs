@@ -15,8 +15,13 @@ pub use greenlight_phone::SCAN_PERIOD_SECS;
 /// Why a sync failed.
 #[derive(Debug)]
 pub enum SyncError {
-    /// The server could not be reached or answered an error.
+    /// The server could not be reached or failed; trying again later may
+    /// help.
     Network(String),
+    /// The server cannot be used as given, and retrying cannot help: the
+    /// URL is not valid, the TLS connection failed (certificate, protocol),
+    /// or the server refused the request (HTTP 4xx).
+    Unusable(String),
     /// The core refused a file (hash, signature, format, rollback) or the
     /// local store failed.
     Phone(greenlight_phone::SyncError),
@@ -26,6 +31,7 @@ impl std::fmt::Display for SyncError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SyncError::Network(e) => write!(f, "cannot reach the key server: {e}"),
+            SyncError::Unusable(e) => write!(f, "cannot use the key server: {e}"),
             SyncError::Phone(e) => write!(f, "{e}"),
         }
     }
@@ -77,12 +83,98 @@ pub struct Progress {
     pub total: usize,
 }
 
+/// A failed request in plain words, and whether trying again may help.
+/// Library text ("error sending request for url …", "builder error") is
+/// replaced by what went wrong: an invalid address, no answer, a refused
+/// connection, an unknown host, a failed TLS handshake.
+pub fn explain(e: &reqwest::Error) -> (String, bool) {
+    let host = e
+        .url()
+        .map(|u| format!("{}{}", u.host_str().unwrap_or("?"), u.port().map(|p| format!(":{p}")).unwrap_or_default()))
+        .unwrap_or_else(|| "the server".into());
+    let mut chain = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(inner) = source {
+        chain.push(inner.to_string());
+        source = inner.source();
+    }
+    let innermost = chain.last().cloned().unwrap_or_default();
+    let all = chain.join(": ").to_lowercase();
+    if e.is_builder() {
+        return (format!("the address is not a valid URL ({innermost})"), false);
+    }
+    if e.is_timeout() {
+        return (format!("{host} did not answer in time"), true);
+    }
+    // rustls reports a failed handshake (a certificate not trusted, a
+    // server that does not speak TLS) as invalid data or in its own words
+    // ("invalid peer certificate", "received corrupt message", "received
+    // fatal alert") under the connect error.
+    let invalid_data = {
+        let mut source: Option<&dyn std::error::Error> = Some(e);
+        let mut found = false;
+        while let Some(inner) = source {
+            found |=
+                inner.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData);
+            source = inner.source();
+        }
+        found
+    };
+    let https = e.url().is_some_and(|u| u.scheme() == "https");
+    let tls_words = ["certificate", "tls", "handshake", "corrupt message", "peer ", "alert"];
+    if https && (invalid_data || tls_words.iter().any(|w| all.contains(w))) {
+        return (format!("the secure (TLS) connection to {host} failed: {innermost}"), false);
+    }
+    if all.contains("connection refused") {
+        return (format!("nothing answers at {host} (connection refused): is the server running?"), true);
+    }
+    if all.contains("dns") || all.contains("lookup") || all.contains("name or service not known") {
+        return (format!("cannot find the host {host} (check the address and the network)"), true);
+    }
+    if e.is_connect() {
+        return (format!("cannot connect to {host}: {innermost}"), true);
+    }
+    (format!("the connection to {host} failed: {innermost}"), true)
+}
+
+/// A failed request as a [`SyncError`]: retried or not as [`explain`] says.
+pub fn network_error(e: &reqwest::Error) -> SyncError {
+    match explain(e) {
+        (message, true) => SyncError::Network(message),
+        (message, false) => SyncError::Unusable(message),
+    }
+}
+
+/// An HTTP error status as a [`SyncError`]: 4xx (but 408 and 429) will
+/// not change by retrying, 5xx may.
+fn status_error(status: reqwest::StatusCode, what: &str) -> SyncError {
+    let message = format!("{what}: the server answered HTTP {status}");
+    if status.is_client_error()
+        && status != reqwest::StatusCode::REQUEST_TIMEOUT
+        && status != reqwest::StatusCode::TOO_MANY_REQUESTS
+    {
+        SyncError::Unusable(message)
+    } else {
+        SyncError::Network(message)
+    }
+}
+
 async fn get(http: &reqwest::Client, url: &str, what: &str) -> Result<reqwest::Response, SyncError> {
-    let response = http.get(url).send().await.map_err(|e| SyncError::Network(e.to_string()))?;
+    let response = http.get(url).send().await.map_err(|e| network_error(&e))?;
     if !response.status().is_success() {
-        return Err(SyncError::Network(format!("{what}: HTTP {}", response.status())));
+        return Err(status_error(response.status(), what));
     }
     Ok(response)
+}
+
+/// Fetches the key server's index and verifies it with the export key:
+/// what `greenlight init` checks once, so that a wrong address or key is
+/// found at set-up rather than at the first sync.
+pub async fn check_server(settings: &Settings, http: &reqwest::Client) -> Result<(), SyncError> {
+    let response = get(http, &format!("{}/v1/index", settings.server), "the index").await?;
+    let bytes = response.bytes().await.map_err(|e| network_error(&e))?;
+    verify_index(&bytes, &settings.trust())?;
+    Ok(())
 }
 
 /// Syncs once. `now` is the phone's clock; `progress` is told after each file.
@@ -98,25 +190,21 @@ pub async fn sync(
     if let Some(etag) = phone.index_etag()?.as_deref().and_then(|e| std::str::from_utf8(e).ok()) {
         request = request.header("If-None-Match", etag);
     }
-    let response = request.send().await.map_err(|e| SyncError::Network(e.to_string()))?;
+    let response = request.send().await.map_err(|e| network_error(&e))?;
     if response.status() == reqwest::StatusCode::NOT_MODIFIED {
         phone.sync_unchanged(now)?;
         return Ok(SyncReport { unchanged: true, ..SyncReport::default() });
     }
     if !response.status().is_success() {
-        return Err(SyncError::Network(format!("index: HTTP {}", response.status())));
+        return Err(status_error(response.status(), "the index"));
     }
     let etag = response.headers().get("etag").map(|v| v.as_bytes().to_vec());
-    let bytes = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
+    let bytes = response.bytes().await.map_err(|e| network_error(&e))?;
     let mut plan = phone.begin_sync(&verify_index(&bytes, &trust)?)?;
     while let Some(entry) = plan.next_file() {
         let hash = hex::encode(entry.sha256);
         let url = format!("{}/v1/files/{hash}", settings.server);
-        let bytes = get(http, &url, &format!("file {hash}"))
-            .await?
-            .bytes()
-            .await
-            .map_err(|e| SyncError::Network(e.to_string()))?;
+        let bytes = get(http, &url, &format!("file {hash}")).await?.bytes().await.map_err(|e| network_error(&e))?;
         phone.apply_next(&mut plan, &bytes, &trust, now)?;
         let (done, total) = plan.progress();
         progress(Progress { done, total });
@@ -132,7 +220,8 @@ pub async fn sync(
 }
 
 /// Syncs, retrying network failures with exponential backoff (1, 2, 4, …
-/// seconds, `attempts` tries in all). Rejected files are not retried.
+/// seconds, `attempts` tries in all). Rejected files, and failures that
+/// retrying cannot mend ([`SyncError::Unusable`]), are not retried.
 pub async fn sync_with_retry(
     phone: &mut Phone,
     settings: &Settings,

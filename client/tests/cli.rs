@@ -1,12 +1,17 @@
-//! The `greenlight` command line as a person uses it: set-up errors,
-//! checking in from the QR text and from a photo of the poster, refusing
-//! stale and forged posters, the diary, check-out, status and wipe.
+//! The `greenlight` command line as a person uses it: set-up and its
+//! errors, checking in from the QR text and from a photo of the poster,
+//! refusing stale and forged posters and missing files, the diary,
+//! check-out, status, network errors, reporting with the QR link, and wipe.
+//! The key server with its health authority runs in-process on loopback.
 
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
+use greenlight_testkit::{CodeKind, TestServer};
 use rand_core::SeedableRng;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 fn greenlight(dir: &Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
@@ -45,9 +50,189 @@ fn temp(label: &str) -> PathBuf {
     dir
 }
 
-#[test]
-fn a_visit_from_qr_photo_to_check_out_and_wipe() {
+/// A key server with its health authority, as an operator runs it.
+async fn deployment() -> TestServer {
+    TestServer::builder().authority("admin", ADMIN_PASSWORD).start().await.expect("the server starts")
+}
+
+/// The server's `export-key.pub` and the authority's `signing-key.pub`, as
+/// the operator hands them out.
+fn key_files(server: &TestServer) -> (String, String) {
+    let export = server.data_dir().join("export-key.pub");
+    let signing = greenlight_server::authority::keys::authority_dir(server.data_dir()).join("signing-key.pub");
+    assert!(export.is_file() && signing.is_file(), "the server wrote its public keys");
+    (export.to_str().expect("path").to_owned(), signing.to_str().expect("path").to_owned())
+}
+
+/// `greenlight init` against `server`, with its key files, as the README shows.
+fn set_up(dir: &Path, server: &TestServer) {
+    let (export, signing) = key_files(server);
+    let (ok, out, err) =
+        greenlight(dir, &["init", "--server", &server.base, "--server-key", &export, "--authority-key", &signing]);
+    assert!(ok && out.starts_with("ready"), "{out}{err}");
+}
+
+/// The files a failed command must not leave behind.
+fn left_behind(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_takes_key_files_checks_the_server_once_and_leaves_nothing_behind_on_failure() {
+    let server = deployment().await;
+    let (export, signing) = key_files(&server);
+    let dir = temp("init");
+    let port = server.base.trim_start_matches("http://");
+
+    // Each mistake is found at once, said in words, and leaves nothing.
+    let attempts: [(&[&str], &str); 6] = [
+        (&["--server", port, "--server-key", &export, "--authority-key", &signing], "has no scheme: write https://"),
+        (&["--server", &server.base, "--server-key", "export-key.pub", "--authority-key", &signing], "no such file"),
+        (&["--server", &server.base, "--server-key", "abcd", "--authority-key", &signing], "64 hex digits"),
+        // The two keys swapped: found before any sync, not as an attack later.
+        (
+            &["--server", &server.base, "--server-key", &signing, "--authority-key", &export],
+            "does not sign with the --server-key given",
+        ),
+        // Nothing listens there: plain words, not "error sending request".
+        (&["--server", "http://127.0.0.1:9", "--server-key", &export, "--authority-key", &signing], "nothing answers"),
+        // A plain-HTTP server spoken to over TLS: a TLS error, not retried.
+        (
+            &[
+                "--server",
+                &server.base.replace("http://", "https://"),
+                "--server-key",
+                &export,
+                "--authority-key",
+                &signing,
+            ],
+            "secure (TLS) connection",
+        ),
+    ];
+    for (args, expected) in attempts {
+        let mut full = vec!["init"];
+        full.extend_from_slice(args);
+        let (ok, out, err) = greenlight(&dir, &full);
+        assert!(!ok, "{args:?} must be refused: {out}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!err.contains("error sending request") && !err.contains("builder error"), "{err}");
+        assert!(left_behind(&dir).is_empty(), "{args:?} left {:?}", left_behind(&dir));
+    }
+
+    // Files as the README shows them, or the hex inside them.
+    set_up(&dir, &server);
+    let hex_key = std::fs::read_to_string(&export).expect("key");
+    let hex_signing = std::fs::read_to_string(&signing).expect("key");
+    let (ok, out, err) = greenlight(
+        &dir,
+        &["init", "--server", &server.base, "--server-key", hex_key.trim(), "--authority-key", hex_signing.trim()],
+    );
+    assert!(ok && out.contains("already set up"), "the same deployment again is fine: {out}{err}");
+    let (ok, _, err) = greenlight(&dir, &["checkin", &poster(1).to_text()]);
+    assert!(ok, "{err}");
+
+    // Another deployment: refused without --force, nothing changed.
+    let other = deployment().await;
+    let (other_export, other_signing) = key_files(&other);
+    let switch = ["init", "--server", &other.base, "--server-key", &other_export, "--authority-key", &other_signing];
+    let (ok, _, err) = greenlight(&dir, &switch);
+    assert!(!ok && err.contains("already set up for") && err.contains("--force"), "{err}");
+    let (ok, out, _) = greenlight(&dir, &["visits"]);
+    assert!(ok && out.contains("Café Aurora"), "the visit is still there: {out}");
+    let (ok, out, err) = greenlight(&dir, &["sync"]);
+    assert!(ok, "still synced with the first server: {out}{err}");
+
+    // With --force the device is erased and set up for the other one.
+    let mut forced = switch.to_vec();
+    forced.push("--force");
+    let (ok, out, err) = greenlight(&dir, &forced);
+    assert!(ok && out.contains(&other.base), "{out}{err}");
+    let (ok, out, _) = greenlight(&dir, &["visits"]);
+    assert!(ok && out.contains("No visits"), "switching erased the old deployment's data: {out}");
+    let (ok, out, err) = greenlight(&dir, &["sync"]);
+    assert!(ok, "syncs with the new server: {out}{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_not_set_up_or_wiped_says_to_run_init_and_creates_nothing() {
+    let server = deployment().await;
+    let dir = temp("not-set-up");
+    for _ in 0..2 {
+        for args in [&["status"][..], &["status", "--json"], &["sync"], &["checkin", &poster(1).to_text()], &["visits"]]
+        {
+            let (ok, out, err) = greenlight(&dir, args);
+            assert!(!ok, "{args:?}: {out}");
+            assert!(err.contains("not set up: run `greenlight init"), "{args:?}: {err}");
+            assert!(left_behind(&dir).is_empty(), "{args:?} left {:?}", left_behind(&dir));
+        }
+        // Set up, then wiped: the same answer again.
+        set_up(&dir, &server);
+        let (ok, out, _) = greenlight(&dir, &["status"]);
+        assert!(ok && out.starts_with("STALE"), "set up, never synced: stale, never a silent green: {out}");
+        let (ok, _, _) = greenlight(&dir, &["wipe", "--yes"]);
+        assert!(ok);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_errors_are_plain_words_and_hopeless_ones_are_not_retried() {
+    let server = deployment().await;
+    let dir = temp("network");
+    set_up(&dir, &server);
+    // The server moved: its old address answers 404 for the index.
+    let mut phone = greenlight_client::open(&dir).expect("store");
+    let mut settings = greenlight_client::settings::Settings::load(phone.store()).expect("settings");
+    settings.server = format!("{}/moved", server.base);
+    settings.save(phone.store_mut()).expect("saved");
+    drop(phone);
+    let (ok, _, err) = greenlight(&dir, &["sync"]);
+    assert!(!ok && err.contains("HTTP 404"), "{err}");
+    assert!(!err.contains("retrying"), "a 404 does not change by retrying: {err}");
+    // A TLS failure is not retried either, and reads as one.
+    let mut phone = greenlight_client::open(&dir).expect("store");
+    settings.server = server.base.replace("http://", "https://");
+    settings.save(phone.store_mut()).expect("saved");
+    drop(phone);
+    let (ok, _, err) = greenlight(&dir, &["sync"]);
+    assert!(!ok && err.contains("secure (TLS) connection to 127.0.0.1"), "{err}");
+    assert!(!err.contains("retrying") && !err.contains("error sending request"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_long_codes_qr_link_is_accepted_where_the_code_is() {
+    let server = deployment().await;
+    let dir = temp("link");
+    set_up(&dir, &server);
+    // The device broadcast today (`greenlight run` makes the day's key).
+    let mut phone = greenlight_client::open(&dir).expect("store");
+    phone.daily_key(UnixTime(now()).day(), &mut greenlight_client::os_rng()).expect("today's key");
+    drop(phone);
+
+    let (ok, _, err) = greenlight(&dir, &["report", "--code", "greenlight://report?r=GL-TEST", "--reveal", "none"]);
+    assert!(!ok && err.contains("is not a report link"), "{err}");
+
+    let portal = server.portal().await.expect("portal");
+    portal.sign_in("admin", ADMIN_PASSWORD).await.expect("signed in");
+    let date = UnixTime(now()).day().iso_date().to_string();
+    let code = portal.issue_code(CodeKind::Long, &date).await.expect("a code").code;
+    // What the QR code on the staff member's screen holds.
+    let normalized = greenlight_server::authority::codes::normalize(&code).expect("a valid code").1;
+    let link = greenlight_server::authority::codes::link(greenlight_testkit::config::TEST_REGION, &normalized);
+    let (ok, out, err) = greenlight(&dir, &["report", "--code", &link, "--reveal", "none"]);
+    assert!(ok && out.starts_with("Reported"), "{out}{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_from_qr_photo_to_check_out_and_wipe() {
+    let server = deployment().await;
     let dir = temp("visit");
+    set_up(&dir, &server);
     // Never synced: stale, never a silent green.
     let (ok, out, _) = greenlight(&dir, &["status"]);
     assert!(ok && out.starts_with("STALE"), "{out}");
@@ -55,10 +240,6 @@ fn a_visit_from_qr_photo_to_check_out_and_wipe() {
     assert!(ok);
     let json: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(json["color"], "stale");
-
-    let (ok, _, err) =
-        greenlight(&dir, &["init", "--server", "http://127.0.0.1:9", "--server-key", "abcd", "--authority-key", "00"]);
-    assert!(!ok && err.contains("64 hex digits"), "{err}");
 
     // Check in from the QR text, then again from a photo of the poster.
     let poster = poster(1);
@@ -91,9 +272,11 @@ fn a_visit_from_qr_photo_to_check_out_and_wipe() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn stale_and_forged_posters_are_refused_with_a_reason() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_and_forged_posters_and_missing_files_are_refused_with_a_reason() {
+    let server = deployment().await;
     let dir = temp("refuse");
+    set_up(&dir, &server);
     let yesterday = poster(30);
     let (ok, _, err) = greenlight(&dir, &["checkin", &yesterday.to_text()]);
     assert!(!ok && err.contains("expired"), "{err}");
@@ -103,16 +286,24 @@ fn stale_and_forged_posters_are_refused_with_a_reason() {
     assert!(!ok && err.contains("not a genuine Greenlight poster"), "{err}");
     let (ok, _, err) = greenlight(&dir, &["checkin", "hello"]);
     assert!(!ok && err.contains("not a genuine"), "{err}");
+    // A photo that is not there is a missing file, not a forged poster.
+    for missing in ["nope.png", "photos/poster.jpg"] {
+        let (ok, _, err) = greenlight(&dir, &["checkin", missing]);
+        assert!(!ok && err.contains(&format!("{missing}: no such file")), "{err}");
+        assert!(!err.contains("genuine"), "{err}");
+    }
     let (ok, out, _) = greenlight(&dir, &["visits"]);
     assert!(ok && out.contains("No visits"), "nothing was stored: {out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn ble_doctor_says_what_is_missing() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ble_doctor_says_what_is_missing() {
     // These machines have no Bluetooth (and CI gives the binary no system
     // bus): the doctor must say so, not pretend.
+    let server = deployment().await;
     let dir = temp("doctor");
+    set_up(&dir, &server);
     let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
         .args(["ble", "doctor"])
         .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/greenlight-test-bus")
@@ -137,9 +328,11 @@ fn ble_doctor_says_what_is_missing() {
 
 /// Output that cannot be written (a full disk, a closed pipe) is a clear
 /// error and a failed exit, never a panic with a backtrace.
-#[test]
-fn a_full_or_closed_output_is_an_error_not_a_panic() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_or_closed_output_is_an_error_not_a_panic() {
+    let server = deployment().await;
     let dir = temp("output");
+    set_up(&dir, &server);
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
     let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
         .arg("--data-dir")

@@ -117,6 +117,9 @@ fn a_venue_keeps_its_secret_private_refuses_to_be_replaced_and_restores_from_its
     assert!(bad_type.contains("unknown venue type \"pub\"") && bad_type.contains("restaurant"), "{bad_type}");
     let bad_key = refused(create_venue(&elsewhere.0, "X", "shop", "1234", &"cd".repeat(32)));
     assert!(bad_key.contains("64 hex digits"), "{bad_key}");
+    // A key file that is not there is said to be missing.
+    let missing = refused(create_venue(&elsewhere.0, "X", "shop", &"ab".repeat(32), "nope.pub"));
+    assert!(missing.contains("nope.pub: no such file"), "{missing}");
     assert!(!elsewhere.0.join("venue.key").exists());
 
     // The printed backup restores the same venue on another computer.
@@ -235,6 +238,10 @@ fn a_release_covers_exactly_the_requested_epochs_and_nothing_else() {
     let never = Epoch::new(first.plus(10).start(), 1440).expect("epoch");
     let unknown = ReleaseRequest::new(venue.public_key(), first.start(), vec![never]).expect("request").sign(&signing);
     assert!(venue.release(&unknown).expect_err("unknown").to_string().contains("never opened"));
+
+    // The owner's tool says when the request file is not there.
+    let missing = refused(greenlight(&dir.0, &["venue", "release", "--request", "nope.bin", "--yes"]));
+    assert!(missing.contains("nope.bin: no such file"), "{missing}");
 }
 
 /// The key server with its health authority, in-process on loopback, on
@@ -298,7 +305,8 @@ impl ScreenProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_greenlight"))
             .arg("--data-dir")
             .arg(dir)
-            .args(["venue", "screen", "--listen", "127.0.0.1:0", "--rotate-minutes", rotate])
+            // A host name, as owners write it.
+            .args(["venue", "screen", "--listen", "localhost:0", "--rotate-minutes", rotate])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("screen starts");
@@ -335,7 +343,11 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
         let out = ok(greenlight(&phone.0, &["checkin", sheet.to_str().expect("path")]));
         assert!(out.contains("Checked in at Café Aurora"), "{out}");
     }
+    // The screen's default port is not the key server's 8080.
+    let help = ok(greenlight(&owner.0, &["venue", "screen", "--help"]));
+    assert!(help.contains("[default: 127.0.0.1:8090]"), "{help}");
     let screen = ScreenProcess::start(&owner.0, "5");
+    assert!(screen.base.starts_with("http://127.0.0.1:"), "localhost is looked up: {}", screen.base);
     let codes = screen.codes().await;
     let text = codes["codes"][0]["text"].as_str().expect("a code").to_owned();
     ok(greenlight(&frank.0, &["checkin", &text]));
@@ -405,33 +417,63 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_paper_guest_list_is_traced_from_the_epochs_the_owner_prints() {
+async fn a_paper_guest_list_is_traced_from_the_epochs_the_owner_prints_within_the_lists_hours() {
     let authority = Authority::start().await;
     let owner = Dir::new("paper");
     ok(create_venue(&owner.0, "Bakery", "shop", &authority.signing, &authority.trace));
     let sheet = owner.0.join("today.svg");
     ok(greenlight(&owner.0, &["venue", "posters", "--days", "2", "--out", sheet.to_str().expect("path")]));
-    let today = now().day();
-    let guest = authority.phone("guest");
-    // The guest scans today's sheet (its text, as the phone reads the QR code).
-    let venue = Venue::open(&owner.0).expect("venue");
-    let epoch = venue.epochs().iter().find(|e| e.epoch.epoch.day() == today).map(|e| e.epoch).expect("today's epoch");
-    let poster = venue.poster(&epoch, epoch.epoch.start(), epoch.epoch.end()).expect("poster");
-    ok(greenlight(&guest.0, &["checkin", &poster.to_text()]));
+    // Yesterday's sheet hung at the door too (printed the day before).
+    let yesterday = now().day().minus(1);
+    let mut venue = Venue::open(&owner.0).expect("venue");
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(21);
+    let poster = venue.day_posters(yesterday, 1, yesterday.start(), &mut rng).expect("yesterday's sheet").remove(0);
+    drop(venue);
 
-    // No phone reported: a guest on the paper list fell ill. The owner
-    // prints the epochs of the days the list covers — only those begun.
-    let listed = ok(greenlight(&owner.0, &["venue", "epochs"]));
-    let lines: Vec<&str> = listed.lines().filter(|l| l.starts_with("GL1:")).collect();
-    assert_eq!(lines.len(), 1, "today's epoch, not tomorrow's live one: {listed}");
+    // Two guests scanned it yesterday: Gina in the morning, Hugo in the
+    // afternoon (their phones' clocks then; the CLI only knows now).
+    let at = |h: u64| yesterday.start().plus(h * 3600);
+    let (gina, hugo) = (authority.phone("gina"), authority.phone("hugo"));
+    for (guest, arrival) in [(&gina, at(10)), (&hugo, at(15))] {
+        let mut phone = greenlight_client::open(&guest.0).expect("store");
+        let verified = checkin::verify_poster(&poster.to_text(), arrival).expect("valid yesterday");
+        // A shop's visit ends by itself (its automatic check-out).
+        phone.check_in(&verified, arrival, &mut rng).expect("checked in");
+    }
+
+    // No phone reported: a guest on the paper list, there from 09:30 to
+    // 12:00, fell ill. The owner prints the epochs of yesterday and today
+    // (only those begun), and the tracer pastes the output as it is.
+    let listed = ok(greenlight(
+        &owner.0,
+        &["venue", "epochs", "--from", &yesterday.iso_date().to_string(), "--to", &now().day().iso_date().to_string()],
+    ));
+    assert_eq!(listed.lines().filter(|l| l.starts_with("GL1:")).count(), 2, "yesterday and today: {listed}");
+    assert!(listed.contains("00:00 – 24:00 UTC"), "a day epoch reads as a whole day: {listed}");
+    assert!(listed.lines().any(|l| l.starts_with('#')), "with the tool's comments: {listed}");
     let portal = authority.tracer().await;
+    let day = yesterday.iso_date().to_string();
+    let (from, until) = (format!("{day}T09:30"), format!("{day}T12:00"));
+    // A window whose end comes first is refused, keeping what was typed.
     let page = portal
-        .post("/portal/venues/paper", &[("epochs", lines[0]), ("venue", ""), ("name", "")])
+        .post("/portal/venues/paper", &[("epochs", &listed), ("from", &until), ("until", &from)])
         .await
         .expect("the portal answers");
-    let case_path = page.location.unwrap_or_else(|| panic!("a case is opened: {}", page.body));
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("must come after the first arrival"), "{}", page.body);
+    let page = portal
+        .post("/portal/venues/paper", &[("epochs", &listed), ("from", &from), ("until", &until)])
+        .await
+        .expect("the portal answers");
+    let case_path = page.location.unwrap_or_else(|| panic!("a case is opened from the pasted output: {}", page.body));
+    let page = portal.get(&case_path).await.expect("the portal answers");
+    assert!(page.body.contains(&format!("{day} 09:30 – 12:00 UTC")), "the list's hours are the window: {}", page.body);
+    assert!(page.body.contains(&format!("{day} 00:00 – 24:00 UTC")), "the day epoch reads as a day: {}", page.body);
     assert_eq!(portal.post(&format!("{case_path}/request"), &[]).await.expect("the portal answers").status, 303);
     let page = portal.get(&case_path).await.expect("the portal answers");
+    // The page says how the request reaches the owner and what they run.
+    assert!(page.body.contains("The portal does not contact the owner"), "{}", page.body);
+    assert!(page.body.contains("greenlight venue release --request release-request-"), "{}", page.body);
     let request = between(&page.body, "id=\"request-text\"", "</")
         .and_then(|t| t.rsplit('>').next())
         .map(|t| t.trim().to_owned())
@@ -443,9 +485,26 @@ async fn a_paper_guest_list_is_traced_from_the_epochs_the_owner_prints() {
         &["venue", "release", "--request", &request, "--yes", "--out", owner.0.join("b.bin").to_str().expect("path")],
     ));
     let bundle = released.lines().last().expect("bundle").trim().to_owned();
-    // The kit reads "Published: trace batch N" off the page.
-    portal.publish_case(&case_path, &bundle, "A guest of this day fell ill.").await.expect("published");
-    ok(greenlight(&guest.0, &["sync"]));
-    let (guest_color, why) = color(&guest);
-    assert_eq!(guest_color, "yellow", "{why}");
+    let message = "A guest of yesterday morning fell ill.";
+    let page = portal
+        .post(&format!("{case_path}/publish"), &[("bundle", &bundle), ("message", message)])
+        .await
+        .expect("the portal answers");
+    assert!(page.body.contains("Published: trace batch"), "{}", page.body);
+    assert!(
+        between(&page.body, "id=\"sent-message\">", "<") == Some(message),
+        "the page shows the message sent: {}",
+        page.body
+    );
+
+    // Gina, there in the morning, is alerted; Hugo, there in the
+    // afternoon of the same day (same epoch), is not.
+    for guest in [&gina, &hugo] {
+        ok(greenlight(&guest.0, &["sync"]));
+    }
+    let (gina_color, why) = color(&gina);
+    assert_eq!(gina_color, "yellow", "{why}");
+    assert!(why.contains(message), "{why}");
+    let (hugo_color, why) = color(&hugo);
+    assert_eq!(hugo_color, "green", "outside the guest list's hours: {why}");
 }

@@ -149,6 +149,24 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
         key_server,
         "greenlight-server listening"
     );
+    // What an operator needs next, in words: where staff sign in and the
+    // file residents and venue owners are given.
+    if authority_keys.is_some() {
+        tracing::info!("staff portal: http://{addr}/portal (serve it over HTTPS beyond this machine)");
+    }
+    if key_server {
+        tracing::info!(
+            "export public key for `greenlight init --server-key`: {}",
+            config.data_dir.join("export-key.pub").display()
+        );
+    }
+    if authority_keys.is_some() {
+        tracing::info!(
+            "health authority public keys: {} (--authority-key) and {} (venues' --trace-key)",
+            authority::keys::authority_dir(&config.data_dir).join("signing-key.pub").display(),
+            authority::keys::authority_dir(&config.data_dir).join("trace-key.pub").display()
+        );
+    }
 
     let authority = authority_keys.map(|keys| {
         let link: Arc<dyn KeyServer> = match (&options.mode, &state) {
@@ -173,7 +191,8 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
         (Some(_), None) => Services::KeyServer,
         (None, _) => Services::Authority,
     };
-    let mut router = api::openapi_router(openapi_document(services));
+    let mut router = api::openapi_router(openapi_document(services))
+        .route("/", axum::routing::get(move || async move { front_page(services) }));
     if let Some(state) = &state {
         router = router.merge(api::router(state.clone()));
     }
@@ -344,6 +363,22 @@ async fn early_refusals(
         "/v1/certificate" => AuthorityError::new(status, code, message).certificate_answer(),
         _ => (status, format!("{message}\n")).into_response(),
     }
+}
+
+/// `GET /`: what this server is and where to go, instead of an empty 404.
+fn front_page(services: Services) -> axum::response::Response {
+    let mut lines = vec!["Greenlight server.".to_owned()];
+    if services != Services::Authority {
+        lines.push("Key server for phones: /v1/index (set up with `greenlight init --server <this URL>`).".into());
+    }
+    if services != Services::KeyServer {
+        lines.push("Health authority staff: sign in at /portal.".into());
+    }
+    lines.push("API description: /v1/openapi.json".into());
+    axum::response::IntoResponse::into_response((
+        [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        lines.join("\n") + "\n",
+    ))
 }
 
 /// Serves `router` on `listener` over HTTP/1.1 until `stop` turns true,
@@ -564,8 +599,19 @@ pub async fn run_export(state: &AppState) {
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "sealing an export batch failed; will retry"),
     }
-    if let Ok((pending, _)) = state.store.pending_keys(i64::try_from(state.now().0).unwrap_or(i64::MAX)).await {
+    if let Ok((pending, publishable)) = state.store.pending_keys(i64::try_from(state.now().0).unwrap_or(i64::MAX)).await
+    {
         state.metrics.pending_keys.set(pending);
+        // Every run is logged, so an operator sees that exports run and why
+        // reported keys are not published yet.
+        tracing::info!(
+            waiting = pending,
+            past_embargo = publishable,
+            embargoed = pending - publishable,
+            "export run: {} key(s) waiting, {} still under embargo",
+            pending,
+            pending - publishable
+        );
     }
 }
 

@@ -12,8 +12,9 @@ use std::path::PathBuf;
 /// authority).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "GREENLIGHT_LISTEN", default_value = "127.0.0.1:8080")]
+    /// Address to listen on, IP:PORT or HOST:PORT (localhost:8080; port 0
+    /// picks a free port).
+    #[arg(long, env = "GREENLIGHT_LISTEN", default_value = "127.0.0.1:8080", value_parser = greenlight_api::listen_addr)]
     pub listen: SocketAddr,
 
     /// Directory for the server's keys, files and (by default) its SQLite database.
@@ -70,7 +71,7 @@ pub struct Args {
     /// Serve Prometheus `/metrics` on this address, apart from the public
     /// API [default: not served]. Metrics can tell a real upload from
     /// chaff: give a loopback or private-network address, never the public one.
-    #[arg(long, env = "GREENLIGHT_METRICS_LISTEN")]
+    #[arg(long, env = "GREENLIGHT_METRICS_LISTEN", value_parser = greenlight_api::listen_addr)]
     pub metrics_listen: Option<SocketAddr>,
 
     /// Seconds after which a request is abandoned.

@@ -268,6 +268,49 @@ fn init(data_dir: &Path, stdin: Option<&str>) -> (std::process::ExitStatus, Stri
     (out.status, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// An operator's first start: `--listen localhost:PORT` is accepted, the
+/// log says where the portal and the public key files are, `GET /` says
+/// what the server is, and each export run is logged with the keys still
+/// under embargo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_start_says_where_the_portal_and_keys_are_and_logs_export_runs() {
+    let dir = TempDir::new("first-start");
+    let (status, _, stderr) = init(&dir.0, Some("a long enough password\n"));
+    assert!(status.success(), "{stderr}");
+    let log = dir.0.join("server.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_greenlight-server"))
+        .args(["--listen", "localhost:0", "--data-dir"])
+        .arg(&dir.0)
+        .args(["--export-interval", "1"])
+        .env("GREENLIGHT_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("the binary starts");
+    let mut server = Server { child, log: log.clone(), base: String::new() };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("export run:") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no export run logged:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let addr = text.split_whitespace().find_map(|w| w.strip_prefix("addr=")).expect("the address is logged");
+    assert!(addr.starts_with("127.0.0.1:"), "localhost is looked up: {addr}");
+    server.base = format!("http://{addr}");
+    assert!(text.contains(&format!("staff portal: http://{addr}/portal")), "{text}");
+    assert!(text.contains(&dir.0.join("export-key.pub").display().to_string()), "{text}");
+    assert!(text.contains(&dir.0.join("authority/signing-key.pub").display().to_string()), "{text}");
+    assert!(text.contains("0 still under embargo"), "{text}");
+    let front = reqwest::get(format!("{}/", server.base)).await.expect("GET /");
+    assert_eq!(front.status(), 200);
+    let body = front.text().await.expect("body");
+    assert!(body.contains("/portal") && body.contains("/v1/index"), "{body}");
+    server.kill();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authority_init_makes_private_keys_an_admin_and_a_key_the_server_trusts() {
     use greenlight_protocol::certificate::{

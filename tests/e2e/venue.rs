@@ -274,7 +274,7 @@ async fn venue_story(deployment: Deployment) {
         bundle_file.to_str().expect("UTF-8 path"),
     ]);
     assert!(released.contains(&format!("secrets of 1 epoch(s) of {NAME}")), "{released}");
-    let span = format!("{} – {} UTC", epoch_start.iso_minute(), epoch_start.plus(epoch_len).iso_minute());
+    let span = epoch_start.span_to(epoch_start.plus(epoch_len));
     assert!(released.contains(&span), "the shared epoch {span}, not Frank's: {released}");
     let bundle = released.lines().last().expect("the bundle as text").trim().to_owned();
     assert!(bundle_file.exists(), "the bundle is written too");

@@ -67,6 +67,33 @@ impl From<DayKind> for certificate::DayKind {
     }
 }
 
+/// The upload code in what a person gave: the code as typed, or the link
+/// its QR code holds (`greenlight://report?r=REGION&c=CODE`, parameters in
+/// any order, `r` optional). Apps and the command line accept both.
+pub fn upload_code(input: &str) -> Result<String, Invalid> {
+    let input = input.trim();
+    let scheme = "greenlight://";
+    if !input.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme)) {
+        return Ok(input.to_owned());
+    }
+    let bad = || {
+        Invalid::new("invalid_link", format!("{input:?} is not a report link (greenlight://report?r=REGION&c=CODE)"))
+    };
+    let rest = &input[scheme.len()..];
+    let (target, query) = rest.split_once('?').ok_or_else(bad)?;
+    if !target.trim_end_matches('/').eq_ignore_ascii_case("report") {
+        return Err(bad());
+    }
+    let code = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(name, _)| *name == "c")
+        .map(|(_, value)| value.replace("%20", " ").replace('+', " "))
+        .filter(|code| !code.trim().is_empty())
+        .ok_or_else(bad)?;
+    Ok(code)
+}
+
 /// `POST /v1/verify` request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -262,6 +289,18 @@ impl CertificateResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_qr_link_of_a_long_code_gives_the_code() {
+        assert_eq!(upload_code("greenlight://report?r=DE&c=ABCD2345EFGH6789").expect("a code"), "ABCD2345EFGH6789");
+        assert_eq!(upload_code(" GREENLIGHT://report/?c=abcd&r=DE ").expect("a code"), "abcd");
+        assert_eq!(upload_code("1234 5678").expect("a code"), "1234 5678", "a typed code is passed as it is");
+        for bad in
+            ["greenlight://report?r=DE", "greenlight://report", "greenlight://verify?c=1", "greenlight://report?c="]
+        {
+            assert_eq!(upload_code(bad).expect_err("refused").code, "invalid_link", "{bad}");
+        }
+    }
     use crate::padding::{SMALL_REQUEST_SIZE, VERIFY_RESPONSE_SIZE, padded};
 
     #[test]

@@ -28,6 +28,28 @@ pub mod screen;
 /// stores nothing (inside TLS, invisible to an observer, like GAEN's).
 pub const CHAFF_HEADER: &str = "x-chaff";
 
+/// Reads a `--listen` address: `IP:PORT` (`127.0.0.1:8080`, `[::1]:8080`,
+/// `0.0.0.0:8090`) or `HOST:PORT` (`localhost:8080`), a host name being
+/// looked up once (IPv4 first, as browsers on most systems try it first).
+/// The server and the venue's door screen read their flag with it.
+pub fn listen_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    if !text.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok()) {
+        return Err(format!("{text:?} is not HOST:PORT (e.g. localhost:8080 or 0.0.0.0:8080)"));
+    }
+    let addrs: Vec<std::net::SocketAddr> =
+        std::net::ToSocketAddrs::to_socket_addrs(text).map_err(|e| format!("cannot look up {text:?}: {e}"))?.collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{text:?} names no address"))
+}
+
 /// Seconds a client is asked to wait (`Retry-After`) after a 503.
 pub const RETRY_AFTER_SECS: u64 = 30;
 
@@ -63,4 +85,17 @@ pub struct Status {
     /// What was wrong, for errors.
     #[serde(default)]
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_take_host_names() {
+        assert_eq!(listen_addr("localhost:8080").expect("localhost"), "127.0.0.1:8080".parse().expect("addr"));
+        assert_eq!(listen_addr("0.0.0.0:8090").expect("any"), "0.0.0.0:8090".parse().expect("addr"));
+        assert!(listen_addr("localhost").expect_err("no port").contains("HOST:PORT"));
+        assert!(listen_addr("8080").is_err());
+    }
 }

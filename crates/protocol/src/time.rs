@@ -159,6 +159,21 @@ impl UnixTime {
     pub fn iso_minute(self) -> impl fmt::Display {
         IsoMinute(self)
     }
+
+    /// From this instant to `end`, for people: `2026-05-10 09:05 – 10:30
+    /// UTC`, with the end's date only when it falls on a later day. A span
+    /// ending at midnight ends at 24:00 of its own day, so a day epoch
+    /// reads `2026-05-10 00:00 – 24:00 UTC`, never `00:00 – 00:00`.
+    pub fn span_to(self, end: UnixTime) -> String {
+        if end > self && self.day() == end.minus(1).day() {
+            let until = if end.day() == self.day() { end.clock().to_string() } else { "24:00".to_owned() };
+            format!("{} – {until} UTC", self.iso_minute())
+        } else if end == self {
+            format!("{} UTC", self.iso_minute())
+        } else {
+            format!("{} – {} UTC", self.iso_minute(), end.iso_minute())
+        }
+    }
 }
 
 struct IsoDate(DayNumber);
@@ -190,6 +205,17 @@ impl fmt::Display for IsoMinute {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_names_the_end_date_only_on_a_later_day_and_ends_a_day_at_24_00() {
+        let midnight = UnixTime(20_601 * DAY_SECONDS); // 2026-05-28 00:00 UTC
+        assert_eq!(midnight.plus(43_200).span_to(midnight.plus(46_800)), "2026-05-28 12:00 – 13:00 UTC");
+        assert_eq!(midnight.span_to(midnight.plus(DAY_SECONDS)), "2026-05-28 00:00 – 24:00 UTC");
+        assert_eq!(
+            midnight.plus(43_200).span_to(midnight.plus(DAY_SECONDS + 43_200)),
+            "2026-05-28 12:00 – 2026-05-29 12:00 UTC"
+        );
+    }
 
     #[test]
     fn gaen_interval_numbering_matches() {

@@ -82,8 +82,10 @@ pub enum VenueCommand {
     /// Serves the full-screen page for a tablet at the door: a QR code that
     /// changes every few minutes and the live time.
     Screen {
-        /// Address to listen on (use 0.0.0.0:PORT to reach it from a tablet on the network).
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        /// Address to listen on, IP:PORT or HOST:PORT (use 0.0.0.0:PORT to
+        /// reach it from a tablet on the network). The default port is not
+        /// 8080, the key server's.
+        #[arg(long, default_value = "127.0.0.1:8090", value_parser = greenlight_api::listen_addr)]
         listen: SocketAddr,
         /// Minutes each code is shown (a divisor of 60).
         #[arg(long, default_value_t = 5)]
@@ -271,7 +273,9 @@ pub async fn run(
             };
             let mut shown = 0;
             say!("# {} — venue key {}", venue.info().name, hex::encode(venue.public_key().as_bytes()));
-            say!("# Give the lines below to the health authority (portal: Venue alerts → Trace a paper guest list).");
+            say!(
+                "# Give all of this to the health authority (portal: Venue alerts → Trace a paper guest list), with the hours your guest list shows."
+            );
             let mut epochs: Vec<_> = venue.epochs().to_vec();
             epochs.sort_by_key(|e| e.epoch.epoch);
             for opened in epochs {
@@ -282,9 +286,8 @@ pub async fn run(
                 }
                 let poster = venue.poster(&opened.epoch, epoch.start(), epoch.end()).map_err(err)?;
                 say!(
-                    "# {} – {} UTC ({})",
-                    epoch.start().iso_minute(),
-                    epoch.end().iso_minute(),
+                    "# {} ({})",
+                    epoch.start().span_to(epoch.end()),
                     if opened.purpose == EpochUse::Sheet { "printed sheet" } else { "door screen" }
                 );
                 say!("{}", poster.to_text());
@@ -317,7 +320,7 @@ pub async fn run(
                 venue.info().name
             );
             for epoch in &request.epochs {
-                say!("  {} – {} UTC", epoch.start().iso_minute(), epoch.end().iso_minute());
+                say!("  {}", epoch.start().span_to(epoch.end()));
             }
             if !yes && !confirm("Release them? Only visitors of these epochs can then be alerted. [y/N] ")? {
                 return Err("nothing was released".into());

@@ -186,6 +186,8 @@ pub fn parse_kind(text: &str) -> Result<VenueKind, VenueError> {
 pub fn read_key_arg(arg: &str, what: &str) -> Result<[u8; 32], VenueError> {
     let text = if Path::new(arg).is_file() {
         std::fs::read_to_string(arg).map_err(io(Path::new(arg)))?
+    } else if looks_like_path(arg) {
+        return Err(VenueError::Invalid(format!("the {what} file {arg}: no such file")));
     } else {
         arg.to_owned()
     };
@@ -567,7 +569,24 @@ pub fn read_request(arg: &str) -> Result<Vec<u8>, VenueError> {
     if path.is_file() {
         return Ok(bytes);
     }
+    if looks_like_path(arg) {
+        return Err(VenueError::Invalid(format!("--request {arg}: no such file")));
+    }
     Err(VenueError::Invalid("--request takes the request file the portal gave you, or its text (base64url)".into()))
+}
+
+/// Whether an argument that is not an existing file was meant as one: it
+/// has a directory separator or ends in a file extension (`nope.bin`,
+/// `keys/trace-key.pub`); hex and base64url have neither. (The resident
+/// client's `settings::looks_like_path` is the same rule.)
+fn looks_like_path(arg: &str) -> bool {
+    let arg = arg.trim();
+    if arg.contains('/') || arg.contains('\\') {
+        return true;
+    }
+    arg.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty() && (1..=5).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric())
+    })
 }
 
 fn read_record(dir: &Path) -> Result<Record, VenueError> {

@@ -30,11 +30,7 @@ fn unix(stored: i64) -> UnixTime {
 /// A span of time for people, UTC to the minute (the end's date only when
 /// it is another day).
 pub fn span(start: UnixTime, end: UnixTime) -> String {
-    if start.day() == end.minus(1).day() {
-        format!("{} – {} UTC", start.iso_minute(), end.clock())
-    } else {
-        format!("{} – {} UTC", start.iso_minute(), end.iso_minute())
-    }
+    start.span_to(end)
 }
 
 /// Bytes pasted by staff as hex or base64url text (whitespace ignored), or
@@ -203,7 +199,9 @@ mod tests {
     fn a_span_names_the_end_date_only_on_another_day() {
         let noon = UnixTime(20_601 * 86_400 + 43_200); // 2026-05-28 12:00 UTC
         assert_eq!(span(noon, noon.plus(3_600)), "2026-05-28 12:00 – 13:00 UTC");
-        assert_eq!(span(noon, noon.plus(12 * 3_600)), "2026-05-28 12:00 – 00:00 UTC");
+        assert_eq!(span(noon, noon.plus(12 * 3_600)), "2026-05-28 12:00 – 24:00 UTC");
+        let midnight = UnixTime(20_601 * 86_400);
+        assert_eq!(span(midnight, midnight.plus(86_400)), "2026-05-28 00:00 – 24:00 UTC", "a day epoch");
         assert_eq!(span(noon, noon.plus(86_400)), "2026-05-28 12:00 – 2026-05-29 12:00 UTC");
     }
 }

@@ -302,6 +302,8 @@ struct PaperPage {
     name: String,
     venue: String,
     epochs: String,
+    from: String,
+    until: String,
 }
 
 /// `GET /portal/venues/paper`
@@ -310,7 +312,11 @@ pub async fn paper_page(staff: Staff) -> Response {
         return refused;
     }
     let page = page_for(&staff, "Trace a paper guest list");
-    render(StatusCode::OK, &PaperPage { page, name: String::new(), venue: String::new(), epochs: String::new() })
+    let empty = String::new;
+    render(
+        StatusCode::OK,
+        &PaperPage { page, name: empty(), venue: empty(), epochs: empty(), from: empty(), until: empty() },
+    )
 }
 
 /// The paper guest list form.
@@ -322,6 +328,32 @@ pub struct PaperForm {
     venue: String,
     #[serde(default)]
     epochs: String,
+    /// When the guest list's first guest arrived (`YYYY-MM-DDTHH:MM`,
+    /// UTC), if the tracer gives it.
+    #[serde(default)]
+    from: String,
+    /// When its last guest left, if given.
+    #[serde(default)]
+    until: String,
+}
+
+/// Reads a time staff typed (`YYYY-MM-DDTHH:MM` as a `datetime-local`
+/// field sends it, or with a space), as UTC; `None` for an empty field.
+fn read_time(text: &str, field: &str) -> Result<Option<UnixTime>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let bad = || format!("{field} {text:?} is not a date and time like 2026-12-02 13:00");
+    let (date, time) = text.split_once(['T', ' ']).ok_or_else(bad)?;
+    let day = greenlight_protocol::time::DayNumber(crate::portal::parse_date(date).ok_or_else(bad)?);
+    let (hours, minutes) = time.trim().split_once(':').ok_or_else(bad)?;
+    let minutes = minutes.get(..2).unwrap_or(minutes);
+    let (hours, minutes): (u64, u64) = (hours.parse().map_err(|_| bad())?, minutes.parse().map_err(|_| bad())?);
+    if hours > 24 || minutes > 59 || (hours == 24 && minutes > 0) {
+        return Err(bad());
+    }
+    Ok(Some(day.start().plus(hours * 3600 + minutes * 60)))
 }
 
 /// Reads the paper form: the venue and its epochs, from poster texts
@@ -339,9 +371,21 @@ fn read_paper(form: &PaperForm) -> Result<(VerifyingKey, String, Vec<CaseEpoch>)
         );
     }
     let mut name = form.name.trim().to_owned();
+    let from = read_time(&form.from, "the first arrival")?;
+    let until = read_time(&form.until, "the last departure")?;
+    if let (Some(from), Some(until)) = (from, until)
+        && from >= until
+    {
+        return Err("the last departure must come after the first arrival".into());
+    }
     let mut epochs = Vec::new();
-    for (i, line) in form.epochs.lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
-        let n = i + 1;
+    // Line numbers as the tracer sees them; `#` lines are the venue tool's
+    // comments (`greenlight venue epochs` prints them), pasted along.
+    for (i, line) in form.epochs.lines().enumerate() {
+        let (n, line) = (i + 1, line.trim());
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
         let epoch = if line.starts_with("GL1:") {
             let poster = Poster::from_text(line).map_err(|e| format!("line {n}: not a valid poster ({e})"))?;
             if venue.is_some_and(|v| v != *poster.venue_key()) {
@@ -356,7 +400,9 @@ fn read_paper(form: &PaperForm) -> Result<(VerifyingKey, String, Vec<CaseEpoch>)
             let bytes = decode_text(line).ok_or(format!("line {n}: neither a poster (GL1:…) nor hex or base64url"))?;
             PosterEpoch::from_bytes(&bytes).map_err(|e| format!("line {n}: not a 70-byte poster epoch ({e})"))?
         };
-        epochs.push((epoch, epoch.epoch.start(), epoch.epoch.end()));
+        // The guest list's window, within what the epoch allows (see
+        // merge_windows); without one, the whole epoch.
+        epochs.push((epoch, from.unwrap_or(epoch.epoch.start()), until.unwrap_or(epoch.epoch.end())));
     }
     let venue = venue.ok_or("give the venue key, or paste at least one poster")?;
     if epochs.is_empty() {
@@ -365,15 +411,20 @@ fn read_paper(form: &PaperForm) -> Result<(VerifyingKey, String, Vec<CaseEpoch>)
     if epochs.len() > greenlight_protocol::trace::MAX_RELEASE_EPOCHS {
         return Err("at most 256 epochs per case".into());
     }
+    let windows = merge_windows(epochs);
+    if windows.is_empty() {
+        return Err("the guests' times do not overlap any of the pasted epochs".into());
+    }
     if name.is_empty() {
         name = "(unnamed venue)".into();
     }
     name.truncate(name.char_indices().nth(80).map_or(name.len(), |(i, _)| i));
-    Ok((venue, name, merge_windows(epochs)))
+    Ok((venue, name, windows))
 }
 
 /// `POST /portal/venues/paper`: opens a case for the epochs a venue's
-/// paper guest list covers (each epoch's whole span is its window).
+/// paper guest list covers, each with the window of the guests' times the
+/// tracer gave (the whole epoch without one).
 pub async fn paper_case(State(state): State<Arc<AuthorityState>>, form: StaffForm<PaperForm>) -> Response {
     let StaffForm { staff, form } = form;
     if let Err(refused) = staff.require(Role::Tracer) {
@@ -383,7 +434,14 @@ pub async fn paper_case(State(state): State<Arc<AuthorityState>>, form: StaffFor
         let page = page_for(&staff, "Trace a paper guest list").error(format!("No case was opened: {error}."));
         render(
             StatusCode::BAD_REQUEST,
-            &PaperPage { page, name: form.name.clone(), venue: form.venue.clone(), epochs: form.epochs.clone() },
+            &PaperPage {
+                page,
+                name: form.name.clone(),
+                venue: form.venue.clone(),
+                epochs: form.epochs.clone(),
+                from: form.from.clone(),
+                until: form.until.clone(),
+            },
         )
     };
     let (venue, name, epochs) = match read_paper(&form) {
@@ -426,6 +484,8 @@ struct CasePage {
     published: bool,
     bundle: String,
     message_text: String,
+    /// The message just published, shown after publishing.
+    sent_message: String,
     script: &'static str,
 }
 
@@ -447,6 +507,19 @@ async fn load_case(state: &AuthorityState, staff: &Staff, id: i64) -> Result<(Ca
 }
 
 fn show_case(case: &CaseRow, epochs: &[CaseEpoch], page: Page, status: StatusCode, form: (&str, &str)) -> Response {
+    show_case_sent(case, epochs, page, status, form, "")
+}
+
+/// The case page; `sent` is the message just published (shown after
+/// publishing, so the tracer sees what the visitors read).
+fn show_case_sent(
+    case: &CaseRow,
+    epochs: &[CaseEpoch],
+    page: Page,
+    status: StatusCode,
+    form: (&str, &str),
+    sent: &str,
+) -> Response {
     let lines = epochs
         .iter()
         .filter_map(|e| {
@@ -475,6 +548,7 @@ fn show_case(case: &CaseRow, epochs: &[CaseEpoch], page: Page, status: StatusCod
             published: case.published.is_some(),
             bundle: form.0.to_owned(),
             message_text: form.1.to_owned(),
+            sent_message: sent.to_owned(),
             script: BUNDLE_FILE_SCRIPT,
         },
     )
@@ -616,7 +690,7 @@ pub async fn publish(
             let page = page_for(&staff, &title).notice(format!(
                 "Published: trace batch {sequence} is listed in the key server's index; phones that checked in will be alerted at their next sync."
             ));
-            show_case(&case, &epochs, page, StatusCode::OK, ("", ""))
+            show_case_sent(&case, &epochs, page, StatusCode::OK, ("", ""), form.message.trim())
         }
         Err(response) => response,
     }
