@@ -172,7 +172,9 @@ impl From<greenlight_client::report::ReportError> for GreenlightError {
         use greenlight_client::report::ReportError as R;
         match e {
             R::Network(detail) => GreenlightError::Network { detail },
-            R::Refused { step, code, message } => GreenlightError::Refused { step: step.to_owned(), code, detail: message },
+            R::Refused { step, code, message } => {
+                GreenlightError::Refused { step: step.to_owned(), code, detail: message }
+            }
             R::Phone(e) => e.into(),
         }
     }

@@ -83,9 +83,9 @@ fn storage(e: std::io::Error) -> GreenlightError {
 /// At open, a seal that does not open means the wrong key.
 fn open_error(e: greenlight_phone::StoreError) -> GreenlightError {
     match e {
-        greenlight_phone::StoreError::Tampered => GreenlightError::WrongKey {
-            detail: "the store does not open with this device key or passphrase".into(),
-        },
+        greenlight_phone::StoreError::Tampered => {
+            GreenlightError::WrongKey { detail: "the store does not open with this device key or passphrase".into() }
+        }
         other => other.into(),
     }
 }
@@ -155,9 +155,9 @@ impl GreenlightPhone {
         let clock = self.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         match clock {
             Some(clock) => UnixTime(clock.now()),
-            None => UnixTime(
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-            ),
+            None => {
+                UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+            }
         }
     }
 
@@ -283,10 +283,7 @@ impl GreenlightPhone {
 
     /// Records what the OS scanner heard. Every payload is checked first:
     /// one malformed payload refuses the whole call and records nothing.
-    pub fn record_sightings(
-        &self,
-        sightings: Vec<ScannedAdvertisement>,
-    ) -> Result<RecordedSightings, GreenlightError> {
+    pub fn record_sightings(&self, sightings: Vec<ScannedAdvertisement>) -> Result<RecordedSightings, GreenlightError> {
         let parsed = sightings
             .iter()
             .map(|s| {
@@ -335,7 +332,8 @@ impl GreenlightPhone {
         self.with(|phone| {
             let settings = Self::settings(phone)?;
             let http = Self::http()?;
-            let report = self.runtime.block_on(greenlight_client::sync::sync(phone, &settings, &http, now, &mut |_| {}))?;
+            let report =
+                self.runtime.block_on(greenlight_client::sync::sync(phone, &settings, &http, now, &mut |_| {}))?;
             phone.housekeeping(now)?;
             Ok(SyncSummary {
                 unchanged: report.unchanged,

@@ -216,14 +216,9 @@ impl From<&Evidence> for Reason {
                     qualifies,
                 }
             }
-            Evidence::Venue { day, start, end, overlap_minutes, threshold_minutes, qualifies } => Reason::Venue {
-                day: day.0,
-                start: start.0,
-                end: end.0,
-                overlap_minutes,
-                threshold_minutes,
-                qualifies,
-            },
+            Evidence::Venue { day, start, end, overlap_minutes, threshold_minutes, qualifies } => {
+                Reason::Venue { day: day.0, start: start.0, end: end.0, overlap_minutes, threshold_minutes, qualifies }
+            }
             Evidence::Ignored { future, too_old, low_risk } => Reason::Ignored { future, too_old, low_risk },
             Evidence::Stale { last_sync, limit_hours } => {
                 Reason::Stale { last_sync: last_sync.map(|t| t.0), limit_hours }
