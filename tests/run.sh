@@ -98,3 +98,8 @@ step "fuzz"
 # server's own validation, verify, certificate), so every parser of
 # untrusted input is fuzzed, as spec/attack-matrix.md says.
 FUZZ_JSON="${FUZZ_JSON-1}" FUZZ_SECONDS="${FUZZ_SECONDS:-5}" bash fuzz/run.sh
+
+# The mobile SDK: its Python wheel in a fresh venv plays the story against
+# the real binaries (crates/mobile/README.md).
+step "mobile SDK"
+bash tests/mobile.sh

@@ -56,18 +56,54 @@ impl SqliteStore {
     /// Opens (creating) the store in `dir` with its device key. The
     /// directory is made private to the user.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(backend)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(backend)?;
-        }
-        let db = Connection::open(dir.join(DATABASE_FILE)).map_err(backend)?;
-        db.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
-        db.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
-        migrate(&db)?;
+        let db = open_database(dir)?;
         let vault = Vault::open_or_create(dir).map_err(backend)?;
         Ok(SqliteStore { db: Arc::new(Mutex::new(db)), vault: Arc::new(vault), dir: dir.to_owned() })
+    }
+
+    /// Opens (creating) the store in `dir` with a device key the platform
+    /// holds (a phone's keystore) instead of the `device.key` file. A
+    /// store sealed with another key is refused with
+    /// [`StoreError::Tampered`] before anything is written; a new store
+    /// records a sealed check value so that later opens can tell.
+    pub fn open_with_key(dir: &Path, key: &[u8; 32]) -> Result<Self, StoreError> {
+        let db = open_database(dir)?;
+        let vault = Vault::from_key(key);
+        let check: Option<Vec<u8>> = db
+            .query_row("SELECT value FROM state WHERE name = ?1", [KEY_CHECK], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        match check {
+            Some(sealed) => {
+                vault.open(Kind::KeyCheck, &sealed).map_err(tampered)?;
+            }
+            None => {
+                // A store from before key checks (or from the file key):
+                // the key must open what is already sealed.
+                let sealed: Option<Vec<u8>> = db
+                    .query_row("SELECT sealed FROM daily_keys LIMIT 1", [], |r| r.get(0))
+                    .optional()
+                    .map_err(backend)?;
+                if let Some(sealed) = sealed {
+                    vault.open(Kind::DailyKey, &sealed).map_err(tampered)?;
+                }
+                set_state(&db, KEY_CHECK, &vault.seal(Kind::KeyCheck, KEY_CHECK.as_bytes()))?;
+            }
+        }
+        Ok(SqliteStore { db: Arc::new(Mutex::new(db)), vault: Arc::new(vault), dir: dir.to_owned() })
+    }
+
+    /// Deletes the store in `dir` for good: its database (with SQLite's
+    /// journal files) and the device key file, if any. Every handle on the
+    /// store must be dropped first. Other files in `dir` are left alone.
+    pub fn wipe(dir: &Path) -> Result<(), StoreError> {
+        for name in [DATABASE_FILE, "greenlight.db-wal", "greenlight.db-shm", crate::vault::DEVICE_KEY_FILE] {
+            match std::fs::remove_file(dir.join(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(backend(e)),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// The data directory.
@@ -95,6 +131,25 @@ impl SqliteStore {
             .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
             .map(|b| UnixTime(u64::from_le_bytes(b))))
     }
+}
+
+/// The state entry holding the sealed key check ([`SqliteStore::open_with_key`]).
+const KEY_CHECK: &str = "device_key_check";
+
+/// Opens the database in `dir` (made private to the user) at the current
+/// schema; refuses a newer one without writing.
+fn open_database(dir: &Path) -> Result<Connection, StoreError> {
+    std::fs::create_dir_all(dir).map_err(backend)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(backend)?;
+    }
+    let db = Connection::open(dir.join(DATABASE_FILE)).map_err(backend)?;
+    db.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
+    db.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+    migrate(&db)?;
+    Ok(db)
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`], adopting a store the sqlx-based

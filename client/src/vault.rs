@@ -34,6 +34,9 @@ pub enum Kind {
     Diagnosis,
     /// A color-history entry.
     Color,
+    /// The value that tells, at open, whether a platform-supplied device
+    /// key is the one the store was sealed with.
+    KeyCheck,
 }
 
 impl Kind {
@@ -46,6 +49,7 @@ impl Kind {
             Kind::Exposure => b"greenlight device v1 exposure",
             Kind::Diagnosis => b"greenlight device v1 diagnosis",
             Kind::Color => b"greenlight device v1 color",
+            Kind::KeyCheck => b"greenlight device v1 key check",
         }
     }
 }
