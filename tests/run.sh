@@ -99,7 +99,8 @@ step "fuzz"
 # untrusted input is fuzzed, as spec/attack-matrix.md says.
 FUZZ_JSON="${FUZZ_JSON-1}" FUZZ_SECONDS="${FUZZ_SECONDS:-5}" bash fuzz/run.sh
 
-# The mobile SDK: its Python wheel in a fresh venv plays the story against
-# the real binaries (crates/mobile/README.md).
-step "mobile SDK"
-bash tests/mobile.sh
+# The mobile SDK's Python story (tests/mobile.sh: the wheel built with
+# maturin in a fresh venv, against the real binaries) is not run here yet:
+# maturin rebuilds the workspace's dependencies with other features (over
+# 10 minutes from cold on 2 cores), which does not fit CI's 45 minutes
+# until its build shares this one's (issue 17).

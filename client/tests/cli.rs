@@ -366,9 +366,11 @@ async fn a_full_or_closed_output_is_an_error_not_a_panic() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn a_device_is_calibrated_once_and_advertises_what_it_was_set_to() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_is_calibrated_once_and_advertises_what_it_was_set_to() {
+    let server = deployment().await;
     let dir = temp("calibration");
+    set_up(&dir, &server);
     let (ok, out, _) = greenlight(&dir, &["calibration"]);
     assert!(ok && out.contains("-8 dBm") && out.contains("(the default)"), "{out}");
 

@@ -87,6 +87,13 @@ pub enum GreenlightError {
     /// A report with nothing to report: no keys of the last 14 days (a new
     /// phone, or everything already reported).
     NothingToReport,
+    /// The upload was sent but no answer came back, even to the retries:
+    /// it may have been published. Tell the person so; do not report
+    /// again with a new code.
+    Unconfirmed {
+        /// Details, for logs.
+        detail: String,
+    },
     /// The phone was wiped: open a new one.
     Closed,
 }
@@ -107,6 +114,9 @@ impl std::fmt::Display for GreenlightError {
             GreenlightError::PosterNotLive { detail } => write!(f, "{detail}"),
             GreenlightError::NotCheckedIn => f.write_str("not checked in anywhere"),
             GreenlightError::Network { detail } => write!(f, "network: {detail}"),
+            GreenlightError::Unconfirmed { detail } => {
+                write!(f, "the upload was sent but its answer was lost: it may have been published ({detail})")
+            }
             GreenlightError::Refused { step, code, detail } => write!(f, "{step} refused ({code}): {detail}"),
             GreenlightError::Rejected { detail } => write!(f, "a downloaded file was refused: {detail}"),
             GreenlightError::NothingToReport => f.write_str("nothing to report"),
@@ -151,7 +161,8 @@ impl From<greenlight_phone::SyncError> for GreenlightError {
 impl From<greenlight_client::sync::SyncError> for GreenlightError {
     fn from(e: greenlight_client::sync::SyncError) -> Self {
         match e {
-            greenlight_client::sync::SyncError::Network(detail) => GreenlightError::Network { detail },
+            greenlight_client::sync::SyncError::Network(detail)
+            | greenlight_client::sync::SyncError::Unusable(detail) => GreenlightError::Network { detail },
             greenlight_client::sync::SyncError::Phone(e) => e.into(),
         }
     }
@@ -172,6 +183,7 @@ impl From<greenlight_client::report::ReportError> for GreenlightError {
         use greenlight_client::report::ReportError as R;
         match e {
             R::Network(detail) => GreenlightError::Network { detail },
+            R::Unconfirmed(detail) => GreenlightError::Unconfirmed { detail },
             R::Refused { step, code, message } => {
                 GreenlightError::Refused { step: step.to_owned(), code, detail: message }
             }
