@@ -5,6 +5,9 @@
 //! phones must find most of the ground-truth close contacts of reporters
 //! (recall), be right about most of the ones they flag (precision), and do
 //! better than the GAEN-style baseline; the HTML report must stand alone.
+//! Every phone runs the resident core on everything it heard and checked
+//! in at, with no knowledge of who will report or which venue will be
+//! traced, so precision here is the phones' own selectivity.
 
 mod common;
 

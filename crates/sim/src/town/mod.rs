@@ -116,6 +116,7 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
         None => format!("sqlite://{}", scratch.0.join("server.sqlite").display()),
     };
     let server_dir = scratch.0.join("server");
+    services::private_dir(&server_dir)?;
     let mut services = services::Services::start(&server_dir, &database_url, START_DAY.start()).await?;
     bar.set_prefix("town");
     let policy = phones::policy(options.policy, START_DAY.start());

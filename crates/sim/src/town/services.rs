@@ -271,9 +271,18 @@ impl ScratchDir {
     pub(crate) fn new(seed: u64) -> Result<Self, String> {
         let dir = std::env::temp_dir().join(format!("greenlight-sim-{}-{seed}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        private_dir(&dir)?;
         Ok(ScratchDir(dir))
     }
+}
+
+/// Creates `dir` (and its parents) readable by this user alone, as the
+/// server requires of its data directory.
+pub(crate) fn private_dir(dir: &Path) -> Result<(), String> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 impl Drop for ScratchDir {
