@@ -681,10 +681,35 @@ impl Town {
             date(facts.day),
             plural(reported.days.len(), "key")
         ));
-        let reused = self.deployment.publish(&request).await?;
+        // Her phone never got the answer and sends the same upload again:
+        // the key server recognises it and stores nothing more.
+        let again = self.deployment.publish(&request).await?;
+        match &again {
+            Ok(answer) if answer.status == "already_accepted" => say.detail(
+                "The same upload sent again (as after a lost answer) is recognised: 200 \
+                 already_accepted, nothing stored twice.",
+            ),
+            Ok(answer) => {
+                return Err(SimError::story(
+                    "Alice's phone sends the same upload again",
+                    format!("answered {}, not already_accepted", answer.status),
+                ));
+            }
+            Err(refusal) => {
+                return Err(SimError::story(
+                    "Alice's phone sends the same upload again",
+                    format!("refused: HTTP {} {}", refusal.http, refusal.code),
+                ));
+            }
+        }
+        // Anyone holding her certificate cannot upload other keys with it.
+        let mut other_keys = upload.keys.clone();
+        other_keys[0].key.0[0] ^= 1;
+        let other = PublishRequest::new(&other_keys, &upload.checkins, &certificate, &upload.hmac_key);
+        let reused = self.deployment.publish(&other).await?;
         if let Err(refusal) = &reused {
             say.detail(&format!(
-                "The same upload sent again under the same certificate is refused (HTTP {}, {}).",
+                "Other keys sent under the same certificate are refused (HTTP {}, {}).",
                 refusal.http, refusal.code
             ));
         }

@@ -115,7 +115,11 @@ fn the_narration_reports_the_relay_replay_and_the_tampered_metadata() {
     assert!(flat.contains("Dave green"), "{text}");
     assert!(flat.contains("no contact; 2 relayed sightings refused"), "{text}");
     assert!(flat.contains("greenlight-server on a loopback port"), "{text}");
-    assert!(flat.contains("refused (HTTP 409, certificate_used)"), "{text}");
+    assert!(flat.contains("sent again (as after a lost answer) is recognised: 200 already_accepted"), "{text}");
+    assert!(
+        flat.contains("Other keys sent under the same certificate are refused (HTTP 403, hmac_mismatch)"),
+        "{text}"
+    );
     assert!(text.lines().all(|l| l.chars().count() <= 80), "a line is wider than 80 columns:\n{text}");
 }
 

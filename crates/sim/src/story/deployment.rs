@@ -152,9 +152,8 @@ impl Deployment {
     }
 
     /// `POST /v1/publish`: `Ok(())` when accepted, else the refusal.
-    pub(crate) async fn publish(&self, request: &PublishRequest) -> Result<Result<(), Refusal>, SimError> {
-        let answer: Result<PublishResponse, Refusal> = self.post("/v1/publish", request, PUBLISH_REQUEST_SIZE).await?;
-        Ok(answer.map(|_| ()))
+    pub(crate) async fn publish(&self, request: &PublishRequest) -> Result<Result<PublishResponse, Refusal>, SimError> {
+        self.post("/v1/publish", request, PUBLISH_REQUEST_SIZE).await
     }
 
     /// The venue keys (hex) the `tracer`'s queue of revealed visits lists.
