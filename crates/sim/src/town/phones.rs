@@ -490,13 +490,6 @@ fn colors(phones: &[Phone], now: UnixTime) -> Result<[u32; 3], String> {
     Ok(count)
 }
 
-/// The color `exposures` give under the phone's policy.
-fn decision(phone: &Phone, exposures: &[Exposure], now: UnixTime) -> Result<Color, String> {
-    let policy = phone.core.policy().map_err(|e| e.to_string())?.ok_or("the phone has no policy")?;
-    let inputs = greenlight_phone::status::color_inputs(now, Some(now), None, exposures).map_err(|e| e.to_string())?;
-    Ok(decide(&policy, &inputs).color)
-}
-
 /// Reporters due now: staff issue each a code through the portal, and the
 /// client's driver reports with it (verify, certificate, publish over
 /// HTTP), revealing the visits of the days the policy counts as
@@ -594,13 +587,14 @@ fn hint(history: &History, published: &Published, phone: &Phone, plan: &mut gree
 /// notified.
 fn note_alerts(phone: &mut Phone, now: UnixTime) -> Result<(), String> {
     let exposures = phone.store().exposures().map_err(|e| e.to_string())?;
+    let policy = phone.core.policy().map_err(|e| e.to_string())?.ok_or("the phone has no policy")?;
     if phone.yellow_ble_at.is_none() {
         let ble: Vec<Exposure> = exposures.iter().filter(|e| matches!(e, Exposure::Ble { .. })).cloned().collect();
-        if decision(phone, &ble, now)? == Color::Yellow {
+        let inputs = greenlight_phone::status::color_inputs(now, Some(now), None, &ble).map_err(|e| e.to_string())?;
+        if decide(&policy, &inputs).color == Color::Yellow {
             phone.yellow_ble_at = Some(now);
         }
     }
-    let policy = phone.core.policy().map_err(|e| e.to_string())?.ok_or("the phone has no policy")?;
     let min_risk = policy.params().min_transmission_risk;
     if phone.gaen_at.is_none() && super::score::gaen_notifies(&exposures, now, min_risk) {
         phone.gaen_at = Some(now);
