@@ -12,7 +12,7 @@
 
 use crate::os_rng;
 use crate::settings::Settings;
-use greenlight_api::device::{CertificateRequest, CertificateResponse, VerifyRequest, VerifyResponse};
+use greenlight_api::device::{CertificateRequest, CertificateResponse, REQUEST_ID_LEN, VerifyRequest, VerifyResponse};
 use greenlight_api::padding::{PUBLISH_REQUEST_SIZE, SMALL_REQUEST_SIZE, padded};
 use greenlight_api::publish::{PublishRequest, PublishResponse};
 use greenlight_phone::report::CodeFacts;
@@ -20,6 +20,7 @@ use greenlight_phone::{Phone, Store};
 use greenlight_protocol::certificate::DayKind;
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::trace::RevealedCheckIn;
+use rand_core::Rng as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -114,15 +115,42 @@ async fn post<T: DeserializeOwned>(
     serde_json::from_str(&text).map_err(|_| unexpected())
 }
 
+/// [`post`], sent again when no answer comes back (up to
+/// [`PUBLISH_ATTEMPTS`] times in all). Each step is safe to send again: the
+/// same code with the same request id gets the same token, the same token
+/// with the same upload HMAC a certificate with the same id, and the same
+/// upload is stored once (issue 19 item 6).
+async fn post_again<T: DeserializeOwned>(
+    http: &reqwest::Client,
+    url: String,
+    body: &impl Serialize,
+    size: usize,
+    step: &'static str,
+) -> Result<T, ReportError> {
+    let mut attempt = 0;
+    loop {
+        match post(http, url.clone(), body, size, step).await {
+            Err(ReportError::Network(_)) if attempt + 1 < PUBLISH_ATTEMPTS => {
+                attempt += 1;
+                pause_before_retry(attempt).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 /// Exchanges an upload code for a token and what the code certifies, at
-/// the health authority.
+/// the health authority. `request_id` is drawn once per report: a request
+/// whose answer was lost is sent again with it and gets the same token.
 pub async fn verify_code(
     http: &reqwest::Client,
     settings: &Settings,
     code: &str,
+    request_id: &[u8; REQUEST_ID_LEN],
 ) -> Result<(String, CodeFacts), ReportError> {
     let url = format!("{}/v1/verify", settings.authority_url());
-    let answer: VerifyResponse = post(http, url, &VerifyRequest::new(code), SMALL_REQUEST_SIZE, "verify").await?;
+    let request = VerifyRequest::with_request_id(code, request_id);
+    let answer: VerifyResponse = post_again(http, url, &request, SMALL_REQUEST_SIZE, "verify").await?;
     let verified = answer.verified().map_err(|e| ReportError::Network(e.message))?;
     let facts = CodeFacts {
         report_type: verified.report_type,
@@ -132,7 +160,7 @@ pub async fn verify_code(
     Ok((verified.token, facts))
 }
 
-/// How many times an upload is sent when its answer is lost.
+/// How many times each step of a report is sent when its answer is lost.
 pub const PUBLISH_ATTEMPTS: u32 = 3;
 
 /// The wait before retry `attempt`: 1 s, then 2 s.
@@ -153,12 +181,14 @@ pub async fn report<S: Store>(
 ) -> Result<Reported, ReportError> {
     // Refused before the code is spent when there is nothing to report.
     let draft = phone.start_report(now)?;
-    let (token, facts) = verify_code(http, settings, code).await?;
+    let mut request_id = [0u8; REQUEST_ID_LEN];
+    os_rng().fill_bytes(&mut request_id);
+    let (token, facts) = verify_code(http, settings, code, &request_id).await?;
     let upload = draft.upload(&facts, reveal, &mut os_rng())?;
 
     let url = format!("{}/v1/certificate", settings.authority_url());
     let request = CertificateRequest::new(&token, &upload.hmac);
-    let answer: CertificateResponse = post(http, url, &request, SMALL_REQUEST_SIZE, "certificate").await?;
+    let answer: CertificateResponse = post_again(http, url, &request, SMALL_REQUEST_SIZE, "certificate").await?;
     let certificate =
         answer.certificate.ok_or_else(|| ReportError::Network("certificate: the answer has no certificate".into()))?;
 

@@ -1,8 +1,10 @@
-//! A report whose `/v1/publish` answer is lost (issue 19 item 6): the
-//! phone sends the same upload again, the real key server recognises it
-//! (`already_accepted`) and stores nothing twice; when every answer is
-//! lost, the phone says the upload may have been published, never that
-//! nothing was uploaded.
+//! A report whose answers are lost (issue 19 item 6): the phone sends the
+//! same request again and the real servers recognise it — the same code
+//! with the same request id gets its token back, the same token and upload
+//! a certificate with the same id, the same upload `already_accepted` —
+//! and nothing is stored twice; when every publish answer is lost, the
+//! phone says the upload may have been published, never that nothing was
+//! uploaded.
 
 mod common;
 
@@ -18,19 +20,20 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// A proxy in front of the real server that forwards every request and
 /// its answer, except that it hangs up instead of answering the first
-/// `lose` uploads — after the server has handled them.
+/// `lose` requests to `path` — after the server has handled them.
 struct LosingProxy {
     base: String,
-    publishes: Arc<AtomicU32>,
+    /// Requests sent to `path`.
+    sent: Arc<AtomicU32>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl LosingProxy {
-    async fn start(upstream: String, lose: u32) -> Self {
+    async fn start(upstream: String, lost_path: &'static str, lose: u32) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let publishes = Arc::new(AtomicU32::new(0));
-        let counter = publishes.clone();
+        let sent = Arc::new(AtomicU32::new(0));
+        let counter = sent.clone();
         let task = tokio::spawn(async move {
             let client = reqwest::Client::new();
             while let Ok((mut stream, _)) = listener.accept().await {
@@ -44,7 +47,7 @@ impl LosingProxy {
                     let Ok(answer) = forward.send().await else { return };
                     let status = answer.status().as_u16();
                     let bytes = answer.bytes().await.unwrap_or_default();
-                    if path == "/v1/publish" && counter.fetch_add(1, Ordering::SeqCst) < lose {
+                    if path == lost_path && counter.fetch_add(1, Ordering::SeqCst) < lose {
                         // Handled by the server; the phone never hears back.
                         return;
                     }
@@ -57,7 +60,7 @@ impl LosingProxy {
                 });
             }
         });
-        LosingProxy { base, publishes, task }
+        LosingProxy { base, sent, task }
     }
 }
 
@@ -105,10 +108,14 @@ fn now() -> UnixTime {
     UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs())
 }
 
-/// Reports through a proxy that loses the first `lose` publish answers.
-async fn report_losing(lose: u32) -> (Result<greenlight_client::report::Reported, ReportError>, u32, usize) {
+/// Reports through a proxy that loses the first `lose` answers to `path`;
+/// returns the outcome, the requests sent to `path` and the keys stored.
+async fn report_losing(
+    path: &'static str,
+    lose: u32,
+) -> (Result<greenlight_client::report::Reported, ReportError>, u32, usize) {
     let server = TestServer::builder().authority("admin", "lost answers staff password").start().await.expect("server");
-    let proxy = LosingProxy::start(server.base.clone(), lose).await;
+    let proxy = LosingProxy::start(server.base.clone(), path, lose).await;
     let settings = Settings {
         server: proxy.base.clone(),
         authority: None,
@@ -135,7 +142,7 @@ async fn report_losing(lose: u32) -> (Result<greenlight_client::report::Reported
         .iter()
         .filter(|row| row.starts_with("diagnosis_keys:"))
         .count();
-    let sent = proxy.publishes.load(Ordering::SeqCst);
+    let sent = proxy.sent.load(Ordering::SeqCst);
     proxy.task.abort();
     server.shutdown().await;
     (outcome, sent, stored)
@@ -143,7 +150,7 @@ async fn report_losing(lose: u32) -> (Result<greenlight_client::report::Reported
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_publish_answer_is_retried_and_recognised() {
-    let (outcome, sent, stored) = report_losing(1).await;
+    let (outcome, sent, stored) = report_losing("/v1/publish", 1).await;
     let reported = outcome.unwrap_or_else(|e| panic!("the retry completes the report: {e}"));
     assert_eq!(reported.days.len(), 3);
     assert_eq!(sent, 2, "the upload was sent twice");
@@ -152,11 +159,29 @@ async fn a_lost_publish_answer_is_retried_and_recognised() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_publish_answer_lost_is_reported_as_unknown_not_as_nothing_uploaded() {
-    let (outcome, sent, stored) = report_losing(PUBLISH_ATTEMPTS).await;
+    let (outcome, sent, stored) = report_losing("/v1/publish", PUBLISH_ATTEMPTS).await;
     assert_eq!(sent, PUBLISH_ATTEMPTS);
     assert_eq!(stored, 3, "the server did store the keys");
     let error = outcome.expect_err("no answer, no success");
     assert!(matches!(error, ReportError::Unconfirmed(_)), "{error:?}");
     let text = error.to_string();
     assert!(text.contains("may have been published") && !text.contains("nothing was uploaded"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_verify_answer_is_retried_and_the_code_still_works() {
+    let (outcome, sent, stored) = report_losing("/v1/verify", 1).await;
+    let reported = outcome.unwrap_or_else(|e| panic!("the retry gets the token the lost answer held: {e}"));
+    assert_eq!(reported.days.len(), 3);
+    assert_eq!(sent, 2, "the code was sent twice");
+    assert_eq!(stored, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_certificate_answer_is_retried_and_the_token_still_works() {
+    let (outcome, sent, stored) = report_losing("/v1/certificate", 2).await;
+    let reported = outcome.unwrap_or_else(|e| panic!("the retry gets its certificate again: {e}"));
+    assert_eq!(reported.days.len(), 3);
+    assert_eq!(sent, 3, "the certificate was asked for three times");
+    assert_eq!(stored, 3);
 }

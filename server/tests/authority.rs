@@ -42,6 +42,8 @@ common::on_both_databases!(
     the_database_holds_no_code_token_or_patient_data,
     only_x_chaff_1_is_chaff_and_other_values_touch_nothing,
     device_requests_must_be_sent_as_json,
+    a_lost_answer_burns_no_code,
+    a_dismissed_visit_leaves_the_authoritys_database_for_good,
 );
 
 /// Yesterday (the test day is 2026-05-10): the test date of every code.
@@ -239,7 +241,10 @@ async fn tokens_work_once_and_expire(db: Db) {
     let (code, _) = issue(&portal, "long").await;
     let token = verify(&server, &code).await.1["token"].as_str().expect("token").to_owned();
     assert_eq!(certify(&server, &token, &hmac).await.0, 200);
-    let (status, body) = certify(&server, &token, &hmac).await;
+    // Another upload with the same token is refused (the same upload asked
+    // again is certified again: `a_lost_answer_burns_no_code`).
+    let (_, other_hmac) = hmac_for(&uploaded, &[], 20);
+    let (status, body) = certify(&server, &token, &other_hmac).await;
     assert_eq!((status, body["status"].as_str()), (409, Some("token_used")));
 
     let (status, body) = certify(&server, "made-up-token-made-up-token-made-up-token00", &hmac).await;
@@ -354,7 +359,9 @@ async fn device_answers_have_one_size_and_chaff_touches_nothing(db: Db) {
     assert_eq!((chaff_status, chaff_size, &chaff_headers), (status, size, &headers));
     assert_eq!(chaff["certificate"].as_str().map(str::len), Some(202));
     assert_eq!(real["certificate"].as_str().map(str::len), Some(202));
-    let (status, _, size, _) = device(&server, "/v1/certificate", &request, false).await;
+    let (_, other_hmac) = hmac_for(&keys(45, 1, server.clock.now().day()), &[], 6);
+    let other = json!({ "token": token, "upload_hmac": other_hmac, "padding": "" });
+    let (status, _, size, _) = device(&server, "/v1/certificate", &other, false).await;
     assert_eq!((status, size), (409, 512));
 
     // Only real requests were counted.
@@ -821,6 +828,13 @@ async fn a_revealed_check_in_is_traced_with_the_owners_release(db: Db) {
         .await
         .expect("the portal answers");
     assert_eq!(again.status, 409, "a case is published once");
+    // The case is closed: the visit it was opened from, and its review, are
+    // gone from the authority's database (issue 19 item 1).
+    let rows = server.dump_everything().await;
+    assert!(
+        !rows.iter().any(|r| r.starts_with("authority_revealed:") || r.starts_with("checkin_reviews:")),
+        "{rows:?}"
+    );
     let audit = portal.get("/portal/audit").await.expect("the portal answers").body;
     assert!(
         audit.contains("venue case opened")
@@ -1071,4 +1085,109 @@ async fn device_requests_must_be_sent_as_json(db: Db) {
     }
     let (status, certified, _) = send("/v1/certificate", request, Some("application/json"), false).await;
     assert_eq!(status, 200, "{certified}");
+}
+
+async fn verify_with_id(server: &TestServer, code: &str, request_id: &[u8; 32]) -> (u16, Value) {
+    let body = json!({ "code": code, "request_id": to_base64url(request_id), "padding": "" });
+    let (status, body, _, _) = device(server, "/v1/verify", &body, false).await;
+    (status, body)
+}
+
+fn certificate_id(server: &TestServer, text: &str) -> [u8; 16] {
+    let verified =
+        greenlight_protocol::certificate::Certificate::verify_text(text, &authority_keys(server), server.clock.now())
+            .expect("a genuine certificate");
+    verified.certificate().certificate_id().0
+}
+
+/// Issue 19 item 6: the phone never receives an answer, sends the same
+/// request again, and gets what the lost answer held; the same upload under
+/// two certificates is stored once; nobody else can use the retry.
+async fn a_lost_answer_burns_no_code(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let today = server.clock.now().day();
+    let uploaded = keys(47, 2, today);
+    let (hmac_key, hmac) = hmac_for(&uploaded, &[], 21);
+
+    // The answer of /v1/verify is lost: the same request gets the same token.
+    let (code, _) = issue(&portal, "short").await;
+    let request_id = [7u8; 32];
+    let (status, first) = verify_with_id(&server, &code, &request_id).await;
+    assert_eq!(status, 200, "{first}");
+    server.clock.advance(60);
+    let (status, again) = verify_with_id(&server, &code, &request_id).await;
+    assert_eq!(status, 200, "the retry gets its token: {again}");
+    assert_eq!(again["token"], first["token"]);
+    assert_eq!(again["date"], first["date"]);
+    // Whoever else holds the code gets nothing, with or without an id.
+    let (status, body) = verify_with_id(&server, &code, &[8u8; 32]).await;
+    assert_eq!((status, body["status"].as_str()), (409, Some("code_used")), "{body}");
+    let (status, body) = verify(&server, &code).await;
+    assert_eq!((status, body["status"].as_str()), (409, Some("code_used")), "{body}");
+    let bad = json!({ "code": code, "request_id": "short", "padding": "" });
+    let (status, body, _, _) = device(&server, "/v1/verify", &bad, false).await;
+    assert_eq!((status, body["status"].as_str()), (400, Some("invalid_request_id")), "{body}");
+
+    // The answer of /v1/certificate is lost: the same token and upload get a
+    // certificate with the same id; publishing with both stores it once.
+    let token = first["token"].as_str().expect("token");
+    let (status, certified) = certify(&server, token, &hmac).await;
+    assert_eq!(status, 200, "{certified}");
+    server.clock.advance(60);
+    let (status, recertified) = certify(&server, token, &hmac).await;
+    assert_eq!(status, 200, "the retry gets its certificate: {recertified}");
+    let [first_certificate, second_certificate] =
+        [&certified, &recertified].map(|c| c["certificate"].as_str().expect("certificate").to_owned());
+    assert_eq!(certificate_id(&server, &first_certificate), certificate_id(&server, &second_certificate));
+    let (status, body, _) = server.post(&publish_body(&uploaded, &[], &first_certificate, &hmac_key)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("accepted")), "{body}");
+    let (status, body, _) = server.post(&publish_body(&uploaded, &[], &second_certificate, &hmac_key)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("already_accepted")), "{body}");
+
+    // A retry after the token's lifetime gets nothing.
+    server.clock.advance(25 * 3600);
+    let (status, body) = verify_with_id(&server, &code, &request_id).await;
+    assert_eq!((status, body["status"].as_str()), (409, Some("code_used")), "{body}");
+    let (status, body) = certify(&server, token, &hmac).await;
+    assert_eq!((status, body["status"].as_str()), (403, Some("token_expired")), "{body}");
+}
+
+/// Issue 19 item 1: a revealed visit the tracer dismisses is deleted at
+/// once, not kept until the key server forgets it, and the key server
+/// handing it over again does not bring it back.
+async fn a_dismissed_visit_leaves_the_authoritys_database_for_good(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let yesterday = server.clock.now().day().minus(1);
+    let mut venue = Venue::new(11);
+    let poster = venue.poster(&server, yesterday);
+    let arrival = yesterday.start().plus(9 * 3600);
+    let revealed = RevealedCheckIn { poster, arrival, departure: arrival.plus(2700) }.to_bytes();
+    let (code, _) = issue(&portal, "short").await;
+    let (status, body) =
+        report(&server, &code, &keys(48, 2, server.clock.now().day()), std::slice::from_ref(&revealed)).await;
+    assert_eq!(status, 200, "{body}");
+    let stored = |rows: &[String]| {
+        let hex = hex::encode(&revealed);
+        rows.iter().any(|r| r.starts_with("authority_revealed:") && r.contains(&hex))
+    };
+
+    let queue = portal.get("/portal/venues").await.expect("the portal answers").body;
+    assert!(queue.contains("09:00 – 09:45"), "{queue}");
+    assert!(stored(&server.dump_everything().await), "queued");
+    let id = between(&queue, "name=\"checkin\" value=\"", "\"").expect("a dismiss form");
+    let page = portal.post("/portal/venues/dismiss", &[("checkin", id)]).await.expect("the portal answers");
+    assert!(page.body.contains("The check-in was dismissed"), "{}", page.body);
+    let rows = server.dump_everything().await;
+    assert!(!stored(&rows), "a dismissed visit is deleted: {rows:?}");
+    assert!(!rows.iter().any(|r| r.starts_with("checkin_reviews:")), "{rows:?}");
+
+    // The key server still holds it and hands the hour over again: the
+    // queue does not take it back.
+    let queue = portal.get("/portal/venues").await.expect("the portal answers").body;
+    assert!(!queue.contains("09:00 – 09:45"), "{queue}");
+    assert!(!stored(&server.dump_everything().await), "not queued again");
+    let held = server.dump_everything().await;
+    assert!(held.iter().any(|r| r.starts_with("revealed_checkins:")), "the key server keeps it for phones: {held:?}");
 }

@@ -110,20 +110,49 @@ pub struct VerifyRequest {
         )
     )]
     pub code: String,
+    /// 32 random bytes the phone draws once per report and sends with every
+    /// attempt of it (unpadded base64url). A retry whose first answer was
+    /// lost gets the same token back, while it is valid; without it, the
+    /// first answer is the only one (spec/authority.md §3.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 43, max_length = 43, pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")
+    )]
+    pub request_id: Option<String>,
     /// Ignored: lets clients make every request the same size.
     #[serde(default)]
     pub padding: String,
 }
 
+/// Length of a [`VerifyRequest::request_id`] in bytes.
+pub const REQUEST_ID_LEN: usize = 32;
+
 impl VerifyRequest {
-    /// A request for `code`.
+    /// A request for `code`, without a request id.
     pub fn new(code: &str) -> Self {
-        VerifyRequest { code: code.to_owned(), padding: String::new() }
+        VerifyRequest { code: code.to_owned(), request_id: None, padding: String::new() }
     }
 
-    /// The body of a chaff request.
+    /// A request for `code` that can be sent again after a lost answer.
+    pub fn with_request_id(code: &str, request_id: &[u8; REQUEST_ID_LEN]) -> Self {
+        VerifyRequest { code: code.to_owned(), request_id: Some(to_base64url(request_id)), padding: String::new() }
+    }
+
+    /// The body of a chaff request: the size of a real one.
     pub fn chaff() -> Self {
-        VerifyRequest::new("00000000")
+        VerifyRequest::with_request_id("00000000", &[0; REQUEST_ID_LEN])
+    }
+
+    /// The request id, if there is one; an error if it is not 32 bytes of
+    /// unpadded base64url.
+    pub fn request_id(&self) -> Result<Option<[u8; REQUEST_ID_LEN]>, Invalid> {
+        let Some(text) = &self.request_id else { return Ok(None) };
+        from_base64url(text)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .map(Some)
+            .ok_or_else(|| Invalid::new("invalid_request_id", "request_id is not 32 bytes of unpadded base64url"))
     }
 }
 

@@ -73,6 +73,7 @@ pub struct PublishRequest {
     /// Check-ins the person chose to reveal, each the base64url of a revealed
     /// check-in (spec §9.6).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = revealed_checkins_schema))]
     pub revealed_checkins: Vec<String>,
     /// The health authority's certificate, in its 202-character text form.
     #[cfg_attr(
@@ -90,6 +91,25 @@ pub struct PublishRequest {
     /// Ignored: lets clients make every request the same size.
     #[serde(default)]
     pub padding: String,
+}
+
+/// The schema of `revealed_checkins`: at most [`MAX_CHECKINS`] strings of
+/// unpadded base64url (issue 19 item 9: the document says what is served).
+#[cfg(feature = "openapi")]
+fn revealed_checkins_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let item = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("A revealed check-in (spec §9.6) as unpadded base64url"))
+        .min_length(Some(2))
+        .pattern(Some("^[A-Za-z0-9_-]+$"));
+    ArrayBuilder::new()
+        .items(item)
+        .max_items(Some(MAX_CHECKINS))
+        .description(Some(
+            "Check-ins the person chose to reveal, each the base64url of a revealed check-in (spec §9.6)",
+        ))
+        .build()
 }
 
 impl PublishRequest {

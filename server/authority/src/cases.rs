@@ -173,7 +173,11 @@ pub async fn publish(
         sha256: content_address_hex(&signed),
         file: signed,
     };
-    state.store.insert_trace_batch(&row, case.id, staff_id).await.map_err(PublishError::unavailable)?;
+    state
+        .store
+        .insert_trace_batch(&row, case.id, staff_id, &state.keys.code)
+        .await
+        .map_err(PublishError::unavailable)?;
     let detail =
         format!("case {}; trace batch {sequence} with {count} entr{}", case.id, if count == 1 { "y" } else { "ies" });
     state

@@ -14,6 +14,12 @@
 //! the server keeps no address to tell guessers apart); a token is refused
 //! after [`MAX_TOKEN_FAILURES`] malformed requests; codes and tokens are
 //! single use and short-lived.
+//!
+//! A lost answer does not burn a code (issue 19 item 6): a phone that sends
+//! `request_id` with its code gets the same token for the same request
+//! again while the token is valid, and the same token with the same upload
+//! HMAC gets a certificate with the same id again, which the key server
+//! answers "already accepted" if the first one reached it.
 
 use crate::AuthorityState;
 use crate::accounts::token_hash;
@@ -79,10 +85,10 @@ pub fn is_chaff(headers: &HeaderMap) -> Result<bool, AuthorityError> {
     request_body = VerifyRequest,
     params(("X-Chaff" = Option<String>, Header, description = "Exactly `1` for a dummy request: answered like a real one, stores nothing. Absent for a real request; any other value (or the header twice) is refused with 400 `invalid_chaff`")),
     responses(
-        (status = 200, description = "The code was valid and is now used up (also the answer to chaff)", body = VerifyResponse),
-        (status = 400, description = "Not JSON, or not a code's format (`invalid_json`, `invalid_code`), or an `X-Chaff` header other than `1` (`invalid_chaff`)", body = VerifyResponse),
+        (status = 200, description = "The code was valid and is now used up (also the answer to chaff); or the same code with the same `request_id` sent again while its token is valid: the same token again", body = VerifyResponse),
+        (status = 400, description = "Not JSON, or not a code's format (`invalid_json`, `invalid_code`), a `request_id` that is not 32 bytes of base64url (`invalid_request_id`), or an `X-Chaff` header other than `1` (`invalid_chaff`)", body = VerifyResponse),
         (status = 403, description = "Unknown (`code_invalid`) or expired (`code_expired`) code", body = VerifyResponse),
-        (status = 409, description = "The code was used before (`code_used`)", body = VerifyResponse),
+        (status = 409, description = "The code was used before, by another request or one whose token has expired (`code_used`)", body = VerifyResponse),
         (status = 408, description = "The request was not complete within `--request-timeout` (`request_timeout`)", body = VerifyResponse),
         (status = 413, description = "The body is larger than 4096 bytes (`payload_too_large`); nothing read or counted. A body declared too large by its `Content-Length` is read and discarded first, so a client sending it without `Expect: 100-continue` gets this answer", body = VerifyResponse),
         (status = 415, description = "No `Content-Type: application/json` (parameters such as `; charset=utf-8` allowed), chaff included (`unsupported_media_type`); nothing read or counted", body = VerifyResponse),
@@ -103,7 +109,7 @@ pub async fn verify(State(state): State<Arc<AuthorityState>>, headers: HeaderMap
         let now = state.now();
         let fake =
             Diagnosis { report_type: ReportType::ConfirmedTest, day_kind: DayKind::TestDate, day: now.day().minus(1) };
-        return verify_ok(random_text(32), now.0 + state.settings.token_secs, &fake);
+        return verify_ok(random_text(32), hour_ceiling(now.0 + state.settings.token_secs), &fake);
     }
     let started = Instant::now();
     let response = match verify_real(&state, &body).await {
@@ -138,20 +144,32 @@ async fn verify_real(state: &AuthorityState, body: &[u8]) -> Result<Response, Au
             ));
         }
     }
-    let token = random_text(32);
-    let token_expires_at = state.now().0 + state.settings.token_secs;
+    let request_id = request.request_id().map_err(|invalid| AuthorityError::bad(invalid.code, invalid.message))?;
+    let code_hash = state.keys.code.hash(kind.as_str(), &code);
+    // With a request id the token is derived from it and the code, so the
+    // same request sent again after a lost answer finds the same token.
+    let token = match &request_id {
+        Some(id) => to_base64url(&state.keys.code.token(&code_hash, id)),
+        None => random_text(32),
+    };
+    // The token is stored with its expiry rounded up to the hour, and that
+    // is what the answer says: the token is accepted until then.
+    let token_expires_at = hour_ceiling(state.now().0 + state.settings.token_secs);
     let claim = state
         .store
-        .claim_code(
-            &state.keys.code.hash(kind.as_str(), &code),
-            now,
-            &token_hash(&token),
-            i64::try_from(token_expires_at).unwrap_or(i64::MAX),
-        )
+        .claim_code(&code_hash, now, &token_hash(&token), i64::try_from(token_expires_at).unwrap_or(i64::MAX))
         .await
         .map_err(unavailable("claiming a code"))?;
     let refused = match claim {
         Claim::Claimed(diagnosis) => return Ok(verify_ok(token, token_expires_at, &diagnosis)),
+        Claim::Used if request_id.is_some() => {
+            match state.store.token_again(&token_hash(&token), now).await.map_err(unavailable("finding a token"))? {
+                Some((diagnosis, expires_at)) => {
+                    return Ok(verify_ok(token, u64::try_from(expires_at).unwrap_or(0), &diagnosis));
+                }
+                None => code_used(),
+            }
+        }
         Claim::Unknown => AuthorityError::new(
             StatusCode::FORBIDDEN,
             "code_invalid",
@@ -162,7 +180,7 @@ async fn verify_real(state: &AuthorityState, body: &[u8]) -> Result<Response, Au
             "code_expired",
             "this code has expired; ask the health authority for a new one",
         ),
-        Claim::Used => AuthorityError::new(StatusCode::CONFLICT, "code_used", "this code has already been used"),
+        Claim::Used => code_used(),
     };
     if kind == CodeKind::Short {
         state.store.bump(hour, counter::SHORT_FAILURES).await.map_err(unavailable("counting a failure"))?;
@@ -180,7 +198,7 @@ async fn verify_real(state: &AuthorityState, body: &[u8]) -> Result<Response, Au
         (status = 200, description = "A certificate valid for 15 minutes (also the answer to chaff)", body = CertificateResponse),
         (status = 400, description = "Not JSON (`invalid_json`), the HMAC is not 32 bytes of base64url (`invalid_hmac`), or an `X-Chaff` header other than `1` (`invalid_chaff`)", body = CertificateResponse),
         (status = 403, description = "Unknown (`token_invalid`) or expired (`token_expired`) token", body = CertificateResponse),
-        (status = 409, description = "The token was used before (`token_used`)", body = CertificateResponse),
+        (status = 409, description = "The token was used before for another upload HMAC (`token_used`); the same HMAC again gets the same certificate id again (200)", body = CertificateResponse),
         (status = 408, description = "The request was not complete within `--request-timeout` (`request_timeout`)", body = CertificateResponse),
         (status = 413, description = "The body is larger than 4096 bytes (`payload_too_large`); nothing read or counted. A body declared too large by its `Content-Length` is read and discarded first, so a client sending it without `Expect: 100-continue` gets this answer", body = CertificateResponse),
         (status = 415, description = "No `Content-Type: application/json` (parameters such as `; charset=utf-8` allowed), chaff included (`unsupported_media_type`); nothing read or counted", body = CertificateResponse),
@@ -227,8 +245,12 @@ async fn certificate_real(state: &AuthorityState, body: &[u8]) -> Result<Respons
     };
     let now = state.now();
     let now_i = state.now_i64();
-    let diagnosis = match state.store.use_token(&token, now_i, MAX_TOKEN_FAILURES).await {
-        Ok(TokenUse::Used(diagnosis)) => diagnosis,
+    let upload_tag = state.keys.code.upload_tag(&token, &hmac);
+    let diagnosis = match state.store.use_token(&token, &upload_tag, now_i, MAX_TOKEN_FAILURES).await {
+        // The same upload asked again (its answer was lost) is certified
+        // again under the same certificate id, so the key server stores it
+        // once however many of its certificates arrive.
+        Ok(TokenUse::Used(diagnosis) | TokenUse::Again(diagnosis)) => diagnosis,
         Ok(TokenUse::Unknown) => {
             return Err(AuthorityError::new(
                 StatusCode::FORBIDDEN,
@@ -244,17 +266,30 @@ async fn certificate_real(state: &AuthorityState, body: &[u8]) -> Result<Respons
             ));
         }
         Ok(TokenUse::AlreadyUsed) => {
-            return Err(AuthorityError::new(StatusCode::CONFLICT, "token_used", "this token has already been used"));
+            return Err(AuthorityError::new(
+                StatusCode::CONFLICT,
+                "token_used",
+                "this token has already been used for another upload",
+            ));
         }
         Ok(TokenUse::Locked) => return Err(too_many_token_attempts()),
         Err(e) => return Err(unavailable("using a token")(e)),
     };
     let expires_at = now.plus(CERTIFICATE_SECS);
-    let id = CertificateId::generate(&mut rand_core::UnwrapErr(getrandom::SysRng));
+    let id = CertificateId(state.keys.code.certificate_id(&token, &hmac));
     let certificate =
         Certificate::new(diagnosis.report_type, diagnosis.day_kind, diagnosis.day, hmac, now, expires_at, id)
             .map_err(unavailable("building a certificate"))?;
     Ok(certificate_ok(certificate.sign_text(&state.keys.signing), expires_at.0))
+}
+
+fn code_used() -> AuthorityError {
+    AuthorityError::new(StatusCode::CONFLICT, "code_used", "this code has already been used")
+}
+
+/// `t` rounded up to a whole hour.
+fn hour_ceiling(t: u64) -> u64 {
+    t.div_ceil(3600) * 3600
 }
 
 fn too_many_token_attempts() -> AuthorityError {

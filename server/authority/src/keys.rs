@@ -64,6 +64,45 @@ impl CodeKey {
     }
 }
 
+impl CodeKey {
+    fn tag(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_ref()).expect("HMAC takes any key length");
+        mac.update(label);
+        for part in parts {
+            mac.update(&[0]);
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The token a code claimed with a phone's request id gets (issue 19
+    /// item 6): derived, so that the same request sent again after a lost
+    /// answer gets the same token without the code's row naming it, and no
+    /// one without this key or the request id can derive it.
+    pub fn token(&self, code_hash: &[u8], request_id: &[u8]) -> [u8; 32] {
+        self.tag(b"greenlight/v1 token", &[code_hash, request_id])
+    }
+
+    /// The tag of the upload a token was used for: the same upload asked
+    /// again gets its certificate again, any other is refused.
+    pub fn upload_tag(&self, token_hash: &[u8], upload_hmac: &[u8]) -> [u8; 32] {
+        self.tag(b"greenlight/v1 certified upload", &[token_hash, upload_hmac])
+    }
+
+    /// The id of the certificate for an upload under a token: the same for
+    /// the same upload, so that the key server answers a second
+    /// certificate for it "already accepted".
+    pub fn certificate_id(&self, token_hash: &[u8], upload_hmac: &[u8]) -> [u8; 16] {
+        let tag = self.tag(b"greenlight/v1 certificate id", &[token_hash, upload_hmac]);
+        tag[..16].try_into().expect("16 of 32 bytes")
+    }
+
+    /// The digest a revealed visit is remembered by once deleted.
+    pub fn done_visit(&self, checkin: &[u8]) -> [u8; 32] {
+        self.tag(b"greenlight/v1 reviewed visit", &[checkin])
+    }
+}
+
 impl std::fmt::Debug for CodeKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CodeKey(<secret>)")

@@ -196,7 +196,11 @@ pub async fn pull_revealed(state: &AuthorityState) -> Result<u64, AuthorityError
         })
         .collect();
     let next = i64::try_from(page.next).unwrap_or(since).max(since);
-    state.store.add_revealed(&visits, next).await.map_err(|e| AuthorityError::unavailable("storing revealed visits", e))
+    state
+        .store
+        .add_revealed(&visits, next, &state.keys.code)
+        .await
+        .map_err(|e| AuthorityError::unavailable("storing revealed visits", e))
 }
 
 /// The health authority's settings.

@@ -255,7 +255,7 @@ pub async fn open_case(State(state): State<Arc<AuthorityState>>, form: StaffForm
         Err(e) => return unavailable(e),
     };
     let ids: Vec<i64> = visits.iter().map(|(id, _, _)| *id).collect();
-    if let Err(e) = state.store.review_checkins(&ids, Some(id), staff.id, now).await {
+    if let Err(e) = state.store.review_checkins(&ids, Some(id), staff.id, now, &state.keys.code).await {
         return unavailable(e);
     }
     let detail = format!("case {id}; {} epoch(s) from {} revealed check-in(s)", epochs.len(), ids.len());
@@ -279,7 +279,7 @@ pub async fn dismiss(State(state): State<Arc<AuthorityState>>, form: StaffForm<D
         return refused;
     }
     let now = state.now_i64();
-    match state.store.review_checkins(&[form.checkin], None, staff.id, now).await {
+    match state.store.review_checkins(&[form.checkin], None, staff.id, now, &state.keys.code).await {
         Ok(n) => {
             if n == 1 {
                 let detail = format!("revealed check-in {}", form.checkin);

@@ -112,8 +112,11 @@ pub enum TokenUse {
     Unknown,
     /// Past its expiry.
     Expired,
-    /// Used before.
+    /// Used before, for another upload.
     AlreadyUsed,
+    /// Used before for the same upload (its certificate's answer was lost):
+    /// the same diagnosis, to certify again.
+    Again(Diagnosis),
     /// Too many failed attempts.
     Locked,
 }
@@ -255,15 +258,42 @@ impl AuthorityStore {
         Ok(Claim::Claimed(diagnosis))
     }
 
-    /// Uses the token with this hash at `now` (single use), unless it has
-    /// `max_failures` failed attempts. The use is stored as its day.
-    pub async fn use_token(&self, token_hash: &[u8], now: i64, max_failures: i64) -> Result<TokenUse, StoreError> {
+    /// The diagnosis of an unexpired token with this hash, for a `/v1/verify`
+    /// sent again with the request id its token was derived from (its first
+    /// answer was lost). The token may have been used since.
+    pub async fn token_again(&self, token_hash: &[u8], now: i64) -> Result<Option<(Diagnosis, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT report_type, day_kind, day, expires_at FROM verification_tokens \
+             WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash.to_vec())
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| Ok((Diagnosis::from_stored(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)?, row.try_get(3)?)))
+            .transpose()
+    }
+
+    /// Uses the token with this hash at `now` for the upload whose keyed
+    /// tag is `upload_tag` (single use), unless it has `max_failures`
+    /// failed attempts. The use is stored as its day, the upload as its
+    /// tag, so that the same upload asked again while the token is valid
+    /// is [`TokenUse::Again`] and any other [`TokenUse::AlreadyUsed`].
+    pub async fn use_token(
+        &self,
+        token_hash: &[u8],
+        upload_tag: &[u8],
+        now: i64,
+        max_failures: i64,
+    ) -> Result<TokenUse, StoreError> {
         let mut tx = self.store.begin_write().await?;
+        // Placeholders in order: SQLite numbers them as they first appear.
         let used = sqlx::query(
-            "UPDATE verification_tokens SET used_at = $1 \
-             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $3 AND failures < $4",
+            "UPDATE verification_tokens SET used_at = $1, upload_tag = $2 \
+             WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $4 AND failures < $5",
         )
         .bind(day_start(now))
+        .bind(upload_tag.to_vec())
         .bind(token_hash.to_vec())
         .bind(now)
         .bind(max_failures)
@@ -271,7 +301,7 @@ impl AuthorityStore {
         .await?
         .rows_affected();
         let row = sqlx::query(
-            "SELECT report_type, day_kind, day, expires_at, used_at, failures FROM verification_tokens \
+            "SELECT report_type, day_kind, day, expires_at, used_at, failures, upload_tag FROM verification_tokens \
              WHERE token_hash = $1",
         )
         .bind(token_hash.to_vec())
@@ -285,7 +315,11 @@ impl AuthorityStore {
             tx.rollback().await?;
             let (expires_at, used_at, failures): (i64, Option<i64>, i64) =
                 (row.try_get(3)?, row.try_get(4)?, row.try_get(5)?);
-            return Ok(if used_at.is_some() {
+            let tag: Option<Vec<u8>> = row.try_get(6)?;
+            let live = expires_at > now;
+            return Ok(if used_at.is_some() && live && tag.as_deref() == Some(upload_tag) {
+                TokenUse::Again(Diagnosis::from_stored(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)?)
+            } else if used_at.is_some() && live {
                 TokenUse::AlreadyUsed
             } else if failures >= max_failures {
                 TokenUse::Locked

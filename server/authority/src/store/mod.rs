@@ -107,6 +107,11 @@ impl AuthorityStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        n += sqlx::query("DELETE FROM authority_revealed_done WHERE received_hour < $1")
+            .bind(now - keep_secs)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         n += sqlx::query("DELETE FROM audit_log WHERE at < $1")
             .bind(now - audit_keep_secs)
             .execute(&mut *tx)

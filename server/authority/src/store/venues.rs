@@ -3,6 +3,7 @@
 //! their epochs, and the trace batches published.
 
 use super::*;
+use crate::keys::CodeKey;
 
 /// A revealed check-in waiting for review.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,10 +87,20 @@ impl AuthorityStore {
     /// Keeps a batch of revealed visits handed over by the key server (one
     /// copy of each) and moves the cursor to `next`, in one transaction;
     /// returns how many visits were new.
-    pub async fn add_revealed(&self, visits: &[(Vec<u8>, i64)], next: i64) -> Result<u64, StoreError> {
+    ///
+    /// A visit deleted after its review (see [`Self::review_checkins`]) is
+    /// remembered by its keyed digest (`done`) and not queued again.
+    pub async fn add_revealed(&self, visits: &[(Vec<u8>, i64)], next: i64, done: &CodeKey) -> Result<u64, StoreError> {
         let mut tx = self.store.begin_write().await?;
         let mut added = 0;
         for (checkin, hour) in visits {
+            let reviewed = sqlx::query("SELECT 1 FROM authority_revealed_done WHERE digest = $1")
+                .bind(done.done_visit(checkin).to_vec())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if reviewed.is_some() {
+                continue;
+            }
             added += sqlx::query(
                 "INSERT INTO authority_revealed (checkin, received_hour) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             )
@@ -123,16 +134,28 @@ impl AuthorityStore {
             .collect()
     }
 
-    /// Marks check-ins as reviewed, into `case_id` or dismissed (`None`).
+    /// Marks check-ins as reviewed: into `case_id`, where they are kept
+    /// until the case is published, or dismissed (`None`), which deletes
+    /// them now (issue 19 item 1): a dismissed visit serves no purpose, and
+    /// only its keyed digest is kept, so that the key server handing it over
+    /// again does not queue it again. Returns how many were reviewed.
     pub async fn review_checkins(
         &self,
         ids: &[i64],
         case_id: Option<i64>,
         staff_id: i64,
         now: i64,
+        done: &CodeKey,
     ) -> Result<u64, StoreError> {
         let mut tx = self.store.begin_write().await?;
         let mut n = 0;
+        if case_id.is_none() {
+            for id in ids {
+                n += forget_visits(&mut tx, "c.id = $1", *id, done).await?;
+            }
+            tx.commit().await?;
+            return Ok(n);
+        }
         for id in ids {
             n += sqlx::query(
                 "INSERT INTO checkin_reviews (checkin_id, case_id, reviewed_by, reviewed_at) VALUES ($1, $2, $3, $4) \
@@ -236,12 +259,14 @@ impl AuthorityStore {
             .try_get(0)?)
     }
 
-    /// Records a published trace batch and marks the case published.
+    /// Records a published trace batch and marks the case published, and
+    /// deletes the revealed visits the case was opened from.
     pub async fn insert_trace_batch(
         &self,
         batch: &TraceBatchRow,
         case_id: i64,
         staff_id: i64,
+        done: &CodeKey,
     ) -> Result<bool, StoreError> {
         let mut tx = self.store.begin_write().await?;
         let inserted = sqlx::query(
@@ -266,6 +291,9 @@ impl AuthorityStore {
             .bind(case_id)
             .execute(&mut *tx)
             .await?;
+        // The case is closed: the visits it was opened from served their
+        // purpose and are deleted; the case keeps its epochs and windows.
+        forget_visits(&mut tx, "r.case_id = $1", case_id, done).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -288,4 +316,41 @@ impl AuthorityStore {
             })
             .collect()
     }
+}
+
+/// Deletes the revealed visits `condition` selects (over
+/// `authority_revealed c LEFT JOIN checkin_reviews r`, with `$1` bound to
+/// `value`) and their reviews, keeping each one's keyed digest until the
+/// key server forgets it; returns how many were deleted.
+async fn forget_visits(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    condition: &str,
+    value: i64,
+    done: &CodeKey,
+) -> Result<u64, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT c.id, c.checkin, c.received_hour FROM authority_revealed c \
+         LEFT JOIN checkin_reviews r ON r.checkin_id = c.id WHERE {condition}"
+    )))
+    .bind(value)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut n = 0;
+    for row in &rows {
+        let (id, checkin, hour): (i64, Vec<u8>, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        sqlx::query(
+            "INSERT INTO authority_revealed_done (digest, received_hour) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(done.done_visit(&checkin).to_vec())
+        .bind(hour)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("DELETE FROM checkin_reviews WHERE checkin_id = $1").bind(id).execute(&mut **tx).await?;
+        n += sqlx::query("DELETE FROM authority_revealed WHERE id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    }
+    Ok(n)
 }
