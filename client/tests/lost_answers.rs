@@ -13,96 +13,7 @@ use greenlight_client::os_rng;
 use greenlight_client::report::{PUBLISH_ATTEMPTS, ReportError};
 use greenlight_client::settings::Settings;
 use greenlight_protocol::time::UnixTime;
-use greenlight_testkit::{CodeKind, TestServer};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-/// A proxy in front of the real server that forwards every request and
-/// its answer, except that it hangs up instead of answering the first
-/// `lose` requests to `path` — after the server has handled them.
-struct LosingProxy {
-    base: String,
-    /// Requests sent to `path`.
-    sent: Arc<AtomicU32>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl LosingProxy {
-    async fn start(upstream: String, lost_path: &'static str, lose: u32) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let sent = Arc::new(AtomicU32::new(0));
-        let counter = sent.clone();
-        let task = tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let (client, upstream, counter) = (client.clone(), upstream.clone(), counter.clone());
-                tokio::spawn(async move {
-                    let Some((path, headers, body)) = read_request(&mut stream).await else { return };
-                    let mut forward = client.post(format!("{upstream}{path}")).body(body);
-                    for (name, value) in &headers {
-                        forward = forward.header(name.as_str(), value.as_str());
-                    }
-                    let Ok(answer) = forward.send().await else { return };
-                    let status = answer.status().as_u16();
-                    let bytes = answer.bytes().await.unwrap_or_default();
-                    if path == lost_path && counter.fetch_add(1, Ordering::SeqCst) < lose {
-                        // Handled by the server; the phone never hears back.
-                        return;
-                    }
-                    let head = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        bytes.len()
-                    );
-                    let _ = stream.write_all(head.as_bytes()).await;
-                    let _ = stream.write_all(&bytes).await;
-                });
-            }
-        });
-        LosingProxy { base, sent, task }
-    }
-}
-
-/// One HTTP/1.1 request: its path, the headers worth forwarding, its body.
-async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<(String, Vec<(String, String)>, Vec<u8>)> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let end = loop {
-        if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-    let path = head.split_whitespace().nth(1)?.to_owned();
-    let mut headers = Vec::new();
-    let mut length = 0;
-    for line in head.lines().skip(1) {
-        if let Some((name, value)) = line.split_once(':') {
-            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
-            if name == "content-length" {
-                length = value.parse().ok()?;
-            }
-            if name == "content-type" || name == "x-chaff" {
-                headers.push((name, value));
-            }
-        }
-    }
-    let mut body = buffer[end..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some((path, headers, body))
-}
+use greenlight_testkit::{CodeKind, LosingProxy, TestServer};
 
 fn now() -> UnixTime {
     UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs())
@@ -142,8 +53,8 @@ async fn report_losing(
         .iter()
         .filter(|row| row.starts_with("diagnosis_keys:"))
         .count();
-    let sent = proxy.sent.load(Ordering::SeqCst);
-    proxy.task.abort();
+    let sent = proxy.sent();
+    drop(proxy);
     server.shutdown().await;
     (outcome, sent, stored)
 }

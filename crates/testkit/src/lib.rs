@@ -14,6 +14,8 @@
 //!   keep the CSRF token, get pages, post forms, see redirects, download
 //!   files, and the steps staff take (issue a code, open a venue case,
 //!   sign its release request, publish it).
+//! - [`proxy`]: [`LosingProxy`], which forwards requests to a real server
+//!   and loses the answers to the first few of one path.
 //!
 //! Users: the server's, the client's and the end-to-end test suites, the
 //! client's memory benchmark, the JSON fuzz targets, and the town
@@ -24,10 +26,12 @@
 
 pub mod config;
 pub mod portal;
+pub mod proxy;
 pub mod server;
 
 pub use config::{LoopbackConfig, loopback_config};
 pub use portal::{CodeKind, IssuedCode, Page, Portal, PortalError, between};
+pub use proxy::LosingProxy;
 pub use server::{
     AuthorityKeys, Db, ServerError, TempDir, TestClock, TestDatabase, TestServer, TestServerBuilder, postgres_admin_url,
 };
