@@ -200,7 +200,7 @@ pub async fn sync(
     }
     let etag = response.headers().get("etag").map(|v| v.as_bytes().to_vec());
     let bytes = response.bytes().await.map_err(|e| network_error(&e))?;
-    let mut plan = phone.begin_sync(&verify_index(&bytes, &trust)?)?;
+    let mut plan = phone.begin_sync(&verify_index(&bytes, &trust)?, now)?;
     while let Some(entry) = plan.next_file() {
         let hash = hex::encode(entry.sha256);
         let url = format!("{}/v1/files/{hash}", settings.server);

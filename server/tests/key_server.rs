@@ -21,6 +21,7 @@ common::on_both_databases!(
     a_late_seal_publishes_only_keys_every_phone_keeps,
     chaff_looks_like_a_real_upload_and_stores_nothing,
     the_index_answers_304_and_files_are_immutable,
+    the_index_is_signed_again_every_half_hour_even_when_nothing_changed,
     a_lost_batch_file_is_restored_byte_for_byte,
     retention_deletes_rows_and_files,
     bad_input_gets_a_4xx_and_the_server_keeps_serving,
@@ -323,6 +324,36 @@ async fn the_index_answers_304_and_files_are_immutable(db: Db) {
     assert_eq!(file.headers()["etag"], format!("\"{name}\"").as_str());
     assert_eq!(server.get(&format!("/v1/files/{}", "0".repeat(64))).await.status(), 404);
     assert_eq!(server.get("/v1/files/..%2Fexport-key").await.status(), 404);
+}
+
+/// Issue 18 item 15: a phone's freshness is the signed time of the newest
+/// index it holds, so the server signs a new one at least every half hour
+/// (on its export run), while within the half hour a phone's conditional
+/// fetch is answered 304.
+async fn the_index_is_signed_again_every_half_hour_even_when_nothing_changed(db: Db) {
+    let server = TestServer::start(db).await;
+    let fetch = |etag: Option<String>| {
+        let mut request = server.client.get(format!("{}/v1/index", server.base));
+        if let Some(etag) = etag {
+            request = request.header("If-None-Match", etag);
+        }
+        async move { request.send().await.expect("request") }
+    };
+    let first = fetch(None).await;
+    let etag = first.headers()["etag"].to_str().expect("etag").to_owned();
+    let signed = Index::verify(&first.bytes().await.expect("index"), &trusted(&server)).expect("signed").generated_at();
+
+    server.clock.advance(29 * 60);
+    assert!(server.seal().await.is_none(), "nothing to seal");
+    assert_eq!(fetch(Some(etag.clone())).await.status(), 304, "within the half hour the index stands");
+
+    server.clock.advance(60);
+    assert!(server.seal().await.is_none(), "still nothing to seal");
+    let renewed = fetch(Some(etag)).await;
+    assert_eq!(renewed.status(), 200, "a new index, with the same files");
+    let index = Index::verify(&renewed.bytes().await.expect("index"), &trusted(&server)).expect("signed");
+    assert_eq!(index.generated_at(), server.clock.now());
+    assert_eq!(index.generated_at().0 - signed.0, 30 * 60);
 }
 
 async fn a_lost_batch_file_is_restored_byte_for_byte(db: Db) {

@@ -14,7 +14,7 @@ impl<S: Store> Phone<S> {
     /// is stale then anyway (never synced).
     pub fn status(&self, now: UnixTime) -> Result<ColorDecision, StoreError> {
         let policy = self.policy()?.unwrap_or_else(fallback_policy);
-        let inputs = color_inputs(now, self.last_sync()?, self.diagnosis()?, &self.store.exposures()?)?;
+        let inputs = color_inputs(now, self.fresh_as_of(now)?, self.diagnosis()?, &self.store.exposures()?)?;
         Ok(decide(&policy, &inputs))
     }
 
@@ -52,7 +52,8 @@ impl<S: Store> Phone<S> {
     }
 }
 
-/// The color rules' inputs from what a phone holds: its last sync, its own
+/// The color rules' inputs from what a phone holds: how fresh it is (the
+/// signed time of its newest index, [`Phone::fresh_as_of`]), its own
 /// diagnosis and the exposures its syncs found.
 pub fn color_inputs(
     now: UnixTime,

@@ -36,6 +36,11 @@ use std::collections::HashSet;
 pub(crate) const CLOCK_FLOOR: &str = "clock_floor";
 /// State name of the last completed sync.
 pub(crate) const LAST_SYNC: &str = "last_sync";
+
+/// How far after the phone's clock an index may be signed and still be
+/// accepted (spec §11.3): clocks disagree by seconds to minutes, a server
+/// an hour or more ahead is wrong.
+pub const INDEX_CLOCK_TOLERANCE_SECS: u64 = 10 * 60;
 /// State name of the index's ETag, for a conditional fetch.
 const INDEX_ETAG: &str = "index_etag";
 /// State name of the newest verified policy (its signed bytes).
@@ -226,11 +231,23 @@ impl<S: Store> Phone<S> {
         self.store.state(INDEX_ETAG)
     }
 
-    /// Starts a sync with a verified index (see [`verify_index`]): refuses
-    /// an index older than one already seen (a stale cache or a replay
-    /// cannot roll the phone back) and lists the files not applied yet:
-    /// policies, then trace batches, then export batches.
-    pub fn begin_sync(&mut self, index: &Index) -> Result<SyncPlan, SyncError> {
+    /// Starts a sync with a verified index (see [`verify_index`]) at the
+    /// phone's `now`: refuses an index older than one already seen (a stale
+    /// cache or a replay cannot roll the phone back) and one signed more
+    /// than [`INDEX_CLOCK_TOLERANCE_SECS`] after `now` (a server clock
+    /// ahead, or this phone's behind, must not raise the clock floor past
+    /// the true time and lock the phone out of every later index), and
+    /// lists the files not applied yet: policies, then trace batches, then
+    /// export batches.
+    pub fn begin_sync(&mut self, index: &Index, now: UnixTime) -> Result<SyncPlan, SyncError> {
+        if index.generated_at().0 > now.0.saturating_add(INDEX_CLOCK_TOLERANCE_SECS) {
+            return Err(SyncError::Rejected(format!(
+                "the index is dated {}, ahead of this device's clock ({}): check the date and time of this \
+                 device; if they are right, the key server's clock is wrong and nothing from it is applied",
+                index.generated_at().iso_minute(),
+                now.iso_minute()
+            )));
+        }
         let floor = self.clock_floor()?;
         if index.generated_at() < floor {
             return Err(SyncError::Rejected(format!(
@@ -387,9 +404,24 @@ impl<S: Store> Phone<S> {
         self.status_and_record(now)
     }
 
-    /// When the last sync completed.
+    /// When the last sync completed, by this phone's clock (a `304`
+    /// included): when the phone last heard from the key server. It is
+    /// not what keeps the phone fresh: [`Phone::fresh_as_of`] is.
     pub fn last_sync(&self) -> Result<Option<UnixTime>, StoreError> {
         time_state(&self.store, LAST_SYNC)
+    }
+
+    /// How fresh what the phone knows is, at `now` (spec §11.3, issue 18
+    /// item 15): the signed time of the newest index it has applied, capped
+    /// at `now`; `None` before the first sync. Neither a `304` nor an old
+    /// index replayed nor the phone's clock at the time of a sync moves it,
+    /// so a phone whose syncs "succeed" against a server that never signs a
+    /// new index, or whose clock runs ahead, turns stale.
+    pub fn fresh_as_of(&self, now: UnixTime) -> Result<Option<UnixTime>, StoreError> {
+        if self.last_sync()?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.clock_floor()?.min(now)))
     }
 
     /// The newest verified policy the phone holds.

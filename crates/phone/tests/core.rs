@@ -199,7 +199,7 @@ mod support {
         now: UnixTime,
     ) -> Result<(Applied, ColorDecision), SyncError> {
         let trust = server.trust();
-        let mut plan = phone.begin_sync(&verify_index(index, &trust)?)?;
+        let mut plan = phone.begin_sync(&verify_index(index, &trust)?, now)?;
         while let Some(entry) = plan.next_file().copied() {
             phone.apply_next(&mut plan, fetch(files, &entry), &trust, now)?;
         }
@@ -599,7 +599,7 @@ fn a_published_key_heard_nearby_gives_one_exposure_per_scan_window_and_turns_the
 
     // A cached index from 03:00 would roll the phone back: refused.
     let stale = server.index(at(saturday, 3, 0), &[&policy, &batch1]);
-    let refused = receiver.begin_sync(&verify_index(&stale, &server.trust()).expect("genuine"));
+    let refused = receiver.begin_sync(&verify_index(&stale, &server.trust()).expect("genuine"), at(saturday, 5, 0));
     assert!(matches!(refused, Err(SyncError::Rejected(_))), "{refused:?}");
     assert_eq!(receiver.clock_floor().expect("store"), at(saturday, 3, 5));
 
@@ -617,7 +617,9 @@ fn a_tampered_truncated_or_forged_file_is_rejected_and_changes_nothing() {
     sync(&mut receiver, &server, &index1, &[&policy, &batch1], at(saturday, 4, 0)).expect("first sync");
     let before = receiver.store().clone();
 
-    let mut plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine")).expect("newer index");
+    let mut plan = receiver
+        .begin_sync(&verify_index(&index2, &trust).expect("genuine"), at(saturday, 9, 30))
+        .expect("newer index");
     assert_eq!(plan.progress(), (0, 1), "only batch 2 is new");
     assert_eq!(plan.next_file(), Some(&batch2.entry));
 
@@ -713,7 +715,7 @@ fn sync_steps_out_of_order_are_refused_and_an_interrupted_sync_resumes_where_it_
     let files = [&policy, &batch1, &batch2];
 
     // Finishing before every file is applied: refused, the floor stays.
-    let plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine")).expect("begin");
+    let plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine"), now).expect("begin");
     assert_eq!(plan.progress(), (0, 3));
     let early = receiver.finish_sync(plan, None, now);
     assert!(matches!(early, Err(SyncError::OutOfOrder(_))), "{early:?}");
@@ -721,7 +723,7 @@ fn sync_steps_out_of_order_are_refused_and_an_interrupted_sync_resumes_where_it_
     assert_eq!(receiver.last_sync().expect("store"), None);
 
     // Policies come first, then export batches by sequence: batch 2 is not next.
-    let mut plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine")).expect("begin");
+    let mut plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine"), now).expect("begin");
     assert_eq!(plan.next_file(), Some(&policy.entry));
     let verified = VerifiedFile::verify(&batch2.entry, &batch2.bytes, &trust).expect("genuine");
     let skipped = receiver.apply_verified(&mut plan, &batch2.entry, &verified, now);
@@ -736,7 +738,7 @@ fn sync_steps_out_of_order_are_refused_and_an_interrupted_sync_resumes_where_it_
     drop(plan);
 
     // The next sync fetches batch 2 only.
-    let mut plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine")).expect("begin");
+    let mut plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine"), now).expect("begin");
     assert_eq!(plan.progress(), (0, 1));
     assert_eq!(plan.next_file(), Some(&batch2.entry));
     receiver.apply_next(&mut plan, &batch2.bytes, &trust, now).expect("batch 2");
@@ -773,7 +775,7 @@ fn matching_only_the_sightings_that_carry_a_published_id_finds_the_same_exposure
     assert_eq!(carrying_keys.len(), 2, "A's key and F's");
 
     let run = |mut phone: Phone<MemoryStore>, only: Option<Vec<Sighting>>, keys: Option<Vec<PublishedKey>>| {
-        let mut plan = phone.begin_sync(&verify_index(&index2, &trust).expect("genuine")).expect("begin");
+        let mut plan = phone.begin_sync(&verify_index(&index2, &trust).expect("genuine"), now).expect("begin");
         if let Some(only) = only {
             plan.only_sightings(only);
         }
@@ -870,7 +872,7 @@ fn opening_only_the_check_ins_at_traced_epochs_finds_the_same_alerts() {
     assert!(phone.store().checkins().expect("store").iter().any(|r| (r.day, r.tag) == (probe.day, probe.tag)));
 
     let run = |mut phone: Phone<MemoryStore>, only: Option<Vec<(DayNumber, [u8; 16])>>| {
-        let mut plan = phone.begin_sync(&verify_index(&index, &trust).expect("genuine")).expect("begin");
+        let mut plan = phone.begin_sync(&verify_index(&index, &trust).expect("genuine"), now).expect("begin");
         if let Some(only) = only {
             plan.only_checkins(only);
         }
@@ -979,4 +981,59 @@ fn a_report_uploads_the_keys_under_the_hmac_the_authority_certifies_and_turns_th
     assert_eq!(phone.diagnosis().expect("store"), Some(upload.diagnosis));
     assert!(matches!(phone.start_report(now), Err(ReportError::NothingToReport)));
     assert_eq!(phone.advertisement(now, &mut rng).expect("store"), None);
+}
+
+/// Issue 18 item 15, never a silent green: a phone is fresh as of the
+/// signed time of the newest index it accepted, capped at its clock. A
+/// `304` forever, an old index replayed, or a phone clock running ahead
+/// leave it stale once the policy's limit has passed; an index signed in
+/// the future is refused and does not raise the clock floor.
+#[test]
+fn freshness_is_the_newest_signed_index_never_a_304_a_replay_or_the_phones_clock() {
+    let Friday { server, policy, batch1, index1, .. } = friday(12);
+    let saturday = D.plus(1);
+    let signed = at(saturday, 3, 5);
+
+    // A phone that heard no one syncs at 04:00 the index signed at 03:05:
+    // green until the limit after 03:05, not after 04:00.
+    let mut quiet = phone(RECEIVER);
+    let (_, decision) = sync(&mut quiet, &server, &index1, &[&policy, &batch1], at(saturday, 4, 0)).expect("sync");
+    let limit = u64::from(quiet.policy().expect("store").expect("the signed policy").params().stale_after_hours) * 3600;
+    assert_eq!(decision.color, Color::Green);
+    assert_eq!(decision.until, Some(signed.plus(limit + 1)));
+    assert_eq!(quiet.fresh_as_of(at(saturday, 4, 0)).expect("store"), Some(signed));
+
+    // Past the limit, a 304 ("unchanged") moves nothing: stale.
+    let later = signed.plus(limit + 1);
+    let decision = quiet.sync_unchanged(later).expect("store");
+    assert_eq!(decision.color, Color::Stale, "{decision:?}");
+    // Nor does the same old index replayed, accepted as it rolls nothing back.
+    let (_, decision) = sync(&mut quiet, &server, &index1, &[], later).expect("a replay is not an error");
+    assert_eq!(decision.color, Color::Stale, "{decision:?}");
+    // A newly signed index, with the same files, does.
+    let renewed = server.index(later.minus(600), &[&policy, &batch1]);
+    let (_, decision) = sync(&mut quiet, &server, &renewed, &[], later).expect("sync");
+    assert_eq!(decision.color, Color::Green);
+
+    // A phone whose clock is 30 days ahead syncs the same index: stale at
+    // once, not 30 more days of green.
+    let mut ahead = phone(RECEIVER);
+    let (_, decision) =
+        sync(&mut ahead, &server, &index1, &[&policy, &batch1], at(saturday, 4, 0).plus(30 * 86_400)).expect("sync");
+    assert_eq!(decision.color, Color::Stale, "{decision:?}");
+
+    // An index signed 14 hours after the phone's clock is refused and the
+    // floor stays; one a few minutes ahead (clocks differ) is accepted.
+    let mut phone_now = phone(RECEIVER);
+    let future = server.index(signed.plus(14 * 3600), &[&policy, &batch1]);
+    let refused = sync(&mut phone_now, &server, &future, &[&policy, &batch1], at(saturday, 4, 0));
+    assert!(
+        matches!(&refused, Err(SyncError::Rejected(why)) if why.contains("ahead of this device's clock")),
+        "{refused:?}"
+    );
+    assert_eq!(phone_now.clock_floor().expect("store"), UnixTime(0));
+    assert_eq!(phone_now.status(at(saturday, 4, 0)).expect("store").color, Color::Stale, "never synced");
+    let (_, decision) = sync(&mut phone_now, &server, &index1, &[&policy, &batch1], at(saturday, 3, 0)).expect("5 min");
+    assert_eq!(decision.color, Color::Green);
+    assert_eq!(phone_now.fresh_as_of(at(saturday, 3, 0)).expect("store"), Some(at(saturday, 3, 0)), "capped at now");
 }

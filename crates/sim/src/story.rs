@@ -834,7 +834,7 @@ impl Town {
         let (bytes, etag) = self.deployment.index().await?;
         let index = verify_index(&bytes, &trust).during(&step)?;
         let phone = &mut self.phones[who];
-        let mut plan = phone.begin_sync(&index).during(&step)?;
+        let mut plan = phone.begin_sync(&index, now).during(&step)?;
         let mut exports = Vec::new();
         while let Some(entry) = plan.next_file().cloned() {
             let bytes = self.deployment.file(&entry).await?;

@@ -63,7 +63,16 @@ pub struct SignedIndex {
     pub bytes: Vec<u8>,
     /// Its content address, used as the ETag.
     pub etag: String,
+    /// When it was signed (its `generated_at`).
+    pub generated_at: UnixTime,
 }
+
+/// The index is signed again when it is this old, even if nothing changed
+/// (issue 18 item 15): a phone's freshness is the signed time of the newest
+/// index it accepted, so an index never older than this (plus one export
+/// interval) is what lets a phone that syncs stay green, and an old index
+/// replayed or a `304` forever cannot.
+pub const INDEX_REFRESH_SECS: u64 = 30 * 60;
 
 /// What one sealing run produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +137,11 @@ impl Publisher {
             region,
             min_batch_keys,
             default_span_secs: default_span_secs.max(1),
-            index: RwLock::new(Arc::new(SignedIndex { bytes: Vec::new(), etag: String::new() })),
+            index: RwLock::new(Arc::new(SignedIndex {
+                bytes: Vec::new(),
+                etag: String::new(),
+                generated_at: UnixTime(0),
+            })),
             needs_repair: AtomicBool::new(false),
         }
     }
@@ -175,6 +188,10 @@ impl Publisher {
         let real = sealing.claim_publishable(sequence, end).await?;
         if real.is_empty() {
             sealing.rollback().await?;
+            let signed_at = self.index.read().unwrap_or_else(|e| e.into_inner()).generated_at;
+            if now.0.saturating_sub(signed_at.0) >= INDEX_REFRESH_SECS {
+                self.rebuild_index(now).await?;
+            }
             return Ok(None);
         }
         tracing::debug!(sequence, keys = real.len(), "sealing an export batch");
@@ -313,7 +330,7 @@ impl Publisher {
         let index = Index::new(self.region.clone(), now, entries)
             .map_err(|e| PublishError::Invalid(format!("index is invalid: {e}")))?;
         let bytes = index.sign(&self.key);
-        let signed = Arc::new(SignedIndex { etag: content_hex(&bytes), bytes: bytes.clone() });
+        let signed = Arc::new(SignedIndex { etag: content_hex(&bytes), bytes: bytes.clone(), generated_at: now });
         self.put(INDEX_FILE.to_owned(), bytes).await?;
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = signed.clone();
         Ok(signed)

@@ -545,7 +545,7 @@ fn sync_phones(history: &History, phones: &mut [Phone], phase: u32, now: UnixTim
             phone.core.sync_unchanged(now).map_err(|e| e.to_string())?;
             return Ok(());
         }
-        let mut plan = phone.core.begin_sync(index).map_err(|e| e.to_string())?;
+        let mut plan = phone.core.begin_sync(index, now).map_err(|e| e.to_string())?;
         while let Some(entry) = plan.next_file().copied() {
             let published = history.files.get(&(entry.kind, entry.sequence)).ok_or("a file the town never fetched")?;
             if history.shared {
