@@ -42,29 +42,17 @@ impl CodeKey {
 
     /// The keyed hash of a normalized code of the given kind.
     pub fn hash(&self, kind: &str, code: &str) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_ref()).expect("HMAC takes any key length");
-        mac.update(b"greenlight/v1 upload code");
-        mac.update(&[0]);
-        mac.update(kind.as_bytes());
-        mac.update(&[0]);
-        mac.update(code.as_bytes());
-        mac.finalize().into_bytes().into()
+        self.tag(b"greenlight/v1 upload code", &[kind.as_bytes(), code.as_bytes()])
     }
-}
 
-impl CodeKey {
     /// The tag binding a login form's token to this server (issue 19
     /// item 11): only the server can make a token it will accept.
     pub fn login_form_tag(&self, token: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_ref()).expect("HMAC takes any key length");
-        mac.update(b"greenlight/v1 login form");
-        mac.update(&[0]);
-        mac.update(token);
-        mac.finalize().into_bytes().into()
+        self.tag(b"greenlight/v1 login form", &[token])
     }
-}
 
-impl CodeKey {
+    /// HMAC-SHA256 of `label`, then each part after a zero byte (protocol
+    /// §17: the authority's labels).
     fn tag(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_ref()).expect("HMAC takes any key length");
         mac.update(label);
