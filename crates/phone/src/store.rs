@@ -148,6 +148,10 @@ pub enum Secret {
     ActiveVisit,
     /// The owner's own diagnosis: day and report type.
     Diagnosis,
+    /// What the owner reported: when the last report went through and the
+    /// records of every visit revealed, so that the phone recognises its
+    /// own visits when they are traced.
+    Reported,
 }
 
 impl Secret {
@@ -156,6 +160,7 @@ impl Secret {
         match self {
             Secret::ActiveVisit => "active_visit",
             Secret::Diagnosis => "diagnosis",
+            Secret::Reported => "reported",
         }
     }
 }
