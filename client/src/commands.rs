@@ -251,8 +251,11 @@ pub(crate) fn visits(phone: &Phone) -> Result<(), String> {
         // Departures are whole minutes: one ending within this minute (just
         // checked out of) is over, as check-out judges it.
         let when = if v.arrival <= t && t.plus(60) < v.departure {
-            let until =
-                if v.departure.day() == t.day() { v.departure.clock().to_string() } else { v.departure.iso_minute().to_string() };
+            let until = if v.departure.day() == t.day() {
+                v.departure.clock().to_string()
+            } else {
+                v.departure.iso_minute().to_string()
+            };
             format!("{} UTC, checked in, automatic check-out at {until} UTC", v.arrival.iso_minute())
         } else {
             span(v.arrival, v.departure)

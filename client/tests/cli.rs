@@ -265,7 +265,10 @@ async fn a_report_says_what_waits_for_the_embargo_and_a_second_one_when_the_firs
     assert!(ok, "{out}{err}");
     // Today's key is published only once today is over plus the embargo.
     let embargo_end = today.end().plus(2 * 3600).iso_minute().to_string();
-    assert!(out.contains(&format!("keys of 1 days uploaded, waiting for the embargo until {embargo_end} UTC")), "{out}");
+    assert!(
+        out.contains(&format!("keys of 1 days uploaded, waiting for the embargo until {embargo_end} UTC")),
+        "{out}"
+    );
     assert!(out.contains(&format!("Your diagnosis: confirmed test, symptom onset {onset}")), "{out}");
 
     // A second report, with a new code: this device already reported.

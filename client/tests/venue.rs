@@ -344,7 +344,10 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
     let arrival = UnixTime((now().0 - 1800) / 60 * 60);
     let then = owner.0.join("then.png");
     let day = arrival.day().iso_date().to_string();
-    ok(greenlight(&owner.0, &["venue", "posters", "--from", &day, "--days", "1", "--out", then.to_str().expect("path")]));
+    ok(greenlight(
+        &owner.0,
+        &["venue", "posters", "--from", &day, "--days", "1", "--out", then.to_str().expect("path")],
+    ));
     let text = checkin::read_poster_text(then.to_str().expect("path")).expect("the sheet decodes");
     for phone in [&case, &erin] {
         let mut store = greenlight_client::open(&phone.0).expect("store");

@@ -551,7 +551,12 @@ async fn without_an_authority_key_bad_input_gets_its_4xx_and_uploads_a_503(db: D
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         ("not JSON", b"{".to_vec(), 400, "invalid_json"),
         ("unknown field", serde_json::to_vec(&json!({"ip": "1.2.3.4"})).expect("json"), 400, "invalid_json"),
-        ("neither keys nor check-ins", serde_json::to_vec(&upload(a, now, &[], &[])).expect("json"), 400, "empty_upload"),
+        (
+            "neither keys nor check-ins",
+            serde_json::to_vec(&upload(a, now, &[], &[])).expect("json"),
+            400,
+            "empty_upload",
+        ),
         (
             "future key",
             serde_json::to_vec(&upload(a, now, &[Key { day: today.0 + 1, ..good[0] }], &[])).expect("json"),

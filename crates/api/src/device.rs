@@ -101,8 +101,8 @@ pub fn upload_code(input: &str) -> Result<String, Invalid> {
 pub fn check_upload_code(code: &str) -> Result<(), Invalid> {
     let cleaned: Vec<char> = code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
     let short = cleaned.len() == 8 && cleaned.iter().all(char::is_ascii_digit);
-    let long = cleaned.len() == 16
-        && cleaned.iter().all(|c| c.is_ascii_alphanumeric() && c.to_ascii_uppercase() != 'U');
+    let long =
+        cleaned.len() == 16 && cleaned.iter().all(|c| c.is_ascii_alphanumeric() && !c.eq_ignore_ascii_case(&'U'));
     if short || long {
         return Ok(());
     }

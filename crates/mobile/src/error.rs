@@ -127,11 +127,9 @@ impl std::fmt::Display for GreenlightError {
             GreenlightError::Refused { step, code, detail } => write!(f, "{step} refused ({code}): {detail}"),
             GreenlightError::Rejected { detail } => write!(f, "a downloaded file was refused: {detail}"),
             GreenlightError::NothingToReport => f.write_str("nothing to report"),
-            GreenlightError::AlreadyReported { at } => write!(
-                f,
-                "already reported on {} UTC",
-                greenlight_protocol::time::UnixTime(*at).iso_minute()
-            ),
+            GreenlightError::AlreadyReported { at } => {
+                write!(f, "already reported on {} UTC", greenlight_protocol::time::UnixTime(*at).iso_minute())
+            }
             GreenlightError::Closed => f.write_str("this phone was wiped"),
         }
     }

@@ -109,7 +109,9 @@ impl Visit {
         Visit {
             // The poster and the arrival: a visit in progress is offered
             // as ending now, so its departure changes from minute to minute.
-            id: hex::encode([visit.poster.to_bytes().as_slice(), visit.arrival.minutes().to_le_bytes().as_slice()].concat()),
+            id: hex::encode(
+                [visit.poster.to_bytes().as_slice(), visit.arrival.minutes().to_le_bytes().as_slice()].concat(),
+            ),
             venue: info.name.clone(),
             address: info.address.clone(),
             kind: info.kind.as_str().to_owned(),

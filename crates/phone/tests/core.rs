@@ -947,7 +947,11 @@ fn a_report_publishes_only_keys_within_14_days_of_the_codes_day_and_keeps_the_ot
     // A test 40 days ago authorizes none of them: no upload at all.
     let ancient = CodeFacts { day: D.minus(40), ..old_test };
     let result = phone.start_report(now).expect("keys").upload(&ancient, &[], &mut rng);
-    assert!(matches!(result, Err(ReportError::NothingForCodeDay(day)) if day == D.minus(40)), "{:?}", result.map(|u| u.keys.len()));
+    assert!(
+        matches!(result, Err(ReportError::NothingForCodeDay(day)) if day == D.minus(40)),
+        "{:?}",
+        result.map(|u| u.keys.len())
+    );
 }
 
 #[test]
@@ -1136,7 +1140,10 @@ fn the_day_sheet_then_the_door_screen_of_one_venue_make_one_visit() {
     // One visit: from the first arrival to the later automatic check-out.
     assert_eq!((second.arrival, second.departure, second.extended), (at(D, 13, 5), at(D, 14, 36), true));
     let visits = phone.visits().expect("store");
-    assert_eq!(visits, vec![RevealedCheckIn { poster: sheet.clone(), arrival: at(D, 13, 5), departure: at(D, 14, 36) }]);
+    assert_eq!(
+        visits,
+        vec![RevealedCheckIn { poster: sheet.clone(), arrival: at(D, 13, 5), departure: at(D, 14, 36) }]
+    );
     // Each epoch has its sealed record, so tracing either finds the stay.
     assert_eq!(phone.store().checkins().expect("store").len(), 2);
     let entry = venue.trace(&screen, at(D, 13, 0), at(D, 14, 0), MESSAGE, &mut rng);
