@@ -270,6 +270,8 @@ async fn a_report_says_what_waits_for_the_embargo_and_a_second_one_when_the_firs
         "{out}"
     );
     assert!(out.contains(&format!("Your diagnosis: confirmed test, symptom onset {onset}")), "{out}");
+    // The explanation below says the same of that date.
+    assert!(out.contains(&format!("- {onset}: symptom onset of a positive diagnosis (confirmed test)")), "{out}");
 
     // A second report, with a new code: this device already reported.
     let second = portal.issue_code(CodeKind::Short, &today.iso_date().to_string()).await.expect("a code").code;

@@ -146,14 +146,14 @@ impl Town {
             .await
             .expect("upload");
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-        let diagnosis = Diagnosis { day: self.now().day(), report_type: ReportType::ConfirmedTest };
+        let diagnosis =
+            Diagnosis { day: self.now().day(), report_type: ReportType::ConfirmedTest, symptom_onset: false };
         let upload = Upload {
             keys: uploaded,
             checkins: checkins.to_vec(),
             hmac_key,
             hmac,
             diagnosis,
-            symptom_onset: false,
             revealed_records: Vec::new(),
             reported_at: self.now(),
         };

@@ -208,7 +208,7 @@ pub enum Reason {
 impl From<&Evidence> for Reason {
     fn from(e: &Evidence) -> Self {
         match *e {
-            Evidence::Diagnosis { day, report_type, until } => {
+            Evidence::Diagnosis { day, report_type, until, .. } => {
                 Reason::Diagnosis { day: day.0, report_type: report_type.to_byte(), until: until.0 }
             }
             Evidence::BleDay { day, seconds_per_bucket, weighted_minutes, threshold_minutes, qualifies } => {

@@ -156,8 +156,6 @@ pub struct Upload {
     pub hmac: [u8; UPLOAD_HMAC_LEN],
     /// The diagnosis the code certified, recorded once published.
     pub diagnosis: Diagnosis,
-    /// Whether the diagnosis day is the symptom onset (else the test date).
-    pub symptom_onset: bool,
     /// The records of the revealed visits: the phone's own, never alerted
     /// about once published.
     pub revealed_records: Vec<(DayNumber, [u8; 16])>,
@@ -241,8 +239,7 @@ impl ReportDraft {
             checkins,
             hmac_key,
             hmac,
-            diagnosis: Diagnosis { day: code.day, report_type: code.report_type },
-            symptom_onset: code.symptom_onset,
+            diagnosis: Diagnosis { day: code.day, report_type: code.report_type, symptom_onset: code.symptom_onset },
             revealed_records,
             reported_at: self.now,
         })
@@ -364,7 +361,7 @@ impl<S: Store> Phone<S> {
             checkins: upload.checkins.len(),
             report_type: upload.diagnosis.report_type,
             diagnosis_day: upload.diagnosis.day,
-            symptom_onset: upload.symptom_onset,
+            symptom_onset: upload.diagnosis.symptom_onset,
         })
     }
 }

@@ -146,7 +146,8 @@ pub enum Secret {
     /// The visit in progress while the diary is off, so that check-out can
     /// re-seal it.
     ActiveVisit,
-    /// The owner's own diagnosis: day and report type.
+    /// The owner's own diagnosis: day, report type and whether the day is
+    /// the symptom onset.
     Diagnosis,
     /// What the owner reported: when the last report went through and the
     /// records of every visit revealed, so that the phone recognises its

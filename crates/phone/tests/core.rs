@@ -978,7 +978,7 @@ fn a_report_uploads_the_keys_under_the_hmac_the_authority_certifies_and_turns_th
     let checkin = visit.to_bytes();
     let recomputed = upload_hmac(&upload.hmac_key, &upload.keys, &[checkin.as_slice()]).expect("hmac");
     assert_eq!(upload.hmac, recomputed);
-    assert_eq!(upload.diagnosis, Diagnosis { day: D, report_type: ReportType::ConfirmedTest });
+    assert_eq!(upload.diagnosis, Diagnosis { day: D, report_type: ReportType::ConfirmedTest, symptom_onset: true });
 
     // Before the upload went through, nothing changed.
     assert_ne!(phone.status(now).expect("store").color, Color::Red);
