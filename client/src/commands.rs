@@ -180,7 +180,10 @@ pub(crate) fn check_out(phone: &mut Phone) -> Result<(), String> {
 
 /// `greenlight report`.
 pub(crate) async fn report(phone: &mut Phone, code: &str, reveal: Option<&str>) -> Result<(), String> {
+    // The code is checked first, so that a typing mistake is said as such
+    // and not hidden behind "nothing to report".
     let code = &greenlight_api::device::upload_code(code).map_err(|e| e.message)?;
+    greenlight_api::device::check_upload_code(code).map_err(|e| e.message)?;
     let settings = Settings::load(phone.store())?;
     let http = http()?;
     let t = now();
@@ -195,26 +198,69 @@ pub(crate) async fn report(phone: &mut Phone, code: &str, reveal: Option<&str>) 
     let done =
         greenlight_client::report::report(phone, &settings, &http, code, &chosen, t).await.map_err(|e| err(&e))?;
     say!(
-        "Reported: keys of {} days published{}. Thank you: your contacts will be warned without learning who you are.",
-        done.days.len(),
-        if done.checkins > 0 { format!(", {} visits revealed", done.checkins) } else { String::new() }
+        "Reported: {}{}. Your diagnosis: {}, {} {}. Thank you: your contacts will be warned without learning who \
+         you are.",
+        published_keys(&done.days, t),
+        if done.checkins > 0 { format!(", {} visits revealed", done.checkins) } else { String::new() },
+        match done.report_type {
+            greenlight_protocol::report::ReportType::ConfirmedTest => "confirmed test",
+            greenlight_protocol::report::ReportType::ClinicalDiagnosis => "clinical diagnosis",
+        },
+        if done.symptom_onset { "symptom onset" } else { "test date" },
+        done.diagnosis_day.iso_date()
     );
     let decision = phone.status(t).map_err(|e| err(&e))?;
     say!("{decision}");
     Ok(())
 }
 
-/// `greenlight visits`.
+/// What became of the uploaded keys: a key is published only once its day
+/// is over plus the embargo (spec §10.4), so today's waits.
+fn published_keys(days: &[greenlight_protocol::time::DayNumber], now: UnixTime) -> String {
+    let embargo = greenlight_protocol::matcher::MatchConfig::default().embargo_secs;
+    let ready = |d: &&greenlight_protocol::time::DayNumber| d.end().plus(embargo) <= now;
+    let published = days.iter().filter(ready).count();
+    let waiting_until = days.iter().map(|d| d.end().plus(embargo)).filter(|t| *t > now).max();
+    match (days.len(), waiting_until) {
+        (0, _) => "no Bluetooth keys (this device has not been broadcasting)".to_owned(),
+        (n, None) => format!("keys of {n} days uploaded, published with the key server's next export"),
+        (n, Some(until)) if published == 0 => {
+            format!("keys of {n} days uploaded, waiting for the embargo until {} UTC", until.iso_minute())
+        }
+        (n, Some(until)) => format!(
+            "keys of {n} days uploaded: {published} published with the key server's next export, {} waiting for \
+             the embargo until {} UTC",
+            n - published,
+            until.iso_minute()
+        ),
+    }
+}
+
+/// `greenlight visits`: a visit in progress says so, with its automatic
+/// check-out, instead of presenting the planned check-out as its end.
 pub(crate) fn visits(phone: &Phone) -> Result<(), String> {
     let visits = phone.visits().map_err(|e| err(&e))?;
     if visits.is_empty() {
         say!("No visits in the diary.");
     }
+    let t = now();
     for v in visits {
         let info = v.poster.info();
         let place =
             if info.address.is_empty() { info.name.clone() } else { format!("{}, {}", info.name, info.address) };
-        say!("{}  {place}", span(v.arrival, v.departure));
+        // Departures are whole minutes: one ending within this minute (just
+        // checked out of) is over, as check-out judges it.
+        let when = if v.arrival <= t && t.plus(60) < v.departure {
+            let until = if v.departure.day() == t.day() {
+                v.departure.clock().to_string()
+            } else {
+                v.departure.iso_minute().to_string()
+            };
+            format!("{} UTC, checked in, automatic check-out at {until} UTC", v.arrival.iso_minute())
+        } else {
+            span(v.arrival, v.departure)
+        };
+        say!("{when}  {place}");
     }
     Ok(())
 }

@@ -193,6 +193,7 @@ fn secret_kind(which: Secret) -> Kind {
     match which {
         Secret::ActiveVisit => Kind::Diary,
         Secret::Diagnosis => Kind::Diagnosis,
+        Secret::Reported => Kind::Report,
     }
 }
 

@@ -32,6 +32,8 @@ pub enum Kind {
     Exposure,
     /// The owner's own diagnosis.
     Diagnosis,
+    /// When the owner reported and which of their visits they revealed.
+    Report,
     /// A color-history entry.
     Color,
     /// The value that tells, at open, whether a platform-supplied device
@@ -48,6 +50,7 @@ impl Kind {
             Kind::Diary => b"greenlight device v1 diary",
             Kind::Exposure => b"greenlight device v1 exposure",
             Kind::Diagnosis => b"greenlight device v1 diagnosis",
+            Kind::Report => b"greenlight device v1 report",
             Kind::Color => b"greenlight device v1 color",
             Kind::KeyCheck => b"greenlight device v1 key check",
         }

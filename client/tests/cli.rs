@@ -229,6 +229,58 @@ async fn the_long_codes_qr_link_is_accepted_where_the_code_is() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nothing_to_report_the_code_is_checked_first_and_the_message_says_what_to_do() {
+    let server = deployment().await;
+    let dir = temp("nothing");
+    set_up(&dir, &server);
+    // A mistyped code is said to be one, whatever the device holds.
+    let (ok, _, err) = greenlight(&dir, &["report", "--code", "1234 567", "--reveal", "all"]);
+    assert!(!ok && err.contains("\"1234 567\" is not an upload code"), "{err}");
+    // A well-formed code on a device with no keys and no visits: nothing
+    // to report, the code kept, and what to do.
+    let (ok, _, err) = greenlight(&dir, &["report", "--code", "1234 5678", "--reveal", "all"]);
+    assert!(!ok && err.contains("nothing to report"), "{err}");
+    assert!(err.contains("The code was not used: report with it from the phone you carried"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_says_what_waits_for_the_embargo_and_a_second_one_when_the_first_was_made() {
+    let server = deployment().await;
+    let dir = temp("again");
+    set_up(&dir, &server);
+    // The device broadcast today (`greenlight run` makes the day's key).
+    let today = UnixTime(now()).day();
+    let mut phone = greenlight_client::open(&dir).expect("store");
+    phone.daily_key(today, &mut greenlight_client::os_rng()).expect("today's key");
+    drop(phone);
+
+    // Staff issue a code for symptoms since two days ago.
+    let portal = server.portal().await.expect("portal");
+    portal.sign_in("admin", ADMIN_PASSWORD).await.expect("signed in");
+    let onset = today.minus(2).iso_date().to_string();
+    let code = portal.issue_code_dated(CodeKind::Short, true, &onset).await.expect("a code").code;
+
+    let (ok, out, err) = greenlight(&dir, &["report", "--code", &code, "--reveal", "none"]);
+    assert!(ok, "{out}{err}");
+    // Today's key is published only once today is over plus the embargo.
+    let embargo_end = today.end().plus(2 * 3600).iso_minute().to_string();
+    assert!(
+        out.contains(&format!("keys of 1 days uploaded, waiting for the embargo until {embargo_end} UTC")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("Your diagnosis: confirmed test, symptom onset {onset}")), "{out}");
+    // The explanation below says the same of that date.
+    assert!(out.contains(&format!("- {onset}: symptom onset of a positive diagnosis (confirmed test)")), "{out}");
+
+    // A second report, with a new code: this device already reported.
+    let second = portal.issue_code(CodeKind::Short, &today.iso_date().to_string()).await.expect("a code").code;
+    let (ok, out, err) = greenlight(&dir, &["report", "--code", &second, "--reveal", "none"]);
+    assert!(!ok && err.contains("already reported on ") && err.contains("The code was not used"), "{out}{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visit_from_qr_photo_to_check_out_and_wipe() {
     let server = deployment().await;
     let dir = temp("visit");

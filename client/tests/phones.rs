@@ -146,8 +146,17 @@ impl Town {
             .await
             .expect("upload");
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-        let diagnosis = Diagnosis { day: self.now().day(), report_type: ReportType::ConfirmedTest };
-        let upload = Upload { keys: uploaded, checkins: checkins.to_vec(), hmac_key, hmac, diagnosis };
+        let diagnosis =
+            Diagnosis { day: self.now().day(), report_type: ReportType::ConfirmedTest, symptom_onset: false };
+        let upload = Upload {
+            keys: uploaded,
+            checkins: checkins.to_vec(),
+            hmac_key,
+            hmac,
+            diagnosis,
+            revealed_records: Vec::new(),
+            reported_at: self.now(),
+        };
         phone.core().complete_report(&upload).expect("released, diagnosis recorded");
     }
 
@@ -517,7 +526,9 @@ async fn reporting_with_a_code_turns_the_phone_red_and_warns_its_contacts() {
     assert_eq!(decision.color, Color::Red, "{decision}");
     let again =
         greenlight_client::report::report(&mut alice.core(), &settings, &http, "31415926", &[], town.now()).await;
-    assert!(again.as_ref().is_err_and(greenlight_client::report::ReportError::is_nothing_to_report), "{again:?}");
+    // Nothing new to report: said as already reported, before the code is spent.
+    let said = again.expect_err("nothing new").to_string();
+    assert!(said.starts_with(&format!("already reported on {} UTC", town.now().iso_minute())), "{said}");
 
     // Wednesday 02:00 the key server publishes; Bob's phone finds Alice.
     town.set(MONDAY + 2 * 86_400 + 2 * HOUR);

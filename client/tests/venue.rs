@@ -335,14 +335,26 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
     ok(create_venue(&owner.0, "Café Aurora", "restaurant", &authority.signing, &authority.trace));
     let sheet = owner.0.join("today.png");
     ok(greenlight(&owner.0, &["venue", "posters", "--days", "1", "--out", sheet.to_str().expect("path")]));
-    let (case, erin, frank) = (authority.phone("case"), authority.phone("erin"), authority.phone("frank"));
+    let (case, erin, frank, dana) =
+        (authority.phone("case"), authority.phone("erin"), authority.phone("frank"), authority.phone("dana"));
 
-    // The case and Erin scan today's printed sheet; Frank the door screen,
-    // whose hourly epoch is another one.
+    // The case and Erin came in half an hour ago and are still there:
+    // they scanned the printed sheet of that day. The CLI only knows now,
+    // so their phones record the scan as the CLI did then.
+    let arrival = UnixTime((now().0 - 1800) / 60 * 60);
+    let then = owner.0.join("then.png");
+    let day = arrival.day().iso_date().to_string();
+    ok(greenlight(
+        &owner.0,
+        &["venue", "posters", "--from", &day, "--days", "1", "--out", then.to_str().expect("path")],
+    ));
+    let text = checkin::read_poster_text(then.to_str().expect("path")).expect("the sheet decodes");
     for phone in [&case, &erin] {
-        let out = ok(greenlight(&phone.0, &["checkin", sheet.to_str().expect("path")]));
-        assert!(out.contains("Checked in at Café Aurora"), "{out}");
+        let mut store = greenlight_client::open(&phone.0).expect("store");
+        let poster = checkin::verify_poster(&text, arrival).expect("live then");
+        store.check_in(&poster, arrival, &mut greenlight_client::os_rng()).expect("checked in");
     }
+    // Frank scans the door screen, whose hourly epoch is another one.
     // The screen's default port is not the key server's 8080.
     let help = ok(greenlight(&owner.0, &["venue", "screen", "--help"]));
     assert!(help.contains("[default: 127.0.0.1:8090]"), "{help}");
@@ -353,19 +365,21 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
     ok(greenlight(&frank.0, &["checkin", &text]));
     drop(screen);
 
-    // The case's phone also broadcast today (`greenlight run` on a real
-    // radio creates the day's key; there is no radio here).
-    let mut phone = greenlight_client::open(&case.0).expect("store");
-    phone.daily_key(now().day(), &mut greenlight_client::os_rng()).expect("today's key");
-    drop(phone);
-
-    // The case tests positive: staff issue a code in the portal; the case
-    // reports and reveals the visit.
+    // The case tests positive: staff issue a code in the portal; the case,
+    // still checked in, reports and reveals the visit. Her phone only
+    // checked in (no Bluetooth here): the visit alone is uploaded.
     let portal = authority.tracer().await;
     let date = now().day().iso_date().to_string();
     let code = portal.issue_code(CodeKind::Short, &date).await.expect("a code is issued").code;
     let reported = ok(greenlight(&case.0, &["report", "--code", &code, "--reveal", "all"]));
-    assert!(reported.contains("1 visits revealed"), "{reported}");
+    assert!(reported.contains("no Bluetooth keys") && reported.contains("1 visits revealed"), "{reported}");
+    // Her phone remembers: a second report says when the first was made.
+    let again = refused(greenlight(&case.0, &["report", "--code", &code, "--reveal", "all"]));
+    assert!(again.contains("already reported on ") && again.contains("The code was not used"), "{again}");
+
+    // Dana comes in after the report.
+    let out = ok(greenlight(&dana.0, &["checkin", sheet.to_str().expect("path")]));
+    assert!(out.contains("Checked in at Café Aurora"), "{out}");
 
     // The tracer opens a case from the revealed visit and signs the request.
     let venue_hex =
@@ -384,7 +398,7 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
         assert_eq!(text, to_base64url(&request), "the portal shows the same request as text");
     }
 
-    // The owner answers: exactly the requested epoch (today's sheet).
+    // The owner answers: exactly the requested epoch (the sheet's day).
     let bundle_file = owner.0.join("bundle.bin");
     let released = ok(greenlight(
         &owner.0,
@@ -404,9 +418,11 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
     // The kit reads "Published: trace batch N" off the page.
     portal.publish_case(&case_path, &bundle, "Get tested if you feel unwell.").await.expect("published");
 
-    // Erin, who was there in the traced epoch, turns yellow; Frank, whose
-    // check-in was in the screen's epoch, stays green.
-    for phone in [&erin, &frank] {
+    // Erin, there with the case, turns yellow; Frank, whose check-in was
+    // in the screen's epoch, and Dana, who came after the case reported
+    // (the revealed visit ends at the report, not at the case's automatic
+    // check-out), stay green and get no alert.
+    for phone in [&erin, &frank, &dana, &case] {
         ok(greenlight(&phone.0, &["sync"]));
     }
     let (erin_color, why) = color(&erin);
@@ -414,6 +430,45 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
     assert!(why.contains("Get tested if you feel unwell."), "the authority's message reaches the visitor: {why}");
     let (frank_color, why) = color(&frank);
     assert_eq!(frank_color, "green", "another epoch is not traced: {why}");
+    let (dana_color, why) = color(&dana);
+    assert_eq!(dana_color, "green", "she came after the case had left: {why}");
+    assert!(why.contains("\"venue_alerts\":[]"), "no alert at all: {why}");
+    // The case is not alerted about her own visit.
+    let (case_color, why) = color(&case);
+    assert_eq!(case_color, "red", "{why}");
+    assert!(why.contains("\"venue_alerts\":[]") && !why.contains("venue visit"), "not about her own visit: {why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_printed_sheet_then_the_door_screen_make_one_visit_shown_as_checked_in() {
+    let authority = Authority::start().await;
+    let owner = Dir::new("two-posters");
+    ok(create_venue(&owner.0, "Café Aurora", "restaurant", &authority.signing, &authority.trace));
+    let sheet = owner.0.join("today.png");
+    ok(greenlight(&owner.0, &["venue", "posters", "--days", "1", "--out", sheet.to_str().expect("path")]));
+    let screen = ScreenProcess::start(&owner.0, "5");
+    let codes = screen.codes().await;
+    let code = codes["codes"][0]["text"].as_str().expect("a code").to_owned();
+    drop(screen);
+
+    // A guest scans the sheet by the door, then the screen inside.
+    let guest = authority.phone("guest");
+    let first = ok(greenlight(&guest.0, &["checkin", sheet.to_str().expect("path")]));
+    assert!(first.contains("Checked in at Café Aurora"), "{first}");
+    let second = ok(greenlight(&guest.0, &["checkin", &code]));
+    assert!(second.contains("Stay extended at Café Aurora"), "one visit, continued: {second}");
+
+    // One visit, shown as in progress with its automatic check-out.
+    let visits = ok(greenlight(&guest.0, &["visits"]));
+    let listed: Vec<&str> = visits.lines().filter(|l| l.contains("Café Aurora")).collect();
+    assert_eq!(listed.len(), 1, "no two overlapping visits: {visits}");
+    assert!(listed[0].contains(" UTC, checked in, automatic check-out at "), "{visits}");
+
+    // Checked out, it is a visit with its real end.
+    ok(greenlight(&guest.0, &["checkout"]));
+    let visits = ok(greenlight(&guest.0, &["visits"]));
+    assert_eq!(visits.lines().count(), 1, "{visits}");
+    assert!(!visits.contains("checked in") && visits.contains(" UTC  Café Aurora"), "{visits}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -97,7 +97,7 @@ async fn every_invalid_upload_is_refused_and_stores_nothing(db: Db) {
     let key_on = |day: u32| Key { day, ..good[0] };
     let same_day: Vec<Key> = keys(3, 4, today).into_iter().map(|k| Key { day: today.0 - 2, ..k }).collect();
     let cases: Vec<(&str, Value, u16, &str)> = vec![
-        ("no keys", upload(a, now, &[], &[]), 400, "no_keys"),
+        ("neither keys nor check-ins", upload(a, now, &[], &[]), 400, "empty_upload"),
         ("31 keys", upload(a, now, &keys(4, 31, today), &[]), 400, "too_many_keys"),
         ("key not base64url", with(&|v| v["keys"][0]["key"] = json!("not base64!")), 400, "invalid_key"),
         ("15-byte key", with(&|v| v["keys"][0]["key"] = json!("AAAAAAAAAAAAAAAAAAAA")), 400, "invalid_key"),
@@ -582,7 +582,12 @@ async fn without_an_authority_key_bad_input_gets_its_4xx_and_uploads_a_503(db: D
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         ("not JSON", b"{".to_vec(), 400, "invalid_json"),
         ("unknown field", serde_json::to_vec(&json!({"ip": "1.2.3.4"})).expect("json"), 400, "invalid_json"),
-        ("no keys", serde_json::to_vec(&upload(a, now, &[], &[])).expect("json"), 400, "no_keys"),
+        (
+            "neither keys nor check-ins",
+            serde_json::to_vec(&upload(a, now, &[], &[])).expect("json"),
+            400,
+            "empty_upload",
+        ),
         (
             "future key",
             serde_json::to_vec(&upload(a, now, &[Key { day: today.0 + 1, ..good[0] }], &[])).expect("json"),

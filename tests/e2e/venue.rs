@@ -1,28 +1,30 @@
 //! The venue story with the real binaries as separate processes on
 //! loopback: `greenlight-server` (key server, health authority, portal; as
 //! one process, and again as two with two databases); a
-//! venue owner's `greenlight` creating the venue, printing today's poster
+//! venue owner's `greenlight` creating the venue, printing the day's poster
 //! sheet, running the door screen (`venue screen`) and answering the
-//! authority's release request; three residents' `greenlight` clients,
+//! authority's release request; four residents' `greenlight` clients,
 //! each with its own data directory.
 //!
-//! The case and Erin check in at the door screen's current code; Frank
-//! checks in at the same venue's printed sheet, whose epoch (the day) is
-//! another one than the screen's (the hour). The case is diagnosed, staff
-//! issue a code in the portal, the case reports and reveals the visit; the
-//! tracer opens a case, the owner releases exactly that epoch, the tracer
-//! publishes the alert. Erin turns yellow with the authority's message;
-//! Frank stays green. Before that, nothing of the check-ins reached the
-//! server, and the published files name neither the venue nor the message.
+//! The case and Erin came in half an hour ago and scanned the printed
+//! sheet (the day's epoch); Frank checks in at the same venue's door
+//! screen, whose epoch (the hour) is another one. The case, still checked
+//! in, is diagnosed: staff issue a code in the portal, she reports and
+//! reveals the visit, which ends at her report, not at her automatic
+//! check-out. Dana comes in after the report. The tracer opens a case, the
+//! owner releases exactly that epoch, the tracer publishes the alert. Erin
+//! turns yellow with the authority's message; Frank (another epoch) and
+//! Dana (after the case had left) stay green with no alert, and the case
+//! is not alerted about her own visit. Before that, nothing of the
+//! check-ins reached the server, and the published files name neither the
+//! venue nor the message.
 //!
-//! A traced window runs past its epoch's end (`spec/authority.md` §5), so
-//! the test passes at any minute of the hour: a case and a visitor who
-//! check in at the screen just before the hour still share the stay.
-//!
-//! Radio: the case's phone must have a daily key to report, which
-//! `greenlight run` creates on a real Bluetooth radio; there is none here,
-//! so the test creates today's key in her store through the client library
-//! (as `story.rs` writes sightings). Everything else is the real processes.
+//! Clock and radio: the `greenlight` CLI checks in at the time it runs,
+//! so the two check-ins of half an hour ago are recorded in those phones'
+//! stores through the client library, as the CLI recorded them then (as
+//! `story.rs` writes sightings). The case's phone has no Bluetooth here
+//! and no daily key: she reports her revealed visit alone. Everything else
+//! is the real processes.
 
 mod common;
 
@@ -30,6 +32,7 @@ use common::{
     Deployment, Dir, Process, Resident, Server, between, bin, free_port, now, run_ok, staff_portal, wait_for,
 };
 use greenlight_api::screen::Schedule;
+use greenlight_client::checkin::{read_poster_text, verify_poster};
 use greenlight_client::settings::parse_key;
 use greenlight_protocol::index::{FileKind, Index};
 use greenlight_protocol::signing::TrustedKeys;
@@ -196,29 +199,38 @@ async fn venue_story(deployment: Deployment) {
     let server = Server::deploy(deployment).await;
     let owner = Owner::create(&server, NAME, "restaurant");
     let venue_key = owner.venue_key();
-    let (case, erin, frank) =
-        (Resident::new("case", &server), Resident::new("erin", &server), Resident::new("frank", &server));
+    let (case, erin, frank, dana) = (
+        Resident::new("case", &server),
+        Resident::new("erin", &server),
+        Resident::new("frank", &server),
+        Resident::new("dana", &server),
+    );
 
-    // The owner prints today's sheet and switches the door screen on.
-    let sheet = owner.dir.join("today.png");
-    let printed = owner.ok(&["venue", "posters", "--days", "1", "--out", sheet.to_str().expect("UTF-8 path")]);
+    // The owner prints the sheet of the day the case and Erin came in
+    // (half an hour ago) and today's, and switches the door screen on.
+    let arrival = UnixTime((now().0 - HOUR / 2) / 60 * 60);
+    let then = owner.dir.join("then.png");
+    let day = arrival.day().iso_date().to_string();
+    let printed =
+        owner.ok(&["venue", "posters", "--from", &day, "--days", "1", "--out", then.to_str().expect("UTF-8 path")]);
     assert!(printed.contains("1 poster(s)"), "{printed}");
+    let sheet = owner.dir.join("today.png");
+    owner.ok(&["venue", "posters", "--days", "1", "--out", sheet.to_str().expect("UTF-8 path")]);
     let screen = Screen::start(&owner);
     let code = screen.current_code().await;
 
-    // The case and Erin check in together at the screen (an hourly epoch);
-    // Frank at the printed sheet (the day's epoch).
-    let t = now();
-    let (shared, apart, epoch_len) = (code.as_str(), sheet.to_str().expect("UTF-8 path"), HOUR);
-    let epoch_start = UnixTime(t.0 - t.0 % epoch_len);
+    // The case and Erin at the sheet, half an hour ago (see the module
+    // comment); Frank now at the screen (an hourly epoch).
+    let text = read_poster_text(then.to_str().expect("UTF-8 path")).expect("the printed sheet decodes");
     for resident in [&case, &erin] {
-        let out = resident.ok(&["checkin", shared]);
-        assert!(out.contains(&format!("Checked in at {NAME}")) && out.contains("automatic check-out"), "{out}");
+        let mut phone = greenlight_client::open(&resident.dir.0).expect("the resident's store");
+        let poster = verify_poster(&text, arrival).expect("the sheet is live then");
+        phone.check_in(&poster, arrival, &mut greenlight_client::os_rng()).expect("checked in");
     }
-    let out = frank.ok(&["checkin", apart]);
-    assert!(out.contains(&format!("Checked in at {NAME}")), "{out}");
+    let out = frank.ok(&["checkin", &code]);
+    assert!(out.contains(&format!("Checked in at {NAME}")) && out.contains("automatic check-out"), "{out}");
     let visits = erin.ok(&["visits"]);
-    assert!(visits.contains(NAME), "the visit diary on Erin's device: {visits}");
+    assert!(visits.contains(NAME) && visits.contains("checked in, automatic check-out at"), "Erin's diary: {visits}");
 
     // Check-ins stay on the phones: the server holds nothing of them.
     let venue_bytes = hex_bytes(&venue_key);
@@ -232,19 +244,18 @@ async fn venue_story(deployment: Deployment) {
         }
     }
 
-    // The case's phone broadcast today (see the module comment).
-    let mut phone = greenlight_client::open(&case.dir.0).expect("the case's store");
-    phone.daily_key(now().day(), &mut greenlight_client::os_rng()).expect("today's key");
-    drop(phone);
-
-    // The case tests positive: staff issue a code in the portal; she
-    // reports and reveals her visit.
+    // The case tests positive: staff issue a code in the portal; still
+    // checked in, she reports and reveals her visit, with no keys.
     let portal = staff_portal(&server.authority_url).await;
     let code =
         portal.issue_code(CodeKind::Short, &now().day().iso_date().to_string()).await.expect("the code is shown").code;
     let reported = case.ok(&["report", "--code", &code, "--reveal", "all"]);
-    assert!(reported.contains("1 visits revealed"), "{reported}");
+    assert!(reported.contains("no Bluetooth keys") && reported.contains("1 visits revealed"), "{reported}");
     assert_eq!(case.status()["color"], "red", "her own diagnosis");
+
+    // Dana comes in after the report, at today's sheet.
+    let out = dana.ok(&["checkin", sheet.to_str().expect("UTF-8 path")]);
+    assert!(out.contains(&format!("Checked in at {NAME}")), "{out}");
 
     // A report alone alerts no visitor: the venue's epoch is still sealed.
     erin.ok(&["sync"]);
@@ -274,8 +285,8 @@ async fn venue_story(deployment: Deployment) {
         bundle_file.to_str().expect("UTF-8 path"),
     ]);
     assert!(released.contains(&format!("secrets of 1 epoch(s) of {NAME}")), "{released}");
-    let span = epoch_start.span_to(epoch_start.plus(epoch_len));
-    assert!(released.contains(&span), "the shared epoch {span}, not Frank's: {released}");
+    let span = arrival.day().start().span_to(arrival.day().end());
+    assert!(released.contains(&span), "the sheet's epoch {span}, not Frank's: {released}");
     let bundle = released.lines().last().expect("the bundle as text").trim().to_owned();
     assert!(bundle_file.exists(), "the bundle is written too");
 
@@ -316,11 +327,21 @@ async fn venue_story(deployment: Deployment) {
     assert_eq!(alerts[0]["venue"], NAME, "{status}");
     assert_eq!(alerts[0]["message"], MESSAGE, "the authority's message reaches the visitor: {status}");
 
-    // Frank, at the same venue but in another epoch, stays green.
-    frank.ok(&["sync"]);
-    let status = frank.status();
-    assert_eq!(status["color"], "green", "another epoch is not traced: {status}");
-    assert_eq!(status["venue_alerts"].as_array().map(Vec::len), Some(0), "{status}");
-    assert_eq!(case.status()["color"], "red");
+    // Frank, at the same venue but in another epoch, stays green; so does
+    // Dana, who came in after the case had reported: the revealed visit
+    // ended at the report, not at the case's automatic check-out.
+    for (resident, why) in [(&frank, "another epoch is not traced"), (&dana, "she came after the case had left")] {
+        resident.ok(&["sync"]);
+        let status = resident.status();
+        assert_eq!(status["color"], "green", "{why}: {status}");
+        assert_eq!(status["venue_alerts"].as_array().map(Vec::len), Some(0), "{why}: {status}");
+    }
+    // The case is not alerted about her own visit.
+    case.ok(&["sync"]);
+    let status = case.status();
+    assert_eq!(status["color"], "red", "{status}");
+    assert_eq!(status["venue_alerts"].as_array().map(Vec::len), Some(0), "her own visit: {status}");
+    let why = status["explanation"].as_str().expect("explanation");
+    assert!(!why.contains("venue visit"), "her own visit is not evidence: {why}");
     drop(screen);
 }

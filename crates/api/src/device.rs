@@ -94,6 +94,28 @@ pub fn upload_code(input: &str) -> Result<String, Invalid> {
     Ok(code)
 }
 
+/// Checks, without spending it, that `code` has the shape of an upload
+/// code: 8 digits or 16 characters of Crockford's base32 (`I`, `L` and `O`
+/// read as digits), spaces and dashes ignored, letters in either case. The
+/// authority alone knows whether it is valid.
+pub fn check_upload_code(code: &str) -> Result<(), Invalid> {
+    let cleaned: Vec<char> = code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let short = cleaned.len() == 8 && cleaned.iter().all(char::is_ascii_digit);
+    let long =
+        cleaned.len() == 16 && cleaned.iter().all(|c| c.is_ascii_alphanumeric() && !c.eq_ignore_ascii_case(&'U'));
+    if short || long {
+        return Ok(());
+    }
+    Err(Invalid::new(
+        "invalid_code",
+        format!(
+            "{:?} is not an upload code: the health authority gives 8 digits (1234 5678) or 16 letters and digits \
+             (ABCD-EFGH-JKMN-PQRS); check what you typed",
+            code.trim()
+        ),
+    ))
+}
+
 /// `POST /v1/verify` request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -331,6 +353,18 @@ mod tests {
         }
     }
     use crate::padding::{SMALL_REQUEST_SIZE, VERIFY_RESPONSE_SIZE, padded};
+
+    #[test]
+    fn only_the_shape_of_an_upload_code_passes_the_local_check() {
+        for good in ["1234 5678", "12345678", "abcd-efgh-jkmn-pqrs", "ABCDEFGHJKMNPQRS", "0000-1111-IL0O-2222"] {
+            assert!(check_upload_code(good).is_ok(), "{good}");
+        }
+        for bad in ["1234567", "123456789", "1234 567a", "ABCD-EFGH-JKMN-PQRU", "ABCD-EFGH-JKMN-PQR", "", "é2345678"] {
+            let refused = check_upload_code(bad).expect_err("refused");
+            assert_eq!(refused.code, "invalid_code", "{bad}");
+            assert!(refused.message.contains("is not an upload code"), "{bad}: {}", refused.message);
+        }
+    }
 
     #[test]
     fn a_verify_answer_names_its_enums_as_the_spec_does() {

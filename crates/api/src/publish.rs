@@ -68,7 +68,7 @@ impl UploadKey {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PublishRequest {
-    /// The daily keys to publish (1 to 30, at most 3 per day, the last 14 days).
+    /// The daily keys to publish (0 to 30, at most 3 per day, the last 14 days): none when only check-ins are revealed.
     pub keys: Vec<UploadKey>,
     /// Check-ins the person chose to reveal, each the base64url of a revealed
     /// check-in (spec §9.6).

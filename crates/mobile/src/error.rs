@@ -84,9 +84,16 @@ pub enum GreenlightError {
         /// Details, for logs.
         detail: String,
     },
-    /// A report with nothing to report: no keys of the last 14 days (a new
-    /// phone, or everything already reported).
+    /// A report with nothing to report: no keys and no visits of the last
+    /// 14 days (a phone that never broadcast nor checked in). The code
+    /// was not used.
     NothingToReport,
+    /// This phone reported already (at `at`, Unix seconds) and has nothing
+    /// new to report. The code was not used.
+    AlreadyReported {
+        /// When the earlier report was made.
+        at: u64,
+    },
     /// The upload was sent but no answer came back, even to the retries:
     /// it may have been published. Tell the person so; do not report
     /// again with a new code.
@@ -120,6 +127,9 @@ impl std::fmt::Display for GreenlightError {
             GreenlightError::Refused { step, code, detail } => write!(f, "{step} refused ({code}): {detail}"),
             GreenlightError::Rejected { detail } => write!(f, "a downloaded file was refused: {detail}"),
             GreenlightError::NothingToReport => f.write_str("nothing to report"),
+            GreenlightError::AlreadyReported { at } => {
+                write!(f, "already reported on {} UTC", greenlight_protocol::time::UnixTime(*at).iso_minute())
+            }
             GreenlightError::Closed => f.write_str("this phone was wiped"),
         }
     }
@@ -172,6 +182,7 @@ impl From<greenlight_phone::ReportError> for GreenlightError {
     fn from(e: greenlight_phone::ReportError) -> Self {
         match e {
             greenlight_phone::ReportError::NothingToReport => GreenlightError::NothingToReport,
+            greenlight_phone::ReportError::AlreadyReported(at) => GreenlightError::AlreadyReported { at: at.0 },
             greenlight_phone::ReportError::Store(e) => e.into(),
             other => GreenlightError::InvalidArgument { detail: other.to_string() },
         }

@@ -384,7 +384,7 @@ impl GreenlightPhone {
             let reveal = reveal_visit_ids
                 .iter()
                 .map(|id| {
-                    offered.iter().find(|v| hex::encode(v.to_bytes()) == *id).cloned().ok_or_else(|| {
+                    offered.iter().find(|v| Visit::of(v).id == *id).cloned().ok_or_else(|| {
                         GreenlightError::InvalidArgument {
                             detail: "a visit id that is not among revealable_visits()".into(),
                         }

@@ -107,7 +107,11 @@ impl Visit {
     pub(crate) fn of(visit: &RevealedCheckIn) -> Self {
         let info = visit.poster.info();
         Visit {
-            id: hex::encode(visit.to_bytes()),
+            // The poster and the arrival: a visit in progress is offered
+            // as ending now, so its departure changes from minute to minute.
+            id: hex::encode(
+                [visit.poster.to_bytes().as_slice(), visit.arrival.minutes().to_le_bytes().as_slice()].concat(),
+            ),
             venue: info.name.clone(),
             address: info.address.clone(),
             kind: info.kind.as_str().to_owned(),
@@ -204,7 +208,7 @@ pub enum Reason {
 impl From<&Evidence> for Reason {
     fn from(e: &Evidence) -> Self {
         match *e {
-            Evidence::Diagnosis { day, report_type, until } => {
+            Evidence::Diagnosis { day, report_type, until, .. } => {
                 Reason::Diagnosis { day: day.0, report_type: report_type.to_byte(), until: until.0 }
             }
             Evidence::BleDay { day, seconds_per_bucket, weighted_minutes, threshold_minutes, qualifies } => {

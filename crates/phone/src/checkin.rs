@@ -6,6 +6,14 @@
 //!   check-out).
 //! - A rescan of the same poster epoch merges with the earlier record: the
 //!   first arrival, the later planned departure.
+//! - A scan of another poster of the same venue (the door screen after the
+//!   day's printed sheet) while a visit there is in progress continues that
+//!   visit: the diary keeps one visit, from the first arrival to the later
+//!   planned departure, and the new poster's epoch gets a sealed record of
+//!   the same stay (from the scan on), so that the visit is found whichever
+//!   epoch is traced. Check-out re-seals the diary's visit; the extra
+//!   record keeps its planned end, and sync counts no minute after the
+//!   phone's own clock anyway.
 //! - A check-out re-seals the visit in progress with the real departure
 //!   (at least one minute after arrival).
 //! - The diary keeps each visit's revealed form (poster, arrival,
@@ -130,6 +138,12 @@ impl<S: Store> Phone<S> {
         let probe =
             poster.check_in(&day_key, now, now.plus(stay), rng).map_err(|e| CheckInError::Forged(e.to_string()))?;
         let earlier = self.visit_with_tag(probe.day, &probe.tag)?;
+        if earlier.is_none()
+            && let Some(visit) = self.visit_in_progress_at(poster, now)?
+            && let Some(continued) = self.continue_visit(visit, poster, now, now.plus(stay), rng)?
+        {
+            return Ok(continued);
+        }
         let arrival = earlier.as_ref().map_or(now, |e| e.arrival.min(now));
         let departure = now.plus(stay).max(earlier.as_ref().map_or(now, |e| e.departure));
         let record =
@@ -148,6 +162,56 @@ impl<S: Store> Phone<S> {
             extended: earlier.is_some(),
             record: (record.day, record.tag),
         })
+    }
+
+    /// The visit in progress now at `poster`'s venue under another poster
+    /// epoch, if any (the latest).
+    fn visit_in_progress_at(&self, poster: &Poster, now: UnixTime) -> Result<Option<RevealedCheckIn>, StoreError> {
+        let mut visits = self.visits()?;
+        visits.extend(self.active_visit()?);
+        Ok(visits
+            .into_iter()
+            .filter(|v| v.poster.venue_key() == poster.venue_key() && v.poster.epoch() != poster.epoch())
+            .filter(|v| v.arrival <= now && now < v.departure)
+            .max_by_key(|v| v.arrival))
+    }
+
+    /// Continues `visit` after a scan of `poster`, another poster of the
+    /// same venue: the visit is re-sealed until the later of its planned
+    /// departure and `departure`, and `poster`'s epoch gets a record of the
+    /// stay from `now` on, without a diary entry of its own. `None` (and
+    /// nothing stored) when the visit's day key is already erased.
+    fn continue_visit<R: CryptoRng + ?Sized>(
+        &mut self,
+        visit: RevealedCheckIn,
+        poster: &Poster,
+        now: UnixTime,
+        departure: UnixTime,
+        rng: &mut R,
+    ) -> Result<Option<CheckedIn>, CheckInError> {
+        let Some(visit_key) = self.checkin_day_key(visit.poster.epoch().day(), rng)? else { return Ok(None) };
+        let day_key = self
+            .checkin_day_key(poster.epoch().day(), rng)?
+            .ok_or_else(|| CheckInError::Stale("this poster's day is over; check in at a current poster".into()))?;
+        let departure = departure.max(visit.departure);
+        let forged = |e: greenlight_protocol::Error| CheckInError::Forged(e.to_string());
+        let continued = visit.poster.check_in(&visit_key, visit.arrival, departure, rng).map_err(forged)?;
+        let record = poster.check_in(&day_key, now, departure, rng).map_err(forged)?;
+        let revealed = RevealedCheckIn { departure, ..visit.clone() }.to_bytes();
+        if self.diary_enabled()? {
+            self.store.save_checkin(&continued, Some(&revealed))?;
+        } else {
+            self.store.save_checkin(&continued, None)?;
+            self.store.set_secret(Secret::ActiveVisit, &revealed)?;
+        }
+        self.store.save_checkin(&record, None)?;
+        Ok(Some(CheckedIn {
+            venue: visit.poster.info().name.clone(),
+            arrival: visit.arrival,
+            departure,
+            extended: true,
+            record: (record.day, record.tag),
+        }))
     }
 
     /// The visit, in the diary or in progress, whose record has `tag`.

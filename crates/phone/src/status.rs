@@ -33,15 +33,22 @@ impl<S: Store> Phone<S> {
     /// The owner's own diagnosis, once reported.
     pub fn diagnosis(&self) -> Result<Option<Diagnosis>, StoreError> {
         let Some(plain) = self.store.secret(Secret::Diagnosis)? else { return Ok(None) };
-        let bytes: [u8; 5] = plain.as_slice().try_into().map_err(|_| StoreError::Corrupt("diagnosis".into()))?;
+        // Day, report type and, since the day kind is kept, whether the day
+        // is the symptom onset (a store written before reads as a test date).
+        let corrupt = || StoreError::Corrupt("diagnosis".into());
+        let (bytes, onset): ([u8; 5], bool) = match plain.as_slice() {
+            [fixed @ .., onset] if plain.len() == 6 => (fixed.try_into().map_err(|_| corrupt())?, *onset == 1),
+            fixed => (fixed.try_into().map_err(|_| corrupt())?, false),
+        };
         let day = DayNumber(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
         let report_type = ReportType::from_byte(bytes[4]).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(Some(Diagnosis { day, report_type }))
+        Ok(Some(Diagnosis { day, report_type, symptom_onset: onset }))
     }
 
     pub(crate) fn set_diagnosis(&mut self, diagnosis: Diagnosis) -> Result<(), StoreError> {
         let mut plain = diagnosis.day.0.to_le_bytes().to_vec();
         plain.push(diagnosis.report_type.to_byte());
+        plain.push(u8::from(diagnosis.symptom_onset));
         self.store.set_secret(Secret::Diagnosis, &plain)
     }
 

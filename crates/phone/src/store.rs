@@ -146,8 +146,13 @@ pub enum Secret {
     /// The visit in progress while the diary is off, so that check-out can
     /// re-seal it.
     ActiveVisit,
-    /// The owner's own diagnosis: day and report type.
+    /// The owner's own diagnosis: day, report type and whether the day is
+    /// the symptom onset.
     Diagnosis,
+    /// What the owner reported: when the last report went through and the
+    /// records of every visit revealed, so that the phone recognises its
+    /// own visits when they are traced.
+    Reported,
 }
 
 impl Secret {
@@ -156,6 +161,7 @@ impl Secret {
         match self {
             Secret::ActiveVisit => "active_visit",
             Secret::Diagnosis => "diagnosis",
+            Secret::Reported => "reported",
         }
     }
 }

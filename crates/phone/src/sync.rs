@@ -17,6 +17,7 @@
 //! becomes one contact with the mean attenuation heard in it, computed
 //! with this phone's own RSSI correction (spec §6.4).
 
+use crate::report::ReportLog;
 use crate::store::{Exposure, Store, StoreError};
 use crate::{Phone, time_state};
 use greenlight_protocol::checkin::{SealedCheckIn, VenueMatcher};
@@ -326,11 +327,15 @@ impl<S: Store> Phone<S> {
                 if let Some(only) = &plan.checkins {
                     records.retain(|r| only.contains(&(r.day, r.tag)));
                 }
+                // The visits this phone revealed in its own report are the
+                // case's, not an exposure (spec §8.3).
+                let own = ReportLog::load(&self.store)?.revealed;
+                records.retain(|r| !own.contains(&(r.day, r.tag)));
                 let exposures = if records.is_empty() {
                     Vec::new()
                 } else {
                     let days = self.store.checkin_days()?;
-                    venue_exposures(&VenueMatcher::new(&days, records), &batch.entries)
+                    venue_exposures(&VenueMatcher::new(&days, records), &batch.entries, now)
                 };
                 applied.exposures = exposures.len();
                 self.store.apply(entry.kind, entry.sequence, &exposures, &[])?;
@@ -459,21 +464,29 @@ pub fn contacts(
 
 /// Opens the check-ins that `entries` trace and turns each into an
 /// exposure: the visit, its minutes inside the traced window and the
-/// authority's message.
-pub fn venue_exposures(matcher: &VenueMatcher, entries: &[TraceEntry]) -> Vec<Exposure> {
+/// authority's message. `now` is the phone's clock (spec §8.3): a visit
+/// that began at or after the window's end was not there with the case and
+/// gives no exposure, and a visit still in progress counts only up to now,
+/// never up to its planned automatic check-out.
+pub fn venue_exposures(matcher: &VenueMatcher, entries: &[TraceEntry], now: UnixTime) -> Vec<Exposure> {
     matcher
         .match_entries(entries)
         .into_iter()
+        .filter(|m| m.visit.arrival.minutes() < entries[m.entry].window_end.minutes())
         .map(|m| {
-            // The protocol's one rule for the overlap and its day (spec §8.3, §14.1).
             let entry = &entries[m.entry];
-            let exposure = m.visit.exposure(entry.window_start, entry.window_end);
+            let mut visit = m.visit;
+            if visit.departure > now {
+                visit.departure = now.max(visit.arrival);
+            }
+            // The protocol's one rule for the overlap and its day (spec §8.3, §14.1).
+            let exposure = visit.exposure(entry.window_start, entry.window_end);
             Exposure::Venue {
                 day: exposure.day.0,
                 start: exposure.start.0,
                 end: exposure.end.0,
                 overlap_minutes: u32::from(exposure.overlap_minutes),
-                venue: m.visit.info.name.clone(),
+                venue: visit.info.name,
                 message: m.message,
             }
         })

@@ -236,6 +236,14 @@ mod support {
             self.poster(day, day.start(), day.end(), rng)
         }
 
+        /// The door screen's code in the hourly epoch from `hour`, live
+        /// the whole hour.
+        pub(crate) fn screen(&self, hour: UnixTime, rng: &mut ChaCha20Rng) -> Poster {
+            let epoch = Epoch::new(hour, 60).expect("epoch");
+            let opened = self.master.open_epoch(epoch, &self.authority.public_key(), rng).expect("opens");
+            self.master.poster(&self.info, &opened, hour, hour.plus(3600)).expect("signs")
+        }
+
         /// The published trace of `poster`'s epoch for a case there in
         /// `[from, until)`, made by owner and authority together.
         pub(crate) fn trace(
@@ -941,7 +949,11 @@ fn a_report_publishes_only_keys_within_14_days_of_the_codes_day_and_keeps_the_ot
     // A test 40 days ago authorizes none of them: no upload at all.
     let ancient = CodeFacts { day: D.minus(40), ..old_test };
     let result = phone.start_report(now).expect("keys").upload(&ancient, &[], &mut rng);
-    assert!(matches!(result, Err(ReportError::NothingToReport)), "{:?}", result.map(|u| u.keys.len()));
+    assert!(
+        matches!(result, Err(ReportError::NothingForCodeDay(day)) if day == D.minus(40)),
+        "{:?}",
+        result.map(|u| u.keys.len())
+    );
 }
 
 #[test]
@@ -968,18 +980,31 @@ fn a_report_uploads_the_keys_under_the_hmac_the_authority_certifies_and_turns_th
     let checkin = visit.to_bytes();
     let recomputed = upload_hmac(&upload.hmac_key, &upload.keys, &[checkin.as_slice()]).expect("hmac");
     assert_eq!(upload.hmac, recomputed);
-    assert_eq!(upload.diagnosis, Diagnosis { day: D, report_type: ReportType::ConfirmedTest });
+    assert_eq!(upload.diagnosis, Diagnosis { day: D, report_type: ReportType::ConfirmedTest, symptom_onset: true });
 
     // Before the upload went through, nothing changed.
     assert_ne!(phone.status(now).expect("store").color, Color::Red);
 
     let reported = phone.complete_report(&upload).expect("store");
-    assert_eq!(reported, Reported { days: vec![D.minus(3), D], checkins: 1, report_type: ReportType::ConfirmedTest });
+    assert_eq!(
+        reported,
+        Reported {
+            days: vec![D.minus(3), D],
+            checkins: 1,
+            report_type: ReportType::ConfirmedTest,
+            diagnosis_day: D,
+            symptom_onset: true
+        }
+    );
     // Red until the end of Friday + 10 days, even though the phone never synced.
     let decision = phone.status(now).expect("store");
     assert_eq!((decision.color, decision.until), (Color::Red, Some(D.plus(10).end())));
     assert_eq!(phone.diagnosis().expect("store"), Some(upload.diagnosis));
-    assert!(matches!(phone.start_report(now), Err(ReportError::NothingToReport)));
+    // A second report has nothing new: it says when the first one was made.
+    let again = phone.start_report(now.plus(600));
+    assert!(matches!(again, Err(ReportError::AlreadyReported(at)) if at == now), "{again:?}");
+    let said = again.expect_err("refused").to_string();
+    assert!(said.starts_with("already reported on 2024-10-04 18:00 UTC"), "{said}");
     assert_eq!(phone.advertisement(now, &mut rng).expect("store"), None);
 }
 
@@ -1036,4 +1061,157 @@ fn freshness_is_the_newest_signed_index_never_a_304_a_replay_or_the_phones_clock
     let (_, decision) = sync(&mut phone_now, &server, &index1, &[&policy, &batch1], at(saturday, 3, 0)).expect("5 min");
     assert_eq!(decision.color, Color::Green);
     assert_eq!(phone_now.fresh_as_of(at(saturday, 3, 0)).expect("store"), Some(at(saturday, 3, 0)), "capped at now");
+}
+
+#[test]
+fn a_phone_that_only_checks_in_reports_its_visits_without_keys() {
+    let mut rng = rng(33);
+    let mut phone = phone(SENDER);
+    let sheet = Venue::new("Café Aurora", VenueKind::Restaurant, &mut rng).sheet(D, &mut rng);
+    phone.check_in(&sheet, at(D, 12, 0), &mut rng).expect("check in");
+    let code = CodeFacts { report_type: ReportType::ConfirmedTest, day: D, symptom_onset: false };
+    let now = at(D, 18, 0);
+
+    // No key (Bluetooth was off), one visit: the report can be made.
+    let draft = phone.start_report(now).expect("a visit to report");
+    let visit = draft.revealable()[0].clone();
+    let upload = draft.upload(&code, std::slice::from_ref(&visit), &mut rng).expect("upload");
+    assert!(upload.keys.is_empty());
+    assert_eq!(upload.checkins, vec![visit.to_bytes()]);
+    let recomputed = upload_hmac(&upload.hmac_key, &[], &[visit.to_bytes().as_slice()]).expect("hmac");
+    assert_eq!(upload.hmac, recomputed, "the certificate binds the visit alone");
+    // Revealing nothing would upload nothing: refused.
+    let empty = phone.start_report(now).expect("a visit").upload(&code, &[], &mut rng);
+    assert!(matches!(empty, Err(ReportError::NothingForCodeDay(_))), "{:?}", empty.map(|u| u.checkins.len()));
+
+    let reported = phone.complete_report(&upload).expect("store");
+    assert_eq!((reported.days.len(), reported.checkins), (0, 1));
+    assert_eq!(phone.status(now).expect("store").color, Color::Red);
+    // The visit revealed is not offered again; nothing new: already reported.
+    assert!(phone.revealable_visits(now).expect("store").is_empty());
+    assert!(matches!(phone.start_report(now), Err(ReportError::AlreadyReported(at)) if at == now));
+
+    // A phone with neither says what to do, and that the code was kept.
+    let said = support::phone(SENDER).start_report(now).expect_err("nothing").to_string();
+    assert!(said.starts_with("nothing to report") && said.contains("The code was not used"), "{said}");
+}
+
+/// A café with a printed sheet for `D`, and phones: the case (`A`), a
+/// visitor there with her (`erin`) and one who came after she reported.
+struct Cafe {
+    server: KeyServer,
+    rng: rand_chacha::ChaCha20Rng,
+    venue: Venue,
+    sheet: greenlight_protocol::venue::Poster,
+    policy: Published,
+}
+
+fn cafe(seed: u64) -> Cafe {
+    let mut rng = rng(seed);
+    let server = KeyServer::new();
+    let venue = Venue::new("Café Aurora", VenueKind::Restaurant, &mut rng);
+    let sheet = venue.sheet(D, &mut rng);
+    let policy = server.policy(1, at(D, 0, 0));
+    Cafe { server, rng, venue, sheet, policy }
+}
+
+#[test]
+fn a_visit_in_progress_is_revealed_as_ending_at_the_report_and_only_people_there_are_alerted() {
+    let Cafe { server, mut rng, venue, sheet, policy } = cafe(40);
+    let (mut case, mut erin, mut late) = (phone(SENDER), phone(RECEIVER), phone(RECEIVER));
+    case.check_in(&sheet, at(D, 13, 5), &mut rng).expect("check in");
+    erin.check_in(&sheet, at(D, 13, 10), &mut rng).expect("check in");
+
+    // 13:22, still checked in (automatic check-out 14:35): the visit is
+    // offered, and revealed, as ending now.
+    let code = CodeFacts { report_type: ReportType::ConfirmedTest, day: D, symptom_onset: true };
+    let draft = case.start_report(at(D, 13, 22)).expect("a visit");
+    let offered = RevealedCheckIn { poster: sheet.clone(), arrival: at(D, 13, 5), departure: at(D, 13, 22) };
+    assert_eq!(draft.revealable(), std::slice::from_ref(&offered));
+    let upload = draft.upload(&code, std::slice::from_ref(&offered), &mut rng).expect("upload");
+    case.complete_report(&upload).expect("store");
+
+    // 13:29, after the report, another visitor comes in.
+    late.check_in(&sheet, at(D, 13, 29), &mut rng).expect("check in");
+
+    // The authority traces the revealed window, 13:05–13:22.
+    let entry = venue.trace(&sheet, offered.arrival, offered.departure, MESSAGE, &mut rng);
+    let trace = server.trace_batch(1, at(D, 13, 35), vec![entry]);
+    let index = server.index(at(D, 13, 35), &[&policy, &trace]);
+    let now = at(D, 13, 40);
+
+    // Erin, there from 13:10 and still there: 12 minutes inside the
+    // window, her visit counted up to now (13:40), not to 14:40.
+    let (_, decision) = sync(&mut erin, &server, &index, &[&policy, &trace], now).expect("sync");
+    let alert = Exposure::Venue {
+        day: D.0,
+        start: at(D, 13, 10).0,
+        end: now.0,
+        overlap_minutes: 12,
+        venue: "Café Aurora".into(),
+        message: MESSAGE.into(),
+    };
+    assert_eq!(erin.venue_alerts().expect("store"), vec![alert]);
+    assert_eq!(decision.color, Color::Yellow, "{decision}");
+
+    // The visitor who came after the case had left is not matched at all.
+    let (applied, decision) = sync(&mut late, &server, &index, &[&policy, &trace], now).expect("sync");
+    assert_eq!(applied.exposures, 0);
+    assert!(late.venue_alerts().expect("store").is_empty());
+    assert_eq!(decision.color, Color::Green, "{decision}");
+
+    // The case is not alerted about her own visit, in status or explanation.
+    let (applied, decision) = sync(&mut case, &server, &index, &[&policy, &trace], now).expect("sync");
+    assert_eq!(applied.exposures, 0);
+    assert!(case.venue_alerts().expect("store").is_empty());
+    assert_eq!(decision.color, Color::Red);
+    assert!(!decision.to_string().contains("venue visit"), "{decision}");
+}
+
+#[test]
+fn an_overlap_never_counts_minutes_after_the_phones_own_clock() {
+    let Cafe { server, mut rng, venue, sheet, policy } = cafe(41);
+    let mut erin = phone(RECEIVER);
+    erin.check_in(&sheet, at(D, 13, 10), &mut rng).expect("check in");
+    // A guest list's window reaching into the afternoon, synced at 13:40
+    // while Erin is still there (automatic check-out 14:40).
+    let entry = venue.trace(&sheet, at(D, 13, 0), at(D, 16, 0), MESSAGE, &mut rng);
+    let trace = server.trace_batch(1, at(D, 13, 35), vec![entry]);
+    let index = server.index(at(D, 13, 35), &[&policy, &trace]);
+    sync(&mut erin, &server, &index, &[&policy, &trace], at(D, 13, 40)).expect("sync");
+    let alerts = erin.venue_alerts().expect("store");
+    assert!(
+        matches!(alerts[..], [Exposure::Venue { overlap_minutes: 30, end, .. }] if end == at(D, 13, 40).0),
+        "30 minutes so far, not 90: {alerts:?}"
+    );
+}
+
+#[test]
+fn the_day_sheet_then_the_door_screen_of_one_venue_make_one_visit() {
+    let Cafe { server, mut rng, venue, sheet, policy } = cafe(42);
+    let mut phone = phone(RECEIVER);
+    let screen = venue.screen(at(D, 13, 0), &mut rng);
+    let first = phone.check_in(&sheet, at(D, 13, 5), &mut rng).expect("check in");
+    assert_eq!((first.departure, first.extended), (at(D, 14, 35), false));
+    let second = phone.check_in(&screen, at(D, 13, 6), &mut rng).expect("check in");
+    // One visit: from the first arrival to the later automatic check-out.
+    assert_eq!((second.arrival, second.departure, second.extended), (at(D, 13, 5), at(D, 14, 36), true));
+    let visits = phone.visits().expect("store");
+    assert_eq!(
+        visits,
+        vec![RevealedCheckIn { poster: sheet.clone(), arrival: at(D, 13, 5), departure: at(D, 14, 36) }]
+    );
+    // Each epoch has its sealed record, so tracing either finds the stay.
+    assert_eq!(phone.store().checkins().expect("store").len(), 2);
+    let entry = venue.trace(&screen, at(D, 13, 0), at(D, 14, 0), MESSAGE, &mut rng);
+    let trace = server.trace_batch(1, at(D, 14, 10), vec![entry]);
+    let index = server.index(at(D, 14, 10), &[&policy, &trace]);
+    sync(&mut phone, &server, &index, &[&policy, &trace], at(D, 14, 10)).expect("sync");
+    let alerts = phone.venue_alerts().expect("store");
+    assert!(matches!(alerts[..], [Exposure::Venue { overlap_minutes: 54, .. }]), "13:06–14:00: {alerts:?}");
+
+    // Checking out ends the one visit.
+    let out = phone.check_out(at(D, 14, 15), &mut rng).expect("check out");
+    assert_eq!((out.arrival, out.departure), (at(D, 13, 5), at(D, 14, 15)));
+    assert_eq!(phone.visits().expect("store").len(), 1);
 }

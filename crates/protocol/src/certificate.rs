@@ -338,8 +338,6 @@ pub const DAYS_AROUND_CERTIFICATE_DAY: u32 = 14;
 /// of the first key that breaks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadKeysError {
-    /// No key at all.
-    NoKeys,
     /// More than [`MAX_UPLOAD_KEYS`].
     TooManyKeys,
     /// A key for a day after today.
@@ -356,8 +354,8 @@ pub enum UploadKeysError {
 }
 
 /// Checks an upload's keys against the limits of spec §12.2.3, in key
-/// order: 1 to 30 keys, no key twice, at most 3 for one day, and every day
-/// `d` with `today − retention_days ≤ d ≤ today` and, once the
+/// order: at most 30 keys (none at all is allowed: an upload may reveal
+/// check-ins only), no key twice, at most 3 for one day, and every day `d` with `today − retention_days ≤ d ≤ today` and, once the
 /// certificate is verified, `certificate_day − 14 ≤ d ≤ certificate_day + 14`. A key server calls
 /// it before verifying the certificate with `certificate_day = None` (so
 /// bad input is refused without a trusted key) and after with its day.
@@ -367,9 +365,6 @@ pub fn check_upload_keys(
     retention_days: u32,
     certificate_day: Option<DayNumber>,
 ) -> core::result::Result<(), UploadKeysError> {
-    if keys.is_empty() {
-        return Err(UploadKeysError::NoKeys);
-    }
     if keys.len() > MAX_UPLOAD_KEYS {
         return Err(UploadKeysError::TooManyKeys);
     }
@@ -483,7 +478,8 @@ mod tests {
         let today = DayNumber(20_000);
         let check = |keys: &[UploadedKey], cert: Option<u32>| check_upload_keys(keys, today, 14, cert.map(DayNumber));
         assert_eq!(check(&[key(1, 19_990)], None), Ok(()));
-        assert_eq!(check(&[], None), Err(UploadKeysError::NoKeys));
+        // No key at all is no breach: an upload of revealed check-ins alone has none.
+        assert_eq!(check(&[], None), Ok(()));
         let many: Vec<_> = (0..31).map(|i| key(i, 20_000 - u32::from(i) / 3)).collect();
         assert_eq!(check(&many, None), Err(UploadKeysError::TooManyKeys));
         assert_eq!(check(&many[..30], None), Ok(()));

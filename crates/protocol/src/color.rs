@@ -50,6 +50,9 @@ pub struct Diagnosis {
     pub day: DayNumber,
     /// How the diagnosis was established.
     pub report_type: ReportType,
+    /// Whether `day` is the symptom onset (else the test date). Only the
+    /// explanation uses it: the rules count from `day` either way.
+    pub symptom_onset: bool,
 }
 
 /// One matched Bluetooth encounter window: the phone saw a published key's
@@ -136,6 +139,8 @@ pub enum Evidence {
         day: DayNumber,
         /// How the diagnosis was established.
         report_type: ReportType,
+        /// Whether `day` is the symptom onset (else the test date).
+        symptom_onset: bool,
         /// The first second no longer red because of it.
         until: UnixTime,
     },
@@ -293,7 +298,12 @@ pub fn decide(policy: &ColorPolicy, inputs: &ColorInputs) -> ColorDecision {
 
     let red_until = inputs.diagnosis.map(|diagnosis| {
         let until = diagnosis.day.plus(u32::from(p.red_days)).end();
-        evidence.push(Evidence::Diagnosis { day: diagnosis.day, report_type: diagnosis.report_type, until });
+        evidence.push(Evidence::Diagnosis {
+            day: diagnosis.day,
+            report_type: diagnosis.report_type,
+            symptom_onset: diagnosis.symptom_onset,
+            until,
+        });
         until
     });
     let yellow_until = last_qualifying.map(|day| day.plus(u32::from(p.yellow_days)).end());
@@ -362,13 +372,15 @@ fn write_evidence(f: &mut fmt::Formatter<'_>, item: &Evidence, color: Color) -> 
         (false, _) => "below the threshold",
     };
     match *item {
-        Evidence::Diagnosis { day, report_type, until } => {
+        Evidence::Diagnosis { day, report_type, symptom_onset, until } => {
             let kind = match report_type {
                 ReportType::ConfirmedTest => "confirmed test",
                 ReportType::ClinicalDiagnosis => "clinical diagnosis",
             };
             let red = if color == Color::Red { "red until" } else { "red ended" };
-            write!(f, "{}: positive diagnosis ({kind}); {red} {}", day.iso_date(), Time(until))
+            // The code's date is the symptom onset or the test date: say which.
+            let what = if symptom_onset { "symptom onset of a positive diagnosis" } else { "positive diagnosis" };
+            write!(f, "{}: {what} ({kind}); {red} {}", day.iso_date(), Time(until))
         }
         Evidence::BleDay { day, seconds_per_bucket, weighted_minutes, threshold_minutes, qualifies } => {
             write!(
@@ -641,7 +653,7 @@ mod tests {
     #[test]
     fn a_diagnosis_is_red_until_red_days_after_its_day() {
         let day = TODAY.minus(2);
-        let diagnosis = Some(Diagnosis { day, report_type: ReportType::ConfirmedTest });
+        let diagnosis = Some(Diagnosis { day, report_type: ReportType::ConfirmedTest, symptom_onset: false });
         let d = decide_with(|i| {
             i.diagnosis = diagnosis;
             i.ble = vec![contact(TODAY, 50, 3600)];
@@ -666,7 +678,9 @@ mod tests {
         // The clock is probably behind; green for someone who just reported
         // positive would be the worse mistake.
         let day = TODAY.plus(1);
-        let d = decide_with(|i| i.diagnosis = Some(Diagnosis { day, report_type: ReportType::ClinicalDiagnosis }));
+        let d = decide_with(|i| {
+            i.diagnosis = Some(Diagnosis { day, report_type: ReportType::ClinicalDiagnosis, symptom_onset: false })
+        });
         assert_eq!(d.color, Color::Red);
         assert_eq!(d.until, Some(day.plus(10).end()));
     }
@@ -689,7 +703,8 @@ mod tests {
             i.venues = vec![venue(TODAY.minus(1), 30), venue(TODAY.minus(3), 5)];
             i.ble =
                 vec![contact(TODAY.minus(1), 50, 60), contact(TODAY.minus(3), 50, 60), contact(TODAY.plus(3), 1, 1)];
-            i.diagnosis = Some(Diagnosis { day: TODAY.minus(1), report_type: ReportType::ConfirmedTest });
+            i.diagnosis =
+                Some(Diagnosis { day: TODAY.minus(1), report_type: ReportType::ConfirmedTest, symptom_onset: false });
         });
         let kinds: Vec<(u8, u32, u8)> = d
             .evidence
@@ -715,7 +730,8 @@ mod tests {
         reversed.venues = vec![venue(TODAY.minus(3), 5), venue(TODAY.minus(1), 30)];
         reversed.ble =
             vec![contact(TODAY.plus(3), 1, 1), contact(TODAY.minus(3), 50, 60), contact(TODAY.minus(1), 50, 60)];
-        reversed.diagnosis = Some(Diagnosis { day: TODAY.minus(1), report_type: ReportType::ConfirmedTest });
+        reversed.diagnosis =
+            Some(Diagnosis { day: TODAY.minus(1), report_type: ReportType::ConfirmedTest, symptom_onset: false });
         assert_eq!(decide(&policy(), &reversed), d);
     }
 
@@ -738,7 +754,7 @@ mod tests {
             let i = ColorInputs {
                 now,
                 last_sync: Some(UnixTime(u64::MAX)),
-                diagnosis: Some(Diagnosis { day: last, report_type: ReportType::ConfirmedTest }),
+                diagnosis: Some(Diagnosis { day: last, report_type: ReportType::ConfirmedTest, symptom_onset: false }),
                 ble: vec![
                     BleContact {
                         day: now.day(),
@@ -787,7 +803,9 @@ mod tests {
             green,
             "GREEN: no qualifying exposure. Turns stale at 2026-05-12 11:00 UTC unless the phone syncs.\n(policy version 7)"
         );
-        let red = decide_with(|i| i.diagnosis = Some(Diagnosis { day: TODAY, report_type: ReportType::ConfirmedTest }));
+        let red = decide_with(|i| {
+            i.diagnosis = Some(Diagnosis { day: TODAY, report_type: ReportType::ConfirmedTest, symptom_onset: false })
+        });
         assert!(red.to_string().starts_with("RED until 2026-05-21 00:00 UTC: you reported a positive diagnosis.\n- 2026-05-10: positive diagnosis (confirmed test)"));
         let stale = decide_with(|i| i.last_sync = None).to_string();
         assert!(stale.starts_with("STALE: not synced recently enough"));
@@ -797,13 +815,27 @@ mod tests {
     #[test]
     fn the_explanation_says_when_a_color_is_over() {
         let d = decide_with(|i| {
-            i.diagnosis = Some(Diagnosis { day: TODAY.minus(11), report_type: ReportType::ClinicalDiagnosis });
+            i.diagnosis = Some(Diagnosis {
+                day: TODAY.minus(11),
+                report_type: ReportType::ClinicalDiagnosis,
+                symptom_onset: false,
+            });
             i.venues = vec![venue(TODAY.minus(14), 30)];
             i.now = TODAY.end().minus(1);
         });
         assert_eq!(d.color, Color::Yellow);
         let text = d.to_string();
         assert!(text.contains("positive diagnosis (clinical diagnosis); red ended 2026-05-10 00:00 UTC"));
+        // A code dated by the symptom onset says so.
+        let onset = decide_with(|i| {
+            i.diagnosis =
+                Some(Diagnosis { day: TODAY.minus(2), report_type: ReportType::ConfirmedTest, symptom_onset: true })
+        });
+        let onset = onset.to_string();
+        assert!(
+            onset.contains("- 2026-05-08: symptom onset of a positive diagnosis (confirmed test); red until"),
+            "{onset}"
+        );
         assert!(text.contains("(needs 10) — qualifies\n"), "{text}");
         let d = decide_with(|i| {
             i.venues = vec![venue(TODAY.minus(14), 30)];

@@ -74,8 +74,11 @@ fn wild_inputs() -> impl Strategy<Value = ColorInputs> {
         end: UnixTime(e),
         overlap_minutes: o,
     });
-    let diagnosis =
-        (any::<u32>(), report_type()).prop_map(|(d, report_type)| Diagnosis { day: DayNumber(d), report_type });
+    let diagnosis = (any::<u32>(), report_type()).prop_map(|(d, report_type)| Diagnosis {
+        day: DayNumber(d),
+        report_type,
+        symptom_onset: false,
+    });
     (
         any::<u64>(),
         proptest::option::of(any::<u64>()),
@@ -115,7 +118,7 @@ fn realistic_venue() -> impl Strategy<Value = VenueExposure> {
 /// Inputs around [`BASE_DAY`], where the thresholds actually bite.
 fn realistic_inputs() -> impl Strategy<Value = ColorInputs> {
     let diagnosis = ((BASE_DAY - 30..=BASE_DAY + 2).prop_map(DayNumber), report_type())
-        .prop_map(|(day, report_type)| Diagnosis { day, report_type });
+        .prop_map(|(day, report_type)| Diagnosis { day, report_type, symptom_onset: false });
     (
         0..DAY_SECONDS,
         proptest::option::of(-400_000i64..1000),

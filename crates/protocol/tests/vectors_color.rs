@@ -348,13 +348,18 @@ fn color_cases() -> Vec<Case> {
         }),
         case("red_over_everything", "a diagnosis is red even with exposures and no sync", |i| {
             i.last_sync = None;
-            i.diagnosis = Some(Diagnosis { day: TODAY.minus(2), report_type: ReportType::ConfirmedTest });
+            i.diagnosis =
+                Some(Diagnosis { day: TODAY.minus(2), report_type: ReportType::ConfirmedTest, symptom_onset: false });
             i.ble = vec![ble(TODAY.minus(1), 50, 3600)];
         }),
         case("red_ended_yellow_remains", "after red ends, a later exposure still shows", |i| {
             i.now = TODAY.minus(2).plus(10).end();
             i.last_sync = Some(i.now.minus(HOUR));
-            i.diagnosis = Some(Diagnosis { day: TODAY.minus(2), report_type: ReportType::ClinicalDiagnosis });
+            i.diagnosis = Some(Diagnosis {
+                day: TODAY.minus(2),
+                report_type: ReportType::ClinicalDiagnosis,
+                symptom_onset: false,
+            });
             i.ble = vec![ble(TODAY, 50, 3600)];
         }),
         case(
@@ -362,7 +367,11 @@ fn color_cases() -> Vec<Case> {
             "the phone's own diagnosis is listed whenever it is given, even after red ended and its day left the \
              lookback window; an exposure that old is not",
             |i| {
-                i.diagnosis = Some(Diagnosis { day: TODAY.minus(20), report_type: ReportType::ConfirmedTest });
+                i.diagnosis = Some(Diagnosis {
+                    day: TODAY.minus(20),
+                    report_type: ReportType::ConfirmedTest,
+                    symptom_onset: false,
+                });
                 i.ble = vec![ble(TODAY.minus(20), 50, 3600)];
             },
         ),
@@ -430,6 +439,8 @@ fn inputs_from_json(v: &Value) -> ColorInputs {
             Diagnosis {
                 day: DayNumber(small(d, "day")),
                 report_type: ReportType::from_byte(small(d, "report_type")).expect("report type"),
+                // The vectors date diagnoses by the test (the rules do not look).
+                symptom_onset: false,
             }
         }),
         ble: list("ble")
@@ -455,7 +466,7 @@ fn inputs_from_json(v: &Value) -> ColorInputs {
 
 fn evidence_json(e: &Evidence) -> Value {
     match e {
-        Evidence::Diagnosis { day, report_type, until } => json!({
+        Evidence::Diagnosis { day, report_type, until, .. } => json!({
             "kind": "diagnosis",
             "day": day.0,
             "report_type": report_type.to_byte(),

@@ -320,8 +320,20 @@ impl Portal {
     /// `test_date` (`YYYY-MM-DD`, day kind 2: the test date), and reads it
     /// and its reference off the page.
     pub async fn issue_code(&self, kind: CodeKind, test_date: &str) -> Result<IssuedCode, PortalError> {
+        self.issue_code_dated(kind, false, test_date).await
+    }
+
+    /// [`Portal::issue_code`] with the date the symptom onset (day kind 1)
+    /// when `symptom_onset`, else the test date.
+    pub async fn issue_code_dated(
+        &self,
+        kind: CodeKind,
+        symptom_onset: bool,
+        date: &str,
+    ) -> Result<IssuedCode, PortalError> {
         const CODES: &str = "/portal/codes";
-        let form = [("kind", kind.as_str()), ("report_type", "1"), ("day_kind", "2"), ("date", test_date)];
+        let day_kind = if symptom_onset { "1" } else { "2" };
+        let form = [("kind", kind.as_str()), ("report_type", "1"), ("day_kind", day_kind), ("date", date)];
         let page = self.submit(CODES, &form, 200).await?;
         let read = |what: &'static str, start: &str| {
             page.between(start, "<").map(str::to_owned).ok_or_else(|| PortalError::Missing {

@@ -97,7 +97,6 @@ fn publish_response(status: StatusCode, code: &str, message: &str) -> Response {
 fn upload_keys_error(error: UploadKeysError, request: &PublishRequest, retention_days: u32) -> KeyServerError {
     let day = |i: usize| request.keys.get(i).map_or(0, |k| k.day);
     match error {
-        UploadKeysError::NoKeys => KeyServerError::bad("no_keys", "an upload needs at least one key"),
         UploadKeysError::TooManyKeys => {
             KeyServerError::bad("too_many_keys", format!("{} keys; at most {MAX_KEYS}", request.keys.len()))
         }
@@ -132,6 +131,14 @@ pub fn validate(
 ) -> Result<(NewUpload, Certificate), KeyServerError> {
     let today = now.day();
     let uploaded = request.keys.iter().enumerate().map(|(i, k)| k.to_uploaded(i)).collect::<Result<Vec<_>, _>>()?;
+    // Keys, revealed check-ins or both: a phone that only checks in reports
+    // its visits alone (spec §12.2.3).
+    if uploaded.is_empty() && request.revealed_checkins.is_empty() {
+        return Err(KeyServerError::bad(
+            "empty_upload",
+            "an upload needs at least one key or one revealed check-in; nothing was stored",
+        ));
+    }
     // The limits of spec §12.2.3, first without the certificate (so bad
     // input is refused even when no authority key is configured).
     check_upload_keys(&uploaded, today, state.config.retention_days, None)
