@@ -91,6 +91,13 @@ cargo test --workspace --locked
 step "contract"
 bash tests/contract.sh
 
+# The benchmark runner itself (issue 21 item 22): every benchmark built on
+# the test build's artifacts (dev profile), its executable resolved and run
+# once at the smallest sizes. CI never judges the figures, only that the
+# runner and every benchmark work; `bench/run` gives the figures.
+step "benchmarks (dry run)"
+bash bench/run --dry-run
+
 # Every parser under libFuzzer for a few seconds each, from the seed corpus
 # of spec/vectors (fuzz/run.sh prints what it cost).
 step "fuzz"

@@ -189,6 +189,10 @@ struct Nginx(Child);
 
 impl Nginx {
     fn start(prefix: &Path, root: &Path, port: u16) -> Self {
+        // nginx's workers run as another user: the scratch directory, made
+        // private like every server data directory, must let them in.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(prefix, std::fs::Permissions::from_mode(0o755)).expect("open the nginx directory");
         let conf = prefix.join("nginx.conf");
         std::fs::write(
             &conf,
