@@ -198,17 +198,10 @@ pub async fn report<S: Store>(
     // is sent again (the key server answers `already_accepted` if the
     // first one went through), and only after the retries fail is the
     // outcome reported as unknown, never as "nothing was uploaded".
-    let mut attempt = 0;
-    loop {
-        match post::<PublishResponse>(http, url.clone(), &body, PUBLISH_REQUEST_SIZE, "publish").await {
-            Ok(_) => break,
-            Err(ReportError::Network(_)) if attempt + 1 < PUBLISH_ATTEMPTS => {
-                attempt += 1;
-                pause_before_retry(attempt).await;
-            }
-            Err(ReportError::Network(e)) => return Err(ReportError::Unconfirmed(e)),
-            Err(other) => return Err(other),
-        }
+    match post_again::<PublishResponse>(http, url, &body, PUBLISH_REQUEST_SIZE, "publish").await {
+        Ok(_) => {}
+        Err(ReportError::Network(e)) => return Err(ReportError::Unconfirmed(e)),
+        Err(other) => return Err(other),
     }
 
     Ok(phone.complete_report(&upload)?)
