@@ -333,8 +333,9 @@ impl Portal {
         Ok(IssuedCode { code: read("code", "id=\"issued-code\">")?, handle: read("reference", "id=\"code-handle\">")? })
     }
 
-    /// An admin fills in the colour-policy form with `params` and signs
-    /// it; the portal lists the signed policy in the index.
+    /// An admin fills in the colour-policy form with `params`, previews
+    /// what it changes and confirms; the portal signs it and lists it in
+    /// the index.
     pub async fn publish_policy(&self, params: &greenlight_protocol::policy::PolicyParams) -> Result<(), PortalError> {
         const POLICY: &str = "/portal/policy";
         let [t0, t1, t2] = params.attenuation_thresholds_db.map(|v| v.to_string());
@@ -355,8 +356,17 @@ impl Portal {
             ("red_days", params.red_days.to_string()),
             ("stale_hours", params.stale_after_hours.to_string()),
         ];
-        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let page = self.submit(POLICY, &fields, 200).await?;
+        let mut fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        // The portal publishes only what was previewed: preview, then
+        // confirm with the preview's tag.
+        const PREVIEW: &str = "/portal/policy/preview";
+        let preview = self.submit(PREVIEW, &fields, 200).await?;
+        let confirm = preview.between("name=\"confirm\" value=\"", "\"").map(str::to_owned).ok_or_else(|| {
+            PortalError::Missing { path: PREVIEW.to_owned(), what: "Sign and publish button", body: preview.body.clone() }
+        })?;
+        fields.push(("confirm", &confirm));
+        self.submit(POLICY, &fields, 303).await?;
+        let page = self.get(POLICY).await?;
         if !page.body.contains("is signed and listed") {
             return Err(PortalError::Missing { path: POLICY.to_owned(), what: "signed policy", body: page.body });
         }

@@ -62,6 +62,17 @@ impl CodeKey {
         mac.update(token);
         mac.finalize().into_bytes().into()
     }
+
+    /// The tag of a color policy's preview (issue 21 item 20): the
+    /// confirmation a "Sign and publish" form must carry, binding the
+    /// values shown in the preview and the version they were compared to.
+    pub fn policy_preview_tag(&self, preview: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_ref()).expect("HMAC takes any key length");
+        mac.update(b"greenlight/v1 policy preview");
+        mac.update(&[0]);
+        mac.update(preview);
+        mac.finalize().into_bytes().into()
+    }
 }
 
 impl std::fmt::Debug for CodeKey {
