@@ -149,7 +149,7 @@ pub enum AuthorityCommand {
     Init(InitArgs),
     /// Runs only the health-authority service (device API and staff
     /// portal), publishing trace batches and policies to a key server.
-    Serve(AuthorityServeArgs),
+    Serve(Box<AuthorityServeArgs>),
 }
 
 /// `greenlight-server authority init`

@@ -121,7 +121,9 @@ async fn staff_log_in_issue_a_code_see_it_audited_and_publish_a_policy_in_chromi
     assert!(notice.contains("Policy 1 is signed"), "{notice}");
     driver.screenshot("08-policy-published").await;
     // The answer was a redirect: reloading shows the page, posts nothing.
-    assert!(driver.call("GET", &driver.at("/url"), Value::Null).await.as_str().unwrap_or("").ends_with("/portal/policy"));
+    assert!(
+        driver.call("GET", &driver.at("/url"), Value::Null).await.as_str().unwrap_or("").ends_with("/portal/policy")
+    );
     driver.call("POST", &driver.at("/refresh"), json!({})).await;
     assert!(driver.text("#policy-in-force").await.contains("In force: policy 1"));
     assert_eq!(listed(&server).await, 1, "a reload publishes nothing more");
@@ -194,7 +196,9 @@ async fn staff_accounts_warn_about_no_roles_keep_the_form_and_survive_a_reload_i
     driver.screenshot("12-staff-created").await;
     // Redirected after the POST: a reload neither shows the password
     // again nor creates bob a second time.
-    assert!(driver.call("GET", &driver.at("/url"), Value::Null).await.as_str().unwrap_or("").ends_with("/portal/staff"));
+    assert!(
+        driver.call("GET", &driver.at("/url"), Value::Null).await.as_str().unwrap_or("").ends_with("/portal/staff")
+    );
     driver.call("POST", &driver.at("/refresh"), json!({})).await;
     let main = driver.text("main").await;
     assert!(!main.contains(&password) && !main.contains("exists already"), "{main}");

@@ -627,7 +627,10 @@ async fn the_server_serves_https_with_the_certificate_and_key_it_is_given() {
     // Plain HTTP on every address: a warning at start-up.
     let server = Server::spawn_at("0.0.0.0:0", &[], &dir.0, &[]);
     let log = std::fs::read_to_string(&server.log).unwrap_or_default();
-    assert!(log.contains("WARN") && log.contains("plain HTTP on a network address") && log.contains("--tls-cert"), "{log}");
+    assert!(
+        log.contains("WARN") && log.contains("plain HTTP on a network address") && log.contains("--tls-cert"),
+        "{log}"
+    );
     server.kill();
 
     // Bad TLS flags: said at once, nothing served.

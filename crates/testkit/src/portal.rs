@@ -362,7 +362,11 @@ impl Portal {
         const PREVIEW: &str = "/portal/policy/preview";
         let preview = self.submit(PREVIEW, &fields, 200).await?;
         let confirm = preview.between("name=\"confirm\" value=\"", "\"").map(str::to_owned).ok_or_else(|| {
-            PortalError::Missing { path: PREVIEW.to_owned(), what: "Sign and publish button", body: preview.body.clone() }
+            PortalError::Missing {
+                path: PREVIEW.to_owned(),
+                what: "Sign and publish button",
+                body: preview.body.clone(),
+            }
         })?;
         fields.push(("confirm", &confirm));
         self.submit(POLICY, &fields, 303).await?;

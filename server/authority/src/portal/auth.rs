@@ -23,8 +23,8 @@ use axum::Extension;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use rand_core::Rng as _;
 use greenlight_service::request::Connection;
+use rand_core::Rng as _;
 use serde::Deserialize;
 use std::sync::Arc;
 

@@ -115,9 +115,19 @@ const DURATIONS_INTRO: &str = "";
 
 /// The form's fields: name, label, hint, group.
 const FIELDS: [(&str, &str, &str, &str); 14] = [
-    ("t0", "Closest band: signal loss below (dB)", "Contacts heard with less loss than this are the closest.", DISTANCE),
+    (
+        "t0",
+        "Closest band: signal loss below (dB)",
+        "Contacts heard with less loss than this are the closest.",
+        DISTANCE,
+    ),
     ("t1", "Near band: signal loss below (dB)", "Higher than the closest band's edge.", DISTANCE),
-    ("t2", "Medium band: signal loss below (dB)", "Higher than the near band's edge; from it on, the far band.", DISTANCE),
+    (
+        "t2",
+        "Medium band: signal loss below (dB)",
+        "Higher than the near band's edge; from it on, the far band.",
+        DISTANCE,
+    ),
     ("w0", "A minute in the closest band counts (%)", "0 to 1000.", WEIGHTS),
     ("w1", "A minute in the near band counts (%)", "0 to 1000.", WEIGHTS),
     ("w2", "A minute in the medium band counts (%)", "0 to 1000.", WEIGHTS),
@@ -320,9 +330,10 @@ fn effects(before: &PolicyParams, after: &PolicyParams) -> Vec<String> {
                 minutes(n),
                 minutes(o)
             )),
-            (Some(o), None) => {
-                out.push(format!("A contact {at} no longer counts (before: {} in one day turned a phone yellow).", minutes(o)))
-            }
+            (Some(o), None) => out.push(format!(
+                "A contact {at} no longer counts (before: {} in one day turned a phone yellow).",
+                minutes(o)
+            )),
             (None, Some(n)) => out.push(format!(
                 "A contact {at} now counts: {} of it in one day turn a phone yellow (before: it did not count).",
                 minutes(n)
@@ -366,7 +377,9 @@ async fn versions(state: &AuthorityState) -> Result<Vec<(PolicyRow, Option<Color
 /// built-in default policy phones use until one is.
 fn in_force(versions: &[(PolicyRow, Option<ColorPolicy>)]) -> (ColorPolicy, String) {
     match versions.iter().find_map(|(row, p)| p.map(|p| (row, p))) {
-        Some((row, policy)) => (policy, format!("policy {}, signed {} by {}", row.sequence, when(row.issued_at), row.created_by)),
+        Some((row, policy)) => {
+            (policy, format!("policy {}, signed {} by {}", row.sequence, when(row.issued_at), row.created_by))
+        }
         None => (ColorPolicy::recommended(0, UnixTime(0)), BUILT_IN_DEFAULT.to_owned()),
     }
 }
@@ -433,7 +446,8 @@ pub async fn page(
         page = page.notice(flash.notice);
     }
     let typed = FIELDS.iter().all(|(name, _, _, _)| query.contains_key(*name));
-    let form = typed.then(|| (FIELDS.map(|(name, _, _, _)| query.get(name).cloned().unwrap_or_default()), HashMap::new()));
+    let form =
+        typed.then(|| (FIELDS.map(|(name, _, _, _)| query.get(name).cloned().unwrap_or_default()), HashMap::new()));
     show(&state, page, StatusCode::OK, form).await
 }
 
@@ -549,15 +563,15 @@ fn preview_page(
     // The first policy may repeat the built-in default: publishing it
     // changes no color but puts a signed, numbered policy in force.
     let first = versions.is_empty();
-    let confirm =
-        if changes.is_empty() && !first { String::new() } else { confirmation(state, base, policy.params()) };
+    let confirm = if changes.is_empty() && !first { String::new() } else { confirmation(state, base, policy.params()) };
     let no_change = if first {
         format!("These are the values of {BUILT_IN_DEFAULT}: publishing them changes no phone's color.")
     } else {
         "These values are the policy in force: publishing them would change nothing, so there is nothing to sign."
             .to_owned()
     };
-    let values = FIELDS.iter().zip(values(policy.params())).map(|((name, _, _, _), v)| (*name, v.to_string())).collect();
+    let values =
+        FIELDS.iter().zip(values(policy.params())).map(|((name, _, _, _), v)| (*name, v.to_string())).collect();
     render(status, &PreviewPage { page, compared_to: name, changes, effects, values, confirm, no_change })
 }
 
@@ -683,9 +697,11 @@ mod tests {
         let after = PolicyParams { min_weighted_minutes_per_day: 10, ..before };
         let effects = effects(&before, &after);
         assert!(
-            effects.contains(&"A contact of 10 minutes in one day at about 5 m (signal loss 62 dB) now turns a phone \
+            effects.contains(
+                &"A contact of 10 minutes in one day at about 5 m (signal loss 62 dB) now turns a phone \
                  yellow (before: 15 minutes)."
-                .to_owned()),
+                    .to_owned()
+            ),
             "{effects:#?}"
         );
         let changes = changes(&before, &after);
