@@ -378,6 +378,11 @@ async fn the_daily_quota_stops_issuing_and_staff_can_expire_codes(db: Db) {
     }
 
     let (code, handle) = issue(&portal, "short").await;
+    // The code was shown once, after a redirect: showing the page again
+    // issues nothing and shows no code (issue 21 item 19).
+    let again = portal.get("/portal/codes/issued").await.expect("the portal answers");
+    assert_eq!(again.status, 404, "{}", again.body);
+    assert!(!again.body.contains(&code) && again.body.contains("shown only once"), "{}", again.body);
     issue(&portal, "long").await;
     let refused = portal
         .post("/portal/codes", &[("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", TEST_DATE)])
@@ -601,7 +606,7 @@ async fn forms_without_a_valid_csrf_token_change_nothing(db: Db) {
         "{login_cookie}"
     );
     // With the token the same form works.
-    assert_eq!(portal.post("/portal/codes", &form).await.expect("the portal answers").status, 200);
+    assert_eq!(portal.post("/portal/codes", &form).await.expect("the portal answers").status, 303);
     // A real token, once its hour is over, is refused.
     server.clock.advance(3601);
     let stale = jarless

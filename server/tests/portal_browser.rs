@@ -57,6 +57,11 @@ async fn staff_log_in_issue_a_code_see_it_audited_and_publish_a_policy_in_chromi
     );
     driver.check_page("code issued").await;
     driver.screenshot("04-code-issued").await;
+    // The code's page was reached by a redirect: a reload issues no second
+    // code and no longer shows this one (issue 21 item 19).
+    driver.call("POST", &driver.at("/refresh"), json!({})).await;
+    let reloaded = driver.text("main").await;
+    assert!(!reloaded.contains(&code) && reloaded.contains("shown only once"), "{reloaded}");
     // The code is real: a phone can claim it.
     let verified: Value = server
         .client
@@ -74,6 +79,7 @@ async fn staff_log_in_issue_a_code_see_it_audited_and_publish_a_policy_in_chromi
     // The audit log shows who issued which code.
     driver.follow("nav a[href='/portal/audit']").await;
     let log = driver.text("#audit-log").await;
+    assert_eq!(log.matches("code issued").count(), 1, "one code issued: {log}");
     let line = log.lines().find(|l| l.contains("code issued")).unwrap_or_else(|| panic!("issuing is audited: {log}"));
     assert!(line.contains("admin") && line.contains(&handle), "{line}");
     assert!(!log.contains(&code) && !log.contains(&code.replace('-', "")), "the code itself is never logged");

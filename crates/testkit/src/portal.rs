@@ -322,10 +322,17 @@ impl Portal {
     pub async fn issue_code(&self, kind: CodeKind, test_date: &str) -> Result<IssuedCode, PortalError> {
         const CODES: &str = "/portal/codes";
         let form = [("kind", kind.as_str()), ("report_type", "1"), ("day_kind", "2"), ("date", test_date)];
-        let page = self.submit(CODES, &form, 200).await?;
+        // Issued, then redirected to the page that shows the code once.
+        const ISSUED: &str = "/portal/codes/issued";
+        let answer = self.post(CODES, &form).await?;
+        if answer.status != 303 || answer.location.as_deref() != Some(ISSUED) {
+            // A refusal, or a redirect to the login page.
+            return Err(PortalError::Status { path: CODES.to_owned(), status: answer.status, body: answer.body });
+        }
+        let page = self.get(ISSUED).await?;
         let read = |what: &'static str, start: &str| {
             page.between(start, "<").map(str::to_owned).ok_or_else(|| PortalError::Missing {
-                path: CODES.to_owned(),
+                path: ISSUED.to_owned(),
                 what,
                 body: page.body.clone(),
             })
@@ -504,7 +511,7 @@ mod tests {
         assert!(matches!(gone.get("/portal").await, Err(PortalError::Http { .. })));
 
         // With its token the same form works.
-        assert_eq!(portal.post("/portal/codes", &form).await.expect("answers").status, 200);
+        assert_eq!(portal.post("/portal/codes", &form).await.expect("answers").status, 303);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,9 @@
 //! page is shown. Reloading the page then shows it without the message
 //! and never posts the form again.
 //!
+//! A one-time password or an upload code waits here too, until its page
+//! shows it once.
+//!
 //! Kept in the process's memory only: a one-time password is never
 //! written anywhere, and a message not shown within [`FLASH_SECS`] is
 //! dropped (the one-time password with it: an admin issues a new one).
@@ -22,6 +25,8 @@ pub struct Flash {
     pub notice: String,
     /// A one-time password and the account it is for.
     pub one_time_password: Option<(Zeroizing<String>, String)>,
+    /// An upload code just issued.
+    pub issued_code: Option<crate::portal::codes::IssuedCode>,
 }
 
 /// The waiting messages, one per session.
@@ -61,11 +66,11 @@ mod tests {
     fn a_message_is_shown_once_to_its_session_only_and_not_after_it_expired() {
         let flashes = Flashes::default();
         let (mine, other) = ([1u8; 32], [2u8; 32]);
-        flashes.put(&mine, Flash { notice: "saved".into(), one_time_password: None }, 100);
+        flashes.put(&mine, Flash { notice: "saved".into(), ..Flash::default() }, 100);
         assert_eq!(flashes.take(&other, 101).notice, "");
         assert_eq!(flashes.take(&mine, 101).notice, "saved");
         assert_eq!(flashes.take(&mine, 102).notice, "", "shown once");
-        flashes.put(&mine, Flash { notice: "late".into(), one_time_password: None }, 100);
+        flashes.put(&mine, Flash { notice: "late".into(), ..Flash::default() }, 100);
         assert_eq!(flashes.take(&mine, 100 + FLASH_SECS).notice, "", "expired");
     }
 }

@@ -658,7 +658,7 @@ pub async fn publish(State(state): State<Arc<AuthorityState>>, form: StaffForm<H
     let notice = format!(
         "Policy {sequence} is signed and listed in the key server's index; phones apply it at their next sync."
     );
-    state.flashes.put(&staff.session_hash, Flash { notice, one_time_password: None }, state.now_i64());
+    state.flashes.put(&staff.session_hash, Flash { notice, ..Flash::default() }, state.now_i64());
     Redirect::to("/portal/policy").into_response()
 }
 

@@ -119,7 +119,7 @@ fn done(
     notice: String,
     one_time_password: Option<(zeroize::Zeroizing<String>, String)>,
 ) -> Response {
-    state.flashes.put(&staff.session_hash, Flash { notice, one_time_password }, state.now_i64());
+    state.flashes.put(&staff.session_hash, Flash { notice, one_time_password, ..Flash::default() }, state.now_i64());
     Redirect::to("/portal/staff").into_response()
 }
 
