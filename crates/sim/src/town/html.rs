@@ -26,7 +26,7 @@ pub(super) fn render(o: &Outcome) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Greenlight town simulation</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}}\
          table{{border-collapse:collapse}}td,th{{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}}\
-         th:first-child,td:first-child{{text-align:left}}svg{{background:#fafafa;border:1px solid #ddd}}\
+         th:first-child,td:first-child{{text-align:left;white-space:nowrap}}svg{{background:#fafafa;border:1px solid #ddd}}\
          .note{{color:#555;font-size:90%}}</style></head><body>"
     );
     let _ = write!(

@@ -321,7 +321,7 @@ impl Outcome {
         println!();
         println!(
             "{:<22} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6} {:>16}",
-            "", "precision", "recall", "F1", "TP", "FP", "FN", "hours to alert"
+            "", "precision", "recall", "F1", "right", "false", "missed", "hours to alert"
         );
         for (name, s) in [
             ("Greenlight", &self.greenlight),
@@ -343,7 +343,10 @@ impl Outcome {
             );
         }
         println!();
-        println!("(hours to alert: from the positive result to the phone's first yellow, median and 90th percentile)");
+        println!("(precision: of the phones that turned yellow, the share that were close contacts; recall: of the");
+        println!(" close contacts, the share whose phone turned yellow; right, false, missed: alerted contacts,");
+        println!(" alerted non-contacts and contacts never alerted; hours to alert: from the positive result to");
+        println!(" the phone's first yellow, median and 90th percentile)");
         println!();
         println!(
             "Bluetooth: phones heard one another's broadcasts {} times and held {} of those sightings at the end; \
