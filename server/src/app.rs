@@ -15,6 +15,7 @@ use greenlight_protocol::signing::{KeyId, SigningKey, TrustedKeys};
 use greenlight_protocol::time::UnixTime;
 pub use greenlight_service::StartError;
 use greenlight_service::db::{Db, redact};
+use greenlight_service::request::Connection;
 use greenlight_service::write_private;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -137,6 +139,8 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
     let state =
         if key_server { Some(start_key_server(&config, &db, authority_keys.as_ref(), &clock).await?) } else { None };
 
+    let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -147,12 +151,23 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
         export_key_id = state.as_ref().map(|s| hex::encode(KeyId::of(&s.publisher.verifying_key()).0)).unwrap_or_default(),
         authority = authority_keys.is_some(),
         key_server,
+        tls = tls.is_some(),
         "greenlight-server listening"
     );
     // What an operator needs next, in words: where staff sign in and the
     // file residents and venue owners are given.
     if authority_keys.is_some() {
-        tracing::info!("staff portal: http://{addr}/portal (serve it over HTTPS beyond this machine)");
+        if tls.is_some() || addr.ip().is_loopback() {
+            tracing::info!("staff portal: {scheme}://{addr}/portal");
+        } else {
+            // Browsers keep the portal's Secure cookies only over HTTPS
+            // (or on this machine): from elsewhere, every login fails.
+            tracing::warn!(
+                "staff portal: http://{addr}/portal is plain HTTP on a network address: browsers on other \
+                 computers will refuse its login cookie and no one can log in. Serve the portal over HTTPS: \
+                 --tls-cert FILE --tls-key FILE, or an HTTPS proxy in front"
+            );
+        }
     }
     if key_server {
         tracing::info!(
@@ -181,9 +196,10 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
             keys,
             key_server: link,
             clock: clock.clone(),
-            secure_cookies: !config.listen.ip().is_loopback(),
+            secure_cookies: tls.is_some() || !config.listen.ip().is_loopback(),
             verify_latency: Default::default(),
             certificate_latency: Default::default(),
+            flashes: Default::default(),
         })
     });
     let services = match (&state, &authority) {
@@ -238,14 +254,14 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
     ));
     let (shutdown, mut stop) = watch::channel(false);
     let timeout = Duration::from_secs(config.request_timeout);
-    let mut tasks = vec![tokio::spawn(serve(listener, router, timeout, stop.clone()))];
+    let mut tasks = vec![tokio::spawn(serve(listener, router, timeout, stop.clone(), tls))];
     let mut metrics_addr = None;
     if let (Some(at), Some(state)) = (config.metrics_listen, &state) {
         let listener =
             TcpListener::bind(at).await.map_err(|e| StartError(format!("cannot listen for metrics on {at}: {e}")))?;
         metrics_addr = Some(listener.local_addr().map_err(|e| StartError(e.to_string()))?);
         tracing::info!(addr = ?metrics_addr, "metrics served apart from the public API");
-        tasks.push(tokio::spawn(serve(listener, api::metrics_router(state.clone()), timeout, stop.clone())));
+        tasks.push(tokio::spawn(serve(listener, api::metrics_router(state.clone()), timeout, stop.clone(), None)));
     }
     let jobs = {
         let state = state.clone();
@@ -381,25 +397,33 @@ fn front_page(services: Services) -> axum::response::Response {
     ))
 }
 
-/// Serves `router` on `listener` over HTTP/1.1 until `stop` turns true,
-/// then stops accepting and lets the requests in flight finish.
+/// Serves `router` on `listener` over HTTP/1.1 (inside TLS when `tls` is
+/// given) until `stop` turns true, then stops accepting and lets the
+/// requests in flight finish. Every request carries its [`Connection`].
 ///
 /// A client gets `timeout` to send a request's headers, counted from the
-/// moment the connection is ready for them: when it opens, and after each
-/// answer on a kept-alive connection. So a slow client trickling headers
-/// (a slowloris) and an idle kept-alive connection are both closed within
-/// `timeout`; the request itself (body and handler) is bounded by the
-/// same timeout in the router's layers. (`axum::serve` sets no timer, so
-/// hyper's header-read timeout would not run.)
-async fn serve(listener: TcpListener, router: axum::Router, timeout: Duration, mut stop: watch::Receiver<bool>) {
+/// moment the connection is ready for them: when it opens (after the TLS
+/// handshake, which gets as long), and after each answer on a kept-alive
+/// connection. So a slow client trickling headers (a slowloris) and an
+/// idle kept-alive connection are both closed within `timeout`; the
+/// request itself (body and handler) is bounded by the same timeout in
+/// the router's layers. (`axum::serve` sets no timer, so hyper's
+/// header-read timeout would not run.)
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
+) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(timeout).keep_alive(true);
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _peer)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     // A connection that failed before it was accepted.
                     Err(e) if matches!(
                         e.kind(),
@@ -414,13 +438,44 @@ async fn serve(listener: TcpListener, router: axum::Router, timeout: Duration, m
                         continue;
                     }
                 };
-                let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "connection closed");
+                let connection = Connection { peer, tls: tls.is_some() };
+                let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+                    router.clone(),
+                    move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(connection);
+                        request
+                    },
+                ));
+                match &tls {
+                    None => {
+                        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                        tokio::spawn(async move {
+                            if let Err(e) = connection.await {
+                                tracing::debug!(error = %e, "connection closed");
+                            }
+                        });
                     }
-                });
+                    Some(acceptor) => {
+                        let (acceptor, http, watcher) = (acceptor.clone(), http.clone(), graceful.watcher());
+                        tokio::spawn(async move {
+                            let stream = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!("TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let connection = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
+                            if let Err(e) = connection.await {
+                                tracing::debug!(error = %e, "connection closed");
+                            }
+                        });
+                    }
+                }
             }
             () = async {
                 let _ = stop.wait_for(|s| *s).await;

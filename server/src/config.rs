@@ -3,7 +3,7 @@
 
 use clap::Parser;
 pub use greenlight_authority::AuthoritySettings;
-pub use greenlight_key_server::config::{Config, parse_public_key};
+pub use greenlight_key_server::config::{Config, TlsFiles, parse_public_key};
 use greenlight_protocol::export::Region;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -74,6 +74,16 @@ pub struct Args {
     #[arg(long, env = "GREENLIGHT_METRICS_LISTEN", value_parser = greenlight_api::listen_addr)]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Serve HTTPS with this certificate chain (PEM, the server's
+    /// certificate first) [default: plain HTTP]. The staff portal's
+    /// cookies are `Secure`: beyond this machine it works only over HTTPS.
+    #[arg(long, env = "GREENLIGHT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "GREENLIGHT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Seconds after which a request is abandoned.
     #[arg(long, env = "GREENLIGHT_REQUEST_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_timeout: u64,
@@ -139,7 +149,7 @@ pub enum AuthorityCommand {
     Init(InitArgs),
     /// Runs only the health-authority service (device API and staff
     /// portal), publishing trace batches and policies to a key server.
-    Serve(AuthorityServeArgs),
+    Serve(Box<AuthorityServeArgs>),
 }
 
 /// `greenlight-server authority init`
@@ -255,6 +265,11 @@ pub fn config_from_args(args: Args) -> Result<Config, String> {
             max_body: usize::try_from(args.max_body).map_err(|e| e.to_string())?,
             request_timeout: args.request_timeout,
             metrics_listen: args.metrics_listen,
+            tls: match (args.tls_cert, args.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => return Err("--tls-cert and --tls-key go together".to_owned()),
+            },
         })
     }
 }

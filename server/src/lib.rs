@@ -3,8 +3,9 @@
 //! thin binary. By default one process runs both on one database; `authority
 //! serve` runs the authority alone, talking to a key server elsewhere over
 //! HTTP. This crate holds what only the binary knows: the command line
-//! ([`config`]), the database migrations of both ([`connect_database`]), and
-//! start-up, the wiring between the two and the background jobs ([`app`]).
+//! ([`config`]), the database migrations of both ([`connect_database`]),
+//! start-up, the wiring between the two and the background jobs ([`app`]),
+//! and HTTPS when given a certificate ([`tls`]).
 //!
 //! The two libraries are re-exported as [`key_server`] and [`authority`]
 //! for tests and tools that run them in-process.
@@ -12,6 +13,7 @@
 
 pub mod app;
 pub mod config;
+pub mod tls;
 
 pub use greenlight_authority as authority;
 pub use greenlight_key_server as key_server;

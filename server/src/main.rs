@@ -31,6 +31,7 @@ fn main() -> ExitCode {
     let (config, options) = match cli.command {
         None => (config_from_args(cli.serve.clone()), AuthorityConfig::from_args(&cli.serve)),
         Some(Command::Authority { command: AuthorityCommand::Serve(args) }) => {
+            let args = *args;
             let options = AuthorityConfig {
                 mode: Mode::AuthorityOnly { key_server_url: args.key_server_url },
                 ..AuthorityConfig::from_args(&args.serve)

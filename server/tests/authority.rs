@@ -39,6 +39,7 @@ common::on_both_databases!(
     a_revealed_check_in_is_traced_with_the_owners_release,
     a_paper_guest_list_is_traced_the_same_way,
     policy_versions_are_checked_signed_published_and_kept,
+    a_policy_is_published_only_after_its_preview_is_confirmed,
     the_database_holds_no_code_token_or_patient_data,
     only_x_chaff_1_is_chaff_and_other_values_touch_nothing,
     device_requests_must_be_sent_as_json,
@@ -384,6 +385,11 @@ async fn the_daily_quota_stops_issuing_and_staff_can_expire_codes(db: Db) {
     }
 
     let (code, handle) = issue(&portal, "short").await;
+    // The code was shown once, after a redirect: showing the page again
+    // issues nothing and shows no code (issue 21 item 19).
+    let again = portal.get("/portal/codes/issued").await.expect("the portal answers");
+    assert_eq!(again.status, 404, "{}", again.body);
+    assert!(!again.body.contains(&code) && again.body.contains("shown only once"), "{}", again.body);
     issue(&portal, "long").await;
     let refused = portal
         .post("/portal/codes", &[("kind", "short"), ("report_type", "1"), ("day_kind", "2"), ("date", TEST_DATE)])
@@ -414,7 +420,8 @@ async fn roles_are_enforced_and_nobody_grants_above_their_own(db: Db) {
         let boxes: Vec<String> = roles.iter().map(|r| format!("role_{r}")).collect();
         form.extend(boxes.iter().map(|b| (b.as_str(), "on")));
         let page = admin.post("/portal/staff", &form).await.expect("the portal answers");
-        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/portal/staff")), "{}", page.body);
+        let page = admin.get("/portal/staff").await.expect("the portal answers");
         let password = between(&page.body, "id=\"one-time-password\">", "<").expect("one-time password").to_owned();
         passwords.insert(name, password);
     }
@@ -484,7 +491,7 @@ async fn roles_are_enforced_and_nobody_grants_above_their_own(db: Db) {
             .await
             .expect("the portal answers")
             .status,
-        200
+        303
     );
     let otto_id = staff_id(&server, "otto").await;
     let page =
@@ -503,7 +510,7 @@ async fn roles_are_enforced_and_nobody_grants_above_their_own(db: Db) {
             .await
             .expect("the portal answers")
             .status,
-        200
+        303
     );
     // Nobody changes their own account here.
     let ada_id = staff_id(&server, "ada").await;
@@ -522,7 +529,7 @@ async fn roles_are_enforced_and_nobody_grants_above_their_own(db: Db) {
             .await
             .expect("the portal answers")
             .status,
-        200
+        303
     );
     assert_eq!(
         otto.get("/portal/audit").await.expect("the portal answers").location.as_deref(),
@@ -606,7 +613,7 @@ async fn forms_without_a_valid_csrf_token_change_nothing(db: Db) {
         "{login_cookie}"
     );
     // With the token the same form works.
-    assert_eq!(portal.post("/portal/codes", &form).await.expect("the portal answers").status, 200);
+    assert_eq!(portal.post("/portal/codes", &form).await.expect("the portal answers").status, 303);
     // A real token, once its hour is over, is refused.
     server.clock.advance(3601);
     let stale = jarless
@@ -890,8 +897,21 @@ async fn a_paper_guest_list_is_traced_the_same_way(db: Db) {
     }
 }
 
-async fn post_policy(portal: &Portal, changes: &[(&'static str, &'static str)]) -> common::Page {
+/// Posts the policy form for its preview (which publishes nothing).
+async fn preview_policy(portal: &Portal, changes: &[(&'static str, &'static str)]) -> common::Page {
     let form = common::policy_form(changes);
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    portal.post("/portal/policy/preview", &fields).await.expect("the portal answers")
+}
+
+/// Previews the policy and confirms it as the preview's "Sign and
+/// publish" button does; the answer to the confirmation.
+async fn post_policy(portal: &Portal, changes: &[(&'static str, &'static str)]) -> common::Page {
+    let preview = preview_policy(portal, changes).await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    let confirm = preview.between("name=\"confirm\" value=\"", "\"").expect("a Sign and publish button").to_owned();
+    let mut form = common::policy_form(changes);
+    form.push(("confirm", confirm));
     let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     portal.post("/portal/policy", &fields).await.expect("the portal answers")
 }
@@ -901,6 +921,8 @@ async fn policy_versions_are_checked_signed_published_and_kept(db: Db) {
     let portal = admin(&server).await;
     let page = portal.get("/portal/policy").await.expect("the portal answers");
     assert!(page.body.contains("value=\"63\""), "prefilled with the recommended policy");
+    // Before any policy is published the page says what phones use.
+    assert!(page.body.contains("every phone uses the built-in default policy"), "{}", page.body);
 
     for (changes, field) in [
         (vec![("yellow_days", "20")], "yellow_days"),
@@ -909,18 +931,24 @@ async fn policy_versions_are_checked_signed_published_and_kept(db: Db) {
         (vec![("w2", "ten")], "w2"),
         (vec![("stale_hours", "400")], "stale_hours"),
     ] {
-        let page = post_policy(&portal, &changes).await;
+        let page = preview_policy(&portal, &changes).await;
         assert_eq!(page.status, 400, "{changes:?}");
         assert!(page.body.contains(&format!("id=\"{field}-error\"")), "{field} is marked");
         assert!(page.body.contains("aria-invalid=\"true\""));
+        let typed = changes[0].1;
+        assert!(page.body.contains(&format!("value=\"{typed}\"")), "what was typed is kept: {typed}");
     }
     assert!(listed(&server, FileKind::ColorPolicy).await.is_empty(), "nothing invalid was published");
 
     let page = post_policy(&portal, &[("red_days", "7")]).await;
-    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!((page.status, page.location.as_deref()), (303, Some("/portal/policy")), "{}", page.body);
+    let shown = portal.get("/portal/policy").await.expect("the portal answers").body;
+    assert!(shown.contains("Policy 1 is signed and listed"), "the notice follows the redirect");
+    let again = portal.get("/portal/policy").await.expect("the portal answers").body;
+    assert!(!again.contains("Policy 1 is signed and listed"), "and is shown once");
     server.clock.advance(60);
     let page = post_policy(&portal, &[("red_days", "8"), ("stale_hours", "24")]).await;
-    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.status, 303, "{}", page.body);
     let files = listed(&server, FileKind::ColorPolicy).await;
     assert_eq!(files.len(), 2, "every version is kept");
     let policies: Vec<ColorPolicy> =
@@ -934,6 +962,7 @@ async fn policy_versions_are_checked_signed_published_and_kept(db: Db) {
     // The portal shows the newest and offers each signed version.
     let page = portal.get("/portal/policy").await.expect("the portal answers");
     assert!(page.body.contains("value=\"24\""), "the form starts from the policy in force");
+    assert!(page.body.contains("In force: policy 2"), "{}", page.body);
     let bytes = portal.download("/portal/policy/1").await.expect("download");
     assert_eq!(bytes, files[0]);
     // Retention keeps policies listed: phones that join later need them.
@@ -943,6 +972,59 @@ async fn policy_versions_are_checked_signed_published_and_kept(db: Db) {
     let portal = admin(&server).await;
     let audit = portal.get("/portal/audit").await.expect("the portal answers").body;
     assert_eq!(audit.matches("policy published").count(), 2);
+}
+
+/// Issue 21 item 20: the form's values are published only through the
+/// preview's confirmation, for exactly the values previewed, against the
+/// version in force when they were previewed.
+async fn a_policy_is_published_only_after_its_preview_is_confirmed(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let preview = preview_policy(&portal, &[("min_weighted_minutes", "10")]).await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(
+        preview.body.contains("A contact of 10 minutes in one day at about 5 m (signal loss 62 dB) now turns a phone yellow (before: 15 minutes)."),
+        "{}",
+        preview.body
+    );
+    assert!(listed(&server, FileKind::ColorPolicy).await.is_empty(), "a preview publishes nothing");
+    let tag = preview.between("name=\"confirm\" value=\"", "\"").expect("a Sign and publish button").to_owned();
+
+    let post = |changes: Vec<(&'static str, &'static str)>, confirm: Option<String>| {
+        let portal = &portal;
+        async move {
+            let mut form = common::policy_form(&changes);
+            if let Some(confirm) = confirm {
+                form.push(("confirm", confirm));
+            }
+            let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            portal.post("/portal/policy", &fields).await.expect("the portal answers")
+        }
+    };
+    // The form posted straight to "publish", without a preview: the
+    // preview is shown instead, and nothing is published.
+    let page = post(vec![("min_weighted_minutes", "10")], None).await;
+    assert_eq!(page.status, 409, "{}", page.body);
+    assert!(page.body.contains("Nothing was published") && page.body.contains("now turns a phone yellow"));
+    // The preview's confirmation for other values than previewed.
+    let page = post(vec![("min_weighted_minutes", "5")], Some(tag.clone())).await;
+    assert_eq!(page.status, 409, "{}", page.body);
+    assert!(listed(&server, FileKind::ColorPolicy).await.is_empty(), "nothing unconfirmed was published");
+
+    // Another admin's version lands between the preview and the confirmation.
+    let page = post_policy(&portal, &[("red_days", "7")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = post(vec![("min_weighted_minutes", "10")], Some(tag)).await;
+    assert_eq!(page.status, 409, "a preview made against another version is stale: {}", page.body);
+    assert!(page.body.contains("changed since the preview"), "{}", page.body);
+    assert_eq!(listed(&server, FileKind::ColorPolicy).await.len(), 1);
+
+    // Confirmed as previewed: published.
+    let page = post_policy(&portal, &[("red_days", "7"), ("min_weighted_minutes", "10")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let files = listed(&server, FileKind::ColorPolicy).await;
+    let newest = ColorPolicy::verify(&files[1], &authority_keys(&server)).expect("signed");
+    assert_eq!(newest.params().min_weighted_minutes_per_day, 10);
 }
 
 async fn the_database_holds_no_code_token_or_patient_data(db: Db) {

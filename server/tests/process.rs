@@ -31,11 +31,16 @@ impl Server {
     /// Runs the binary with `command` (a subcommand, or nothing), the
     /// common flags and `args`, and waits until it listens.
     fn spawn(command: &[&str], data_dir: &Path, args: &[&str]) -> Server {
+        Server::spawn_at("127.0.0.1:0", command, data_dir, args)
+    }
+
+    /// [`Server::spawn`] listening on `listen`.
+    fn spawn_at(listen: &str, command: &[&str], data_dir: &Path, args: &[&str]) -> Server {
         let log = data_dir.join(format!("server-{}.log", Instant::now().elapsed().as_nanos()));
         let log = unique(log);
         let child = Command::new(env!("CARGO_BIN_EXE_greenlight-server"))
             .args(command)
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(["--region", "GL-TEST", "--min-batch-keys", "10"])
             .args(args)
@@ -412,10 +417,8 @@ async fn the_authority_runs_alone_and_publishes_to_a_remote_key_server() {
 
     let portal = common::Portal::new(&authority.base).expect("portal client");
     assert_eq!(portal.login("admin", "a long enough password").await.expect("the portal answers").status, 303);
-    let form = common::policy_form(&[]);
-    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let page = portal.post("/portal/policy", &fields).await.expect("the portal answers");
-    assert_eq!(page.status, 200, "{}", page.body);
+    let recommended = greenlight_protocol::policy::ColorPolicy::recommended(1, UnixTime(0));
+    portal.publish_policy(recommended.params()).await.expect("the admin previews and publishes the policy");
 
     let bytes =
         client.get(format!("{}/v1/index", key_server.base)).send().await.expect("index").bytes().await.expect("body");
@@ -575,4 +578,79 @@ async fn the_data_directory_and_database_files_are_the_owners_alone() {
     assert_eq!(mode(&database) & 0o777, 0o600, "an existing database is made private");
     server.kill();
     chmod(&dir.0, 0o700);
+}
+
+/// Issue 21 item 7: `--tls-cert` and `--tls-key` make the real binary
+/// serve HTTPS. A client that trusts only the test's self-signed
+/// certificate gets the signed index and the portal's login page (no
+/// plain-HTTP warning) over TLS; a client that does not trust it, or that
+/// speaks plain HTTP to the port, gets nothing. Without TLS on a network
+/// address the start-up log warns that the portal cannot log anyone in;
+/// missing or unusable files are a clear start-up error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_serves_https_with_the_certificate_and_key_it_is_given() {
+    let dir = TempDir::new("tls");
+    let (status, _, stderr) = init(&dir.0, Some("a long enough password\n"));
+    assert!(status.success(), "{stderr}");
+    let files = TempDir::new("tls-files");
+    let (cert, key, pem) = common::self_signed(&files.0, "localhost");
+    let (cert, key) = (cert.to_str().expect("path"), key.to_str().expect("path"));
+
+    let server = Server::spawn(&[], &dir.0, &["--tls-cert", cert, "--tls-key", key]);
+    let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+    assert!(log.contains("staff portal: https://127.0.0.1:"), "{log}");
+    let https = server.base.replacen("http://", "https://", 1);
+    let trusting = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes()).expect("PEM")])
+        .build()
+        .expect("client");
+    let bytes = trusting
+        .get(format!("{https}/v1/index"))
+        .send()
+        .await
+        .expect("the index over TLS")
+        .bytes()
+        .await
+        .expect("body");
+    Index::verify(&bytes, &export_key(&dir.0)).expect("the signed index");
+    let login = trusting.get(format!("{https}/portal/login")).send().await.expect("the login page over TLS");
+    assert_eq!(login.status(), 200);
+    assert!(
+        login.headers().get_all("set-cookie").iter().any(|v| v.to_str().unwrap_or("").contains("; Secure")),
+        "the login cookie is Secure"
+    );
+    assert!(!login.text().await.expect("page").contains("plain HTTP"), "no warning over HTTPS");
+    assert!(reqwest::Client::new().get(format!("{https}/health")).send().await.is_err(), "an untrusted certificate");
+    assert!(reqwest::Client::new().get(format!("{}/health", server.base)).send().await.is_err(), "plain HTTP");
+    server.kill();
+
+    // Plain HTTP on every address: a warning at start-up.
+    let server = Server::spawn_at("0.0.0.0:0", &[], &dir.0, &[]);
+    let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+    assert!(
+        log.contains("WARN") && log.contains("plain HTTP on a network address") && log.contains("--tls-cert"),
+        "{log}"
+    );
+    server.kill();
+
+    // Bad TLS flags: said at once, nothing served.
+    let start = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_greenlight-server"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir.0)
+            .args(args)
+            .output()
+            .expect("runs");
+        (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (status, stderr) = start(&["--tls-cert", cert]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+    let missing = files.0.join("missing.pem");
+    let (status, stderr) = start(&["--tls-cert", missing.to_str().expect("path"), "--tls-key", key]);
+    assert!(!status.success());
+    assert!(stderr.contains("--tls-cert") && stderr.contains("missing.pem"), "{stderr}");
+    let (status, stderr) = start(&["--tls-cert", key, "--tls-key", key]);
+    assert!(!status.success());
+    assert!(stderr.contains("no certificate"), "{stderr}");
 }

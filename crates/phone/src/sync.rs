@@ -493,8 +493,9 @@ pub fn venue_exposures(matcher: &VenueMatcher, entries: &[TraceEntry], now: Unix
         .collect()
 }
 
-/// The recommended policy, for a phone that has not synced yet (it is
-/// stale then anyway).
+/// The built-in default policy (the recommended one, version 0), for a
+/// phone that has no signed policy: it has not synced yet (it is stale
+/// then anyway), or no policy was published.
 pub(crate) fn fallback_policy() -> ColorPolicy {
     ColorPolicy::recommended(0, UnixTime(0))
 }

@@ -357,7 +357,12 @@ impl fmt::Display for ColorDecision {
             f.write_str("\n- ")?;
             write_evidence(f, item, self.color)?;
         }
-        write!(f, "\n(policy version {})", self.policy_sequence)
+        // Version 0 is no published policy: the phone's built-in default
+        // (the recommended policy), named as the portal names it.
+        match self.policy_sequence {
+            0 => f.write_str("\n(the built-in default policy: no policy published yet)"),
+            n => write!(f, "\n(policy version {n})"),
+        }
     }
 }
 
@@ -810,6 +815,16 @@ mod tests {
         let stale = decide_with(|i| i.last_sync = None).to_string();
         assert!(stale.starts_with("STALE: not synced recently enough"));
         assert!(stale.contains("\n- never synced\n"));
+    }
+
+    /// Issue 21 item 4: before any policy is published a phone applies its
+    /// built-in default, and says so rather than "policy version 0".
+    #[test]
+    fn the_built_in_default_policy_is_named_as_such() {
+        let builtin = ColorPolicy::recommended(0, UnixTime(0));
+        let text = decide(&builtin, &inputs()).to_string();
+        assert!(text.ends_with("\n(the built-in default policy: no policy published yet)"), "{text}");
+        assert!(!text.contains("version 0"), "{text}");
     }
 
     #[test]

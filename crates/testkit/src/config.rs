@@ -92,6 +92,7 @@ impl LoopbackConfig {
             metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             max_body: 65_536,
             request_timeout: self.request_timeout,
+            tls: None,
         }
     }
 }

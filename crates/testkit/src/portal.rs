@@ -334,10 +334,17 @@ impl Portal {
         const CODES: &str = "/portal/codes";
         let day_kind = if symptom_onset { "1" } else { "2" };
         let form = [("kind", kind.as_str()), ("report_type", "1"), ("day_kind", day_kind), ("date", date)];
-        let page = self.submit(CODES, &form, 200).await?;
+        // Issued, then redirected to the page that shows the code once.
+        const ISSUED: &str = "/portal/codes/issued";
+        let answer = self.post(CODES, &form).await?;
+        if answer.status != 303 || answer.location.as_deref() != Some(ISSUED) {
+            // A refusal, or a redirect to the login page.
+            return Err(PortalError::Status { path: CODES.to_owned(), status: answer.status, body: answer.body });
+        }
+        let page = self.get(ISSUED).await?;
         let read = |what: &'static str, start: &str| {
             page.between(start, "<").map(str::to_owned).ok_or_else(|| PortalError::Missing {
-                path: CODES.to_owned(),
+                path: ISSUED.to_owned(),
                 what,
                 body: page.body.clone(),
             })
@@ -345,8 +352,9 @@ impl Portal {
         Ok(IssuedCode { code: read("code", "id=\"issued-code\">")?, handle: read("reference", "id=\"code-handle\">")? })
     }
 
-    /// An admin fills in the colour-policy form with `params` and signs
-    /// it; the portal lists the signed policy in the index.
+    /// An admin fills in the colour-policy form with `params`, previews
+    /// what it changes and confirms; the portal signs it and lists it in
+    /// the index.
     pub async fn publish_policy(&self, params: &greenlight_protocol::policy::PolicyParams) -> Result<(), PortalError> {
         const POLICY: &str = "/portal/policy";
         let [t0, t1, t2] = params.attenuation_thresholds_db.map(|v| v.to_string());
@@ -367,8 +375,21 @@ impl Portal {
             ("red_days", params.red_days.to_string()),
             ("stale_hours", params.stale_after_hours.to_string()),
         ];
-        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let page = self.submit(POLICY, &fields, 200).await?;
+        let mut fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        // The portal publishes only what was previewed: preview, then
+        // confirm with the preview's tag.
+        const PREVIEW: &str = "/portal/policy/preview";
+        let preview = self.submit(PREVIEW, &fields, 200).await?;
+        let confirm = preview.between("name=\"confirm\" value=\"", "\"").map(str::to_owned).ok_or_else(|| {
+            PortalError::Missing {
+                path: PREVIEW.to_owned(),
+                what: "Sign and publish button",
+                body: preview.body.clone(),
+            }
+        })?;
+        fields.push(("confirm", &confirm));
+        self.submit(POLICY, &fields, 303).await?;
+        let page = self.get(POLICY).await?;
         if !page.body.contains("is signed and listed") {
             return Err(PortalError::Missing { path: POLICY.to_owned(), what: "signed policy", body: page.body });
         }
@@ -502,7 +523,7 @@ mod tests {
         assert!(matches!(gone.get("/portal").await, Err(PortalError::Http { .. })));
 
         // With its token the same form works.
-        assert_eq!(portal.post("/portal/codes", &form).await.expect("answers").status, 200);
+        assert_eq!(portal.post("/portal/codes", &form).await.expect("answers").status, 303);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

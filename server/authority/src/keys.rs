@@ -89,6 +89,13 @@ impl CodeKey {
     pub fn done_visit(&self, checkin: &[u8]) -> [u8; 32] {
         self.tag(b"greenlight/v1 reviewed visit", &[checkin])
     }
+
+    /// The tag of a color policy's preview (issue 21 item 20): the
+    /// confirmation a "Sign and publish" form must carry, binding the
+    /// values shown in the preview and the version they were compared to.
+    pub fn policy_preview_tag(&self, preview: &[u8]) -> [u8; 32] {
+        self.tag(b"greenlight/v1 policy preview", &[preview])
+    }
 }
 
 impl std::fmt::Debug for CodeKey {

@@ -251,6 +251,9 @@ pub struct AuthorityState {
     pub verify_latency: LatencyModel,
     /// Real `/v1/certificate` latency, which chaff imitates.
     pub certificate_latency: LatencyModel,
+    /// What portal pages show once after a form was posted
+    /// (redirect-after-POST).
+    pub flashes: portal::flash::Flashes,
 }
 
 impl AuthorityState {

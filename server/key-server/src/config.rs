@@ -41,6 +41,17 @@ pub struct Config {
     /// at all). Metrics can tell real uploads from chaff, so they belong on
     /// a private address.
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve HTTPS with this certificate and key (`None`: plain HTTP).
+    pub tls: Option<TlsFiles>,
+}
+
+/// A certificate chain and its private key, PEM files, for serving HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's own certificate first.
+    pub cert: PathBuf,
+    /// The certificate's private key.
+    pub key: PathBuf,
 }
 
 /// Parses an Ed25519 public key written as 64 hex digits.

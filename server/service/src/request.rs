@@ -72,3 +72,16 @@ mod tests {
         }
     }
 }
+
+/// How a request reached the server: the peer's address and whether the
+/// connection is TLS. The server's accept loop adds it to every request
+/// as an extension (absent when a router is called directly). Only the
+/// portal's login page reads it, to warn that a login over plain HTTP
+/// from another computer cannot work; it is never logged or stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection {
+    /// The peer's address.
+    pub peer: std::net::SocketAddr,
+    /// Whether the connection is TLS (`--tls-cert`).
+    pub tls: bool,
+}

@@ -302,3 +302,54 @@ pub fn policy_form(changes: &[(&'static str, &'static str)]) -> Vec<(&'static st
     }
     form
 }
+
+/// A self-signed certificate for `localhost`, 127.0.0.1 and `also` (an
+/// IP address or name), written as PEM files in `dir`: (certificate file,
+/// key file, the certificate's PEM).
+pub fn self_signed(dir: &std::path::Path, also: &str) -> (std::path::PathBuf, std::path::PathBuf, String) {
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), also.to_owned()];
+    let certified = rcgen::generate_simple_self_signed(names).expect("a self-signed certificate");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let pem = certified.cert.pem();
+    std::fs::write(&cert, &pem).expect("certificate file");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key file");
+    (cert, key, pem)
+}
+
+/// This machine's address on its network (not loopback): where another
+/// computer would reach a server listening on 0.0.0.0. Found by asking
+/// the kernel which source address a datagram to a documentation address
+/// would leave from (nothing is sent), else from `hostname -I`.
+pub fn network_address() -> std::net::IpAddr {
+    let routed = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|socket| socket.connect("198.51.100.1:9").and_then(|()| socket.local_addr()))
+        .map(|addr| addr.ip())
+        .ok()
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified());
+    routed
+        .or_else(|| {
+            let out = std::process::Command::new("hostname").arg("-I").output().ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .filter_map(|w| w.parse::<std::net::Ipv4Addr>().ok())
+                .find(|ip| !ip.is_loopback())
+                .map(std::net::IpAddr::V4)
+        })
+        .or_else(loopback_alias)
+        .expect(
+            "this test needs a network address other than loopback (an eth0 or similar), or root to give the \
+             loopback interface one (ip addr add 198.51.100.77/32 dev lo)",
+        )
+}
+
+/// On a machine with no network at all: a documentation address given to
+/// the loopback interface (as root), which the server sees as another
+/// computer's since it is not in 127.0.0.0/8.
+fn loopback_alias() -> Option<std::net::IpAddr> {
+    let alias = std::net::Ipv4Addr::new(198, 51, 100, 77);
+    let added =
+        std::process::Command::new("ip").args(["addr", "add", "198.51.100.77/32", "dev", "lo"]).output().ok()?;
+    let present = std::process::Command::new("ip").args(["-4", "addr", "show", "dev", "lo"]).output().ok()?;
+    let listed = String::from_utf8_lossy(&present.stdout).contains("198.51.100.77");
+    (added.status.success() || listed).then_some(std::net::IpAddr::V4(alias))
+}

@@ -44,6 +44,12 @@ impl Driver {
     /// Starts chromedriver and a headless Chromium the size of a tablet in
     /// portrait; screenshots go to `target/{shots}/`.
     pub async fn start(shots: &'static str) -> Driver {
+        Self::start_with(shots, &[]).await
+    }
+
+    /// [`Driver::start`] with more Chromium flags (for instance
+    /// `--ignore-certificate-errors` for a test's self-signed certificate).
+    pub async fn start_with(shots: &'static str, extra_args: &[&str]) -> Driver {
         let missing = || {
             panic!(
                 "the portal browser test needs Debian's Chromium and ChromeDriver (/usr/bin/chromium, \
@@ -94,6 +100,7 @@ impl Driver {
             "--window-size=820,1180".to_owned(),
             format!("--user-data-dir={}", driver.profile.display()),
         ];
+        let args: Vec<String> = args.into_iter().chain(extra_args.iter().map(|a| (*a).to_owned())).collect();
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": chromium, "args": args },

@@ -295,11 +295,14 @@ impl Outcome {
             o.policy, p.attenuation_thresholds_db, p.bucket_weights_percent, p.min_weighted_minutes_per_day
         );
         println!();
-        println!("{:<12} {:>7} {:>7} {:>7} {:>10} {:>8}", "day", "green", "yellow", "red", "infected", "reports");
+        println!(
+            "{:<12} {:>7} {:>7} {:>7} {:>14} {:>9}",
+            "day", "green", "yellow", "red", "newly infected", "reported"
+        );
         for (i, c) in self.colors.iter().enumerate() {
             let date = START_DAY.plus(u32::try_from(i).unwrap_or(0)).iso_date().to_string();
             println!(
-                "{date:<12} {:>7} {:>7} {:>7} {:>10} {:>8}",
+                "{date:<12} {:>7} {:>7} {:>7} {:>14} {:>9}",
                 c[0],
                 c[1],
                 c[2],
@@ -307,6 +310,8 @@ impl Outcome {
                 self.reports_per_day.get(i).copied().unwrap_or(0)
             );
         }
+        println!("(residents by color at the end of each day; newly infected: the simulation's truth, which no phone");
+        println!(" knows; reported: residents who reported a positive test that day)");
         println!();
         println!(
             "infected {} · reported through the portal and the client {} · ground-truth close contacts of reporters {} \
@@ -316,7 +321,7 @@ impl Outcome {
         println!();
         println!(
             "{:<22} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6} {:>16}",
-            "", "precision", "recall", "F1", "TP", "FP", "FN", "hours to alert"
+            "", "precision", "recall", "F1", "right", "false", "missed", "hours to alert"
         );
         for (name, s) in [
             ("Greenlight", &self.greenlight),
@@ -338,10 +343,14 @@ impl Outcome {
             );
         }
         println!();
-        println!("(hours to alert: from the positive result to the phone's first yellow, median and 90th percentile)");
+        println!("(precision: of the phones that turned yellow, the share that were close contacts; recall: of the");
+        println!(" close contacts, the share whose phone turned yellow; right, false, missed: alerted contacts,");
+        println!(" alerted non-contacts and contacts never alerted; hours to alert: from the positive result to");
+        println!(" the phone's first yellow, median and 90th percentile)");
         println!();
         println!(
-            "radio: {} receptions, {} stored by the phones; {} export batches verified, {} keys",
+            "Bluetooth: phones heard one another's broadcasts {} times and held {} of those sightings at the end; \
+             they checked {} published files with {} keys of people who reported",
             self.receptions, self.stored_sightings, self.batches, self.keys_downloaded
         );
         println!(

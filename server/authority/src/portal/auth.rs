@@ -8,18 +8,42 @@
 //! (`x` and `x`) is refused too. Wrong passwords count against the account;
 //! after [`MAX_LOGIN_FAILURES`] it is locked for [`LOCK_SECS`]. The answer
 //! to a wrong name and a wrong password is the same, and takes as long.
+//!
+//! Both cookies are `Secure`, which browsers keep only over HTTPS or on the
+//! machine itself: over plain HTTP from another computer no login can
+//! work, so the login page says so, and what to do, before anyone tries
+//! ([`insecure_transport`]).
 
 use crate::AuthorityState;
 use crate::accounts::{self, DUMMY_HASH, LOCK_SECS, MAX_LOGIN_FAILURES, SESSION_MAX_SECS, token_hash, tokens_match};
 use crate::portal::session::{LOGIN_COOKIE, SESSION_COOKIE, cookie, set_cookie, set_login_cookie};
 use crate::portal::{Page, Staff, StaffForm, render, unavailable};
 use askama::Template;
+use axum::Extension;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use greenlight_service::request::Connection;
 use rand_core::Rng as _;
 use serde::Deserialize;
 use std::sync::Arc;
+
+/// What the login page says when it is reached over plain HTTP from
+/// another computer.
+pub const INSECURE_LOGIN: &str = "This portal is served over plain HTTP to another computer, so your browser will \
+     refuse its login cookie and logging in will fail. Ask the operator to serve the portal over HTTPS \
+     (greenlight-server --tls-cert FILE --tls-key FILE, or an HTTPS proxy in front).";
+
+/// Whether a login over this connection cannot work: plain HTTP from
+/// another computer, where browsers drop the portal's `Secure` cookies. A
+/// proxy in front that says which scheme it received
+/// (`X-Forwarded-Proto`) is believed: this only decides a warning.
+pub fn insecure_transport(connection: Option<&Connection>, headers: &HeaderMap) -> bool {
+    if let Some(proto) = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
+        return !proto.trim().eq_ignore_ascii_case("https");
+    }
+    connection.is_some_and(|c| !c.tls && !c.peer.ip().to_canonical().is_loopback())
+}
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -75,10 +99,18 @@ fn login_form(state: &AuthorityState, page: Page, username: &str, status: Status
 }
 
 /// `GET /portal/login`
-pub async fn login_page(State(state): State<Arc<AuthorityState>>, Query(query): Query<LoginQuery>) -> Response {
+pub async fn login_page(
+    State(state): State<Arc<AuthorityState>>,
+    connection: Option<Extension<Connection>>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
     let mut page = Page::public("Log in");
     if query.ended.is_some() {
         page = page.notice("Your session has ended. Log in again to continue.");
+    }
+    if insecure_transport(connection.as_deref(), &headers) {
+        page = page.error(INSECURE_LOGIN);
     }
     login_form(&state, page, "", StatusCode::OK)
 }
@@ -97,13 +129,19 @@ pub struct LoginForm {
 /// `POST /portal/login`
 pub async fn login(
     State(state): State<Arc<AuthorityState>>,
+    connection: Option<Extension<Connection>>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !tokens_match(&expected, &form.csrf) || !login_token_valid(&state, &form.csrf) {
         tracing::warn!("portal: a login without its form cookie was refused");
-        let page = Page::public("Log in").error("The login form expired or did not come from this portal. Try again.");
+        let message = if expected.is_empty() && insecure_transport(connection.as_deref(), &headers) {
+            INSECURE_LOGIN
+        } else {
+            "The login form expired or did not come from this portal. Try again."
+        };
+        let page = Page::public("Log in").error(message);
         return login_form(&state, page, &form.username, StatusCode::FORBIDDEN);
     }
     let now = state.now_i64();
@@ -260,4 +298,25 @@ pub async fn change_password(State(state): State<Arc<AuthorityState>>, form: Sta
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_http_from_another_computer_is_warned_about() {
+        let at = |peer: &str, tls: bool| Connection { peer: peer.parse().expect("address"), tls };
+        let none = HeaderMap::new();
+        assert!(insecure_transport(Some(&at("192.0.2.7:5000", false)), &none));
+        assert!(!insecure_transport(Some(&at("192.0.2.7:5000", true)), &none), "HTTPS");
+        assert!(!insecure_transport(Some(&at("127.0.0.1:5000", false)), &none), "this machine");
+        assert!(!insecure_transport(Some(&at("[::ffff:127.0.0.1]:5000", false)), &none), "this machine, IPv6 socket");
+        assert!(!insecure_transport(None, &none), "no connection known");
+        let mut proxied = HeaderMap::new();
+        proxied.insert("x-forwarded-proto", "https".parse().expect("value"));
+        assert!(!insecure_transport(Some(&at("192.0.2.9:443", false)), &proxied), "an HTTPS proxy in front");
+        proxied.insert("x-forwarded-proto", "http".parse().expect("value"));
+        assert!(insecure_transport(Some(&at("127.0.0.1:5000", false)), &proxied), "a plain HTTP proxy in front");
+    }
 }

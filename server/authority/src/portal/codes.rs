@@ -1,16 +1,21 @@
 //! Upload codes (issuer role): issue one within the daily quota, show it
 //! once (with a QR code of the long code, printable), check a code's state
 //! by its reference, expire it by hand.
+//!
+//! Issuing answers with a redirect to `/portal/codes/issued`, which shows
+//! the code from the [flash](crate::portal::flash) once: reloading that
+//! page issues nothing more (and no longer shows the code).
 
 use crate::AuthorityState;
 use crate::accounts::Role;
 use crate::codes::{self, CodeKind, IssueError};
+use crate::portal::flash::Flash;
 use crate::portal::{Page, Staff, StaffForm, message, parse_date, render, unavailable, when};
 use crate::store::{CodeRow, counter};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use greenlight_protocol::certificate::DayKind;
 use greenlight_protocol::report::ReportType;
 use greenlight_protocol::time::DayNumber;
@@ -166,6 +171,17 @@ struct IssuedPage {
     diagnosis: String,
 }
 
+/// An issued code waiting to be shown once (the code itself is zeroized
+/// when dropped).
+pub struct IssuedCode {
+    code: zeroize::Zeroizing<String>,
+    expires: String,
+    qr_svg: String,
+    handle: String,
+    kind: &'static str,
+    diagnosis: String,
+}
+
 /// The QR code of `text` as an inline SVG element (no image codec).
 pub fn qr_svg(text: &str) -> Option<String> {
     let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).ok()?;
@@ -243,18 +259,45 @@ pub async fn issue(State(state): State<Arc<AuthorityState>>, form: StaffForm<Iss
         },
         day.iso_date()
     );
-    render(
-        StatusCode::OK,
-        &IssuedPage {
-            page: Page::for_staff(&staff, "Upload code issued", "/portal/codes"),
-            code: codes::display(kind, &issued.code),
-            expires: when(issued.expires_at),
-            qr_svg: qr,
-            handle: issued.handle,
-            kind: kind.as_str(),
-            diagnosis,
-        },
-    )
+    let shown = IssuedCode {
+        code: zeroize::Zeroizing::new(codes::display(kind, &issued.code)),
+        expires: when(issued.expires_at),
+        qr_svg: qr,
+        handle: issued.handle,
+        kind: kind.as_str(),
+        diagnosis,
+    };
+    let flash = Flash { issued_code: Some(shown), ..Flash::default() };
+    state.flashes.put(&staff.session_hash, flash, state.now_i64());
+    Redirect::to("/portal/codes/issued").into_response()
+}
+
+/// `GET /portal/codes/issued`: the code just issued, once.
+pub async fn issued(State(state): State<Arc<AuthorityState>>, staff: Staff) -> Response {
+    if let Err(refused) = staff.require(Role::Issuer) {
+        return refused;
+    }
+    match state.flashes.take(&staff.session_hash, state.now_i64()).issued_code {
+        Some(shown) => render(
+            StatusCode::OK,
+            &IssuedPage {
+                page: Page::for_staff(&staff, "Upload code issued", "/portal/codes"),
+                code: shown.code.to_string(),
+                expires: shown.expires,
+                qr_svg: shown.qr_svg,
+                handle: shown.handle,
+                kind: shown.kind,
+                diagnosis: shown.diagnosis,
+            },
+        ),
+        None => message(
+            StatusCode::NOT_FOUND,
+            page_for(&staff),
+            "An upload code is shown only once and is not kept. If it was lost, expire it by its reference below \
+             and issue a new one.",
+            "/portal/codes",
+        ),
+    }
 }
 
 /// The expire form.

@@ -7,11 +7,16 @@
 //! bundle file into its text box) and load nothing from elsewhere: the CSS
 //! is inline and the Content-Security-Policy forbids every other source.
 //! Every state-changing request is a POST form checked by [`session::StaffForm`]
-//! (session and CSRF token) — there is no other way to write.
+//! (session and CSRF token) — there is no other way to write. The forms
+//! that create or publish (staff, upload codes, policies) are answered
+//! with a redirect (303) to a page, so that reloading the page never posts
+//! the form again; what that page says once (a notice, a one-time
+//! password, the issued code) waits in [`flash::Flashes`].
 
 pub mod audit;
 pub mod auth;
 pub mod codes;
+pub mod flash;
 pub mod policy;
 pub mod session;
 pub mod staff;
@@ -205,6 +210,7 @@ pub fn router(state: Arc<AuthorityState>) -> Router {
         .route("/portal/staff/status", post(staff::set_status))
         .route("/portal/staff/reset", post(staff::reset_password))
         .route("/portal/codes", get(codes::page).post(codes::issue))
+        .route("/portal/codes/issued", get(codes::issued))
         .route("/portal/codes/expire", post(codes::expire))
         .route("/portal/venues", get(venues::page))
         .route("/portal/venues/open", post(venues::open_case))
@@ -215,6 +221,7 @@ pub fn router(state: Arc<AuthorityState>) -> Router {
         .route("/portal/venues/cases/{id}/request.bin", get(venues::download_request))
         .route("/portal/venues/cases/{id}/publish", post(venues::publish))
         .route("/portal/policy", get(policy::page).post(policy::publish))
+        .route("/portal/policy/preview", post(policy::preview))
         .route("/portal/policy/{sequence}", get(policy::download))
         .route("/portal/audit", get(audit::audit_page))
         .route("/portal/stats", get(audit::stats_page))
