@@ -5,7 +5,7 @@
 //! The key server with its health authority runs in-process on loopback.
 
 use greenlight_protocol::time::UnixTime;
-use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
+use greenlight_protocol::venue::{AuthorityShareKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
 use greenlight_testkit::{CodeKind, TestServer};
 use rand_core::SeedableRng;
 use std::path::{Path, PathBuf};
@@ -35,7 +35,7 @@ fn now() -> u64 {
 /// A poster of a day-long epoch that started `hours_ago` hours ago (whole minutes).
 fn poster(hours_ago: u64) -> Poster {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
-    let authority = AuthorityTraceKey::generate(&mut rng);
+    let authority = AuthorityShareKey::generate(&mut rng);
     let venue = VenueMasterSecret::generate(&mut rng);
     let start = UnixTime((now() / 60 - hours_ago * 60) * 60);
     let epoch = Epoch::new(start, 1440).expect("epoch");

@@ -32,7 +32,7 @@ use greenlight_protocol::signing::SigningKey;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::{RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret};
 use greenlight_protocol::venue::{
-    AuthorityTraceKey, Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret,
+    AuthorityShareKey, Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret,
 };
 use greenlight_testkit::{LoopbackConfig, TestClock, TestServer};
 use rand_core::SeedableRng;
@@ -49,7 +49,7 @@ const MIN_BATCH_KEYS: usize = 20;
 struct Town {
     server: TestServer,
     authority: SigningKey,
-    trace_key: AuthorityTraceKey,
+    trace_key: AuthorityShareKey,
     rng: rand_chacha::ChaCha20Rng,
 }
 
@@ -63,7 +63,7 @@ impl Town {
             .await
             .expect("server");
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
-        let trace_key = AuthorityTraceKey::generate(&mut rng);
+        let trace_key = AuthorityShareKey::generate(&mut rng);
         Town { server, authority, trace_key, rng }
     }
 

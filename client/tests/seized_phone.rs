@@ -7,7 +7,7 @@ use greenlight_client::os_rng;
 use greenlight_phone::Store as _;
 use greenlight_phone::store::CheckInDayState;
 use greenlight_protocol::time::{DayNumber, UnixTime};
-use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
+use greenlight_protocol::venue::{AuthorityShareKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
 use rand_core::SeedableRng;
 use std::path::{Path, PathBuf};
 
@@ -34,7 +34,7 @@ impl Drop for Dir {
 /// Monday's poster of a café.
 fn cafe_poster() -> Poster {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(15);
-    let authority = AuthorityTraceKey::generate(&mut rng);
+    let authority = AuthorityShareKey::generate(&mut rng);
     let master = VenueMasterSecret::generate(&mut rng);
     let info = VenueInfo { name: "Café Aurora".into(), address: "Main St 5".into(), kind: VenueKind::Restaurant };
     let epoch = Epoch::new(UnixTime(MONDAY), 1440).expect("epoch");

@@ -13,7 +13,7 @@ use greenlight_protocol::codec::to_base64url;
 use greenlight_protocol::signing::SigningKey;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, TraceSecret};
-use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, VenueInfo, VenueKind};
+use greenlight_protocol::venue::{AuthorityShareKey, Epoch, VenueInfo, VenueKind};
 use greenlight_testkit::{CodeKind, LoopbackConfig, Portal, TestClock, TestServer, between};
 use greenlight_venue::{AuthorityKeys, EpochUse, Venue};
 use rand_core::SeedableRng;
@@ -51,9 +51,9 @@ fn refused(output: Output) -> String {
 }
 
 /// A health authority's two public keys, as `authority init` prints them.
-fn authority(seed: u8) -> (SigningKey, AuthorityTraceKey) {
+fn authority(seed: u8) -> (SigningKey, AuthorityShareKey) {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(u64::from(seed));
-    (SigningKey::from_bytes(&[seed; 32]), AuthorityTraceKey::generate(&mut rng))
+    (SigningKey::from_bytes(&[seed; 32]), AuthorityShareKey::generate(&mut rng))
 }
 
 /// `greenlight venue create` with the authority's keys as hex.
@@ -75,7 +75,7 @@ fn create_venue(dir: &Path, name: &str, kind: &str, authority_key: &str, trace_k
     )
 }
 
-fn create(dir: &Path, signing: &SigningKey, trace: &AuthorityTraceKey) -> Output {
+fn create(dir: &Path, signing: &SigningKey, trace: &AuthorityShareKey) -> Output {
     let (authority_key, trace_key) =
         (hex::encode(signing.verifying_key().as_bytes()), hex::encode(trace.public_key().0));
     create_venue(dir, "Café Aurora", "restaurant", &authority_key, &trace_key)

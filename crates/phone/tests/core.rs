@@ -40,7 +40,7 @@ mod support {
     use greenlight_protocol::signing::{SigningKey, TrustedKeys};
     use greenlight_protocol::time::{DayNumber, UnixTime};
     use greenlight_protocol::trace::{TraceBatch, TraceEntry, TraceSecret};
-    use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
+    use greenlight_protocol::venue::{AuthorityShareKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
@@ -209,7 +209,7 @@ mod support {
     /// A venue, its owner's secret and the health authority's trace key.
     pub(crate) struct Venue {
         master: VenueMasterSecret,
-        authority: AuthorityTraceKey,
+        authority: AuthorityShareKey,
         pub(crate) info: VenueInfo,
     }
 
@@ -217,7 +217,7 @@ mod support {
         pub(crate) fn new(name: &str, kind: VenueKind, rng: &mut ChaCha20Rng) -> Self {
             Venue {
                 master: VenueMasterSecret::generate(rng),
-                authority: AuthorityTraceKey::generate(rng),
+                authority: AuthorityShareKey::generate(rng),
                 info: VenueInfo { name: name.into(), address: "Main St 5".into(), kind },
             }
         }

@@ -18,7 +18,7 @@ use curve25519_dalek::{MontgomeryPoint, Scalar};
 use greenlight_protocol::checkin::{CheckInDayKey, VenueMatcher};
 use greenlight_protocol::time::DayNumber;
 use greenlight_protocol::trace::{TraceEntry, TraceSecret};
-use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, VenueInfo, VenueKind, VenueMasterSecret};
+use greenlight_protocol::venue::{AuthorityShareKey, Epoch, VenueInfo, VenueKind, VenueMasterSecret};
 use hkdf::Hkdf;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -55,7 +55,7 @@ fn main() {
     let n_entries = size("ENTRIES", 10_000, 10_000);
     let n_checkins = size("CHECKINS", 500, 500);
     let mut rng = ChaCha20Rng::seed_from_u64(7);
-    let authority = AuthorityTraceKey::generate(&mut rng);
+    let authority = AuthorityShareKey::generate(&mut rng);
     let day_keys: Vec<CheckInDayKey> =
         (0..DAYS).map(|d| CheckInDayKey::generate(DayNumber(FIRST_DAY + d), &mut rng)).collect();
     let venues: Vec<(VenueMasterSecret, VenueInfo)> = (0..50)

@@ -247,23 +247,23 @@ pub struct AuthorityPublicKey(pub [u8; 32]);
 
 /// The health authority's secret key for venue tracing. It opens the
 /// authority share of any poster's epoch.
-pub struct AuthorityTraceKey {
+pub struct AuthorityShareKey {
     secret: <Hpke as hpke::Kem>::PrivateKey,
 }
 
-impl AuthorityTraceKey {
+impl AuthorityShareKey {
     /// Draws a new key from the caller's RNG.
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let mut ikm = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(ikm.as_mut());
         let (secret, _) = Hpke::derive_keypair(ikm.as_ref());
-        AuthorityTraceKey { secret }
+        AuthorityShareKey { secret }
     }
 
     /// Restores a key from its 32 secret bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self> {
         let secret = <Hpke as hpke::Kem>::PrivateKey::from_bytes(bytes).map_err(|_| Error::BadPublicKey)?;
-        Ok(AuthorityTraceKey { secret })
+        Ok(AuthorityShareKey { secret })
     }
 
     /// The 32 secret bytes, for the authority's key store.
@@ -290,9 +290,9 @@ impl AuthorityTraceKey {
     }
 }
 
-impl core::fmt::Debug for AuthorityTraceKey {
+impl core::fmt::Debug for AuthorityShareKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("AuthorityTraceKey").field("public", &self.public_key()).finish_non_exhaustive()
+        f.debug_struct("AuthorityShareKey").field("public", &self.public_key()).finish_non_exhaustive()
     }
 }
 

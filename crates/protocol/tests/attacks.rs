@@ -6,7 +6,7 @@ use greenlight_protocol::Error;
 use greenlight_protocol::checkin::{CheckInDayKey, VenueMatcher};
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::trace::{TraceEntry, TraceSecret};
-use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
+use greenlight_protocol::venue::{AuthorityShareKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::path::Path;
@@ -17,7 +17,7 @@ const T0: u64 = 20_000 * DAY;
 /// A venue with the authority's trace key; its daily posters.
 struct Venue {
     rng: ChaCha20Rng,
-    authority: AuthorityTraceKey,
+    authority: AuthorityShareKey,
     master: VenueMasterSecret,
     info: VenueInfo,
 }
@@ -25,7 +25,7 @@ struct Venue {
 impl Venue {
     fn new(seed: u64) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let authority = AuthorityTraceKey::generate(&mut rng);
+        let authority = AuthorityShareKey::generate(&mut rng);
         let master = VenueMasterSecret::generate(&mut rng);
         let info = VenueInfo { name: "Café Aurora".into(), address: "Main St 5".into(), kind: VenueKind::Restaurant };
         Venue { rng, authority, master, info }

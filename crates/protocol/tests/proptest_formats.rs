@@ -19,7 +19,7 @@ use greenlight_protocol::trace::{
     TraceBatch, TraceEntry, TraceSecret,
 };
 use greenlight_protocol::venue::{
-    AuthorityTraceKey, Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret,
+    AuthorityShareKey, Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret,
 };
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
@@ -77,7 +77,7 @@ fn fixture() -> &'static Fixture {
         let mut rng = ChaCha20Rng::seed_from_u64(7);
         let authority_signing = SigningKey::from_bytes(&[3; 32]);
         let authority_keys = TrustedKeys::from_keys([authority_signing.verifying_key()]);
-        let authority = AuthorityTraceKey::generate(&mut rng);
+        let authority = AuthorityShareKey::generate(&mut rng);
         let venue = VenueMasterSecret::generate(&mut rng);
         let epoch = Epoch::new(UnixTime(T0), 1440).expect("epoch");
         let opened = venue.open_epoch(epoch, &authority.public_key(), &mut rng).expect("open");

@@ -15,7 +15,7 @@ use greenlight_protocol::color::{ColorInputs, decide};
 use greenlight_protocol::policy::ColorPolicy;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::{TraceEntry, TraceSecret};
-use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, VenueInfo, VenueKind, VenueMasterSecret};
+use greenlight_protocol::venue::{AuthorityShareKey, Epoch, VenueInfo, VenueKind, VenueMasterSecret};
 use rand_core::Rng;
 use serde_json::{Value, json};
 
@@ -39,7 +39,7 @@ struct Outcome {
 fn run(arrival: UnixTime, departure: UnixTime, window: (UnixTime, UnixTime), now: UnixTime) -> Outcome {
     let mut rng = common::rng("overlap");
     let venue = VenueMasterSecret::generate(&mut rng);
-    let authority = AuthorityTraceKey::generate(&mut rng);
+    let authority = AuthorityShareKey::generate(&mut rng);
     let info = VenueInfo { name: "Café Aurora".into(), address: "Main St 5".into(), kind: VenueKind::Restaurant };
     let epoch = Epoch::new(D.start(), 1440).expect("the day's epoch");
     let opened = venue.open_epoch(epoch, &authority.public_key(), &mut rng).expect("opens");

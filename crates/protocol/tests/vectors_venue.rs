@@ -16,7 +16,7 @@ use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::{
     FeedRequest, ReleaseBundle, ReleaseRequest, RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret,
 };
-use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
+use greenlight_protocol::venue::{AuthorityShareKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
 use rand_core::Rng;
 use serde_json::{Value, json};
 
@@ -35,7 +35,7 @@ fn generate() -> Value {
     let authority_signing = SigningKey::from_bytes(&seed);
     let mut trace_secret = [0u8; 32];
     rng.fill_bytes(&mut trace_secret);
-    let authority = AuthorityTraceKey::from_bytes(&trace_secret).expect("any 32 bytes");
+    let authority = AuthorityShareKey::from_bytes(&trace_secret).expect("any 32 bytes");
     let venue = VenueMasterSecret::generate(&mut rng);
     rng.take();
 
@@ -184,7 +184,7 @@ fn committed_venue_vectors_hold() {
 
     let authority_signing = SigningKey::from_bytes(&unhex_array(a, "signing_seed"));
     assert_eq!(authority_signing.verifying_key().as_bytes().to_vec(), unhex(a, "signing_public"));
-    let authority = AuthorityTraceKey::from_bytes(&unhex_array(a, "share_key_secret")).expect("key");
+    let authority = AuthorityShareKey::from_bytes(&unhex_array(a, "share_key_secret")).expect("key");
     assert_eq!(authority.public_key().0.to_vec(), unhex(a, "share_key_public"));
     let venue = VenueMasterSecret::from_bytes(unhex_array(ven, "master_secret"));
     assert_eq!(venue.public_key().as_bytes().to_vec(), unhex(ven, "public_key"));

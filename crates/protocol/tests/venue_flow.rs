@@ -9,7 +9,7 @@ use greenlight_protocol::signing::{SigningKey, TrustedKeys};
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, RevealedCheckIn, TraceBatch, TraceEntry, TraceSecret};
 use greenlight_protocol::venue::{
-    AuthorityTraceKey, Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret,
+    AuthorityShareKey, Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -20,7 +20,7 @@ const T0: u64 = 20_000 * DAY; // midnight UTC of day 20000
 struct Town {
     rng: ChaCha20Rng,
     authority_signing: SigningKey,
-    authority_trace: AuthorityTraceKey,
+    authority_trace: AuthorityShareKey,
     venue: VenueMasterSecret,
     info: VenueInfo,
     log: Vec<PosterEpoch>,
@@ -32,7 +32,7 @@ impl Town {
         let mut seed32 = [0u8; 32];
         rand_core::Rng::fill_bytes(&mut rng, &mut seed32);
         let authority_signing = SigningKey::from_bytes(&seed32);
-        let authority_trace = AuthorityTraceKey::generate(&mut rng);
+        let authority_trace = AuthorityShareKey::generate(&mut rng);
         let venue = VenueMasterSecret::generate(&mut rng);
         let info = VenueInfo { name: "Café Aurora".into(), address: "Main St 5".into(), kind: VenueKind::Restaurant };
         Town { rng, authority_signing, authority_trace, venue, info, log: Vec::new() }
@@ -134,7 +134,7 @@ fn neither_party_alone_can_make_the_trace_secret() {
     let authority_share = town.authority_trace.open_share(poster.venue_key(), &epoch).expect("share");
 
     // Another authority (or the owner guessing) has a different share.
-    let impostor = AuthorityTraceKey::generate(&mut town.rng);
+    let impostor = AuthorityShareKey::generate(&mut town.rng);
     let wrong_authority_share = impostor.open_share(poster.venue_key(), &epoch).expect("opens to garbage");
     assert_eq!(
         TraceSecret::combine(&owner_share, &wrong_authority_share, &epoch).err(),

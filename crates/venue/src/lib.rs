@@ -696,11 +696,11 @@ mod tests {
     #[test]
     fn a_name_with_hidden_format_characters_or_only_spaces_creates_no_venue() {
         use greenlight_protocol::signing::SigningKey;
-        use greenlight_protocol::venue::AuthorityTraceKey;
+        use greenlight_protocol::venue::AuthorityShareKey;
         use rand_core::SeedableRng;
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
         let signing = SigningKey::from_bytes(&[1; 32]).verifying_key().to_bytes();
-        let trace = AuthorityTraceKey::generate(&mut rng).public_key().0;
+        let trace = AuthorityShareKey::generate(&mut rng).public_key().0;
         let base = std::env::temp_dir().join(format!("greenlight-venue-text-{}", std::process::id()));
         // A right-to-left override shows "Café Aurora" for these bytes; a
         // zero-width space makes a second "Café Aurora" that differs; an

@@ -10,7 +10,7 @@
 #![allow(clippy::cast_possible_truncation)]
 
 use greenlight_protocol::time::DayNumber;
-use greenlight_protocol::venue::{AuthorityTraceKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
+use greenlight_protocol::venue::{AuthorityShareKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
 use greenlight_venue::sheet::{Sheet, SheetError, SheetFormat, render_pdf, render_png, render_svg};
 use greenlight_venue::{fingerprint, long_date};
 use rand_core::SeedableRng;
@@ -24,7 +24,7 @@ const FIRST_DAY: DayNumber = DayNumber(20_780);
 /// whose text their QR codes must hold.
 fn venue_sheets(name: &str, address: &str, days: u32) -> Vec<(Sheet, Poster)> {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
-    let authority = AuthorityTraceKey::generate(&mut rng).public_key();
+    let authority = AuthorityShareKey::generate(&mut rng).public_key();
     let venue = VenueMasterSecret::generate(&mut rng);
     let info = VenueInfo { name: name.into(), address: address.into(), kind: VenueKind::Restaurant };
     (0..days)

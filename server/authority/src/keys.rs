@@ -7,7 +7,7 @@
 //! - `signing-key` / `signing-key.pub`: the Ed25519 key that signs
 //!   certificates, release requests, trace batches and color policies;
 //! - `trace-key` / `trace-key.pub`: the X25519 trace key
-//!   ([`AuthorityTraceKey`]) whose public half venue tools seal authority
+//!   ([`AuthorityShareKey`]) whose public half venue tools seal authority
 //!   shares to;
 //! - `code-key`: the HMAC key under which upload codes are stored.
 //!
@@ -17,7 +17,7 @@
 use crate::accounts::{self, Role, RoleSet};
 use crate::store::AuthorityStore;
 use greenlight_protocol::signing::{SigningKey, VerifyingKey};
-use greenlight_protocol::venue::AuthorityTraceKey;
+use greenlight_protocol::venue::AuthorityShareKey;
 use greenlight_service::db::Db;
 use greenlight_service::{StartError, write_private};
 use hmac::{Hmac, KeyInit, Mac};
@@ -110,7 +110,7 @@ pub struct AuthorityKeys {
     /// Ed25519: certificates, release requests, trace batches, policies.
     pub signing: SigningKey,
     /// X25519: opens the authority share of a poster's epoch.
-    pub trace: AuthorityTraceKey,
+    pub trace: AuthorityShareKey,
     /// HMAC key of stored upload codes.
     pub code: CodeKey,
 }
@@ -135,7 +135,7 @@ pub fn load(data_dir: &Path) -> Result<Option<AuthorityKeys>, StartError> {
     let seed = read_hex32(&dir.join("signing-key"))?;
     let signing = SigningKey::from_bytes(&seed);
     let trace_secret = read_hex32(&dir.join("trace-key"))?;
-    let trace = AuthorityTraceKey::from_bytes(&trace_secret)
+    let trace = AuthorityShareKey::from_bytes(&trace_secret)
         .map_err(|_| StartError(format!("{} is not a valid X25519 key", dir.join("trace-key").display())))?;
     let code = CodeKey(read_hex32(&dir.join("code-key"))?);
     Ok(Some(AuthorityKeys { signing, trace, code }))
@@ -167,7 +167,7 @@ fn create_keys(data_dir: &Path) -> Result<AuthorityKeys, StartError> {
     let mut seed = Zeroizing::new([0u8; 32]);
     rng.fill_bytes(seed.as_mut());
     write_secret("signing-key", seed.as_ref())?;
-    write_secret("trace-key", AuthorityTraceKey::generate(&mut rng).to_bytes().as_ref())?;
+    write_secret("trace-key", AuthorityShareKey::generate(&mut rng).to_bytes().as_ref())?;
     rng.fill_bytes(seed.as_mut());
     write_secret("code-key", seed.as_ref())?;
     let keys = load(data_dir)?.ok_or_else(|| StartError("the keys just written cannot be read".into()))?;
