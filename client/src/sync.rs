@@ -173,7 +173,9 @@ async fn get(http: &reqwest::Client, url: &str, what: &str) -> Result<reqwest::R
 pub async fn check_server(settings: &Settings, http: &reqwest::Client) -> Result<(), SyncError> {
     let response = get(http, &format!("{}/v1/index", settings.server), "the index").await?;
     let bytes = response.bytes().await.map_err(|e| network_error(&e))?;
-    verify_index(&bytes, &settings.trust())?;
+    // Only the anchors at set-up: they carry no validity window, so the
+    // time does not matter.
+    verify_index(&bytes, &settings.trust().keyring(), UnixTime(0))?;
     Ok(())
 }
 
@@ -200,7 +202,24 @@ pub async fn sync(
     }
     let etag = response.headers().get("etag").map(|v| v.as_bytes().to_vec());
     let bytes = response.bytes().await.map_err(|e| network_error(&e))?;
-    let mut plan = phone.begin_sync(&verify_index(&bytes, &trust)?, now)?;
+    let index = match verify_index(&bytes, &phone.keyring(&trust)?, now) {
+        Ok(index) => index,
+        // An index signed by a key this phone does not know: perhaps the
+        // export key was rotated while it slept. The region's newest key
+        // set (signed by the root key the phone holds) says (spec §2.3).
+        Err(first) => {
+            let set = http.get(format!("{}/v1/trust", settings.server)).send().await.map_err(|e| network_error(&e))?;
+            if !set.status().is_success() {
+                return Err(first.into());
+            }
+            let set = set.bytes().await.map_err(|e| network_error(&e))?;
+            if !phone.accept_key_set(&set, &trust, now)? {
+                return Err(first.into());
+            }
+            verify_index(&bytes, &phone.keyring(&trust)?, now)?
+        }
+    };
+    let mut plan = phone.begin_sync(&index, now)?;
     while let Some(entry) = plan.next_file() {
         let hash = hex::encode(entry.sha256);
         let url = format!("{}/v1/files/{hash}", settings.server);

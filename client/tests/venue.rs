@@ -10,9 +10,11 @@ use common::Dir;
 
 use greenlight_client::checkin::{self, CheckInError};
 use greenlight_protocol::codec::to_base64url;
+use greenlight_protocol::export::Region;
 use greenlight_protocol::signing::SigningKey;
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, TraceSecret};
+use greenlight_protocol::trust::{KeyEntry, KeySet, Purpose};
 use greenlight_protocol::venue::{AuthorityShareKey, Epoch, VenueInfo, VenueKind};
 use greenlight_testkit::{CodeKind, LoopbackConfig, Portal, TestClock, TestServer, between};
 use greenlight_venue::{AuthorityKeys, EpochUse, Venue};
@@ -51,6 +53,15 @@ fn refused(output: Output) -> String {
 }
 
 /// A health authority's two public keys, as `authority init` prints them.
+/// The release request a case page shows as text.
+fn request_text(body: &str) -> String {
+    between(body, "id=\"request-text\"", "</")
+        .and_then(|t| t.rsplit('>').next())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .expect("the case page shows the request as text")
+}
+
 fn authority(seed: u8) -> (SigningKey, AuthorityShareKey) {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(u64::from(seed));
     (SigningKey::from_bytes(&[seed; 32]), AuthorityShareKey::generate(&mut rng))
@@ -206,8 +217,37 @@ fn a_release_covers_exactly_the_requested_epochs_and_nothing_else() {
     let wanted = vec![posters[1].epoch(), posters[3].epoch()];
     let request = ReleaseRequest::new(venue.public_key(), first.plus(5).start(), wanted.clone()).expect("request");
 
-    let (asked, bundle) = venue.release(&request.sign(&signing)).expect("release");
+    // The authority signs requests with its tracing key, which its key set
+    // (signed by the root key the venue was created with) names.
+    let tracing = SigningKey::from_bytes(&[55; 32]);
+    let now = first.plus(5).start();
+    let region = Region::new("GL-TEST").expect("region");
+    let set = |sequence, not_after: u64| {
+        let entry = KeyEntry {
+            purpose: Purpose::Tracing,
+            key: tracing.verifying_key(),
+            not_before: first.start(),
+            not_after: UnixTime(not_after),
+        };
+        KeySet::new(region.clone(), sequence, first.start(), vec![entry]).expect("set")
+    };
+    let key_set = set(1, u64::MAX).sign(&signing);
+    let signed = request.sign(&tracing);
+    let (asked, bundle) = venue.release(&signed, Some(&key_set), now).expect("release");
     assert_eq!(asked.epochs, wanted);
+    // Without the key set, the tool says what it needs.
+    let error = venue.release(&signed, None, now).expect_err("no key set").to_string();
+    assert!(error.contains("--key-set"), "{error}");
+    // A key set no one the venue trusts signed, or whose tracing key has
+    // been retired, verifies nothing.
+    let stranger = set(1, u64::MAX).sign(&SigningKey::from_bytes(&[98; 32]));
+    let error = venue.release(&signed, Some(&stranger), now).expect_err("stranger's set").to_string();
+    assert!(error.contains("key set is not signed by your health authority"), "{error}");
+    let retired = set(2, now.0).sign(&signing);
+    let error = venue.release(&signed, Some(&retired), now).expect_err("retired key").to_string();
+    assert!(error.contains("not signed by your health authority"), "{error}");
+    // An authority from before key sets signs with its root key.
+    venue.release(&request.sign(&signing), None, now).expect("root-signed request");
     let bundle_bytes = bundle.clone();
     let bundle = ReleaseBundle::verify(&bundle).expect("a bundle signed by the venue");
     let released: Vec<Epoch> = bundle.releases.iter().map(|r| r.epoch.epoch).collect();
@@ -231,13 +271,19 @@ fn a_release_covers_exactly_the_requested_epochs_and_nothing_else() {
     // Requests the owner must refuse: forged, for another venue, for an
     // epoch never opened here.
     let forged = request.sign(&SigningKey::from_bytes(&[99; 32]));
-    assert!(venue.release(&forged).expect_err("forged").to_string().contains("not signed by your health authority"));
+    assert!(
+        venue
+            .release(&forged, Some(&key_set), now)
+            .expect_err("forged")
+            .to_string()
+            .contains("not signed by your health authority")
+    );
     let other = greenlight_protocol::venue::VenueMasterSecret::generate(&mut rng).public_key();
-    let foreign = ReleaseRequest::new(other, first.start(), wanted.clone()).expect("request").sign(&signing);
-    assert!(venue.release(&foreign).expect_err("foreign").to_string().contains("another venue"));
+    let foreign = ReleaseRequest::new(other, first.start(), wanted.clone()).expect("request").sign(&tracing);
+    assert!(venue.release(&foreign, Some(&key_set), now).expect_err("foreign").to_string().contains("another venue"));
     let never = Epoch::new(first.plus(10).start(), 1440).expect("epoch");
-    let unknown = ReleaseRequest::new(venue.public_key(), first.start(), vec![never]).expect("request").sign(&signing);
-    assert!(venue.release(&unknown).expect_err("unknown").to_string().contains("never opened"));
+    let unknown = ReleaseRequest::new(venue.public_key(), first.start(), vec![never]).expect("request").sign(&tracing);
+    assert!(venue.release(&unknown, Some(&key_set), now).expect_err("unknown").to_string().contains("never opened"));
 
     // The owner's tool says when the request file is not there.
     let missing = refused(greenlight(&dir.0, &["venue", "release", "--request", "nope.bin", "--yes"]));
@@ -394,6 +440,8 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
         between(&page.body, "id=\"request-text\"", "</").map(|t| t.rsplit('>').next().unwrap_or("").trim().to_owned());
     let request_file = owner.0.join("request.bin");
     std::fs::write(&request_file, &request).expect("write");
+    let key_set_file = owner.0.join("key-set.bin");
+    std::fs::write(&key_set_file, portal.key_set().await.expect("the key set")).expect("write");
     if let Some(text) = request_text.filter(|t| !t.is_empty()) {
         assert_eq!(text, to_base64url(&request), "the portal shows the same request as text");
     }
@@ -407,6 +455,8 @@ async fn a_diagnosed_visitor_reveals_the_owner_releases_and_only_that_epochs_vis
             "release",
             "--request",
             request_file.to_str().expect("path"),
+            "--key-set",
+            key_set_file.to_str().expect("path"),
             "--yes",
             "--out",
             bundle_file.to_str().expect("path"),
@@ -529,15 +579,28 @@ async fn a_paper_guest_list_is_traced_from_the_epochs_the_owner_prints_within_th
     // The page says how the request reaches the owner and what they run.
     assert!(page.body.contains("The portal does not contact the owner"), "{}", page.body);
     assert!(page.body.contains("greenlight venue release --request release-request-"), "{}", page.body);
-    let request = between(&page.body, "id=\"request-text\"", "</")
-        .and_then(|t| t.rsplit('>').next())
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .expect("the case page shows the request as text");
+    assert!(page.body.contains("--key-set key-set.bin"), "{}", page.body);
+    let key_set = portal.key_set().await.expect("the key set downloads");
+    let key_set_file = owner.0.join("key-set.bin");
+    std::fs::write(&key_set_file, &key_set).expect("the owner saves the key set");
+    // Without it, the owner's tool says what is missing.
+    let missing = refused(greenlight(&owner.0, &["venue", "release", "--request", &request_text(&page.body), "--yes"]));
+    assert!(missing.contains("--key-set key-set.bin"), "{missing}");
+    let request = request_text(&page.body);
     // The owner pastes the request text.
     let released = ok(greenlight(
         &owner.0,
-        &["venue", "release", "--request", &request, "--yes", "--out", owner.0.join("b.bin").to_str().expect("path")],
+        &[
+            "venue",
+            "release",
+            "--request",
+            &request,
+            "--key-set",
+            key_set_file.to_str().expect("path"),
+            "--yes",
+            "--out",
+            owner.0.join("b.bin").to_str().expect("path"),
+        ],
     ));
     let bundle = released.lines().last().expect("bundle").trim().to_owned();
     let message = "A guest of yesterday morning fell ill.";

@@ -11,8 +11,10 @@ use greenlight_key_server::publisher::{Listing, Publisher, listing_span};
 use greenlight_key_server::state::{AppState, Attempts, Clock};
 use greenlight_key_server::store::Store;
 use greenlight_protocol::index::FileKind;
+use greenlight_protocol::index::Index;
 use greenlight_protocol::signing::{KeyId, SigningKey, TrustedKeys};
 use greenlight_protocol::time::UnixTime;
+use greenlight_protocol::trust::Keyring;
 pub use greenlight_service::StartError;
 use greenlight_service::db::{Db, redact};
 use greenlight_service::request::Connection;
@@ -125,7 +127,12 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
 /// (and is all that runs in [`Mode::AuthorityOnly`]).
 pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) -> Result<Running, StartError> {
     greenlight_service::private_data_dir(&config.data_dir, config.allow_shared_data_dir)?;
-    let authority_keys = authority::keys::load(&config.data_dir)?;
+    // The authority's purpose keys and the key set naming them (protocol
+    // §2.3), made or completed at every start.
+    let authority_keys = match authority::keys::load(&config.data_dir)? {
+        Some(_) => Some(authority::keys::ensure_key_set(&config.data_dir, &config.region, clock())?),
+        None => None,
+    };
     let key_server = options.mode == Mode::Combined;
     if !key_server && authority_keys.is_none() {
         return Err(StartError(format!(
@@ -263,6 +270,11 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
         tracing::info!(addr = ?metrics_addr, "metrics served apart from the public API");
         tasks.push(tokio::spawn(serve(listener, api::metrics_router(state.clone()), timeout, stop.clone(), None)));
     }
+    // The key set first, before anything signed with the keys it names.
+    let mut key_set_listed = match &authority {
+        Some(authority) => authority::publish_key_set(authority).await,
+        None => true,
+    };
     let jobs = {
         let state = state.clone();
         let authority = authority.clone();
@@ -289,6 +301,9 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
                     }
                     _ = revealed.tick(), if authority.is_some() => {
                         if let Some(authority) = &authority {
+                            if !key_set_listed {
+                                key_set_listed = authority::publish_key_set(authority).await;
+                            }
                             match authority::pull_revealed(authority).await {
                                 Ok(n) if n > 0 => tracing::info!(visits = n, "revealed visits handed over"),
                                 Ok(_) => {}
@@ -520,16 +535,30 @@ async fn start_key_server(
     if trusted.is_empty() {
         tracing::warn!("no --authority-key given: uploads will be refused until one is configured");
     }
-    Ok(Arc::new(AppState {
+    let export = TrustedKeys::from_keys([publisher.verifying_key()]);
+    let state = Arc::new(AppState {
         config: config.clone(),
         store,
         publisher,
-        authority_keys: TrustedKeys::from_keys(trusted),
+        keyring: std::sync::RwLock::new(Keyring::new(export.clone(), TrustedKeys::from_keys(trusted))),
+        key_set_file: std::sync::RwLock::new(None),
         metrics: Metrics::new(),
         latency: Default::default(),
         attempts: Attempts::default(),
         clock: clock.clone(),
-    }))
+    });
+    // The key sets listed before a restart decide again (protocol §2.3).
+    let index = Index::verify(&state.publisher.index().bytes, &export)
+        .map_err(|e| StartError(format!("reading the index just built: {e}")))?;
+    for entry in index.entries_after(FileKind::KeySet, 0) {
+        let name = hex::encode(entry.sha256);
+        match state.publisher.file(&name).await {
+            Ok(Some(bytes)) => state.adopt_key_set(&bytes, clock()),
+            Ok(None) => tracing::warn!(file = %name, "a listed key set is missing from storage"),
+            Err(e) => return Err(StartError(format!("reading key set {name}: {e}"))),
+        }
+    }
+    Ok(state)
 }
 
 /// The authority's [`KeyServer`] when the key server runs in this process:
@@ -545,9 +574,15 @@ impl KeyServer for InProcessKeyServer {
         now: UnixTime,
     ) -> BoxFuture<'a, Result<String, AuthorityError>> {
         Box::pin(async move {
+            let bytes_for_adoption = if kind == FileKind::KeySet { bytes.clone() } else { Vec::new() };
             let (start, end) = listing_span(kind, now);
             match self.0.publisher.publish_file(kind, sequence, start, end, bytes, now).await {
-                Ok(Listing::Listed(file) | Listing::AlreadyListed(file)) => Ok(file.sha256),
+                Ok(Listing::Listed(file) | Listing::AlreadyListed(file)) => {
+                    if kind == FileKind::KeySet {
+                        self.0.adopt_key_set(&bytes_for_adoption, now);
+                    }
+                    Ok(file.sha256)
+                }
                 Ok(Listing::Conflict) => Err(AuthorityError::new(
                     axum::http::StatusCode::CONFLICT,
                     "sequence_taken",

@@ -150,6 +150,29 @@ pub enum AuthorityCommand {
     /// Runs only the health-authority service (device API and staff
     /// portal), publishing trace batches and policies to a key server.
     Serve(Box<AuthorityServeArgs>),
+    /// Replaces the key of one purpose (certificate, policy or tracing):
+    /// the new key signs from now on, the old one stays trusted for the
+    /// overlap and its secret is destroyed. Signs a new key set with the
+    /// root key; restart the server to publish it (server/README.md,
+    /// "Rotating keys").
+    RotateKey(RotateKeyArgs),
+}
+
+/// `greenlight-server authority rotate-key`
+#[derive(Debug, Clone, clap::Args)]
+pub struct RotateKeyArgs {
+    /// Directory holding the authority's keys.
+    #[arg(long, env = "GREENLIGHT_DATA_DIR", default_value = "greenlight-data")]
+    pub data_dir: PathBuf,
+    /// Which key: certificate, policy or tracing.
+    #[arg(long)]
+    pub purpose: String,
+    /// How long the old key stays trusted beside the new one, in hours: 0
+    /// revokes it at once (a stolen key). Default: 48 hours, longer than
+    /// any certificate lives and than a phone may go without syncing
+    /// before it shows stale.
+    #[arg(long, default_value_t = 48)]
+    pub overlap_hours: u64,
 }
 
 /// `greenlight-server authority init`

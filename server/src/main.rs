@@ -5,7 +5,9 @@
 
 use clap::Parser;
 use greenlight_server::authority::keys;
-use greenlight_server::config::{AuthorityCommand, AuthorityConfig, Cli, Command, InitArgs, Mode, config_from_args};
+use greenlight_server::config::{
+    AuthorityCommand, AuthorityConfig, Cli, Command, InitArgs, Mode, RotateKeyArgs, config_from_args,
+};
 use greenlight_server::{app, connect_database};
 use greenlight_service::clock::system_clock;
 use std::process::ExitCode;
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Some(Command::Authority { command: AuthorityCommand::Init(args) }) => {
             return runtime.block_on(init(args));
         }
+        Some(Command::Authority { command: AuthorityCommand::RotateKey(args) }) => return rotate_key(&args),
     };
     let config = match config {
         Ok(config) => config,
@@ -77,6 +80,41 @@ impl tracing_subscriber::fmt::time::FormatTime for WholeSeconds {
         match exact.split_once('.') {
             Some((whole, _)) => write!(w, "{whole}Z"),
             None => w.write_str(&exact),
+        }
+    }
+}
+
+/// `greenlight-server authority rotate-key`.
+fn rotate_key(args: &RotateKeyArgs) -> ExitCode {
+    let Some(purpose) = greenlight_protocol::trust::Purpose::from_name(&args.purpose) else {
+        eprintln!("error: --purpose {:?}: use certificate, policy or tracing", args.purpose);
+        return ExitCode::from(2);
+    };
+    let now = system_clock()();
+    match keys::rotate(&args.data_dir, purpose, args.overlap_hours.saturating_mul(3600), now) {
+        Ok(done) => {
+            println!("New {purpose} key: {}", hex::encode(done.new_key.as_bytes()));
+            let (old, until) = done.retired;
+            if until <= now {
+                println!("The old key ({}) is revoked now.", hex::encode(old.0));
+            } else {
+                println!("The old key ({}) stays trusted until {} UTC.", hex::encode(old.0), until.iso_minute());
+            }
+            println!(
+                "Key set #{} signed. Restart the server to publish it; phones take it at their next sync.",
+                done.sequence
+            );
+            if purpose == greenlight_protocol::trust::Purpose::Policy {
+                println!(
+                    "Publish the color policy again (portal: Policy, the same values) before the old key's trust \
+                     ends: after that, phones drop the policy it signed and use the built-in default."
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

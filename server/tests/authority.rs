@@ -17,6 +17,7 @@ use greenlight_protocol::report::ReportType;
 use greenlight_protocol::signing::TrustedKeys;
 use greenlight_protocol::time::DayNumber;
 use greenlight_protocol::trace::{RELEASE_BUNDLE_MAGIC, ReleaseRequest, RevealedCheckIn, TraceBatch};
+use greenlight_protocol::trust::Purpose;
 use greenlight_protocol::venue::{Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret};
 use greenlight_testkit::CodeKind;
 use rand_chacha::ChaCha20Rng;
@@ -142,8 +143,9 @@ trait Pipe: Sized {
 }
 impl<T> Pipe for T {}
 
-fn authority_keys(server: &TestServer) -> TrustedKeys {
-    TrustedKeys::from_keys([server.authority_state().keys.signing.verifying_key()])
+/// The authority's key of `purpose` (protocol §2.3).
+fn authority_key(server: &TestServer, purpose: Purpose) -> TrustedKeys {
+    TrustedKeys::from_keys([server.authority_state().keys.for_purpose(purpose).verifying_key()])
 }
 
 fn export_keys(server: &TestServer) -> TrustedKeys {
@@ -737,7 +739,8 @@ impl Venue {
 
     /// The owner's tool: checks the authority's request, releases.
     fn release(&self, server: &TestServer, request: &[u8]) -> String {
-        let request = ReleaseRequest::verify(request, &authority_keys(server)).expect("a genuine request");
+        let request =
+            ReleaseRequest::verify(request, &authority_key(server, Purpose::Tracing)).expect("a genuine request");
         to_base64url(&self.master.release(&request, &self.log).expect("release"))
     }
 }
@@ -823,7 +826,8 @@ async fn a_revealed_check_in_is_traced_with_the_owners_release(db: Db) {
     assert!(page.body.contains("published in trace batch 1"));
     let files = listed(&server, FileKind::TraceBatch).await;
     assert_eq!(files.len(), 1);
-    let batch = TraceBatch::verify(&files[0], &authority_keys(&server)).expect("signed by the authority");
+    let batch =
+        TraceBatch::verify(&files[0], &authority_key(&server, Purpose::Tracing)).expect("signed by the authority");
     assert_eq!(batch.entries.len(), 1);
     // The other visitor's phone finds it, with the overlap and the message.
     let found = VenueMatcher::new(&[visitor_key.public()], vec![visitor]).match_entries(&batch.entries);
@@ -885,7 +889,7 @@ async fn a_paper_guest_list_is_traced_the_same_way(db: Db) {
         .expect("the portal answers");
     assert_eq!(page.status, 200, "{}", page.body);
     let files = listed(&server, FileKind::TraceBatch).await;
-    let batch = TraceBatch::verify(&files[0], &authority_keys(&server)).expect("signed");
+    let batch = TraceBatch::verify(&files[0], &authority_key(&server, Purpose::Tracing)).expect("signed");
     assert_eq!(batch.entries.len(), 2, "one entry per epoch on the list");
     for poster in &posters {
         let entry = batch.entries.iter().find(|e| e.epoch == poster.epoch()).expect("entry");
@@ -951,8 +955,10 @@ async fn policy_versions_are_checked_signed_published_and_kept(db: Db) {
     assert_eq!(page.status, 303, "{}", page.body);
     let files = listed(&server, FileKind::ColorPolicy).await;
     assert_eq!(files.len(), 2, "every version is kept");
-    let policies: Vec<ColorPolicy> =
-        files.iter().map(|f| ColorPolicy::verify(f, &authority_keys(&server)).expect("signed")).collect();
+    let policies: Vec<ColorPolicy> = files
+        .iter()
+        .map(|f| ColorPolicy::verify(f, &authority_key(&server, Purpose::Policy)).expect("signed"))
+        .collect();
     assert_eq!((policies[0].sequence(), policies[0].params().red_days), (1, 7));
     assert_eq!(
         (policies[1].sequence(), policies[1].params().red_days, policies[1].params().stale_after_hours),
@@ -1023,7 +1029,7 @@ async fn a_policy_is_published_only_after_its_preview_is_confirmed(db: Db) {
     let page = post_policy(&portal, &[("red_days", "7"), ("min_weighted_minutes", "10")]).await;
     assert_eq!(page.status, 303, "{}", page.body);
     let files = listed(&server, FileKind::ColorPolicy).await;
-    let newest = ColorPolicy::verify(&files[1], &authority_keys(&server)).expect("signed");
+    let newest = ColorPolicy::verify(&files[1], &authority_key(&server, Purpose::Policy)).expect("signed");
     assert_eq!(newest.params().min_weighted_minutes_per_day, 10);
 }
 
@@ -1176,9 +1182,12 @@ async fn verify_with_id(server: &TestServer, code: &str, request_id: &[u8; 32]) 
 }
 
 fn certificate_id(server: &TestServer, text: &str) -> [u8; 16] {
-    let verified =
-        greenlight_protocol::certificate::Certificate::verify_text(text, &authority_keys(server), server.clock.now())
-            .expect("a genuine certificate");
+    let verified = greenlight_protocol::certificate::Certificate::verify_text(
+        text,
+        &authority_key(server, Purpose::Certificate),
+        server.clock.now(),
+    )
+    .expect("a genuine certificate");
     verified.certificate().certificate_id().0
 }
 

@@ -138,7 +138,7 @@ async fn staff_log_in_issue_a_code_see_it_audited_and_publish_a_policy_in_chromi
     let index = Index::verify(&bytes, &TrustedKeys::from_keys([server.export_key()])).expect("signed");
     let entry = &index.entries_after(FileKind::ColorPolicy, 0)[0];
     let file = server.get(&format!("/v1/files/{}", hex::encode(entry.sha256))).await.bytes().await.expect("file");
-    let authority = TrustedKeys::from_keys([server.authority_state().keys.signing.verifying_key()]);
+    let authority = TrustedKeys::from_keys([server.authority_state().keys.policy.verifying_key()]);
     let policy = ColorPolicy::verify(&file, &authority).expect("signed by the authority");
     assert_eq!((policy.params().red_days, policy.params().min_weighted_minutes_per_day), (7, 10));
 

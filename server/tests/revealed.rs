@@ -65,7 +65,8 @@ async fn visits_are_handed_over_by_the_hour_sorted_and_only_to_the_authority(db:
     let server = common::TestServer::start_custom(db, true, |config, _| config.reveal_delay_secs = 3600).await;
     let client = reqwest::Client::new();
     let trace_key = server.authority_state().keys.trace.public_key();
-    let signing = server.authority_state().keys.signing.clone();
+    // Feed requests are signed with the certificate key (protocol §2.3).
+    let signing = server.authority_state().keys.certificate.clone();
     let today = server.clock.now().day();
 
     // Three uploads in the noon hour, each revealing one visit.

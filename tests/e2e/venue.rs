@@ -272,6 +272,8 @@ async fn venue_story(deployment: Deployment) {
     let request = portal.sign_release_request(&case_path).await.expect("the signed request");
     let request_file = owner.dir.join("request.bin");
     std::fs::write(&request_file, &request).expect("the owner saves the request");
+    let key_set_file = owner.dir.join("key-set.bin");
+    std::fs::write(&key_set_file, portal.key_set().await.expect("the key set")).expect("the owner saves the key set");
 
     // The owner answers with exactly the epoch the case was in.
     let bundle_file = owner.dir.join("bundle.bin");
@@ -280,6 +282,8 @@ async fn venue_story(deployment: Deployment) {
         "release",
         "--request",
         request_file.to_str().expect("UTF-8 path"),
+        "--key-set",
+        key_set_file.to_str().expect("UTF-8 path"),
         "--yes",
         "--out",
         bundle_file.to_str().expect("UTF-8 path"),

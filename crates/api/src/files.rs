@@ -13,6 +13,9 @@ pub enum AuthorityFileKind {
     TraceBatch,
     /// A signed color policy (`GL_POLCY`, spec §13).
     ColorPolicy,
+    /// The region's key set, signed by the authority's root key
+    /// (`GL_TRUST`, spec §2.3).
+    KeySet,
 }
 
 impl AuthorityFileKind {
@@ -21,6 +24,7 @@ impl AuthorityFileKind {
         match self {
             AuthorityFileKind::TraceBatch => "trace_batch",
             AuthorityFileKind::ColorPolicy => "color_policy",
+            AuthorityFileKind::KeySet => "key_set",
         }
     }
 }
@@ -30,6 +34,7 @@ impl From<AuthorityFileKind> for FileKind {
         match kind {
             AuthorityFileKind::TraceBatch => FileKind::TraceBatch,
             AuthorityFileKind::ColorPolicy => FileKind::ColorPolicy,
+            AuthorityFileKind::KeySet => FileKind::KeySet,
         }
     }
 }

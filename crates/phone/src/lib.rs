@@ -166,6 +166,8 @@ impl<S: Store> Phone<S> {
         if let Some(last) = now.day().0.checked_sub(2) {
             self.store.erase_checkin_secrets_through(DayNumber(last))?;
         }
+        // A policy whose key's window has ended stops applying (spec §2.3).
+        self.retire_untrusted_policy(now)?;
         Ok(())
     }
 }

@@ -28,9 +28,10 @@ use greenlight_protocol::index::{FileKind, Index, IndexEntry};
 use greenlight_protocol::matcher::{KeyMatch, MatchConfig, Sighting, SightingIndex};
 use greenlight_protocol::policy::{ColorPolicy, POLICY_MAGIC};
 use greenlight_protocol::report::TransmissionRisk;
-use greenlight_protocol::signing::{SignedFile, TrustedKeys};
+use greenlight_protocol::signing::{KeyId, SignedFile, TrustedKeys};
 use greenlight_protocol::time::{DayNumber, UnixTime};
-use greenlight_protocol::trace::{TraceBatch, TraceEntry};
+use greenlight_protocol::trace::{TRACE_BATCH_MAGIC, TraceBatch, TraceEntry};
+use greenlight_protocol::trust::{KEY_SET_MAGIC, KeySet, Keyring, Purpose};
 use std::collections::HashSet;
 
 /// State name of the clock floor: the newest index generation time seen.
@@ -46,14 +47,27 @@ pub const INDEX_CLOCK_TOLERANCE_SECS: u64 = 10 * 60;
 const INDEX_ETAG: &str = "index_etag";
 /// State name of the newest verified policy (its signed bytes).
 const POLICY: &str = "policy";
+/// State name of the newest accepted key set (its signed bytes).
+const KEY_SET: &str = "key_set";
 
-/// The keys a phone trusts, from its deployment.
+/// The keys a phone is set up with (its anchors): the key server's export
+/// key and the health authority's root key. Every other key comes from the
+/// region's key set (spec §2.3): [`Phone::keyring`] joins the two.
 #[derive(Debug, Clone)]
 pub struct Trust {
-    /// The key server's export keys: the index and export batches.
+    /// The key server's export keys: the index and export batches, until a
+    /// key set names the export keys.
     pub export: TrustedKeys,
-    /// The health authority's keys: trace batches and policies.
+    /// The health authority's (root) keys: key sets; before any key set,
+    /// also trace batches and policies.
     pub authority: TrustedKeys,
+}
+
+impl Trust {
+    /// The anchors alone, before any key set.
+    pub fn keyring(&self) -> Keyring {
+        Keyring::new(self.export.clone(), self.authority.clone())
+    }
 }
 
 /// Why a sync step failed. Nothing of the failing step was stored.
@@ -87,9 +101,11 @@ impl From<StoreError> for SyncError {
     }
 }
 
-/// Verifies a downloaded index with the export keys.
-pub fn verify_index(bytes: &[u8], trust: &Trust) -> Result<Index, SyncError> {
-    Index::verify(bytes, &trust.export).map_err(|e| SyncError::Rejected(format!("the index: {e}")))
+/// Verifies a downloaded index with the export keys trusted at `now` (see
+/// [`Phone::keyring`]).
+pub fn verify_index(bytes: &[u8], keys: &Keyring, now: UnixTime) -> Result<Index, SyncError> {
+    Index::verify(bytes, &keys.trusted(Purpose::Export, now))
+        .map_err(|e| SyncError::Rejected(format!("the index: {e}")))
 }
 
 /// A file checked against its index entry and verified.
@@ -101,23 +117,45 @@ pub enum VerifiedFile {
     Trace(TraceBatch),
     /// An export batch (published keys).
     Export(ExportBatch),
+    /// The region's key set, with its signed bytes.
+    KeySet(KeySet, Vec<u8>),
+    /// A file signed by a key the key set lists for its kind but whose
+    /// window has ended (a retired or revoked key): skipped, never applied
+    /// (spec §2.3).
+    Retired(FileKind),
 }
 
 impl VerifiedFile {
-    /// Checks `bytes` against `entry`'s hash and verifies its signature:
-    /// export batches with the export keys, the rest with the authority's.
-    /// Verification depends only on the bytes, so phones that download the
-    /// same file may share the result.
-    pub fn verify(entry: &IndexEntry, bytes: &[u8], trust: &Trust) -> Result<Self, SyncError> {
+    /// Checks `bytes` against `entry`'s hash and verifies its signature
+    /// with the keys `keys` trusts at `now` for the file's kind (spec
+    /// §2.3): export batches with the export keys, policies with the policy
+    /// keys, trace batches with the tracing keys, key sets with the root
+    /// keys. Verification depends only on the bytes and the keyring, so
+    /// phones with the same keyring may share the result.
+    pub fn verify(entry: &IndexEntry, bytes: &[u8], keys: &Keyring, now: UnixTime) -> Result<Self, SyncError> {
         let name = format!("{:?} #{}", entry.kind, entry.sequence);
         entry.check(bytes).map_err(|_| SyncError::Rejected(format!("{name} does not match the index")))?;
+        let magic = match entry.kind {
+            FileKind::ColorPolicy => POLICY_MAGIC,
+            FileKind::TraceBatch => *TRACE_BATCH_MAGIC,
+            FileKind::ExportBatch => greenlight_protocol::export::EXPORT_MAGIC,
+            FileKind::KeySet => KEY_SET_MAGIC,
+        };
+        let purpose = Purpose::signing(&magic).expect("every listed kind has a signing purpose");
+        if retired(keys, purpose, &magic, bytes, now) {
+            return Ok(VerifiedFile::Retired(entry.kind));
+        }
         let rejected = |e: greenlight_protocol::Error| SyncError::Rejected(format!("{name}: {e}"));
+        let trusted = keys.trusted(purpose, now);
         let file = match entry.kind {
             FileKind::ColorPolicy => {
-                VerifiedFile::Policy(ColorPolicy::verify(bytes, &trust.authority).map_err(rejected)?, bytes.to_vec())
+                VerifiedFile::Policy(ColorPolicy::verify(bytes, &trusted).map_err(rejected)?, bytes.to_vec())
             }
-            FileKind::TraceBatch => VerifiedFile::Trace(TraceBatch::verify(bytes, &trust.authority).map_err(rejected)?),
-            FileKind::ExportBatch => VerifiedFile::Export(ExportBatch::verify(bytes, &trust.export).map_err(rejected)?),
+            FileKind::TraceBatch => VerifiedFile::Trace(TraceBatch::verify(bytes, &trusted).map_err(rejected)?),
+            FileKind::ExportBatch => VerifiedFile::Export(ExportBatch::verify(bytes, &trusted).map_err(rejected)?),
+            FileKind::KeySet => {
+                VerifiedFile::KeySet(KeySet::verify(bytes, &trusted).map_err(rejected)?, bytes.to_vec())
+            }
         };
         // The file's own signed fields must say what its index entry says
         // (spec §11.4): a file listed under another number or span would
@@ -126,6 +164,8 @@ impl VerifiedFile {
             VerifiedFile::Policy(policy, _) => (u64::from(policy.sequence()), None),
             VerifiedFile::Trace(batch) => (batch.sequence, None),
             VerifiedFile::Export(batch) => (batch.sequence(), Some((batch.start(), batch.end()))),
+            VerifiedFile::KeySet(set, _) => (set.sequence, None),
+            VerifiedFile::Retired(_) => return Ok(file),
         };
         if sequence != entry.sequence {
             return Err(SyncError::Rejected(format!("{name}: the file says it is #{sequence}")));
@@ -139,9 +179,10 @@ impl VerifiedFile {
     /// The region a file names, if its format carries one.
     fn region(&self) -> Option<&Region> {
         match self {
-            VerifiedFile::Policy(..) => None,
+            VerifiedFile::Policy(..) | VerifiedFile::Retired(_) => None,
             VerifiedFile::Trace(batch) => Some(&batch.region),
             VerifiedFile::Export(batch) => Some(batch.region()),
+            VerifiedFile::KeySet(set, _) => Some(&set.region),
         }
     }
 
@@ -150,8 +191,21 @@ impl VerifiedFile {
             VerifiedFile::Policy(..) => FileKind::ColorPolicy,
             VerifiedFile::Trace(_) => FileKind::TraceBatch,
             VerifiedFile::Export(_) => FileKind::ExportBatch,
+            VerifiedFile::KeySet(..) => FileKind::KeySet,
+            VerifiedFile::Retired(kind) => *kind,
         }
     }
+}
+
+/// Whether `bytes` names, as its signer, a key the accepted key set lists
+/// for `purpose` but whose window has ended at `now`: a file of a retired
+/// or revoked key, skipped rather than refused so that one such file left
+/// listed cannot stop every later sync (spec §2.3). A key not listed at
+/// all, or not valid yet, is refused as before.
+fn retired(keys: &Keyring, purpose: Purpose, magic: &[u8; 8], bytes: &[u8], now: UnixTime) -> bool {
+    let (Some(set), Ok(file)) = (keys.key_set(), SignedFile::parse(magic, bytes)) else { return false };
+    let listed: Vec<_> = set.listed(purpose).filter(|e| KeyId::of(&e.key) == file.key_id).collect();
+    !listed.is_empty() && listed.iter().all(|e| e.not_after <= now)
 }
 
 /// One sync in progress: the verified index and the files still to apply.
@@ -163,6 +217,9 @@ pub struct SyncPlan {
     region: Region,
     todo: Vec<IndexEntry>,
     next: usize,
+    /// Every policy the index lists: fetched again from the first if a new
+    /// key set ends the policy in use.
+    policies: Vec<IndexEntry>,
     sightings: Option<SightingIndex>,
     keys: Option<HashSet<PublishedKey>>,
     checkins: Option<HashSet<(DayNumber, [u8; 16])>>,
@@ -229,7 +286,7 @@ pub struct Applied {
 impl<S: Store> Phone<S> {
     /// The ETag of the index last applied, for a conditional fetch.
     pub fn index_etag(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.state(INDEX_ETAG)
+        Ok(self.store.state(INDEX_ETAG)?.filter(|etag| !etag.is_empty()))
     }
 
     /// Starts a sync with a verified index (see [`verify_index`]) at the
@@ -258,7 +315,8 @@ impl<S: Store> Phone<S> {
             )));
         }
         let mut todo = Vec::new();
-        for kind in [FileKind::ColorPolicy, FileKind::TraceBatch, FileKind::ExportBatch] {
+        // Key sets first: they decide which keys verify the rest.
+        for kind in [FileKind::KeySet, FileKind::ColorPolicy, FileKind::TraceBatch, FileKind::ExportBatch] {
             todo.extend_from_slice(index.entries_after(kind, self.store.synced(kind)?));
         }
         Ok(SyncPlan {
@@ -266,6 +324,7 @@ impl<S: Store> Phone<S> {
             region: index.region().clone(),
             todo,
             next: 0,
+            policies: index.entries_after(FileKind::ColorPolicy, 0).to_vec(),
             sightings: None,
             keys: None,
             checkins: None,
@@ -283,7 +342,7 @@ impl<S: Store> Phone<S> {
         now: UnixTime,
     ) -> Result<Applied, SyncError> {
         let entry = plan.next_file().ok_or_else(|| SyncError::OutOfOrder("every file is already applied".into()))?;
-        let file = VerifiedFile::verify(entry, bytes, trust)?;
+        let file = VerifiedFile::verify(entry, bytes, &self.keyring(trust)?, now)?;
         self.apply_verified(plan, &entry.clone(), &file, now)
     }
 
@@ -314,6 +373,20 @@ impl<S: Store> Phone<S> {
         }
         let mut applied = Applied { files: 1, ..Applied::default() };
         match file {
+            VerifiedFile::Retired(kind) => self.store.apply(*kind, entry.sequence, &[], &[])?,
+            VerifiedFile::KeySet(set, bytes) => {
+                let newer = self.key_set()?.is_none_or(|current| set.sequence > current.sequence);
+                let state: Vec<(&str, &[u8])> = if newer { vec![(KEY_SET, bytes)] } else { Vec::new() };
+                self.store.apply(entry.kind, entry.sequence, &[], &state)?;
+                if newer && self.retire_untrusted_policy(now)? {
+                    // The policy in use ended with its key: this sync
+                    // fetches every listed policy again, in place of those
+                    // it planned, and keeps the newest a trusted key signed.
+                    let rest = plan.todo.split_off(plan.next + 1);
+                    plan.todo.extend(plan.policies.iter().copied());
+                    plan.todo.extend(rest.into_iter().filter(|e| e.kind != FileKind::ColorPolicy));
+                }
+            }
             VerifiedFile::Policy(policy, bytes) => {
                 let newer = match self.policy()? {
                     Some(current) => policy.supersedes(&current),
@@ -431,10 +504,73 @@ impl<S: Store> Phone<S> {
 
     /// The newest verified policy the phone holds.
     pub fn policy(&self) -> Result<Option<ColorPolicy>, StoreError> {
-        let Some(bytes) = self.store.state(POLICY)? else { return Ok(None) };
+        let Some(bytes) = self.store.state(POLICY)?.filter(|b| !b.is_empty()) else { return Ok(None) };
         // It was verified when stored; parse the body again without a key.
         let file = SignedFile::parse(&POLICY_MAGIC, &bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         ColorPolicy::decode_body(file.body).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// The newest key set this phone accepted (spec §2.3), if any.
+    pub fn key_set(&self) -> Result<Option<KeySet>, StoreError> {
+        let Some(bytes) = self.store.state(KEY_SET)?.filter(|b| !b.is_empty()) else { return Ok(None) };
+        // It was verified when stored; parse the body again without a key.
+        let file = SignedFile::parse(&KEY_SET_MAGIC, &bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        KeySet::decode_body(file.body).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// What this phone trusts: its anchors `trust` and the newest key set it
+    /// accepted. Drivers verify the index and files with it.
+    pub fn keyring(&self, trust: &Trust) -> Result<Keyring, StoreError> {
+        let mut keys = trust.keyring();
+        if let Some(set) = self.key_set()? {
+            keys.restore(set);
+        }
+        Ok(keys)
+    }
+
+    /// Accepts a key set fetched outside a sync (`GET /v1/trust`, for a
+    /// phone that slept through an export key's rotation and can no longer
+    /// verify the index, spec §2.3): verified with the root keys trusted at
+    /// `now`, kept if newer than the one held. Returns whether it was new.
+    pub fn accept_key_set(&mut self, bytes: &[u8], trust: &Trust, now: UnixTime) -> Result<bool, SyncError> {
+        let mut keys = self.keyring(trust)?;
+        let rejected = |e: greenlight_protocol::Error| SyncError::Rejected(format!("the key set: {e}"));
+        // The region of the set held, else the one the fetched set names
+        // (a root key is its region's alone).
+        let region = match keys.key_set() {
+            Some(held) => held.region.clone(),
+            None => {
+                KeySet::decode_body(SignedFile::parse(&KEY_SET_MAGIC, bytes).map_err(rejected)?.body)
+                    .map_err(rejected)?
+                    .region
+            }
+        };
+        let newer = keys.accept(bytes, &region, now).map_err(rejected)?;
+        if newer {
+            self.store.set_state(KEY_SET, bytes)?;
+            self.retire_untrusted_policy(now)?;
+        }
+        Ok(newer)
+    }
+
+    /// Drops the policy in use if the accepted key set no longer trusts the
+    /// key that signed it (spec §2.3, §13.3): the built-in default applies
+    /// until the next sync, which fetches the listed policies again from
+    /// the first and keeps the newest one a trusted key signed. (A stolen
+    /// policy key's policy with sequence 2³²−1 ends with the key.)
+    /// Returns whether it dropped one.
+    pub(crate) fn retire_untrusted_policy(&mut self, now: UnixTime) -> Result<bool, StoreError> {
+        let (Some(set), Some(bytes)) = (self.key_set()?, self.store.state(POLICY)?.filter(|b| !b.is_empty())) else {
+            return Ok(false);
+        };
+        let mut keys = Keyring::default();
+        keys.restore(set);
+        if keys.signer_trusted(&POLICY_MAGIC, &bytes, now) {
+            return Ok(false);
+        }
+        // The next sync fetches the index again even if it is unchanged.
+        self.store.apply(FileKind::ColorPolicy, 0, &[], &[(POLICY, &[]), (INDEX_ETAG, &[])])?;
+        Ok(true)
     }
 }
 

@@ -24,6 +24,10 @@ use greenlight_protocol::venue::VenueKind;
 use std::collections::HashSet;
 use support::*;
 
+/// The time to verify with the anchors alone: they carry no validity
+/// window, so any time gives the same answer.
+const ANCHORS_ONLY: UnixTime = UnixTime(0);
+
 /// A town in miniature: phones, a key server with its signing keys, venues
 /// with their posters, and the driver loop of a sync.
 mod support {
@@ -199,7 +203,7 @@ mod support {
         now: UnixTime,
     ) -> Result<(Applied, ColorDecision), SyncError> {
         let trust = server.trust();
-        let mut plan = phone.begin_sync(&verify_index(index, &trust)?, now)?;
+        let mut plan = phone.begin_sync(&verify_index(index, &trust.keyring(), crate::ANCHORS_ONLY)?, now)?;
         while let Some(entry) = plan.next_file().copied() {
             phone.apply_next(&mut plan, fetch(files, &entry), &trust, now)?;
         }
@@ -607,7 +611,10 @@ fn a_published_key_heard_nearby_gives_one_exposure_per_scan_window_and_turns_the
 
     // A cached index from 03:00 would roll the phone back: refused.
     let stale = server.index(at(saturday, 3, 0), &[&policy, &batch1]);
-    let refused = receiver.begin_sync(&verify_index(&stale, &server.trust()).expect("genuine"), at(saturday, 5, 0));
+    let refused = receiver.begin_sync(
+        &verify_index(&stale, &server.trust().keyring(), ANCHORS_ONLY).expect("genuine"),
+        at(saturday, 5, 0),
+    );
     assert!(matches!(refused, Err(SyncError::Rejected(_))), "{refused:?}");
     assert_eq!(receiver.clock_floor().expect("store"), at(saturday, 3, 5));
 
@@ -626,7 +633,7 @@ fn a_tampered_truncated_or_forged_file_is_rejected_and_changes_nothing() {
     let before = receiver.store().clone();
 
     let mut plan = receiver
-        .begin_sync(&verify_index(&index2, &trust).expect("genuine"), at(saturday, 9, 30))
+        .begin_sync(&verify_index(&index2, &trust.keyring(), ANCHORS_ONLY).expect("genuine"), at(saturday, 9, 30))
         .expect("newer index");
     assert_eq!(plan.progress(), (0, 1), "only batch 2 is new");
     assert_eq!(plan.next_file(), Some(&batch2.entry));
@@ -670,7 +677,7 @@ fn a_tampered_truncated_or_forged_file_is_rejected_and_changes_nothing() {
     // A tampered index is refused before anything starts.
     let mut index = index2.clone();
     index[12] ^= 1;
-    assert!(matches!(verify_index(&index, &trust), Err(SyncError::Rejected(_))));
+    assert!(matches!(verify_index(&index, &trust.keyring(), ANCHORS_ONLY), Err(SyncError::Rejected(_))));
 }
 
 #[test]
@@ -723,7 +730,9 @@ fn sync_steps_out_of_order_are_refused_and_an_interrupted_sync_resumes_where_it_
     let files = [&policy, &batch1, &batch2];
 
     // Finishing before every file is applied: refused, the floor stays.
-    let plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine"), now).expect("begin");
+    let plan = receiver
+        .begin_sync(&verify_index(&index2, &trust.keyring(), ANCHORS_ONLY).expect("genuine"), now)
+        .expect("begin");
     assert_eq!(plan.progress(), (0, 3));
     let early = receiver.finish_sync(plan, None, now);
     assert!(matches!(early, Err(SyncError::OutOfOrder(_))), "{early:?}");
@@ -731,9 +740,11 @@ fn sync_steps_out_of_order_are_refused_and_an_interrupted_sync_resumes_where_it_
     assert_eq!(receiver.last_sync().expect("store"), None);
 
     // Policies come first, then export batches by sequence: batch 2 is not next.
-    let mut plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine"), now).expect("begin");
+    let mut plan = receiver
+        .begin_sync(&verify_index(&index2, &trust.keyring(), ANCHORS_ONLY).expect("genuine"), now)
+        .expect("begin");
     assert_eq!(plan.next_file(), Some(&policy.entry));
-    let verified = VerifiedFile::verify(&batch2.entry, &batch2.bytes, &trust).expect("genuine");
+    let verified = VerifiedFile::verify(&batch2.entry, &batch2.bytes, &trust.keyring(), ANCHORS_ONLY).expect("genuine");
     let skipped = receiver.apply_verified(&mut plan, &batch2.entry, &verified, now);
     assert!(matches!(skipped, Err(SyncError::OutOfOrder(_))), "{skipped:?}");
     assert!(receiver.store().exposures().expect("store").is_empty());
@@ -746,7 +757,9 @@ fn sync_steps_out_of_order_are_refused_and_an_interrupted_sync_resumes_where_it_
     drop(plan);
 
     // The next sync fetches batch 2 only.
-    let mut plan = receiver.begin_sync(&verify_index(&index2, &trust).expect("genuine"), now).expect("begin");
+    let mut plan = receiver
+        .begin_sync(&verify_index(&index2, &trust.keyring(), ANCHORS_ONLY).expect("genuine"), now)
+        .expect("begin");
     assert_eq!(plan.progress(), (0, 1));
     assert_eq!(plan.next_file(), Some(&batch2.entry));
     receiver.apply_next(&mut plan, &batch2.bytes, &trust, now).expect("batch 2");
@@ -783,7 +796,9 @@ fn matching_only_the_sightings_that_carry_a_published_id_finds_the_same_exposure
     assert_eq!(carrying_keys.len(), 2, "A's key and F's");
 
     let run = |mut phone: Phone<MemoryStore>, only: Option<Vec<Sighting>>, keys: Option<Vec<PublishedKey>>| {
-        let mut plan = phone.begin_sync(&verify_index(&index2, &trust).expect("genuine"), now).expect("begin");
+        let mut plan = phone
+            .begin_sync(&verify_index(&index2, &trust.keyring(), ANCHORS_ONLY).expect("genuine"), now)
+            .expect("begin");
         if let Some(only) = only {
             plan.only_sightings(only);
         }
@@ -880,7 +895,9 @@ fn opening_only_the_check_ins_at_traced_epochs_finds_the_same_alerts() {
     assert!(phone.store().checkins().expect("store").iter().any(|r| (r.day, r.tag) == (probe.day, probe.tag)));
 
     let run = |mut phone: Phone<MemoryStore>, only: Option<Vec<(DayNumber, [u8; 16])>>| {
-        let mut plan = phone.begin_sync(&verify_index(&index, &trust).expect("genuine"), now).expect("begin");
+        let mut plan = phone
+            .begin_sync(&verify_index(&index, &trust.keyring(), ANCHORS_ONLY).expect("genuine"), now)
+            .expect("begin");
         if let Some(only) = only {
             plan.only_checkins(only);
         }

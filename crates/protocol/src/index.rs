@@ -45,15 +45,20 @@ pub enum FileKind {
     TraceBatch,
     /// A color policy signed by the health authority.
     ColorPolicy,
+    /// The region's key set, signed by the authority's root key
+    /// ([`crate::trust`]).
+    KeySet,
 }
 
 impl FileKind {
-    /// The wire value: 1 export batch, 2 trace batch, 3 color policy.
+    /// The wire value: 1 export batch, 2 trace batch, 3 color policy, 4
+    /// key set.
     pub fn to_byte(self) -> u8 {
         match self {
             FileKind::ExportBatch => 1,
             FileKind::TraceBatch => 2,
             FileKind::ColorPolicy => 3,
+            FileKind::KeySet => 4,
         }
     }
 
@@ -63,6 +68,7 @@ impl FileKind {
             1 => Ok(FileKind::ExportBatch),
             2 => Ok(FileKind::TraceBatch),
             3 => Ok(FileKind::ColorPolicy),
+            4 => Ok(FileKind::KeySet),
             _ => Err(Error::InvalidField("kind")),
         }
     }
@@ -398,7 +404,7 @@ mod tests {
         }
         let mut body = index().encode_body();
         let kind_at = body.len() - ENTRY_LEN;
-        body[kind_at] = 4;
+        body[kind_at] = 5;
         assert_eq!(Index::decode_body(&body), Err(Error::InvalidField("kind")));
     }
 

@@ -20,6 +20,7 @@ pub mod report;
 pub mod signing;
 pub mod time;
 pub mod trace;
+pub mod trust;
 pub mod venue;
 
 pub use error::{Error, Result};

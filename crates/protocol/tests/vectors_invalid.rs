@@ -22,6 +22,7 @@ use greenlight_protocol::index::Index;
 use greenlight_protocol::signing::{SigningKey, TrustedKeys, VerifyingKey, seal_file};
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::trace::{ReleaseBundle, ReleaseRequest, RevealedCheckIn, TraceBatch};
+use greenlight_protocol::trust::KeySet;
 use greenlight_protocol::venue::Poster;
 use rand_core::Rng;
 use serde_json::{Value, json};
@@ -288,6 +289,27 @@ fn request_body(venue: &[u8; 32], epochs: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// §9.3 body: each release is `(epoch bytes, owner share)`.
+fn key_set_body(
+    version: u8,
+    region: &[u8],
+    sequence: u64,
+    entries: &[(u8, [u8; 32], u64, u64)],
+    count: Option<u8>,
+) -> Vec<u8> {
+    let mut out = vec![version];
+    short_text(&mut out, region);
+    out.put_u64(sequence);
+    out.put_u64(T0);
+    out.put_u8(count.unwrap_or(u8::try_from(entries.len()).expect("few entries")));
+    for (purpose, key, not_before, not_after) in entries {
+        out.put_u8(*purpose);
+        out.put(key);
+        out.put_u64(*not_before);
+        out.put_u64(*not_after);
+    }
+    out
+}
+
 fn bundle_body(venue: &[u8; 32], releases: &[(Vec<u8>, [u8; 32])]) -> Vec<u8> {
     let mut out = Vec::new();
     out.put_u8(1);
@@ -383,8 +405,8 @@ fn generate() -> Value {
         "invalid_field:region",
     );
     let mut e = entries;
-    e[0].0 = 4;
-    cases.bytes(d, "kind_4", &index(&e), "invalid_field:kind");
+    e[0].0 = 5;
+    cases.bytes(d, "kind_5", &index(&e), "invalid_field:kind");
     let mut e = entries;
     e[0].1 = 79;
     cases.bytes(d, "size_79", &index(&e), "invalid_field:size");
@@ -753,6 +775,72 @@ fn generate() -> Value {
     );
     cases.bytes(d, "trailing_byte", &bundle(with_trailing(bundle_body(&venue, &releases))), "trailing_bytes");
 
+    // §2.3 key set, signed by the root key (the authority key here). The
+    // entries name keys drawn above, so no case changes the others.
+    let (a, b) = (*venue_key.verifying_key().as_bytes(), *stranger.verifying_key().as_bytes());
+    let (policy, tracing) = if a < b { (a, b) } else { (b, a) };
+    let good: Vec<(u8, [u8; 32], u64, u64)> = vec![(4, policy, T0, u64::MAX), (5, tracing, T0, T0 + 86_400)];
+    let root_set = |body: Vec<u8>| signed(b"GL_TRUST", &body, &authority_key);
+    let d = "key_set";
+    cases.bytes(d, "valid", &root_set(key_set_body(1, REGION.as_bytes(), 1, &good, None)), "ok");
+    cases.bytes(
+        d,
+        "signed_by_a_listed_key_not_the_root",
+        &signed(b"GL_TRUST", &key_set_body(1, REGION.as_bytes(), 1, &good, None), &venue_key),
+        "bad_signature",
+    );
+    cases.bytes(d, "version_2", &root_set(key_set_body(2, REGION.as_bytes(), 1, &good, None)), "unsupported_version:2");
+    cases.bytes(d, "lower_case_region", &root_set(key_set_body(1, b"gl-demo", 1, &good, None)), "invalid_field:region");
+    cases.bytes(
+        d,
+        "sequence_0",
+        &root_set(key_set_body(1, REGION.as_bytes(), 0, &good, None)),
+        "invalid_field:sequence",
+    );
+    cases.bytes(d, "no_entry", &root_set(key_set_body(1, REGION.as_bytes(), 1, &[], None)), "invalid_field:count");
+    cases.bytes(
+        d,
+        "count_beyond_the_entries",
+        &root_set(key_set_body(1, REGION.as_bytes(), 1, &good, Some(3))),
+        "truncated",
+    );
+    cases.bytes(
+        d,
+        "unknown_purpose",
+        &root_set(key_set_body(1, REGION.as_bytes(), 1, &[(6, policy, T0, u64::MAX)], None)),
+        "invalid_field:purpose",
+    );
+    cases.bytes(
+        d,
+        "empty_window",
+        &root_set(key_set_body(1, REGION.as_bytes(), 1, &[(4, policy, T0, T0)], None)),
+        "invalid_field:not_after",
+    );
+    cases.bytes(
+        d,
+        "entries_not_ascending",
+        &root_set(key_set_body(1, REGION.as_bytes(), 1, &[good[1], good[0]], None)),
+        "invalid_field:entries",
+    );
+    cases.bytes(
+        d,
+        "a_key_twice_for_one_purpose",
+        &root_set(key_set_body(1, REGION.as_bytes(), 1, &[good[0], (4, policy, T0, T0 + 60)], None)),
+        "invalid_field:entries",
+    );
+    cases.bytes(
+        d,
+        "key_of_small_order",
+        &root_set(key_set_body(1, REGION.as_bytes(), 1, &[(4, small, T0, u64::MAX)], None)),
+        "bad_public_key",
+    );
+    cases.bytes(
+        d,
+        "trailing_byte",
+        &root_set(with_trailing(key_set_body(1, REGION.as_bytes(), 1, &good, None))),
+        "trailing_bytes",
+    );
+
     json!({
         "description": "Negative vectors for every decoder (protocol §16). Each case names the decoder, the input \
                         (hex `input`, or `text` for text forms) and the error the spec documents for it; each \
@@ -796,6 +884,7 @@ fn decode(v: &Value, case: &Value) -> Result<(), greenlight_protocol::Error> {
         "revealed_checkin" => RevealedCheckIn::from_bytes(&input()).map(drop),
         "release_request" => ReleaseRequest::verify(&input(), &authority).map(drop),
         "release_bundle" => ReleaseBundle::verify(&input()).map(drop),
+        "key_set" => KeySet::verify(&input(), &authority).map(drop),
         other => panic!("unknown decoder {other}"),
     }
 }
@@ -835,6 +924,7 @@ fn every_decoder_refuses_each_committed_invalid_input_with_the_documented_error(
             "certificate_text",
             "export",
             "index",
+            "key_set",
             "poster",
             "release_bundle",
             "release_request",

@@ -375,9 +375,11 @@ impl Town {
             VENUES[0].0, VENUES[1].0
         ));
         say.step(
-            "Trust: phones trust the key server's export key for the index and export batches \
-             and the authority's signing key for trace batches and the policy; the key server \
-             trusts the authority for certificates; venue owners trust it for release requests.",
+            "Trust: phones are set up with the key server's export key and the authority's root \
+             key; the root key signs only the key set, which names one key per purpose (certificates, \
+             the policy, trace batches and release requests). Phones fetch the key set first in every \
+             sync; the key server checks certificates with the certificate key it names, venue owners \
+             check release requests with the tracing key it names.",
         );
 
         let phones = RESIDENTS.iter().map(|_| Phone::new(MemoryStore::new(), CALIBRATION)).collect();
@@ -777,7 +779,9 @@ impl Town {
             cafe.info().name
         ));
         let case = Deployment::open_case(&tracer, &cafe_hex).await?;
-        let (request, bundle) = cafe.release(&case.request).during("the café's owner answers the release request")?;
+        let (request, bundle) = cafe
+            .release(&case.request, Some(&case.key_set), now)
+            .during("the café's owner answers the release request")?;
         say.detail(&format!(
             "The owner of {} checks the request against the authority's key with the venue tool \
              and releases the owner share of exactly {} (from {}), signed with the venue key. \
@@ -832,13 +836,14 @@ impl Town {
         let step = format!("{name}'s phone syncs");
         let trust = self.deployment.trust.clone();
         let (bytes, etag) = self.deployment.index().await?;
-        let index = verify_index(&bytes, &trust).during(&step)?;
         let phone = &mut self.phones[who];
+        let index = verify_index(&bytes, &phone.keyring(&trust).during(&step)?, now).during(&step)?;
         let mut plan = phone.begin_sync(&index, now).during(&step)?;
         let mut exports = Vec::new();
         while let Some(entry) = plan.next_file().cloned() {
             let bytes = self.deployment.file(&entry).await?;
-            let file = VerifiedFile::verify(&entry, &bytes, &trust).during(&step)?;
+            let keys = phone.keyring(&trust).during(&step)?;
+            let file = VerifiedFile::verify(&entry, &bytes, &keys, now).during(&step)?;
             phone.apply_verified(&mut plan, &entry, &file, now).during(&step)?;
             if let VerifiedFile::Export(batch) = file {
                 exports.push(batch);

@@ -412,6 +412,12 @@ impl Portal {
         self.download(&format!("{case}/request.bin")).await
     }
 
+    /// The authority's key set, as a tracer downloads it for a venue owner
+    /// next to a release request (protocol §2.3).
+    pub async fn key_set(&self) -> Result<Vec<u8>, PortalError> {
+        self.download("/portal/key-set.bin").await
+    }
+
     /// A tracer publishes the case with the owner's release bundle (as
     /// text) and the message for its visitors; returns the trace batch's
     /// sequence number.

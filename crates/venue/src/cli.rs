@@ -110,6 +110,10 @@ pub enum VenueCommand {
         /// The request file from the authority, or its text.
         #[arg(long)]
         request: String,
+        /// The authority's key set (`key-set.bin` from the portal, or its
+        /// text): names the key that signs requests.
+        #[arg(long)]
+        key_set: Option<String>,
         /// Posters (text, file or image) of requested epochs missing from
         /// the log, e.g. after restoring from the backup.
         #[arg(long)]
@@ -297,7 +301,7 @@ pub async fn run(
                 return Err(format!("no epochs were opened between {} and {}", first.iso_date(), last.iso_date()));
             }
         }
-        VenueCommand::Release { request, poster, out, yes } => {
+        VenueCommand::Release { request, key_set, poster, out, yes } => {
             let mut venue = Venue::open(dir).map_err(err)?;
             let t = now();
             if !poster.is_empty() {
@@ -312,7 +316,12 @@ pub async fn run(
                 venue.learn_posters(&posters, t).map_err(err)?;
             }
             let bytes = read_request(&request).map_err(err)?;
-            let (request, bundle) = venue.release(&bytes).map_err(err)?;
+            let key_set = key_set
+                .as_deref()
+                .map(|arg| crate::read_signed(arg, "--key-set", "the key set file the portal gave you (key-set.bin)"))
+                .transpose()
+                .map_err(err)?;
+            let (request, bundle) = venue.release(&bytes, key_set.as_deref(), t).map_err(err)?;
             say!(
                 "The health authority asks (signed {} UTC) for the secrets of {} epoch(s) of {}:",
                 request.issued_at.iso_minute(),

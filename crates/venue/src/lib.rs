@@ -34,6 +34,7 @@ use greenlight_protocol::codec::from_base64url;
 use greenlight_protocol::signing::{TrustedKeys, VerifyingKey};
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use greenlight_protocol::trace::ReleaseRequest;
+use greenlight_protocol::trust::{KeySet, Keyring, Purpose};
 use greenlight_protocol::venue::{
     AuthorityPublicKey, Epoch, Poster, PosterEpoch, VenueInfo, VenueKind, VenueMasterSecret,
 };
@@ -207,6 +208,13 @@ impl AuthorityKeys {
         }
         Ok(AuthorityKeys { signing, trace: AuthorityPublicKey(trace) })
     }
+}
+
+/// Whether `request` is signed by one of `root` (an authority from before
+/// key sets), by its key id alone.
+fn trusted_root_signed(request: &[u8], root: &TrustedKeys) -> bool {
+    greenlight_protocol::signing::SignedFile::parse(greenlight_protocol::trace::RELEASE_REQUEST_MAGIC, request)
+        .is_ok_and(|file| root.get(file.key_id).is_some())
 }
 
 /// The first 8 bytes of a venue key in hex, as the portal shows it.
@@ -515,12 +523,41 @@ impl Venue {
     /// opened here; then releases the owner shares of exactly those
     /// epochs (never the master secret). Returns the request and the
     /// signed bundle.
-    pub fn release(&self, request: &[u8]) -> Result<(ReleaseRequest, Vec<u8>), VenueError> {
-        let trusted = TrustedKeys::from_keys([self.authority.signing]);
-        let request = ReleaseRequest::verify(request, &trusted).map_err(|e| {
-            VenueError::Request(format!(
+    ///
+    /// The authority signs requests with its tracing key, which its key
+    /// set names (protocol §2.3): `key_set` is that set, checked here
+    /// against the authority (root) key this venue was created with, and
+    /// the tracing keys it trusts at `now` verify the request. Without a
+    /// key set, only a request signed by the root key itself (an authority
+    /// from before key sets) is accepted.
+    pub fn release(
+        &self,
+        request: &[u8],
+        key_set: Option<&[u8]>,
+        now: UnixTime,
+    ) -> Result<(ReleaseRequest, Vec<u8>), VenueError> {
+        let root = TrustedKeys::from_keys([self.authority.signing]);
+        let mut keys = Keyring::new(TrustedKeys::new(), root.clone());
+        if let Some(bytes) = key_set {
+            let set = KeySet::verify(bytes, &root).map_err(|e| {
+                VenueError::Request(format!(
+                    "the key set is not signed by your health authority or is damaged ({e}); download it again from the authority"
+                ))
+            })?;
+            keys.restore(set);
+        }
+        let trusted = keys.trusted(Purpose::Tracing, now);
+        let request = ReleaseRequest::verify(request, &trusted).map_err(|e| match e {
+            greenlight_protocol::Error::BadSignature if key_set.is_none() && !trusted_root_signed(request, &root) => {
+                VenueError::Request(
+                    "the request is signed by the health authority's tracing key, which this tool learns from the \
+                     authority's key set: give it with --key-set key-set.bin (the portal offers it next to the request)"
+                        .into(),
+                )
+            }
+            e => VenueError::Request(format!(
                 "the request is not signed by your health authority or is damaged ({e}); ask the authority to send it again"
-            ))
+            )),
         })?;
         if request.venue != self.public_key() {
             return Err(VenueError::Request(format!(
@@ -553,6 +590,12 @@ impl Venue {
 /// Reads a release request given as a file (binary, or text) or as the
 /// base64url text the portal shows.
 pub fn read_request(arg: &str) -> Result<Vec<u8>, VenueError> {
+    read_signed(arg, "--request", "the request file the portal gave you")
+}
+
+/// Reads a signed file given as `flag`: a path, or the file's text
+/// (base64url or hex).
+pub fn read_signed(arg: &str, flag: &str, what: &str) -> Result<Vec<u8>, VenueError> {
     let path = Path::new(arg);
     let bytes = if path.is_file() { std::fs::read(path).map_err(io(path))? } else { arg.as_bytes().to_vec() };
     if let Ok(text) = std::str::from_utf8(&bytes) {
@@ -570,9 +613,9 @@ pub fn read_request(arg: &str) -> Result<Vec<u8>, VenueError> {
         return Ok(bytes);
     }
     if looks_like_path(arg) {
-        return Err(VenueError::Invalid(format!("--request {arg}: no such file")));
+        return Err(VenueError::Invalid(format!("{flag} {arg}: no such file")));
     }
-    Err(VenueError::Invalid("--request takes the request file the portal gave you, or its text (base64url)".into()))
+    Err(VenueError::Invalid(format!("{flag} takes {what}, or its text (base64url)")))
 }
 
 /// Whether an argument that is not an existing file was meant as one: it

@@ -160,7 +160,7 @@ pub async fn publish(
     let count = entries.len();
     let batch = TraceBatch::new(state.region.clone(), sequence, now, entries)
         .map_err(|e| PublishError::Unavailable(format!("building a trace batch: {e}")))?;
-    let signed = batch.sign(&state.keys.signing);
+    let signed = batch.sign(&state.keys.tracing);
     state
         .key_server
         .publish(FileKind::TraceBatch, sequence, signed.clone(), now)

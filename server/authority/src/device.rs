@@ -280,7 +280,7 @@ async fn certificate_real(state: &AuthorityState, body: &[u8]) -> Result<Respons
     let certificate =
         Certificate::new(diagnosis.report_type, diagnosis.day_kind, diagnosis.day, hmac, now, expires_at, id)
             .map_err(unavailable("building a certificate"))?;
-    Ok(certificate_ok(certificate.sign_text(&state.keys.signing), expires_at.0))
+    Ok(certificate_ok(certificate.sign_text(&state.keys.certificate), expires_at.0))
 }
 
 fn code_used() -> AuthorityError {

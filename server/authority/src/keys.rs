@@ -4,8 +4,15 @@
 //! `DATA_DIR/authority/` (mode 0700) holds, each as hex in its own file
 //! (secrets mode 0600):
 //!
-//! - `signing-key` / `signing-key.pub`: the Ed25519 key that signs
-//!   certificates, release requests, trace batches and color policies;
+//! - `signing-key` / `signing-key.pub`: the Ed25519 **root** key. It signs
+//!   the region's key set only (protocol §2.3); phones, key servers and
+//!   venue tools are set up with its public half (`--authority-key`);
+//! - `certificate-key`, `policy-key`, `tracing-key` (and `.pub`): the
+//!   Ed25519 keys of one purpose each: upload certificates and feed
+//!   requests (the online key); color policies; trace batches and release
+//!   requests. A stolen certificate key cannot sign a policy;
+//! - `key-set`: the signed key set naming those keys and their windows
+//!   (binary, public), published to the key server at every start;
 //! - `trace-key` / `trace-key.pub`: the X25519 trace key
 //!   ([`AuthorityShareKey`]) whose public half venue tools seal authority
 //!   shares to;
@@ -16,7 +23,11 @@
 
 use crate::accounts::{self, Role, RoleSet};
 use crate::store::AuthorityStore;
+use greenlight_protocol::export::Region;
+use greenlight_protocol::signing::{KeyId, SignedFile, TrustedKeys};
 use greenlight_protocol::signing::{SigningKey, VerifyingKey};
+use greenlight_protocol::time::UnixTime;
+use greenlight_protocol::trust::{KEY_SET_MAGIC, KeyEntry, KeySet, Purpose};
 use greenlight_protocol::venue::AuthorityShareKey;
 use greenlight_service::db::Db;
 use greenlight_service::{StartError, write_private};
@@ -107,8 +118,17 @@ impl std::fmt::Debug for CodeKey {
 /// Everything the authority signs and opens with.
 #[derive(Debug)]
 pub struct AuthorityKeys {
-    /// Ed25519: certificates, release requests, trace batches, policies.
+    /// Ed25519 root key: signs key sets (and, in a data directory from
+    /// before key sets that has no `key-set`, everything).
     pub signing: SigningKey,
+    /// Ed25519: upload certificates and feed requests.
+    pub certificate: SigningKey,
+    /// Ed25519: color policies.
+    pub policy: SigningKey,
+    /// Ed25519: trace batches and release requests.
+    pub tracing: SigningKey,
+    /// The signed key set naming the three (protocol §2.3), once made.
+    pub key_set: Option<Vec<u8>>,
     /// X25519: opens the authority share of a poster's epoch.
     pub trace: AuthorityShareKey,
     /// HMAC key of stored upload codes.
@@ -138,7 +158,27 @@ pub fn load(data_dir: &Path) -> Result<Option<AuthorityKeys>, StartError> {
     let trace = AuthorityShareKey::from_bytes(&trace_secret)
         .map_err(|_| StartError(format!("{} is not a valid X25519 key", dir.join("trace-key").display())))?;
     let code = CodeKey(read_hex32(&dir.join("code-key"))?);
-    Ok(Some(AuthorityKeys { signing, trace, code }))
+    // A data directory from before key sets has no purpose keys: the root
+    // key signs everything until `ensure_key_set` creates them.
+    let purpose_key = |purpose: Purpose| -> Result<SigningKey, StartError> {
+        let path = dir.join(purpose_file(purpose));
+        if path.exists() { Ok(SigningKey::from_bytes(&*read_hex32(&path)?)) } else { Ok(signing.clone()) }
+    };
+    let key_set_path = dir.join(KEY_SET_FILE);
+    let key_set = match std::fs::read(&key_set_path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(StartError(format!("cannot read {}: {e}", key_set_path.display()))),
+    };
+    Ok(Some(AuthorityKeys {
+        certificate: purpose_key(Purpose::Certificate)?,
+        policy: purpose_key(Purpose::Policy)?,
+        tracing: purpose_key(Purpose::Tracing)?,
+        key_set,
+        signing,
+        trace,
+        code,
+    }))
 }
 
 /// The authority's public signing key in `data_dir`, if it was initialized
@@ -170,7 +210,12 @@ fn create_keys(data_dir: &Path) -> Result<AuthorityKeys, StartError> {
     write_secret("trace-key", AuthorityShareKey::generate(&mut rng).to_bytes().as_ref())?;
     rng.fill_bytes(seed.as_mut());
     write_secret("code-key", seed.as_ref())?;
+    for purpose in PURPOSES {
+        rng.fill_bytes(seed.as_mut());
+        write_secret(purpose_file(purpose), seed.as_ref())?;
+    }
     let keys = load(data_dir)?.ok_or_else(|| StartError("the keys just written cannot be read".into()))?;
+    write_purpose_publics(&dir, &keys)?;
     for (name, public) in
         [("signing-key.pub", *keys.signing.verifying_key().as_bytes()), ("trace-key.pub", keys.trace.public_key().0)]
     {
@@ -241,4 +286,176 @@ pub async fn init(
         trace_public: keys.trace.public_key().0,
         one_time_password: generated.then_some(password),
     })
+}
+
+/// The purposes the authority holds a key of (the root aside).
+pub const PURPOSES: [Purpose; 3] = [Purpose::Certificate, Purpose::Policy, Purpose::Tracing];
+
+/// The file of the signed key set in the authority directory.
+pub const KEY_SET_FILE: &str = "key-set";
+
+/// The secret key file of `purpose` in the authority directory.
+pub fn purpose_file(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Certificate => "certificate-key",
+        Purpose::Policy => "policy-key",
+        Purpose::Tracing => "tracing-key",
+        Purpose::Root => "signing-key",
+        Purpose::Export => "export-key",
+    }
+}
+
+impl AuthorityKeys {
+    /// The key of `purpose` (the root for root and export, which the
+    /// authority does not hold).
+    pub fn for_purpose(&self, purpose: Purpose) -> &SigningKey {
+        match purpose {
+            Purpose::Certificate => &self.certificate,
+            Purpose::Policy => &self.policy,
+            Purpose::Tracing => &self.tracing,
+            Purpose::Root | Purpose::Export => &self.signing,
+        }
+    }
+
+    /// The key set in force, decoded (it was verified when made).
+    pub fn decoded_key_set(&self) -> Option<KeySet> {
+        let bytes = self.key_set.as_ref()?;
+        KeySet::decode_body(SignedFile::parse(&KEY_SET_MAGIC, bytes).ok()?.body).ok()
+    }
+}
+
+fn write_purpose_publics(dir: &Path, keys: &AuthorityKeys) -> Result<(), StartError> {
+    for purpose in PURPOSES {
+        let path = dir.join(format!("{}.pub", purpose_file(purpose)));
+        std::fs::write(&path, format!("{}\n", hex::encode(keys.for_purpose(purpose).verifying_key().as_bytes())))
+            .map_err(|e| StartError(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+fn write_key_set(dir: &Path, bytes: &[u8]) -> Result<(), StartError> {
+    // Written aside and renamed: a crash never leaves half a key set.
+    let path = dir.join(KEY_SET_FILE);
+    let partial = dir.join(format!("{KEY_SET_FILE}.partial"));
+    std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .map_err(|e| StartError(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The key set held in `dir`, verified with the root key.
+fn held_key_set(dir: &Path, keys: &AuthorityKeys) -> Result<Option<KeySet>, StartError> {
+    let Some(bytes) = &keys.key_set else { return Ok(None) };
+    let root = TrustedKeys::from_keys([keys.signing.verifying_key()]);
+    KeySet::verify(bytes, &root).map(Some).map_err(|e| {
+        StartError(format!(
+            "{} is not a key set signed by this authority's root key: {e}",
+            dir.join(KEY_SET_FILE).display()
+        ))
+    })
+}
+
+/// At every start (protocol §2.3): creates the purpose keys a data
+/// directory lacks (one from before key sets, or an `authority init` of
+/// this version) and, if the key set in `dir` does not name every key in
+/// use for `region` at `now`, signs a new one with the root key: the held
+/// entries still valid, and each key in use from `now` on. Returns the keys
+/// with their key set.
+pub fn ensure_key_set(data_dir: &Path, region: &Region, now: UnixTime) -> Result<AuthorityKeys, StartError> {
+    let dir = authority_dir(data_dir);
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    for purpose in PURPOSES {
+        let path = dir.join(purpose_file(purpose));
+        if !path.exists() {
+            let mut seed = Zeroizing::new([0u8; 32]);
+            rng.fill_bytes(seed.as_mut());
+            write_private(&path, &format!("{}\n", hex::encode(seed.as_ref())))
+                .map_err(|e| StartError(format!("cannot create {}: {e}", path.display())))?;
+        }
+    }
+    let mut keys = load(data_dir)?.ok_or_else(|| StartError(format!("no health authority in {}", dir.display())))?;
+    write_purpose_publics(&dir, &keys)?;
+    let held = held_key_set(&dir, &keys)?;
+    let in_use = |e: &KeyEntry| e.valid_at(now) && keys.for_purpose(e.purpose).verifying_key() == e.key;
+    let complete = held.as_ref().is_some_and(|set| {
+        &set.region == region && PURPOSES.iter().all(|p| set.listed(*p).any(|e| e.purpose == *p && in_use(e)))
+    });
+    if complete {
+        return Ok(keys);
+    }
+    let mut entries: Vec<KeyEntry> = held
+        .as_ref()
+        .filter(|set| &set.region == region)
+        .map(|set| set.entries().iter().filter(|e| e.not_after > now).copied().collect())
+        .unwrap_or_default();
+    for purpose in PURPOSES {
+        let key = keys.for_purpose(purpose).verifying_key();
+        if !entries.iter().any(|e| e.purpose == purpose && e.key == key && e.valid_at(now)) {
+            entries.retain(|e| !(e.purpose == purpose && e.key == key));
+            entries.push(KeyEntry { purpose, key, not_before: now, not_after: UnixTime(u64::MAX) });
+        }
+    }
+    let sequence = held.map_or(1, |set| set.sequence + 1);
+    let set = KeySet::new(region.clone(), sequence, now, entries)
+        .map_err(|e| StartError(format!("cannot make the key set: {e}")))?;
+    let bytes = set.sign(&keys.signing);
+    write_key_set(&dir, &bytes)?;
+    tracing::info!(sequence, "signed a new key set for {region}");
+    keys.key_set = Some(bytes);
+    Ok(keys)
+}
+
+/// What `greenlight-server authority rotate-key` did.
+#[derive(Debug)]
+pub struct Rotated {
+    /// The retired key's id and when it stops being trusted.
+    pub retired: (KeyId, UnixTime),
+    /// The new key.
+    pub new_key: VerifyingKey,
+    /// The new key set's sequence.
+    pub sequence: u64,
+}
+
+/// `greenlight-server authority rotate-key --purpose P`: a new key of
+/// `purpose` signs from `now` on; the old one stays trusted for `overlap`
+/// seconds (certificates and files it signed keep verifying meanwhile) and
+/// its secret is destroyed. The new key set is signed with the root key and
+/// published at the next start of the server (protocol §2.3, and
+/// server/README.md "Rotating keys").
+pub fn rotate(data_dir: &Path, purpose: Purpose, overlap_secs: u64, now: UnixTime) -> Result<Rotated, StartError> {
+    if !PURPOSES.contains(&purpose) {
+        return Err(StartError(format!(
+            "--purpose {purpose}: the authority rotates its certificate, policy and tracing keys here; \
+             see server/README.md \"Rotating keys\" for the root and export keys"
+        )));
+    }
+    let dir = authority_dir(data_dir);
+    let keys = load(data_dir)?.ok_or_else(|| StartError(format!("no health authority in {}", dir.display())))?;
+    let Some(held) = held_key_set(&dir, &keys)? else {
+        return Err(StartError("no key set yet: start the server once before rotating a key".into()));
+    };
+    let old = keys.for_purpose(purpose).verifying_key();
+    let retire_at = now.plus(overlap_secs);
+    let mut entries: Vec<KeyEntry> = held.entries().iter().filter(|e| e.not_after > now).copied().collect();
+    for entry in entries.iter_mut().filter(|e| e.purpose == purpose && e.key == old) {
+        entry.not_after = entry.not_after.min(retire_at).max(entry.not_before.plus(1));
+    }
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let mut seed = Zeroizing::new([0u8; 32]);
+    rng.fill_bytes(seed.as_mut());
+    let new_key = SigningKey::from_bytes(&seed);
+    entries.push(KeyEntry { purpose, key: new_key.verifying_key(), not_before: now, not_after: UnixTime(u64::MAX) });
+    let sequence = held.sequence + 1;
+    let set = KeySet::new(held.region.clone(), sequence, now, entries)
+        .map_err(|e| StartError(format!("cannot make the key set: {e}")))?;
+    // The key set first: if the new secret were written and the set not,
+    // the next start would list the new key from then, which is safe too.
+    write_key_set(&dir, &set.sign(&keys.signing))?;
+    let path = dir.join(purpose_file(purpose));
+    let partial = dir.join(format!("{}.partial", purpose_file(purpose)));
+    write_private(&partial, &format!("{}\n", hex::encode(seed.as_ref())))
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .map_err(|e| StartError(format!("cannot write {}: {e}", path.display())))?;
+    let keys = load(data_dir)?.ok_or_else(|| StartError("the keys just written cannot be read".into()))?;
+    write_purpose_publics(&dir, &keys)?;
+    Ok(Rotated { retired: (KeyId::of(&old), retire_at), new_key: new_key.verifying_key(), sequence })
 }

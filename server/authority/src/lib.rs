@@ -170,6 +170,21 @@ impl KeyServer for HttpKeyServer {
     }
 }
 
+/// Lists the authority's key set at the key server (protocol §2.3), so
+/// that phones and the key server learn which key signs what. Run at every
+/// start and retried by the server's jobs until it succeeds; `true` once
+/// listed (or when there is no key set to list).
+pub async fn publish_key_set(state: &AuthorityState) -> bool {
+    let (Some(bytes), Some(set)) = (&state.keys.key_set, state.keys.decoded_key_set()) else { return true };
+    match state.key_server.publish(FileKind::KeySet, set.sequence, bytes.clone(), state.now()).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(sequence = set.sequence, error = %e, "listing the key set at the key server failed; will retry");
+            false
+        }
+    }
+}
+
 /// Fetches the revealed visits the key server hands over now and adds the
 /// new ones to the review queue; returns how many were new. A visit that
 /// does not parse is logged and left out (the key server checked it when
@@ -180,7 +195,8 @@ pub async fn pull_revealed(state: &AuthorityState) -> Result<u64, AuthorityError
         .revealed_cursor()
         .await
         .map_err(|e| AuthorityError::unavailable("reading the revealed cursor", e))?;
-    let page = state.key_server.revealed(u64::try_from(since).unwrap_or(0), state.now(), &state.keys.signing).await?;
+    let page =
+        state.key_server.revealed(u64::try_from(since).unwrap_or(0), state.now(), &state.keys.certificate).await?;
     let visits: Vec<(Vec<u8>, i64)> = page
         .visits
         .iter()

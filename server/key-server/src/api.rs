@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use greenlight_protocol::certificate::Certificate;
 use greenlight_protocol::time::UnixTime;
+use greenlight_protocol::trust::Purpose;
 use greenlight_service::answer::{padded_json, with_retry_after};
 use std::sync::Arc;
 use std::time::Instant;
@@ -144,7 +145,7 @@ pub fn validate(
     check_upload_keys(&uploaded, today, state.config.retention_days, None)
         .map_err(|e| upload_keys_error(e, request, state.config.retention_days))?;
     let checkins = request.revealed_bytes()?;
-    if state.authority_keys.is_empty() {
+    if !state.trusts_an_authority() {
         // Everything that can be checked without a trusted key is, so bad
         // input gets its 4xx; only a well-formed upload hears that no
         // certificate can be accepted yet.
@@ -158,7 +159,12 @@ pub fn validate(
         ));
     }
 
-    let verified = Certificate::verify_text(&request.certificate, &state.authority_keys, now).map_err(|e| {
+    let verified = Certificate::verify_text(
+        &request.certificate,
+        &state.authority_keys(Purpose::Certificate, now),
+        now,
+    )
+    .map_err(|e| {
         use greenlight_protocol::Error as E;
         match e {
             E::Expired => {
@@ -350,6 +356,8 @@ async fn authority_file(State(state): State<Arc<AppState>>, body: Bytes) -> Resu
     use greenlight_protocol::index::FileKind;
     use greenlight_protocol::policy::ColorPolicy;
     use greenlight_protocol::trace::TraceBatch;
+    use greenlight_protocol::trust::{KEY_SET_MAGIC, KeySet};
+    let now = state.now();
     let signature_error = |e: greenlight_protocol::Error| match e {
         greenlight_protocol::Error::BadSignature => KeyServerError::new(
             StatusCode::UNAUTHORIZED,
@@ -363,7 +371,7 @@ async fn authority_file(State(state): State<Arc<AppState>>, body: Bytes) -> Resu
         other => KeyServerError::bad("invalid_file", format!("invalid file: {other}")),
     };
     let (name, sequence, at) = if body.starts_with(greenlight_protocol::trace::TRACE_BATCH_MAGIC) {
-        let batch = TraceBatch::verify(&body, &state.authority_keys).map_err(signature_error)?;
+        let batch = TraceBatch::verify(&body, &state.authority_keys(Purpose::Tracing, now)).map_err(signature_error)?;
         if batch.region != state.config.region {
             return Err(KeyServerError::bad(
                 "wrong_region",
@@ -376,19 +384,42 @@ async fn authority_file(State(state): State<Arc<AppState>>, body: Bytes) -> Resu
         }
         (AuthorityFileKind::TraceBatch, batch.sequence, batch.created_at)
     } else if body.starts_with(&greenlight_protocol::policy::POLICY_MAGIC) {
-        let policy = ColorPolicy::verify(&body, &state.authority_keys).map_err(signature_error)?;
+        let policy =
+            ColorPolicy::verify(&body, &state.authority_keys(Purpose::Policy, now)).map_err(signature_error)?;
         (AuthorityFileKind::ColorPolicy, u64::from(policy.sequence()), policy.params().issued_at)
+    } else if body.starts_with(&KEY_SET_MAGIC) {
+        // Protocol §2.3: signed by a root key, for this region, newer than
+        // the set in use (the same set again is listed already).
+        let set = KeySet::verify(&body, &state.authority_keys(Purpose::Root, now)).map_err(signature_error)?;
+        if set.region != state.config.region {
+            return Err(KeyServerError::bad(
+                "wrong_region",
+                format!("key set for region {}, this server publishes {}", set.region, state.config.region),
+            ));
+        }
+        let held = state.keyring.read().unwrap_or_else(|e| e.into_inner()).key_set().cloned();
+        if let Some(held) = held.filter(|held| held.sequence > set.sequence) {
+            return Err(KeyServerError::new(
+                StatusCode::CONFLICT,
+                "sequence_taken",
+                format!("key set #{} is in use; publish one with a higher sequence", held.sequence),
+            ));
+        }
+        (AuthorityFileKind::KeySet, set.sequence, set.issued_at)
     } else {
-        return Err(KeyServerError::bad("unknown_file", "not a trace batch or color policy (unknown magic)"));
+        return Err(KeyServerError::bad("unknown_file", "not a trace batch, color policy or key set (unknown magic)"));
     };
     if sequence == 0 {
         return Err(KeyServerError::bad("invalid_sequence", "sequence 0 is not allowed; sequences start at 1"));
     }
     let kind = FileKind::from(name);
     let (start, end) = crate::publisher::listing_span(kind, at);
-    let listing = state.publisher.publish_file(kind, sequence, start, end, body.to_vec(), state.now()).await;
+    let listing = state.publisher.publish_file(kind, sequence, start, end, body.to_vec(), now).await;
     match listing {
         Ok(crate::publisher::Listing::Listed(file) | crate::publisher::Listing::AlreadyListed(file)) => {
+            if kind == FileKind::KeySet {
+                state.adopt_key_set(&body, now);
+            }
             Ok(Json(ListedFile { kind: name, sequence, sha256: file.sha256 }))
         }
         Ok(crate::publisher::Listing::Conflict) => Err(KeyServerError::new(
@@ -439,14 +470,15 @@ async fn revealed(
         .and_then(|text| from_base64url(text.trim()).ok())
         .ok_or_else(|| unauthorized("this needs a feed request signed by the health authority"))?;
     let now = state.now();
-    let request = FeedRequest::verify(&signed, &state.authority_keys, now).map_err(|e| match e {
-        greenlight_protocol::Error::Expired | greenlight_protocol::Error::NotYetValid => KeyServerError::new(
-            StatusCode::FORBIDDEN,
-            "stale_request",
-            "the signed request is not within five minutes of this server's clock",
-        ),
-        _ => unauthorized("not signed by a trusted health authority"),
-    })?;
+    let request =
+        FeedRequest::verify(&signed, &state.authority_keys(Purpose::Certificate, now), now).map_err(|e| match e {
+            greenlight_protocol::Error::Expired | greenlight_protocol::Error::NotYetValid => KeyServerError::new(
+                StatusCode::FORBIDDEN,
+                "stale_request",
+                "the signed request is not within five minutes of this server's clock",
+            ),
+            _ => unauthorized("not signed by a trusted health authority"),
+        })?;
     if request.since.0 != query.since {
         return Err(KeyServerError::bad("wrong_since", "the signed request is for another `since`"));
     }
@@ -456,6 +488,28 @@ async fn revealed(
     let mut response = Json(page).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The region's newest key set (`GL_TRUST`, spec §2.3), signed by the
+/// health authority's root key: for a phone that can no longer verify the
+/// index because it slept through an export key's rotation. It is also
+/// listed in the index like any authority file.
+#[utoipa::path(get, path = "/v1/trust", responses(
+    (status = 200, description = "The key set in use (signed file)", body = Vec<u8>, content_type = "application/octet-stream"),
+    (status = 404, description = "The authority has published no key set", body = String),
+))]
+async fn trust(State(state): State<Arc<AppState>>) -> Response {
+    match state.key_set_file.read().unwrap_or_else(|e| e.into_inner()).clone() {
+        Some(bytes) => {
+            let mut response = octets(bytes);
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response
+        }
+        None => {
+            KeyServerError::new(StatusCode::NOT_FOUND, "no_key_set", "the health authority has published no key set")
+                .into_response()
+        }
+    }
 }
 
 /// The signed index of published files.
@@ -540,7 +594,7 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 ))]
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     match state.store.ping().await {
-        Ok(()) if state.authority_keys.is_empty() => {
+        Ok(()) if !state.trusts_an_authority() => {
             (StatusCode::OK, "ok (uploads disabled: no --authority-key)\n").into_response()
         }
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
@@ -576,7 +630,7 @@ async fn openapi() {}
         title = "Greenlight key server",
         description = "Authorized uploads and signed, content-addressed export files (spec/protocol.md); revealed visits handed to the health authority (spec/authority.md §5.1)."
     ),
-    paths(publish, authority_file, revealed, index, file, health, openapi),
+    paths(publish, authority_file, revealed, index, trust, file, health, openapi),
     components(schemas(PublishRequest, UploadKey, PublishResponse, ListedFile, AuthorityFileKind, RevealedPage))
 )]
 pub struct KeyServerDoc;
@@ -605,6 +659,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/authority/files", post(authority_file))
         .route("/v1/authority/revealed", get(revealed))
         .route("/v1/index", get(index))
+        .route("/v1/trust", get(trust))
         .route("/v1/files/{sha256}", get(file))
         .route("/health", get(health))
         .with_state(state)

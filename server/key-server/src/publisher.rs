@@ -393,9 +393,10 @@ pub fn content_hex(bytes: &[u8]) -> String {
     hex::encode(content_address(bytes))
 }
 
-/// How long a color policy stays listed: retention deletes a file once its
-/// span has ended, and phones that join later still need the policy in
-/// force, so a policy's span is long (a newer policy supersedes it anyway).
+/// How long a color policy or a key set stays listed: retention deletes a
+/// file once its span has ended, and phones that join later still need the
+/// policy and the keys in force, so their span is long (a newer one
+/// supersedes them anyway).
 pub const POLICY_LISTING_SECS: u64 = 10 * 365 * 86_400;
 
 /// The span `[start, end)` under which an authority file created at `at` is
@@ -403,7 +404,7 @@ pub const POLICY_LISTING_SECS: u64 = 10 * 365 * 86_400;
 /// keys), a policy's [`POLICY_LISTING_SECS`].
 pub fn listing_span(kind: FileKind, at: UnixTime) -> (UnixTime, UnixTime) {
     match kind {
-        FileKind::ColorPolicy => (at, at.plus(POLICY_LISTING_SECS)),
+        FileKind::ColorPolicy | FileKind::KeySet => (at, at.plus(POLICY_LISTING_SECS)),
         _ => (at, at.plus(1)),
     }
 }

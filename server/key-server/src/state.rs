@@ -6,8 +6,10 @@ use crate::publisher::Publisher;
 use crate::store::Store;
 use greenlight_protocol::signing::TrustedKeys;
 use greenlight_protocol::time::UnixTime;
+use greenlight_protocol::trust::{Keyring, Purpose};
 use greenlight_service::chaff::LatencyModel;
 use std::collections::HashMap;
+use std::sync::RwLock;
 use std::sync::{Arc, Mutex};
 
 pub use greenlight_service::clock::{Clock, system_clock};
@@ -45,8 +47,12 @@ pub struct AppState {
     pub store: Store,
     /// Sealing and the index.
     pub publisher: Arc<Publisher>,
-    /// Authority keys whose certificates are accepted.
-    pub authority_keys: TrustedKeys,
+    /// The health authority's root keys (`--authority-key`) and the newest
+    /// key set they signed (protocol §2.3): which keys sign certificates,
+    /// feed requests, trace batches and policies.
+    pub keyring: RwLock<Keyring>,
+    /// The signed bytes of the key set in `keyring`, served at `/v1/trust`.
+    pub key_set_file: RwLock<Option<Vec<u8>>>,
     /// Metrics.
     pub metrics: Metrics,
     /// Real publish latency, which chaff imitates.
@@ -61,5 +67,33 @@ impl AppState {
     /// The current time.
     pub fn now(&self) -> UnixTime {
         (self.clock)()
+    }
+
+    /// The authority keys trusted for `purpose` at `now`.
+    pub fn authority_keys(&self, purpose: Purpose, now: UnixTime) -> TrustedKeys {
+        self.keyring.read().unwrap_or_else(|e| e.into_inner()).trusted(purpose, now)
+    }
+
+    /// Adopts a key set the authority published, if a trusted root key
+    /// signed it for this region and it is newer than the one in use: from
+    /// then on it decides which keys sign certificates, feed requests,
+    /// trace batches and policies (protocol §2.3).
+    pub fn adopt_key_set(&self, bytes: &[u8], now: UnixTime) {
+        let mut ring = self.keyring.write().unwrap_or_else(|e| e.into_inner());
+        match ring.accept(bytes, &self.config.region, now) {
+            Ok(true) => {
+                let set = ring.key_set().expect("just accepted");
+                tracing::info!(sequence = set.sequence, keys = set.entries().len(), "adopted the authority's key set");
+                *self.key_set_file.write().unwrap_or_else(|e| e.into_inner()) = Some(bytes.to_vec());
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "a listed key set was not adopted"),
+        }
+    }
+
+    /// Whether any health authority is trusted (`--authority-key`, or the
+    /// authority in the same data directory).
+    pub fn trusts_an_authority(&self) -> bool {
+        !self.authority_keys(Purpose::Root, self.now()).is_empty()
     }
 }

@@ -40,7 +40,8 @@ impl Authority {
 }
 
 /// The kit's server, started at [`T0`] trusting [`Authority::new(7)`],
-/// with that fake authority and a plain HTTP client; everything else of
+/// with that fake authority (or, when the data directory holds a real
+/// authority, one signing with its certificate key) and a plain HTTP client; everything else of
 /// the kit's [`greenlight_testkit::TestServer`] through `Deref`.
 pub struct TestServer {
     server: greenlight_testkit::TestServer,
@@ -92,6 +93,13 @@ impl TestServer {
             builder = builder.authority("admin", ADMIN_PASSWORD);
         }
         let server = builder.start().await.unwrap_or_else(|e| panic!("{e}"));
+        // With a real authority in the data directory, its key set decides
+        // which key signs certificates (protocol §2.3): its certificate
+        // key, not the configured one.
+        let authority = match server.authority_state() {
+            Some(state) => Authority { key: state.keys.certificate.clone() },
+            None => authority,
+        };
         TestServer { server, authority, client: reqwest::Client::new() }
     }
 

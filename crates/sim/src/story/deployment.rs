@@ -31,6 +31,8 @@ pub(crate) struct OpenCase {
     pub(crate) path: String,
     /// The signed release request, as downloaded for the owner.
     pub(crate) request: Vec<u8>,
+    /// The authority's key set, downloaded with it.
+    pub(crate) key_set: Vec<u8>,
 }
 
 /// A refusal by the server, as a phone reads it.
@@ -179,7 +181,8 @@ impl Deployment {
     pub(crate) async fn open_case(tracer: &Portal, venue_hex: &str) -> Result<OpenCase, SimError> {
         let path = tracer.open_venue_case(venue_hex).await.during("a tracer opens a venue case")?;
         let request = tracer.sign_release_request(&path).await.during("a tracer signs the release request")?;
-        Ok(OpenCase { path, request })
+        let key_set = tracer.key_set().await.during("a tracer downloads the authority's key set")?;
+        Ok(OpenCase { path, request, key_set })
     }
 
     /// The tracer publishes the case with the owner's release bundle and

@@ -465,7 +465,9 @@ async fn publish_round(
                     .ok_or("a trace batch the town's tracers did not publish")?;
                 (ExportHints::default(), Some(place))
             }
-            VerifiedFile::Policy(..) => (ExportHints::default(), None),
+            VerifiedFile::Policy(..) | VerifiedFile::KeySet(..) | VerifiedFile::Retired(_) => {
+                (ExportHints::default(), None)
+            }
         };
         history.files.insert((entry.kind, entry.sequence), Published { file, hints, place });
     }

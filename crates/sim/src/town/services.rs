@@ -48,6 +48,8 @@ pub(crate) struct OpenCase {
     pub(crate) venue: [u8; 32],
     /// The signed release request, as downloaded for the owner.
     pub(crate) request: Vec<u8>,
+    /// The authority's key set, downloaded with it.
+    pub(crate) key_set: Vec<u8>,
 }
 
 impl Services {
@@ -143,7 +145,8 @@ impl Services {
             hex::decode_to_slice(&hex_key, &mut venue).map_err(|e| format!("venue key on the queue page: {e}"))?;
             let path = self.portal.open_venue_case(&hex_key).await.map_err(|e| e.to_string())?;
             let request = self.portal.sign_release_request(&path).await.map_err(|e| e.to_string())?;
-            cases.push(OpenCase { path, venue, request });
+            let key_set = self.portal.key_set().await.map_err(|e| e.to_string())?;
+            cases.push(OpenCase { path, venue, request, key_set });
         }
         Ok(cases)
     }
@@ -200,6 +203,9 @@ pub(crate) struct Feed {
     etag: Option<String>,
     /// The last sequence fetched of each kind (0: none).
     fetched: HashMap<FileKind, u64>,
+    /// What every phone trusts: the anchors and the newest key set (every
+    /// phone applies the same files, so one keyring serves them all).
+    keyring: Option<greenlight_protocol::trust::Keyring>,
 }
 
 /// What one poll of the index brought.
@@ -213,7 +219,7 @@ pub(crate) struct Polled {
 impl Feed {
     /// A feed that has seen nothing yet.
     pub(crate) fn new() -> Self {
-        Feed { etag: None, fetched: HashMap::new() }
+        Feed { etag: None, fetched: HashMap::new(), keyring: None }
     }
 
     async fn fetch(services: &Services, entry: &IndexEntry) -> Result<Vec<u8>, String> {
@@ -245,14 +251,17 @@ impl Feed {
         }
         let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let bytes = response.bytes().await.map_err(|e| format!("index: {e}"))?;
-        let trust = settings.trust();
-        let index = greenlight_phone::sync::verify_index(&bytes, &trust).map_err(|e| e.to_string())?;
+        let keyring = self.keyring.get_or_insert_with(|| settings.trust().keyring());
+        let index = greenlight_phone::sync::verify_index(&bytes, keyring, now).map_err(|e| e.to_string())?;
         let mut files = Vec::new();
-        for kind in [FileKind::ColorPolicy, FileKind::TraceBatch, FileKind::ExportBatch] {
+        for kind in [FileKind::KeySet, FileKind::ColorPolicy, FileKind::TraceBatch, FileKind::ExportBatch] {
             let fetched = self.fetched.entry(kind).or_insert(0);
             for entry in index.entries_after(kind, *fetched) {
                 let bytes = Self::fetch(services, entry).await?;
-                let file = VerifiedFile::verify(entry, &bytes, &trust).map_err(|e| e.to_string())?;
+                let file = VerifiedFile::verify(entry, &bytes, keyring, now).map_err(|e| e.to_string())?;
+                if let VerifiedFile::KeySet(..) = file {
+                    keyring.accept(&bytes, index.region(), now).map_err(|e| format!("key set: {e}"))?;
+                }
                 files.push((*entry, file));
                 *fetched = entry.sequence;
             }

@@ -124,7 +124,10 @@ impl Venues {
             self.cases += 1;
             let place = *self.place_of_key.get(&case.venue).ok_or("a case for a venue not in town")?;
             let venue = self.by_place[place as usize].as_ref().ok_or("a case for a place without posters")?;
-            let (_, bundle) = venue.venue.release(&case.request).map_err(|e| format!("the owner's release: {e}"))?;
+            let (_, bundle) = venue
+                .venue
+                .release(&case.request, Some(&case.key_set), now)
+                .map_err(|e| format!("the owner's release: {e}"))?;
             self.waiting.push((case, bundle, now.plus(OWNER_ANSWERS_SECS)));
         }
         Ok(published)

@@ -219,6 +219,7 @@ pub fn router(state: Arc<AuthorityState>) -> Router {
         .route("/portal/venues/cases/{id}", get(venues::case_page))
         .route("/portal/venues/cases/{id}/request", post(venues::sign_request))
         .route("/portal/venues/cases/{id}/request.bin", get(venues::download_request))
+        .route("/portal/key-set.bin", get(venues::download_key_set))
         .route("/portal/venues/cases/{id}/publish", post(venues::publish))
         .route("/portal/policy", get(policy::page).post(policy::publish))
         .route("/portal/policy/preview", post(policy::preview))

@@ -363,7 +363,17 @@ fn effects(before: &PolicyParams, after: &PolicyParams) -> Vec<String> {
 /// verified policy of each (none when another key signed it).
 async fn versions(state: &AuthorityState) -> Result<Vec<(PolicyRow, Option<ColorPolicy>)>, Response> {
     let stored = state.store.policies().await.map_err(unavailable)?;
-    let trusted = TrustedKeys::from_keys([state.keys.signing.verifying_key()]);
+    // Every policy key this authority has had (a rotated one too), and the
+    // root, which signed policies before key sets.
+    let listed = state
+        .keys
+        .decoded_key_set()
+        .map(|set| set.listed(greenlight_protocol::trust::Purpose::Policy).map(|e| e.key).collect::<Vec<_>>());
+    let trusted = TrustedKeys::from_keys(
+        [state.keys.policy.verifying_key(), state.keys.signing.verifying_key()]
+            .into_iter()
+            .chain(listed.into_iter().flatten()),
+    );
     Ok(stored
         .into_iter()
         .map(|row| {
@@ -630,7 +640,7 @@ pub async fn publish(State(state): State<Arc<AuthorityState>>, form: StaffForm<H
         let page = Page::for_staff(&staff, "Check the new color policy", "/portal/policy").error(why);
         return preview_page(&state, page, StatusCode::CONFLICT, &versions, base, &policy);
     }
-    let signed = policy.sign(&state.keys.signing);
+    let signed = policy.sign(&state.keys.policy);
     if let Err(error) = state.key_server.publish(FileKind::ColorPolicy, next, signed.clone(), now).await {
         return show(
             &state,

@@ -602,7 +602,7 @@ pub async fn sign_request(
     let Some(request) = request else {
         return unavailable(format!("case {id} holds an invalid venue key or epochs"));
     };
-    let signed = request.sign(&state.keys.signing);
+    let signed = request.sign(&state.keys.tracing);
     if let Err(e) = state.store.set_case_request(id, &signed).await {
         return unavailable(e);
     }
@@ -613,6 +613,23 @@ pub async fn sign_request(
         return unavailable(e);
     }
     Redirect::to(&format!("/portal/venues/cases/{id}")).into_response()
+}
+
+/// `GET /portal/key-set.bin`: the authority's key set (protocol §2.3), which
+/// a venue owner's tool needs to check a release request signed with the
+/// tracing key. Public data; any signed-in staff member may download it.
+pub async fn download_key_set(State(state): State<Arc<AuthorityState>>, _staff: Staff) -> Response {
+    match &state.keys.key_set {
+        Some(bytes) => (
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"key-set.bin\"".to_owned()),
+            ],
+            bytes.clone(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// `GET /portal/venues/cases/{id}/request.bin`: the signed release request
