@@ -229,18 +229,22 @@ async fn logs_hold_no_address_user_agent_or_key_and_sigterm_stops_cleanly() {
     }
 }
 
+/// Runs the server on `dir` with `args` until it exits (a configuration
+/// it refuses): its exit status and what it said.
+fn refused_start(dir: &Path, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_greenlight-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("runs");
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 #[test]
 fn bad_configuration_gets_a_clear_message() {
     let dir = TempDir::new("config");
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_greenlight-server"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&dir.0)
-            .args(args)
-            .output()
-            .expect("runs");
-        (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
-    };
+    let run = |args: &[&str]| refused_start(&dir.0, args);
     let (status, stderr) = run(&["--region", "lower case"]);
     assert_eq!(status.code(), Some(2));
     assert!(stderr.contains("--region"), "{stderr}");
@@ -337,7 +341,7 @@ async fn authority_init_makes_private_keys_an_admin_and_a_key_the_server_trusts(
         let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
         let keys = dir.0.join("authority");
         assert_eq!(mode(&keys), 0o700);
-        for secret in ["signing-key", "trace-key", "code-key"] {
+        for secret in ["signing-key", "certificate-key", "policy-key", "tracing-key", "trace-key", "code-key"] {
             assert_eq!(mode(&keys.join(secret)), 0o600, "{secret} is private");
         }
     }
@@ -353,15 +357,22 @@ async fn authority_init_makes_private_keys_an_admin_and_a_key_the_server_trusts(
     let (status, _, stderr) = init(&fresh, Some("a long enough password\n"));
     assert!(status.success() && fresh.join("authority/signing-key").exists(), "{stderr}");
 
-    // The server on this data directory trusts the authority's key without
-    // being told (the --authority-key it gets is another one).
+    // The server on this data directory trusts the authority's certificate
+    // key, which its key set names, without being told (the
+    // --authority-key it gets is another one); the root key signs no
+    // certificate (protocol §2.3).
     let database = format!("sqlite://{}", dir.0.join("greenlight.db").display());
     let server = Server::start(&dir.0, &database, &Authority::new(7), &[]);
-    let seed: [u8; 32] = hex::decode(std::fs::read_to_string(dir.0.join("authority/signing-key")).expect("key").trim())
-        .expect("hex")
-        .try_into()
-        .expect("32 bytes");
-    let signing = greenlight_protocol::signing::SigningKey::from_bytes(&seed);
+    let secret = |name: &str| {
+        let seed: [u8; 32] =
+            hex::decode(std::fs::read_to_string(dir.0.join("authority").join(name)).expect("key").trim())
+                .expect("hex")
+                .try_into()
+                .expect("32 bytes");
+        greenlight_protocol::signing::SigningKey::from_bytes(&seed)
+    };
+    let signing = secret("certificate-key");
+    let root = secret("signing-key");
     let uploaded = keys(23, 2, now().day());
     let hmac_key = UploadHmacKey::from_bytes([5; 32]);
     let list: Vec<UploadedKey> = uploaded.iter().map(common::Key::uploaded).collect();
@@ -375,12 +386,14 @@ async fn authority_init_makes_private_keys_an_admin_and_a_key_the_server_trusts(
         now().plus(900),
         CertificateId([9; 16]),
     )
-    .expect("certificate")
-    .sign_text(&signing);
+    .expect("certificate");
     let mut body = upload(&Authority::new(7), now(), &uploaded, &[]);
-    body["certificate"] = serde_json::json!(certificate);
     body["hmac_key"] = serde_json::json!(greenlight_protocol::codec::to_base64url(hmac_key.expose_secret()));
     let client = reqwest::Client::new();
+    body["certificate"] = serde_json::json!(certificate.sign_text(&root));
+    let response = client.post(format!("{}/v1/publish", server.base)).json(&body).send().await.expect("upload");
+    assert_eq!(response.status(), 401, "the root key signs no certificate");
+    body["certificate"] = serde_json::json!(certificate.sign_text(&signing));
     let response = client.post(format!("{}/v1/publish", server.base)).json(&body).send().await.expect("upload");
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
     // And the admin can log in with the printed password.
@@ -634,15 +647,7 @@ async fn the_server_serves_https_with_the_certificate_and_key_it_is_given() {
     server.kill();
 
     // Bad TLS flags: said at once, nothing served.
-    let start = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_greenlight-server"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&dir.0)
-            .args(args)
-            .output()
-            .expect("runs");
-        (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
-    };
+    let start = |args: &[&str]| refused_start(&dir.0, args);
     let (status, stderr) = start(&["--tls-cert", cert]);
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--tls-key"), "{stderr}");

@@ -589,20 +589,42 @@ fn preview_page(
 /// would change; publishes nothing.
 pub async fn preview(State(state): State<Arc<AuthorityState>>, form: StaffForm<HashMap<String, String>>) -> Response {
     let StaffForm { staff, form } = form;
-    if let Err(refused) = staff.require(Role::Admin) {
-        return refused;
-    }
-    let versions = match versions(&state).await {
-        Ok(versions) => versions,
+    // The preview numbers nothing: any valid sequence reads the form.
+    let Draft { versions, base, policy } = match draft(&state, &staff, &form, |_| Some(1)).await {
+        Ok(draft) => draft,
         Err(response) => return response,
-    };
-    let base = newest_sequence(&state, &versions).await;
-    let policy = match read(&form, 1, state.now()) {
-        Ok(policy) => policy,
-        Err(errors) => return refused(&state, &staff, &form, errors).await,
     };
     let page = Page::for_staff(&staff, "Check the new color policy", "/portal/policy");
     preview_page(&state, page, StatusCode::OK, &versions, base, &policy)
+}
+
+/// What the preview and the publish forms both start from.
+struct Draft {
+    /// The versions this authority published, newest first.
+    versions: Vec<(PolicyRow, Option<ColorPolicy>)>,
+    /// The sequence the new version follows.
+    base: u64,
+    /// The form's values as a policy.
+    policy: ColorPolicy,
+}
+
+/// The admin check, the versions published, the sequence the new one
+/// follows, and the form read as a policy numbered `number(base)` (`None`:
+/// the sequence numbers are used up).
+async fn draft(
+    state: &AuthorityState,
+    staff: &Staff,
+    form: &HashMap<String, String>,
+    number: impl FnOnce(u64) -> Option<u32>,
+) -> Result<Draft, Response> {
+    staff.require(Role::Admin)?;
+    let versions = versions(state).await?;
+    let base = newest_sequence(state, &versions).await;
+    let sequence = number(base).ok_or_else(|| unavailable("policy sequence numbers are used up"))?;
+    match read(form, sequence, state.now()) {
+        Ok(policy) => Ok(Draft { versions, base, policy }),
+        Err(errors) => Err(refused(state, staff, form, errors).await),
+    }
 }
 
 /// `POST /portal/policy`: signs and publishes the previewed version, then
@@ -611,23 +633,12 @@ pub async fn preview(State(state): State<Arc<AuthorityState>>, form: StaffForm<H
 /// published) it publishes nothing and shows the preview.
 pub async fn publish(State(state): State<Arc<AuthorityState>>, form: StaffForm<HashMap<String, String>>) -> Response {
     let StaffForm { staff, form } = form;
-    if let Err(refused) = staff.require(Role::Admin) {
-        return refused;
-    }
-    let versions = match versions(&state).await {
-        Ok(versions) => versions,
+    let Draft { versions, base, policy } = match draft(&state, &staff, &form, |base| u32::try_from(base + 1).ok()).await
+    {
+        Ok(draft) => draft,
         Err(response) => return response,
     };
-    let base = newest_sequence(&state, &versions).await;
-    let next = base + 1;
-    let Ok(sequence) = u32::try_from(next) else {
-        return unavailable("policy sequence numbers are used up");
-    };
-    let now = state.now();
-    let policy = match read(&form, sequence, now) {
-        Ok(policy) => policy,
-        Err(errors) => return refused(&state, &staff, &form, errors).await,
-    };
+    let (next, sequence, now) = (base + 1, policy.sequence(), policy.params().issued_at);
     let expected = confirmation(&state, base, policy.params());
     let given = form.get("confirm").map(String::as_str).unwrap_or("");
     if given.is_empty() || !crate::accounts::tokens_match(given, &expected) {
