@@ -382,6 +382,23 @@ async fn a_phone_photo_of_the_printed_poster_checks_in() {
     assert!(ok, "{err}");
     assert!(out.starts_with("Checked in at Café Aurora"), "{out}");
 
+    // The café's menu QR code beside the poster does not hide it.
+    let menu_code = qrcode::QrCode::new(b"https://cafe-aurora.example/menu")
+        .expect("fits a QR code")
+        .render::<image::Luma<u8>>()
+        .min_dimensions(400, 400)
+        .build();
+    let poster_photo =
+        image::load_from_memory(&camera.take(&Shot { jpeg: None, ..Shot::at(620) })).expect("photo").to_luma8();
+    let mut both = image::GrayImage::from_pixel(1100, 900, image::Luma([255]));
+    image::imageops::overlay(&mut both, &poster_photo, 0, 0);
+    image::imageops::overlay(&mut both, &menu_code, 660, 200);
+    let both_file = dir.join("IMG_0003.png");
+    both.save(&both_file).expect("png");
+    let (ok, out, err) = greenlight(&dir, &["checkin", both_file.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Stay extended at Café Aurora"), "{out}");
+
     // What is no poster says so, and checks in nowhere.
     let (ok, _, _) = greenlight(&dir, &["checkout"]);
     assert!(ok);

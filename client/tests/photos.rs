@@ -233,6 +233,8 @@ const NAMED: [&str; 6] = [
 struct Outcome {
     new: Result<String, String>,
     old: Option<String>,
+    /// Taking the photo, reading it with this decoder, with the old one.
+    times: [std::time::Duration; 3],
 }
 
 #[test]
@@ -254,11 +256,13 @@ fn posters_photographed_as_phones_do_are_read() {
                     chunk
                         .iter()
                         .map(|p| {
+                            let t0 = std::time::Instant::now();
                             let bytes = camera.take(&p.shot);
-                            Outcome {
-                                new: read_poster_image(&bytes).map_err(|e| e.to_string()),
-                                old: old_decoder(&bytes),
-                            }
+                            let t1 = std::time::Instant::now();
+                            let new = read_poster_image(&bytes).map_err(|e| e.to_string());
+                            let t2 = std::time::Instant::now();
+                            let old = old_decoder(&bytes);
+                            Outcome { new, old, times: [t1 - t0, t2 - t1, t2.elapsed()] }
                         })
                         .collect::<Vec<_>>()
                 })
@@ -266,7 +270,15 @@ fn posters_photographed_as_phones_do_are_read() {
             .collect();
         workers.into_iter().flat_map(|w| w.join().expect("camera thread")).collect()
     });
-    println!("{} photos taken and read twice in {:.0?}", photos.len(), started.elapsed());
+    let time = |i: usize| outcomes.iter().map(|o| o.times[i]).sum::<std::time::Duration>();
+    println!(
+        "{} photos taken and read twice in {:.0?} (camera {:.0?}, this decoder {:.0?}, rqrr {:.0?}, summed over both threads)",
+        photos.len(),
+        started.elapsed(),
+        time(0),
+        time(1),
+        time(2)
+    );
 
     // A photo is read when the exact poster text comes out; a wrong text
     // would be a check-in somewhere else.

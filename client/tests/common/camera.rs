@@ -5,10 +5,13 @@
 //! wall, blurred, dimmed or unevenly lit, sprinkled with sensor noise and
 //! saved as JPEG. No randomness: the same shot is the same bytes every run.
 #![allow(dead_code, unreachable_pub)]
+// Pixel arithmetic: every float is rounded and clamped to the range of
+// the integer it becomes (grey levels, coordinates inside the page).
+#![allow(clippy::cast_possible_truncation)]
 
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
-use image::{GrayImage, ImageEncoder, Luma, Rgb, RgbImage};
+use image::{GrayImage, ImageEncoder, RgbImage};
 
 /// How one photo is taken. Angles in degrees, sizes in pixels.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,36 +102,55 @@ impl Camera {
         if shot.blur > 0.0 {
             light = image::imageops::blur(&light, shot.blur);
         }
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64 ^ u64::from(width) << 32 ^ u64::from(height);
-        let span = f64::from(shot.white) - f64::from(shot.black);
-        let pixels: Vec<u8> = light
-            .enumerate_pixels()
-            .map(|(x, _, p)| {
-                let falloff = 1.0 - (1.0 - shot.falloff) * f64::from(x) / f64::from(width.max(2) - 1);
-                let grey = (f64::from(shot.black) + span * f64::from(p.0[0]) / 255.0) * falloff;
-                let noise = if shot.noise == 0 {
-                    0.0
-                } else {
-                    seed = xorshift(seed);
-                    (seed % (2 * u64::from(shot.noise) + 1)) as f64 - f64::from(shot.noise)
-                };
-                (grey + noise).round().clamp(0.0, 255.0) as u8
-            })
-            .collect();
-        let photo = GrayImage::from_raw(width, height, pixels).expect("size");
+        let photo = if (shot.black, shot.white, shot.falloff, shot.noise) == (0, 255, 1.0, 0) {
+            light
+        } else {
+            lit(&light, shot)
+        };
         if shot.frame.is_some() {
             // A photo of a wall is in colour: warm light on a grey page.
             encode_rgb(
-                &RgbImage::from_fn(width, height, |x, y| {
-                    let g = f64::from(photo.get_pixel(x, y).0[0]);
-                    Rgb([g.min(255.0) as u8, (g * 0.96) as u8, (g * 0.86) as u8])
-                }),
+                &RgbImage::from_raw(
+                    width,
+                    height,
+                    photo
+                        .as_raw()
+                        .iter()
+                        .flat_map(|&g| [g, (f64::from(g) * 0.96) as u8, (f64::from(g) * 0.86) as u8])
+                        .collect(),
+                )
+                .expect("size"),
                 shot.jpeg,
             )
         } else {
             encode_grey(&photo, shot.jpeg)
         }
     }
+}
+
+/// The photo in the shot's light: contrast squeezed between its black and
+/// white, light falling off to the right, sensor noise.
+fn lit(light: &GrayImage, shot: &Shot) -> GrayImage {
+    let (width, height) = light.dimensions();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64 ^ u64::from(width) << 32 ^ u64::from(height);
+    let span = f64::from(shot.white) - f64::from(shot.black);
+    let mut pixels = light.as_raw().clone();
+    let mut i = 0;
+    for _ in 0..height {
+        for x in 0..width {
+            let falloff = 1.0 - (1.0 - shot.falloff) * f64::from(x) / f64::from(width.max(2) - 1);
+            let grey = (f64::from(shot.black) + span * f64::from(pixels[i]) / 255.0) * falloff;
+            let noise = if shot.noise == 0 {
+                0.0
+            } else {
+                seed = xorshift(seed);
+                (seed % (2 * u64::from(shot.noise) + 1)) as f64 - f64::from(shot.noise)
+            };
+            pixels[i] = (grey + noise).round().clamp(0.0, 255.0) as u8;
+            i += 1;
+        }
+    }
+    GrayImage::from_raw(width, height, pixels).expect("size")
 }
 
 fn scale(n: u32, factor: f64) -> u32 {
@@ -144,11 +166,6 @@ fn xorshift(mut x: u64) -> u64 {
 
 /// A 3 × 3 projective map, row-major, applied to (x, y, 1).
 type Homography = [f64; 9];
-
-fn apply(h: &Homography, x: f64, y: f64) -> (f64, f64) {
-    let w = h[6] * x + h[7] * y + h[8];
-    ((h[0] * x + h[1] * y + h[2]) / w, (h[3] * x + h[4] * y + h[5]) / w)
-}
 
 /// Where each photo pixel looks on the page: the page is a flat rectangle
 /// centred in front of a pinhole camera, turned by roll, yaw and pitch,
@@ -216,24 +233,44 @@ fn multiply(a: &Homography, b: &Homography) -> Homography {
 }
 
 /// The photo: each pixel samples the page bilinearly where `to_page` says;
-/// off the page it sees the wall.
+/// off the page it sees the wall. Written for a debug build (the corpus
+/// runs in tests): plain loops, the projection stepped along each row.
 fn warp(page: &GrayImage, frame: (u32, u32), to_page: &Homography) -> GrayImage {
     let (pw, ph) = (page.width() as usize, page.height() as usize);
     let src = page.as_raw();
-    let at = |x: usize, y: usize| f64::from(src[y * pw + x]);
-    GrayImage::from_fn(frame.0, frame.1, |x, y| {
-        let (u, v) = apply(to_page, f64::from(x) + 0.5, f64::from(y) + 0.5);
-        let (u, v) = (u - 0.5, v - 0.5);
-        if u < 0.0 || v < 0.0 || u > (pw - 1) as f64 || v > (ph - 1) as f64 {
-            return Luma([wall(x, y)]);
+    let (max_u, max_v) = ((pw - 1) as f64, (ph - 1) as f64);
+    let width = frame.0 as usize;
+    let h = to_page;
+    let mut out = vec![0u8; width * frame.1 as usize];
+    let mut i = 0;
+    for y in 0..frame.1 {
+        let yc = f64::from(y) + 0.5;
+        // Both numerators and the denominator are linear in x.
+        let (mut nu, mut nv, mut d) =
+            (h[0] * 0.5 + h[1] * yc + h[2], h[3] * 0.5 + h[4] * yc + h[5], h[6] * 0.5 + h[7] * yc + h[8]);
+        for x in 0..frame.0 {
+            let (u, v) = (nu / d - 0.5, nv / d - 0.5);
+            nu += h[0];
+            nv += h[3];
+            d += h[6];
+            out[i] = if u >= 0.0 && v >= 0.0 && u <= max_u && v <= max_v {
+                // Non-negative: truncation is the floor.
+                let (x0, y0) = (u as usize, v as usize);
+                let x1 = if x0 + 1 < pw { x0 + 1 } else { x0 };
+                let y1 = if y0 + 1 < ph { y0 + 1 } else { y0 };
+                let (fx, fy) = (u - x0 as f64, v - y0 as f64);
+                let (a, b) = (src[y0 * pw + x0] as f64, src[y0 * pw + x1] as f64);
+                let (c, e) = (src[y1 * pw + x0] as f64, src[y1 * pw + x1] as f64);
+                let top = a + (b - a) * fx;
+                let bottom = c + (e - c) * fx;
+                (top + (bottom - top) * fy + 0.5) as u8
+            } else {
+                wall(x, y)
+            };
+            i += 1;
         }
-        let (x0, y0) = (u.floor() as usize, v.floor() as usize);
-        let (x1, y1) = ((x0 + 1).min(pw - 1), (y0 + 1).min(ph - 1));
-        let (fx, fy) = (u - x0 as f64, v - y0 as f64);
-        let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
-        let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
-        Luma([(top * (1.0 - fy) + bottom * fy).round() as u8])
-    })
+    }
+    GrayImage::from_raw(frame.0, frame.1, out).expect("size")
 }
 
 /// A wall behind the poster: mid-grey plaster with a dark door frame and
