@@ -31,7 +31,7 @@ pub fn read_poster_text(input: &str) -> Result<String, Unreadable> {
         {
             return Ok(text.trim().to_owned());
         }
-        return decode_qr(&bytes);
+        return read_poster_image(&bytes);
     }
     if !input.trim_start().starts_with(POSTER_PREFIX) && crate::settings::looks_like_path(input) {
         return Err(Unreadable(format!("{input}: no such file")));
@@ -39,19 +39,67 @@ pub fn read_poster_text(input: &str) -> Result<String, Unreadable> {
     Ok(input.trim().to_owned())
 }
 
-fn decode_qr(bytes: &[u8]) -> Result<String, Unreadable> {
+/// The poster text in a photo or screenshot (PNG or JPEG) of a poster.
+///
+/// Phones photograph posters small, at an angle, out of focus and in dim
+/// light. The ZXing port `rxing` locates the code by its finder patterns
+/// with a locally adaptive threshold and samples it through a perspective
+/// transform; a second pass over a pyramid of downscaled (and, for small
+/// images, upscaled) copies, each also morphologically closed, catches
+/// codes the full-size pass misses, and a QR code that is not a poster
+/// (a menu's, say) does not hide the poster beside it. `rqrr` gets a last
+/// look at what both miss.
+pub fn read_poster_image(bytes: &[u8]) -> Result<String, Unreadable> {
     let image =
         image::load_from_memory(bytes).map_err(|e| Unreadable(format!("not a PNG or JPEG image ({e})")))?.to_luma8();
-    let mut prepared =
-        rqrr::PreparedImage::prepare_from_greyscale(image.width() as usize, image.height() as usize, |x, y| {
-            image.get_pixel(u32::try_from(x).unwrap_or(0), u32::try_from(y).unwrap_or(0)).0[0]
-        });
-    for grid in prepared.detect_grids() {
-        if let Ok((_, text)) = grid.decode()
-            && text.starts_with(POSTER_PREFIX)
-        {
-            return Ok(text);
-        }
+    let (width, height) = image.dimensions();
+    let pixels = image.into_raw();
+    zxing_poster(&pixels, width, height)
+        .or_else(|| rqrr_poster(&pixels, width, height))
+        .ok_or_else(|| Unreadable("no Greenlight QR code found in the image".into()))
+}
+
+/// The poster found by `rxing`, if any.
+fn zxing_poster(pixels: &[u8], width: u32, height: u32) -> Option<String> {
+    use rxing::common::HybridBinarizer;
+    use rxing::multi::{MultipleBarcodeReader, qrcode::QRCodeMultiReader};
+    use rxing::{
+        BarcodeFormat, BinaryBitmap, DecodeHints, FilteredImageReader, Luma8Source, MultiFormatReader, Reader,
+    };
+
+    let hints = DecodeHints {
+        TryHarder: Some(true),
+        PossibleFormats: Some([BarcodeFormat::QR_CODE].into_iter().collect()),
+        ..DecodeHints::default()
+    };
+    let poster = |text: &str| text.starts_with(POSTER_PREFIX).then(|| text.to_owned());
+    let source = || Luma8Source::new_with_slice(pixels, width, height).ok();
+
+    let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source()?));
+    if let Ok(found) = MultiFormatReader::default().decode_with_hints(&mut bitmap, &hints)
+        && let Some(text) = poster(found.getText())
+    {
+        return Some(text);
     }
-    Err(Unreadable("no Greenlight QR code found in the image".into()))
+    let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source()?));
+    if let Ok(found) = FilteredImageReader::new(MultiFormatReader::default()).decode_with_hints(&mut bitmap, &hints)
+        && let Some(text) = poster(found.getText())
+    {
+        return Some(text);
+    }
+    // Several codes in one photo: the poster may not be the first found.
+    let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source()?));
+    let all = QRCodeMultiReader::new().decode_multiple_with_hints(&mut bitmap, &hints).ok()?;
+    all.iter().find_map(|found| poster(found.getText()))
+}
+
+/// The poster found by `rqrr`, if any.
+fn rqrr_poster(pixels: &[u8], width: u32, height: u32) -> Option<String> {
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width as usize, height as usize, |x, y| {
+        pixels[y * width as usize + x]
+    });
+    prepared
+        .detect_grids()
+        .into_iter()
+        .find_map(|grid| grid.decode().ok().map(|(_, text)| text).filter(|text| text.starts_with(POSTER_PREFIX)))
 }

@@ -1,8 +1,13 @@
 //! The `greenlight` command line as a person uses it: set-up and its
-//! errors, checking in from the QR text and from a photo of the poster,
-//! refusing stale and forged posters and missing files, the diary,
+//! errors, checking in from the QR text, from a screenshot of the QR code
+//! and from a phone's photo of the printed poster, refusing stale and
+//! forged posters, missing files, non-images and photos without a poster,
+//! the diary,
 //! check-out, status, network errors, reporting with the QR link, and wipe.
 //! The key server with its health authority runs in-process on loopback.
+
+#[path = "common/camera.rs"]
+mod camera;
 
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::venue::{AuthorityShareKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
@@ -346,6 +351,82 @@ async fn stale_and_forged_posters_and_missing_files_are_refused_with_a_reason() 
     }
     let (ok, out, _) = greenlight(&dir, &["visits"]);
     assert!(ok && out.contains("No visits"), "nothing was stored: {out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_photo_of_the_printed_poster_checks_in() {
+    use camera::{Camera, Shot};
+    let server = deployment().await;
+    let dir = temp("photo");
+    set_up(&dir, &server);
+    // The sheet the venue tool prints, photographed on the café's wall with
+    // the phone held a little askew: a 1600 × 1200 JPEG (quality 80) in
+    // which the poster is 620 pixels wide (half the printed PNG), turned 4°.
+    let poster = poster(1);
+    let sheet = greenlight_venue::sheet::Sheet {
+        venue: "Café Aurora".into(),
+        address: "Main St 5".into(),
+        kind: "restaurant".into(),
+        date: "Today".into(),
+        valid: "Valid 00:00–24:00 UTC".into(),
+        fingerprint: "0123456789abcdef".into(),
+        qr_text: poster.to_text(),
+    };
+    let page = greenlight_venue::sheet::render_png(&sheet).expect("the sheet renders");
+    let mut camera = Camera::new(image::load_from_memory(&page).expect("a PNG").to_luma8());
+    let photo = dir.join("IMG_0001.jpg");
+    std::fs::write(&photo, camera.take(&Shot { frame: Some((1600, 1200)), roll: 4.0, ..Shot::at(620) }))
+        .expect("photo");
+    let (ok, out, err) = greenlight(&dir, &["checkin", photo.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Checked in at Café Aurora"), "{out}");
+
+    // The café's menu QR code beside the poster does not hide it.
+    let menu_code = qrcode::QrCode::new(b"https://cafe-aurora.example/menu")
+        .expect("fits a QR code")
+        .render::<image::Luma<u8>>()
+        .min_dimensions(400, 400)
+        .build();
+    let poster_photo =
+        image::load_from_memory(&camera.take(&Shot { jpeg: None, ..Shot::at(620) })).expect("photo").to_luma8();
+    let mut both = image::GrayImage::from_pixel(1100, 900, image::Luma([255]));
+    image::imageops::overlay(&mut both, &poster_photo, 0, 0);
+    image::imageops::overlay(&mut both, &menu_code, 660, 200);
+    let both_file = dir.join("IMG_0003.png");
+    both.save(&both_file).expect("png");
+    let (ok, out, err) = greenlight(&dir, &["checkin", both_file.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Stay extended at Café Aurora"), "{out}");
+
+    // What is no poster says so, and checks in nowhere.
+    let (ok, _, _) = greenlight(&dir, &["checkout"]);
+    assert!(ok);
+    let wall = dir.join("IMG_0002.jpg");
+    let blank = image::GrayImage::from_pixel(620, 877, image::Luma([255]));
+    std::fs::write(&wall, Camera::new(blank).take(&Shot { frame: Some((1600, 1200)), roll: 4.0, ..Shot::at(620) }))
+        .expect("photo");
+    let menu = dir.join("menu.png");
+    qrcode::QrCode::new(b"https://cafe-aurora.example/menu")
+        .expect("fits a QR code")
+        .render::<image::Luma<u8>>()
+        .min_dimensions(400, 400)
+        .build()
+        .save(&menu)
+        .expect("png");
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "table 4, by the window").expect("notes");
+    for (file, expected) in [
+        (&wall, "no Greenlight QR code found"),
+        (&menu, "no Greenlight QR code found"),
+        (&notes, "not a PNG or JPEG image"),
+    ] {
+        let (ok, _, err) = greenlight(&dir, &["checkin", file.to_str().expect("path")]);
+        assert!(!ok && err.contains(expected), "{}: {err}", file.display());
+        assert!(!err.contains("genuine"), "{err}");
+    }
+    let (ok, out, _) = greenlight(&dir, &["visits"]);
+    assert!(ok && out.lines().count() == 1, "only the poster's visit: {out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
