@@ -608,6 +608,8 @@ async fn a_paper_guest_list_is_traced_from_the_epochs_the_owner_prints_within_th
         .post(&format!("{case_path}/publish"), &[("bundle", &bundle), ("message", message)])
         .await
         .expect("the portal answers");
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = portal.get(&case_path).await.expect("the portal answers");
     assert!(page.body.contains("Published: trace batch"), "{}", page.body);
     assert!(
         between(&page.body, "id=\"sent-message\">", "<") == Some(message),

@@ -401,7 +401,11 @@ async fn the_daily_quota_stops_issuing_and_staff_can_expire_codes(db: Db) {
     assert!(refused.body.contains("quota of 2 codes is used up"), "{}", refused.body);
 
     let expired = portal.post("/portal/codes/expire", &[("handle", &handle)]).await.expect("the portal answers");
-    assert_eq!(expired.status, 200, "{}", expired.body);
+    assert_eq!((expired.status, expired.location.as_deref()), (303, Some("/portal/codes")), "{}", expired.body);
+    let page = portal.get("/portal/codes").await.expect("the portal answers");
+    assert!(page.body.contains(&format!("Code {handle} has expired")), "said once after the redirect: {}", page.body);
+    let again = portal.get("/portal/codes").await.expect("the portal answers");
+    assert!(!again.body.contains("has expired; it can no longer"), "a reload says it no more");
     assert_eq!(verify(&server, &code).await.1["status"], "code_expired");
     assert_eq!(
         portal.post("/portal/codes/expire", &[("handle", &handle)]).await.expect("the portal answers").status,
@@ -822,8 +826,13 @@ async fn a_revealed_check_in_is_traced_with_the_owners_release(db: Db) {
         .post(&format!("{case}/publish"), &[("bundle", &bundle), ("message", message)])
         .await
         .expect("the portal answers");
-    assert_eq!(page.status, 200, "{}", page.body);
+    // Redirect-after-POST (issue 21 item 19): the case page says it once.
+    assert_eq!((page.status, page.location.as_deref()), (303, Some(case.as_str())), "{}", page.body);
+    let page = portal.get(&case).await.expect("the portal answers");
     assert!(page.body.contains("published in trace batch 1"));
+    assert!(page.body.contains("Published: trace batch 1"), "{}", page.body);
+    let reload = portal.get(&case).await.expect("the portal answers");
+    assert!(!reload.body.contains("Published: trace batch 1"), "a reload repeats nothing");
     let files = listed(&server, FileKind::TraceBatch).await;
     assert_eq!(files.len(), 1);
     let batch =
@@ -887,7 +896,7 @@ async fn a_paper_guest_list_is_traced_the_same_way(db: Db) {
         .post(&format!("{case}/publish"), &[("bundle", &bundle), ("message", "Guests of 7 and 8 May: get tested.")])
         .await
         .expect("the portal answers");
-    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.status, 303, "{}", page.body);
     let files = listed(&server, FileKind::TraceBatch).await;
     let batch = TraceBatch::verify(&files[0], &authority_key(&server, Purpose::Tracing)).expect("signed");
     assert_eq!(batch.entries.len(), 2, "one entry per epoch on the list");

@@ -423,7 +423,9 @@ impl Portal {
     /// sequence number.
     pub async fn publish_case(&self, case: &str, bundle: &str, message: &str) -> Result<u64, PortalError> {
         let path = format!("{case}/publish");
-        let page = self.submit(&path, &[("bundle", bundle), ("message", message)], 200).await?;
+        // Answered with a redirect to the case page, which says it once.
+        self.submit(&path, &[("bundle", bundle), ("message", message)], 303).await?;
+        let page = self.get(case).await?;
         page.between("Published: trace batch ", " ").and_then(|n| n.parse().ok()).ok_or(PortalError::Missing {
             path,
             what: "published trace batch",
@@ -481,7 +483,7 @@ mod tests {
         // Staff expire the unused long code by its reference; the audit log
         // names it.
         let expired = portal.post("/portal/codes/expire", &[("handle", &long.handle)]).await.expect("expire");
-        assert_eq!(expired.status, 200, "{}", expired.body);
+        assert_eq!(expired.status, 303, "{}", expired.body);
         let audit = portal.get("/portal/audit").await.expect("audit");
         assert!(audit.body.contains("code expired") && audit.body.contains(&long.handle), "{}", audit.body);
 

@@ -143,7 +143,8 @@ pub async fn page(
     if let Err(refused) = staff.require(Role::Issuer) {
         return refused;
     }
-    show(&state, page_for(&staff), StatusCode::OK, &query.handle, Some(&staff)).await
+    let notice = state.flashes.take(&staff.session_hash, state.now_i64()).notice;
+    show(&state, page_for(&staff).notice(notice), StatusCode::OK, &query.handle, Some(&staff)).await
 }
 
 /// The issue form.
@@ -322,14 +323,11 @@ pub async fn expire(State(state): State<Arc<AuthorityState>>, form: StaffForm<Ex
             {
                 return unavailable(e);
             }
-            show(
-                &state,
-                page_for(&staff).notice(format!("Code {handle} has expired; it can no longer be used.")),
-                StatusCode::OK,
-                "",
-                None,
-            )
-            .await
+            // Redirect-after-POST: a reload shows the codes page, it
+            // expires nothing again (issue 21 item 19).
+            let notice = format!("Code {handle} has expired; it can no longer be used.");
+            state.flashes.put(&staff.session_hash, Flash { notice, ..Flash::default() }, now);
+            Redirect::to("/portal/codes").into_response()
         }
         Ok(false) => message(
             StatusCode::CONFLICT,

@@ -27,6 +27,9 @@ pub struct Flash {
     pub one_time_password: Option<(Zeroizing<String>, String)>,
     /// An upload code just issued.
     pub issued_code: Option<crate::portal::codes::IssuedCode>,
+    /// The message a venue case was just published with (shown once, so
+    /// the tracer sees what the visitors read).
+    pub sent_message: String,
 }
 
 /// The waiting messages, one per session.

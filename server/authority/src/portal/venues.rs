@@ -18,6 +18,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use crate::portal::flash::Flash;
 use greenlight_protocol::codec::to_base64url;
 use greenlight_protocol::signing::VerifyingKey;
 use greenlight_protocol::time::UnixTime;
@@ -561,8 +562,9 @@ pub async fn case_page(State(state): State<Arc<AuthorityState>>, staff: Staff, P
     }
     match load_case(&state, &staff, id).await {
         Ok((case, epochs)) => {
-            let page = page_for(&staff, &format!("Venue case {id}"));
-            show_case(&case, &epochs, page, StatusCode::OK, ("", DEFAULT_MESSAGE))
+            let flash = state.flashes.take(&staff.session_hash, state.now_i64());
+            let page = page_for(&staff, &format!("Venue case {id}")).notice(flash.notice);
+            show_case_sent(&case, &epochs, page, StatusCode::OK, ("", DEFAULT_MESSAGE), &flash.sent_message)
         }
         Err(response) => response,
     }
@@ -702,15 +704,14 @@ pub async fn publish(
         }
         Err(PublishError::Unavailable(cause)) => return unavailable(cause),
     };
-    match load_case(&state, &staff, id).await {
-        Ok((case, epochs)) => {
-            let page = page_for(&staff, &title).notice(format!(
-                "Published: trace batch {sequence} is listed in the key server's index; phones that checked in will be alerted at their next sync."
-            ));
-            show_case_sent(&case, &epochs, page, StatusCode::OK, ("", ""), form.message.trim())
-        }
-        Err(response) => response,
-    }
+    // Redirect-after-POST: a reload shows the case, it publishes nothing
+    // again (issue 21 item 19).
+    let notice = format!(
+        "Published: trace batch {sequence} is listed in the key server's index; phones that checked in will be alerted at their next sync."
+    );
+    let flash = Flash { notice, sent_message: form.message.trim().to_owned(), ..Flash::default() };
+    state.flashes.put(&staff.session_hash, flash, state.now_i64());
+    Redirect::to(&format!("/portal/venues/cases/{id}")).into_response()
 }
 
 #[cfg(test)]
