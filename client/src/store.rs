@@ -191,7 +191,7 @@ fn day_of(v: i64) -> Result<DayNumber, StoreError> {
 
 fn secret_kind(which: Secret) -> Kind {
     match which {
-        Secret::ActiveVisit => Kind::Diary,
+        Secret::ActiveVisit | Secret::Continued => Kind::Diary,
         Secret::Diagnosis => Kind::Diagnosis,
         Secret::Reported => Kind::Report,
     }

@@ -11,9 +11,9 @@
 //!   visit: the diary keeps one visit, from the first arrival to the later
 //!   planned departure, and the new poster's epoch gets a sealed record of
 //!   the same stay (from the scan on), so that the visit is found whichever
-//!   epoch is traced. Check-out re-seals the diary's visit; the extra
-//!   record keeps its planned end, and sync counts no minute after the
-//!   phone's own clock anyway.
+//!   epoch is traced. Check-out re-seals the diary's visit and the extra
+//!   record (kept, encrypted like the diary, until then), so neither
+//!   reaches past the real departure.
 //! - A check-out re-seals the visit in progress with the real departure
 //!   (at least one minute after arrival).
 //! - The diary keeps each visit's revealed form (poster, arrival,
@@ -205,6 +205,8 @@ impl<S: Store> Phone<S> {
             self.store.set_secret(Secret::ActiveVisit, &revealed)?;
         }
         self.store.save_checkin(&record, None)?;
+        let extra = RevealedCheckIn { poster: poster.clone(), arrival: now, departure };
+        self.store.set_secret(Secret::Continued, &extra.to_bytes())?;
         Ok(Some(CheckedIn {
             venue: visit.poster.info().name.clone(),
             arrival: visit.arrival,
@@ -270,6 +272,7 @@ impl<S: Store> Phone<S> {
             self.store.save_checkin(&record, None)?;
             self.store.set_secret(Secret::ActiveVisit, &[])?;
         }
+        self.end_continued(&visit, departure, rng)?;
         Ok(CheckedIn {
             venue: visit.poster.info().name.clone(),
             arrival: visit.arrival,
@@ -277,6 +280,35 @@ impl<S: Store> Phone<S> {
             extended: false,
             record: (record.day, record.tag),
         })
+    }
+
+    /// Re-seals the extra record of `visit`'s continuation at another poster
+    /// of its venue, if one is in progress, to end at `departure`, and
+    /// forgets it.
+    fn end_continued<R: CryptoRng + ?Sized>(
+        &mut self,
+        visit: &RevealedCheckIn,
+        departure: UnixTime,
+        rng: &mut R,
+    ) -> Result<(), CheckInError> {
+        let Some(bytes) = self.store.secret(Secret::Continued)?.filter(|b| !b.is_empty()) else { return Ok(()) };
+        let extra = RevealedCheckIn::from_bytes(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("the continued visit: {e}")))?;
+        if extra.poster.venue_key() == visit.poster.venue_key()
+            && extra.arrival < departure
+            && departure < extra.departure
+        {
+            if let Some(day_key) = self.checkin_day_key(extra.poster.epoch().day(), rng)? {
+                let departure = departure.max(extra.arrival.plus(60));
+                let record = extra
+                    .poster
+                    .check_in(&day_key, extra.arrival, departure, rng)
+                    .map_err(|e| CheckInError::Forged(e.to_string()))?;
+                self.store.save_checkin(&record, None)?;
+            }
+        }
+        self.store.set_secret(Secret::Continued, &[])?;
+        Ok(())
     }
 
     /// Whether the visit diary is on (the default).

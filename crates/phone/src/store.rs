@@ -153,6 +153,10 @@ pub enum Secret {
     /// records of every visit revealed, so that the phone recognises its
     /// own visits when they are traced.
     Reported,
+    /// The extra record of a visit continued at another poster of the same
+    /// venue (its poster, from the scan to the planned departure), so that
+    /// check-out re-seals it too.
+    Continued,
 }
 
 impl Secret {
@@ -162,6 +166,7 @@ impl Secret {
             Secret::ActiveVisit => "active_visit",
             Secret::Diagnosis => "diagnosis",
             Secret::Reported => "reported",
+            Secret::Continued => "continued_visit",
         }
     }
 }

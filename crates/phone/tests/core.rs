@@ -1227,8 +1227,19 @@ fn the_day_sheet_then_the_door_screen_of_one_venue_make_one_visit() {
     let alerts = phone.venue_alerts().expect("store");
     assert!(matches!(alerts[..], [Exposure::Venue { overlap_minutes: 54, .. }]), "13:06–14:00: {alerts:?}");
 
-    // Checking out ends the one visit.
+    // Checking out ends the one visit, in both epochs' records: a case
+    // traced at the door screen after 14:20 was never met.
     let out = phone.check_out(at(D, 14, 15), &mut rng).expect("check out");
     assert_eq!((out.arrival, out.departure), (at(D, 13, 5), at(D, 14, 15)));
     assert_eq!(phone.visits().expect("store").len(), 1);
+    assert_eq!(phone.store().checkins().expect("store").len(), 2, "re-sealed in place");
+    let later = venue.trace(&screen, at(D, 14, 20), at(D, 15, 0), MESSAGE, &mut rng);
+    let trace2 = server.trace_batch(2, at(D, 15, 10), vec![later]);
+    let index = server.index(at(D, 15, 10), &[&policy, &trace, &trace2]);
+    sync(&mut phone, &server, &index, &[&trace2], at(D, 15, 10)).expect("sync");
+    let alerts = phone.venue_alerts().expect("store");
+    assert!(
+        alerts[1..].iter().all(|e| matches!(e, Exposure::Venue { overlap_minutes: 0, .. })),
+        "no minute of 14:20–15:00 after leaving at 14:15: {alerts:?}"
+    );
 }
