@@ -297,15 +297,14 @@ impl<S: Store> Phone<S> {
         if extra.poster.venue_key() == visit.poster.venue_key()
             && extra.arrival < departure
             && departure < extra.departure
+            && let Some(day_key) = self.checkin_day_key(extra.poster.epoch().day(), rng)?
         {
-            if let Some(day_key) = self.checkin_day_key(extra.poster.epoch().day(), rng)? {
-                let departure = departure.max(extra.arrival.plus(60));
-                let record = extra
-                    .poster
-                    .check_in(&day_key, extra.arrival, departure, rng)
-                    .map_err(|e| CheckInError::Forged(e.to_string()))?;
-                self.store.save_checkin(&record, None)?;
-            }
+            let departure = departure.max(extra.arrival.plus(60));
+            let record = extra
+                .poster
+                .check_in(&day_key, extra.arrival, departure, rng)
+                .map_err(|e| CheckInError::Forged(e.to_string()))?;
+            self.store.save_checkin(&record, None)?;
         }
         self.store.set_secret(Secret::Continued, &[])?;
         Ok(())

@@ -12,13 +12,13 @@
 use crate::AuthorityState;
 use crate::accounts::Role;
 use crate::cases::{self, PublishError, decode_text, span};
+use crate::portal::flash::Flash;
 use crate::portal::{BUNDLE_FILE_SCRIPT, Page, Staff, StaffForm, message, render, unavailable, when};
 use crate::store::{CaseEpoch, CaseRow};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use crate::portal::flash::Flash;
 use greenlight_protocol::codec::to_base64url;
 use greenlight_protocol::signing::VerifyingKey;
 use greenlight_protocol::time::UnixTime;
