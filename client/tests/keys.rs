@@ -181,3 +181,35 @@ async fn revoking_a_stolen_policy_key_ends_the_policy_it_signed() {
     sync_at(&mut phone, &server, t1 + 60).await.expect("sync");
     assert_eq!(policy_in_use(&phone), Some(2), "the stolen key's policy ended with the key");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_export_key_reaches_phones_through_the_key_set() {
+    let mut server = server_at(T0).await;
+    let dir = Dir::new("keys-export");
+    let mut phone = greenlight_client::open(&dir.0).expect("store");
+    sync_at(&mut phone, &server, T0 + 60).await.expect("sync");
+    let old = server.export_key().expect("export key");
+    // The operator replaces the key server's export key (the old file
+    // moved away) and restarts: the combined server lists the new key in
+    // the key set, the old one for the overlap.
+    let t1 = T0 + 3600;
+    server.clock.set(t1);
+    std::fs::rename(server.data_dir().join("export-key"), server.data_dir().join("export-key.old")).expect("moved");
+    server.restart().await.expect("restart");
+    let new = server.export_key().expect("the new export key");
+    assert_ne!(new, old);
+    // The phone, set up with the old key, cannot verify the new index by
+    // itself: it fetches the key set from GET /v1/trust and goes on.
+    let stale = Settings { export_key: old, ..settings(&server) };
+    sync(&mut phone, &stale, &reqwest::Client::new(), UnixTime(t1 + 60), &mut |_| {}).await.expect("synced");
+    let set = phone.key_set().expect("store").expect("a key set");
+    assert!(set.listed(Purpose::Export).any(|e| e.key == new && e.valid_at(UnixTime(t1 + 60))));
+    assert!(
+        set.listed(Purpose::Export).any(|e| e.key == old && e.not_after.0 == t1 + 48 * 3600),
+        "the old export key ends after the overlap"
+    );
+    assert!(
+        phone.status(UnixTime(t1 + 120)).expect("store").color == greenlight_protocol::color::Color::Green,
+        "fresh, not stale"
+    );
+}

@@ -129,11 +129,17 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
     greenlight_service::private_data_dir(&config.data_dir, config.allow_shared_data_dir)?;
     // The authority's purpose keys and the key set naming them (protocol
     // §2.3), made or completed at every start.
+    let key_server = options.mode == Mode::Combined;
     let authority_keys = match authority::keys::load(&config.data_dir)? {
-        Some(_) => Some(authority::keys::ensure_key_set(&config.data_dir, &config.region, clock())?),
+        // A combined server names its own export key in the key set too,
+        // so that phones follow a change of it (server/README.md).
+        Some(_) => {
+            let export =
+                if key_server { Some(load_or_create_export_key(&config.data_dir)?.verifying_key()) } else { None };
+            Some(authority::keys::ensure_key_set(&config.data_dir, &config.region, export, clock())?)
+        }
         None => None,
     };
-    let key_server = options.mode == Mode::Combined;
     if !key_server && authority_keys.is_none() {
         return Err(StartError(format!(
             "no health authority in {}: run `greenlight-server authority init` first",

@@ -291,6 +291,11 @@ pub async fn init(
 /// The purposes the authority holds a key of (the root aside).
 pub const PURPOSES: [Purpose; 3] = [Purpose::Certificate, Purpose::Policy, Purpose::Tracing];
 
+/// How long export keys listed before stay trusted once a combined server
+/// starts with a new export key: as long as a phone may go without syncing
+/// before it shows stale (48 h, protocol §13.4).
+pub const EXPORT_OVERLAP_SECS: u64 = 48 * 3600;
+
 /// The file of the signed key set in the authority directory.
 pub const KEY_SET_FILE: &str = "key-set";
 
@@ -360,7 +365,17 @@ fn held_key_set(dir: &Path, keys: &AuthorityKeys) -> Result<Option<KeySet>, Star
 /// use for `region` at `now`, signs a new one with the root key: the held
 /// entries still valid, and each key in use from `now` on. Returns the keys
 /// with their key set.
-pub fn ensure_key_set(data_dir: &Path, region: &Region, now: UnixTime) -> Result<AuthorityKeys, StartError> {
+///
+/// `export`, the key server's export key when it runs in the same process,
+/// is named too (purpose `export`): a new export key is listed from `now`
+/// and the others listed end [`EXPORT_OVERLAP_SECS`] later, so phones
+/// follow a changed export key through the key set (protocol §2.3).
+pub fn ensure_key_set(
+    data_dir: &Path,
+    region: &Region,
+    export: Option<VerifyingKey>,
+    now: UnixTime,
+) -> Result<AuthorityKeys, StartError> {
     let dir = authority_dir(data_dir);
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     for purpose in PURPOSES {
@@ -376,8 +391,12 @@ pub fn ensure_key_set(data_dir: &Path, region: &Region, now: UnixTime) -> Result
     write_purpose_publics(&dir, &keys)?;
     let held = held_key_set(&dir, &keys)?;
     let in_use = |e: &KeyEntry| e.valid_at(now) && keys.for_purpose(e.purpose).verifying_key() == e.key;
+    let export_listed =
+        |set: &KeySet| export.is_none_or(|key| set.listed(Purpose::Export).any(|e| e.key == key && e.valid_at(now)));
     let complete = held.as_ref().is_some_and(|set| {
-        &set.region == region && PURPOSES.iter().all(|p| set.listed(*p).any(|e| e.purpose == *p && in_use(e)))
+        &set.region == region
+            && PURPOSES.iter().all(|p| set.listed(*p).any(|e| e.purpose == *p && in_use(e)))
+            && export_listed(set)
     });
     if complete {
         return Ok(keys);
@@ -393,6 +412,18 @@ pub fn ensure_key_set(data_dir: &Path, region: &Region, now: UnixTime) -> Result
             entries.retain(|e| !(e.purpose == purpose && e.key == key));
             entries.push(KeyEntry { purpose, key, not_before: now, not_after: UnixTime(u64::MAX) });
         }
+    }
+    if let Some(key) = export
+        && !entries.iter().any(|e| e.purpose == Purpose::Export && e.key == key && e.valid_at(now))
+    {
+        // The export key changed: the ones listed before end after the
+        // overlap (a phone that missed it asks GET /v1/trust).
+        let retire_at = now.plus(EXPORT_OVERLAP_SECS);
+        for entry in entries.iter_mut().filter(|e| e.purpose == Purpose::Export) {
+            entry.not_after = entry.not_after.min(retire_at).max(entry.not_before.plus(1));
+        }
+        entries.retain(|e| !(e.purpose == Purpose::Export && e.key == key));
+        entries.push(KeyEntry { purpose: Purpose::Export, key, not_before: now, not_after: UnixTime(u64::MAX) });
     }
     let sequence = held.map_or(1, |set| set.sequence + 1);
     let set = KeySet::new(region.clone(), sequence, now, entries)
