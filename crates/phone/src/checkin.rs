@@ -167,7 +167,7 @@ impl<S: Store> Phone<S> {
     /// The visit in progress now at `poster`'s venue under another poster
     /// epoch, if any (the latest).
     fn visit_in_progress_at(&self, poster: &Poster, now: UnixTime) -> Result<Option<RevealedCheckIn>, StoreError> {
-        let mut visits = self.visits()?;
+        let mut visits = self.visits_around(|arrival, departure| arrival <= now && now < departure)?;
         visits.extend(self.active_visit()?);
         Ok(visits
             .into_iter()
@@ -247,7 +247,7 @@ impl<S: Store> Phone<S> {
     /// Checks out of the visit in progress (the latest one whose departure
     /// is still ahead), re-sealing its record with the real departure.
     pub fn check_out<R: CryptoRng + ?Sized>(&mut self, now: UnixTime, rng: &mut R) -> Result<CheckedIn, CheckInError> {
-        let mut visits = self.visits()?;
+        let mut visits = self.visits_around(|arrival, departure| arrival <= now && now.plus(60) < departure)?;
         visits.extend(self.active_visit()?);
         let visit = visits
             .into_iter()
@@ -327,6 +327,22 @@ impl<S: Store> Phone<S> {
         }
         self.store.set_setting("diary", if on { "on" } else { "off" })?;
         Ok(())
+    }
+
+    /// The visits in the diary whose arrival and departure pass `keep`,
+    /// oldest first: only those posters are parsed and their signatures
+    /// checked, since a diary holds two weeks of visits and every check-in
+    /// and check-out looks for the visit in progress.
+    fn visits_around(&self, keep: impl Fn(UnixTime, UnixTime) -> bool) -> Result<Vec<RevealedCheckIn>, StoreError> {
+        let corrupt = |e: greenlight_protocol::Error| StoreError::Corrupt(format!("a diary entry: {e}"));
+        let mut visits = Vec::new();
+        for entry in self.store.diary()? {
+            let (arrival, departure) = RevealedCheckIn::times_from_bytes(&entry.revealed).map_err(corrupt)?;
+            if keep(arrival, departure) {
+                visits.push(RevealedCheckIn::from_bytes(&entry.revealed).map_err(corrupt)?);
+            }
+        }
+        Ok(visits)
     }
 
     /// The visits in the diary, oldest first.

@@ -74,7 +74,13 @@ fn a_traced_epoch_reaches_its_visitors_and_only_them() {
 
     // Phone 0 is diagnosed and reveals its Monday visit.
     let revealed = RevealedCheckIn { poster: monday.clone(), arrival: at(18 * 3600), departure: at(20 * 3600) };
-    let revealed = RevealedCheckIn::from_bytes(&revealed.to_bytes()).expect("authority parses the reveal");
+    let bytes = revealed.to_bytes();
+    // A phone reads a diary entry's times without parsing its poster, with
+    // the same framing checks.
+    assert_eq!(RevealedCheckIn::times_from_bytes(&bytes), Ok((at(18 * 3600), at(20 * 3600))));
+    assert!(RevealedCheckIn::times_from_bytes(&bytes[..bytes.len() - 1]).is_err(), "truncated");
+    assert!(RevealedCheckIn::times_from_bytes(&[bytes.as_slice(), &[0]].concat()).is_err(), "trailing byte");
+    let revealed = RevealedCheckIn::from_bytes(&bytes).expect("authority parses the reveal");
 
     // The authority opens its share and asks the owner for that epoch only.
     let poster_epoch = *revealed.poster.poster_epoch();

@@ -269,9 +269,7 @@ pub(crate) async fn run(
             let abs = u64::from(day) * u64::from(STEPS_PER_DAY) + u64::from(step);
             let at = usize::try_from(abs).map_err(|e| e.to_string())?;
             let now = start.plus(abs * STEP_SECS);
-            for &i in &departures[at] {
-                check_out(&truth.stays[i], &mut phones, now)?;
-            }
+            check_out(&departures[at], &truth.stays, &mut phones, now)?;
             if let Some(reporters) = reports_at.get(&abs) {
                 report(reporters, truth, start_day, min_risk, &mut phones, services, now, &mut out).await?;
             }
@@ -288,17 +286,25 @@ pub(crate) async fn run(
                     }
                 }
             }
+            let mut scans = Vec::with_capacity(arrivals[at].len());
             for &i in &arrivals[at] {
                 let stay = &truth.stays[i];
-                out.scans += 1;
                 let poster = venues.scan(stay.place, stay.day, now)?.ok_or("a stay at a place without posters")?;
-                let phone = &mut phones[stay.resident as usize];
+                scans.push((stay.resident, poster.clone()));
+            }
+            // Phones check in on every core (sealing a record costs an X25519
+            // multiplication); the town notes the records in the same order.
+            let records = on_phones(&mut phones, &scans, |phone, poster| {
                 let checked_in = phone
                     .core
                     .check_in(poster, now, &mut phone.rng)
-                    .map_err(|e| format!("resident {} could not check in: {e}", stay.resident))?;
-                let (day, tag) = checked_in.record;
-                history.visitors.add(stay.place, phone.id, day, tag);
+                    .map_err(|e| format!("resident {} could not check in: {e}", phone.id))?;
+                Ok(checked_in.record)
+            })?;
+            for (&i, (day, tag)) in arrivals[at].iter().zip(records) {
+                let stay = &truth.stays[i];
+                out.scans += 1;
+                history.visitors.add(stay.place, stay.resident, day, tag);
             }
             let places = whereabouts(town, truth, day, step, abs);
             for (phone, (place, position)) in phones.iter_mut().zip(places) {
@@ -341,9 +347,7 @@ pub(crate) async fn run(
     // reports of the last day (today's key is embargoed until 02:00) and
     // their venue cases reach everyone.
     let tail = start_day.plus(days).start();
-    for &i in departures.last().map_or(&[][..], Vec::as_slice) {
-        check_out(&truth.stays[i], &mut phones, tail)?;
-    }
+    check_out(departures.last().map_or(&[][..], Vec::as_slice), &truth.stays, &mut phones, tail)?;
     for step in 0..=12 * STEPS_PER_HOUR {
         let now = tail.plus(u64::from(step) * STEP_SECS);
         publish_round(&mut feed, &mut history, &mut venues, services, step, now, &mut out).await?;
@@ -412,14 +416,61 @@ fn record_sightings(phones: &mut [Phone], heard: &mut Heard) -> Result<(), Strin
     Ok(())
 }
 
-/// A resident leaves a venue: the core checks out (nothing to do when the
-/// visit already ended by itself after the venue's typical stay).
-fn check_out(stay: &Stay, phones: &mut [Phone], now: UnixTime) -> Result<(), String> {
-    let phone = &mut phones[stay.resident as usize];
-    match phone.core.check_out(now, &mut phone.rng) {
+/// Residents leave venues (`stays`, by position in `all`): each core checks
+/// out (nothing to do when the visit already ended by itself after the
+/// venue's typical stay), on every core.
+fn check_out(stays: &[usize], all: &[Stay], phones: &mut [Phone], now: UnixTime) -> Result<(), String> {
+    let leaving: Vec<(u32, ())> = stays.iter().map(|&i| (all[i].resident, ())).collect();
+    on_phones(phones, &leaving, |phone, ()| match phone.core.check_out(now, &mut phone.rng) {
         Ok(_) | Err(greenlight_phone::CheckInError::NoActiveVisit) => Ok(()),
-        Err(e) => Err(format!("resident {} could not check out: {e}", stay.resident)),
+        Err(e) => Err(format!("resident {} could not check out: {e}", phone.id)),
+    })?;
+    Ok(())
+}
+
+/// Runs `f` for every `(resident, item)` of `work` on the resident's phone,
+/// on every core (each core takes the phones of its part of
+/// [`on_every_core`]'s split), a phone's items in their order; returns the
+/// results in the order of `work`.
+fn on_phones<T: Sync, R: Send>(
+    phones: &mut [Phone],
+    work: &[(u32, T)],
+    f: impl Fn(&mut Phone, &T) -> Result<R, String> + Sync,
+) -> Result<Vec<R>, String> {
+    if work.is_empty() {
+        return Ok(Vec::new());
     }
+    let mut order: Vec<usize> = (0..work.len()).collect();
+    // Stable: a phone's items keep their order.
+    order.sort_by_key(|&i| work[i].0);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = phones.len().div_ceil(threads).max(1);
+    let (f, order) = (&f, &order);
+    let parts: Vec<Result<Vec<(usize, R)>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = phones
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                scope.spawn(move || {
+                    let first = c * chunk;
+                    let mine = first..first + part.len();
+                    let mut done = Vec::new();
+                    for &i in order.iter().filter(|&&i| mine.contains(&(work[i].0 as usize))) {
+                        done.push((i, f(&mut part[work[i].0 as usize - first], &work[i].1)?));
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    let mut results: Vec<Option<R>> = std::iter::repeat_with(|| None).take(work.len()).collect();
+    for part in parts {
+        for (i, r) in part? {
+            results[i] = Some(r);
+        }
+    }
+    Ok(results.into_iter().flatten().collect())
 }
 
 /// What the services do at `step` of the day: the tracers look at the

@@ -19,7 +19,7 @@
 
 use greenlight_phone::MemoryStore;
 use greenlight_protocol::daily_key::{EphemeralId, PublishedKey};
-use greenlight_protocol::export::ExportBatch;
+use greenlight_protocol::export::{ExportBatch, ExportRecord};
 use greenlight_protocol::matcher::{MatchConfig, Sighting};
 use greenlight_protocol::time::{DayNumber, INTERVAL_SECONDS, INTERVALS_PER_DAY, UnixTime};
 use greenlight_protocol::trace::TraceBatch;
@@ -76,6 +76,7 @@ impl Heard {
         for hour in &mut self.hours[self.sorted.min(done)..done] {
             hour.sort_unstable();
             hour.dedup();
+            hour.shrink_to_fit();
         }
         self.sorted = self.sorted.max(done);
     }
@@ -108,6 +109,34 @@ pub(crate) struct Hit {
     until: UnixTime,
 }
 
+/// Derives the IDs of `records` and finds the phones that stored a
+/// sighting of one inside its interval plus the clock tolerance.
+fn hints_for(records: &[ExportRecord], heard: &Heard) -> HashMap<u32, Vec<Hit>> {
+    let tolerance = MatchConfig::default().tolerance_secs;
+    let mut hints: HashMap<u32, Vec<Hit>> = HashMap::new();
+    let mut phones = Vec::new();
+    for record in records {
+        let ids = record.key.schedule(record.day).all_ids();
+        for (slot, id) in (0..INTERVALS_PER_DAY).zip(ids) {
+            let start = record.day.start().plus(u64::from(slot) * INTERVAL_SECONDS);
+            let hit = Hit {
+                key: record.key,
+                id,
+                from: start.minus(tolerance),
+                until: start.plus(INTERVAL_SECONDS + tolerance),
+            };
+            phones.clear();
+            heard.phones(&id, hit.from, hit.until, |p| phones.push(p));
+            phones.sort_unstable();
+            phones.dedup();
+            for &p in &phones {
+                hints.entry(p).or_default().push(hit);
+            }
+        }
+    }
+    hints
+}
+
 /// For one export batch, what each phone that may have heard one of its
 /// keys must look at.
 #[derive(Default)]
@@ -117,26 +146,20 @@ impl ExportHints {
     /// Derives every key's IDs once and finds the phones that stored a
     /// sighting of one inside its interval plus the clock tolerance.
     pub(crate) fn new(batch: &ExportBatch, heard: &Heard) -> Self {
-        let tolerance = MatchConfig::default().tolerance_secs;
+        let records = batch.records();
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunk = records.len().div_ceil(threads).max(1);
+        // Each core takes a contiguous part of the batch; the parts' hints
+        // join in the batch's order, as one pass would have found them.
+        let parts: Vec<HashMap<u32, Vec<Hit>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                records.chunks(chunk).map(|part| scope.spawn(move || hints_for(part, heard))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        });
         let mut hints: HashMap<u32, Vec<Hit>> = HashMap::new();
-        let mut phones = Vec::new();
-        for record in batch.records() {
-            let ids = record.key.schedule(record.day).all_ids();
-            for (slot, id) in (0..INTERVALS_PER_DAY).zip(ids) {
-                let start = record.day.start().plus(u64::from(slot) * INTERVAL_SECONDS);
-                let hit = Hit {
-                    key: record.key,
-                    id,
-                    from: start.minus(tolerance),
-                    until: start.plus(INTERVAL_SECONDS + tolerance),
-                };
-                phones.clear();
-                heard.phones(&id, hit.from, hit.until, |p| phones.push(p));
-                phones.sort_unstable();
-                phones.dedup();
-                for &p in &phones {
-                    hints.entry(p).or_default().push(hit);
-                }
+        for part in parts {
+            for (phone, hits) in part {
+                hints.entry(phone).or_default().extend(hits);
             }
         }
         ExportHints(hints)
@@ -150,15 +173,7 @@ impl ExportHints {
         let mut sightings = Vec::new();
         for hit in hits {
             let before = sightings.len();
-            let mut day = hit.from.day();
-            while day <= hit.until.day() {
-                // A day's sightings are stored in the order they were seen.
-                let stored = store.sightings_on(day);
-                let first = stored.partition_point(|s| s.seen_at < hit.from);
-                let inside = stored[first..].iter().take_while(|s| s.seen_at <= hit.until);
-                sightings.extend(inside.filter(|s| s.id == hit.id));
-                day = day.plus(1);
-            }
+            sightings.extend(store.sightings_between(hit.from, hit.until).filter(|s| s.id == hit.id));
             if sightings.len() > before {
                 keys.push(hit.key);
             }
