@@ -32,9 +32,11 @@ pub use greenlight_phone::report::{Reported, transmission_risk};
 pub enum ReportError {
     /// The network or a server failed.
     Network(String),
-    /// The authority or key server refused, with its message.
+    /// The authority or key server refused, with its message, or the
+    /// phone itself refused the code as typed (step `code`).
     Refused {
-        /// Which step: `verify`, `certificate` or `publish`.
+        /// Which step: `code` (checked on the phone, nothing sent),
+        /// `verify`, `certificate` or `publish`.
         step: &'static str,
         /// The server's status code.
         code: String,
@@ -179,6 +181,13 @@ pub async fn report<S: Store>(
     reveal: &[RevealedCheckIn],
     now: UnixTime,
 ) -> Result<Reported, ReportError> {
+    // The code as typed or as the link its QR code holds (issue 21 item 8),
+    // checked on the phone first: a typing mistake is said as such, for the
+    // CLI and the SDK alike, and nothing is sent.
+    let refused =
+        |e: greenlight_api::Invalid| ReportError::Refused { step: "code", code: e.code.into(), message: e.message };
+    let code = &greenlight_api::device::upload_code(code).map_err(refused)?;
+    greenlight_api::device::check_upload_code(code).map_err(refused)?;
     // Refused before the code is spent when there is nothing to report.
     let draft = phone.start_report(now)?;
     let mut request_id = [0u8; REQUEST_ID_LEN];

@@ -517,7 +517,21 @@ async fn reporting_with_a_code_turns_the_phone_red_and_warns_its_contacts() {
     assert!(matches!(&wrong, Err(greenlight_client::report::ReportError::Refused { step: "verify", .. })), "{wrong:?}");
     assert_ne!(alice.core().status(town.now()).expect("status").color, Color::Red, "nothing happened");
 
-    let done = greenlight_client::report::report(&mut alice.core(), &settings, &http, "3141 5926", &[], town.now())
+    // A link without its code is refused on the phone (nothing is sent,
+    // the code is not spent); the link the code's QR code holds works, as
+    // a code does (issue 21 item 8: the SDK reports through this too).
+    let typo = greenlight_client::report::report(
+        &mut alice.core(),
+        &settings,
+        &http,
+        "greenlight://report?r=GL-TEST",
+        &[],
+        town.now(),
+    )
+    .await;
+    assert!(matches!(&typo, Err(greenlight_client::report::ReportError::Refused { step: "code", .. })), "{typo:?}");
+    let link = "greenlight://report?r=GL-TEST&c=31415926";
+    let done = greenlight_client::report::report(&mut alice.core(), &settings, &http, link, &[], town.now())
         .await
         .expect("report");
     assert_eq!(done.days, vec![DayNumber(20_584), DayNumber(20_585)], "Monday's and today's keys");
