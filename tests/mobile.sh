@@ -56,7 +56,7 @@ echo "the Python story"
     -p no:cacheprovider "$OLDPWD/tests/mobile/python")
 
 echo "the Kotlin story"
-classpath=$(timeout 1200 bash tests/mobile/kotlin.sh "$bindgen" "$library" tests/mobile/kotlin/Story.kt)
+classpath=$(timeout 1200 bash tests/mobile/kotlin.sh "$bindgen" "$library")
 timeout 600 java -cp "$classpath" -Djna.library.path="$(dirname "$library")" \
     -Dgreenlight.deployment=tests/mobile/deployment.py StoryKt "$target/debug"
 

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Compiles Kotlin programs against the SDK's Kotlin bindings, for the JVM:
+# Compiles the project's Kotlin programs against the SDK's Kotlin bindings,
+# for the JVM:
 #
-#   bash tests/mobile/kotlin.sh BINDGEN LIBRARY SOURCE.kt...
+#   bash tests/mobile/kotlin.sh BINDGEN LIBRARY
 #
 # generates the Kotlin bindings from LIBRARY (libgreenlight_mobile.so) with
-# BINDGEN (the crate's uniffi-bindgen), compiles them with the SOURCEs into
-# a jar in the cache (only when the bindings or a source changed), and
-# prints the classpath to run them with:
+# BINDGEN (crates/mobile/bindgen's uniffi-bindgen), compiles them with the
+# story (tests/mobile/kotlin/*.kt) and the benchmark (bench/mobile/*.kt)
+# into one jar in the cache (again only when the bindings or a source
+# changed: tests/mobile.sh and bench/run share it), and prints the
+# classpath to run them with:
 #
 #   java -cp "$(bash tests/mobile/kotlin.sh …)" -Djna.library.path=DIR StoryKt …
 #
@@ -17,13 +20,13 @@
 # Progress goes to standard error; standard output is the classpath alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-if [ $# -lt 3 ]; then
-    echo "usage: tests/mobile/kotlin.sh BINDGEN LIBRARY SOURCE.kt..." >&2
+if [ $# -ne 2 ]; then
+    echo "usage: tests/mobile/kotlin.sh BINDGEN LIBRARY" >&2
     exit 2
 fi
 bindgen=$1
 library=$2
-shift 2
+sources=(tests/mobile/kotlin/*.kt bench/mobile/*.kt)
 
 cache=${GREENLIGHT_MOBILE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/greenlight-mobile}
 kotlin_version=2.4.20
@@ -50,14 +53,14 @@ bindings=$(find "$work" -name '*.kt')
 
 # One jar per content: the bindings (their checksums tie them to the
 # library's interface) and the sources.
-hash=$(cat $bindings "$@" <(echo "$kotlin_version") | sha256sum | cut -c1-16)
+hash=$(cat $bindings "${sources[@]}" <(echo "$kotlin_version") | sha256sum | cut -c1-16)
 jar="$cache/kotlin/greenlight-$hash.jar"
 if [ ! -f "$jar" ]; then
-    echo "compiling $(echo $bindings "$@" | wc -w) Kotlin file(s) with kotlinc $kotlin_version" >&2
+    echo "compiling $(echo $bindings "${sources[@]}" | wc -w) Kotlin file(s) with kotlinc $kotlin_version" >&2
     mkdir -p "$cache/kotlin"
     started=$SECONDS
     timeout 900 "$kotlin_home/bin/kotlinc" -nowarn -cp "$jna:$kotlin_home/lib/kotlin-test.jar" \
-        -d "$work/out.jar" $bindings "$@" >&2
+        -d "$work/out.jar" $bindings "${sources[@]}" >&2
     mv "$work/out.jar" "$jar"
     echo "compiled in $((SECONDS - started)) s" >&2
 fi
