@@ -36,6 +36,9 @@ jna=/usr/share/java/jna.jar
 if [ ! -x "$kotlin_home/bin/kotlinc" ] || ! grep -qx "$kotlin_version" "$kotlin_home/build.txt" 2>/dev/null; then
     echo "installing kotlin-compiler $kotlin_version (npm) into $cache/npm" >&2
     mkdir -p "$cache/npm"
+    if ! command -v npm >/dev/null; then
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm) >&2
+    fi
     timeout 600 npm install --prefix "$cache/npm" --no-audit --no-fund --loglevel=error \
         "kotlin-compiler@$kotlin_version" >&2
 fi
