@@ -16,7 +16,7 @@
 //! batches) against 14 days of sightings, through the SDK
 //! (`GreenlightPhone::sync`, the sightings fed in as the OS scanner's
 //! payloads) and through the core (`greenlight_client::sync::sync` on the
-//! same store type, the same single-threaded runtime): peak resident memory
+//! same store type, a runtime like the SDK's): peak resident memory
 //! of each phone, each in its own process (this binary again, with
 //! `BENCH_ROLE`), so neither counts the other's. The key server is the one
 //! of `client/benches/sync_memory.rs` (its executable with
@@ -281,8 +281,9 @@ fn phone_sync(role: &str) {
         settings.save(phone.store_mut()).expect("settings");
         phone.record_sightings(&seen).expect("sightings");
         drop(seen);
-        // The SDK's runtime: one thread, built per phone.
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        // The SDK's runtime: the caller's thread and one worker.
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
         let http = reqwest::Client::new();
         let (_, before) = memory();
         reset_peak();
