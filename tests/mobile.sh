@@ -1,43 +1,63 @@
 #!/usr/bin/env bash
 # The mobile SDK's bindings, tested against the real server binaries
-# (crates/mobile/README.md). Installs what is missing into a cache
-# directory (maturin and pytest in a virtual environment), builds the
-# server and client binaries and the SDK's Python wheel, installs the wheel
-# into a fresh virtual environment and plays the story there
-# (tests/mobile/python/test_story.py). Bounded: every step has a timeout.
+# (crates/mobile/README.md): the resident's story in Python (pytest, the
+# wheel pip-installed into a fresh virtual environment) and in Kotlin on
+# the JVM (JNA). Installs what is missing (pytest into a cache directory,
+# the Kotlin compiler from npm, Java and JNA from Debian).
+#
+# Nothing is built apart from the workspace: the library both languages load
+# is the workspace build's own target/debug/libgreenlight_mobile.so, with
+# the features of `cargo test --workspace`, so after tests/run.sh's test
+# step only the binding generator is compiled here (crates/mobile/bindgen,
+# once per machine). The Python wheel is laid
+# out from that library by crates/mobile/wheel.py, as maturin lays out a
+# uniffi wheel (maturin would build every dependency again with other
+# features: over 10 minutes on 2 cores). Bounded: every step has a timeout.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 cache=${GREENLIGHT_MOBILE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/greenlight-mobile}
+export GREENLIGHT_MOBILE_CACHE=$cache
 target=${CARGO_TARGET_DIR:-$PWD/target}
 mkdir -p "$cache"
 started=$SECONDS
 
-if [ ! -x "$cache/venv/bin/maturin" ] || [ ! -x "$cache/venv/bin/pytest" ]; then
-    echo "installing maturin and pytest into $cache/venv"
-    python3 -m venv "$cache/venv"
-    timeout 600 "$cache/venv/bin/pip" install -q maturin pytest
+echo "building the binaries, the SDK's library and the binding generator"
+# --tests: the features of `cargo test --workspace` (dev-dependencies
+# included), whose artifacts are then reused as they are.
+timeout 1800 cargo build --workspace --locked -q --lib --bins --tests
+# uniffi-bindgen, a workspace of its own (crates/mobile/bindgen/Cargo.toml
+# says why), in a target directory of its own.
+timeout 1800 cargo build --locked -q --manifest-path crates/mobile/bindgen/Cargo.toml \
+    --target-dir "$target/uniffi-bindgen"
+library="$target/debug/libgreenlight_mobile.so"
+bindgen="$target/uniffi-bindgen/debug/uniffi-bindgen"
+echo "built in $((SECONDS - started)) s"
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+echo "the Python wheel, from the workspace's library"
+"$bindgen" generate --no-format --library "$library" --language python --out-dir "$scratch/python" >/dev/null
+wheel=$(python3 crates/mobile/wheel.py "$library" "$scratch/python" "$scratch/wheels")
+echo "installing $(basename "$wheel") into a fresh virtual environment"
+python3 -m venv "$scratch/venv"
+timeout 300 "$scratch/venv/bin/pip" install -q --disable-pip-version-check "$wheel"
+# pytest from the cache's copy, not from the wheel under test.
+if ! timeout 300 "$scratch/venv/bin/pip" install -q --disable-pip-version-check --no-index \
+    --find-links "$cache/wheels" pytest 2>/dev/null; then
+    timeout 300 "$scratch/venv/bin/pip" download -q --disable-pip-version-check -d "$cache/wheels" pytest
+    timeout 300 "$scratch/venv/bin/pip" install -q --disable-pip-version-check --no-index \
+        --find-links "$cache/wheels" pytest
 fi
 
-echo "building the server and client binaries"
-timeout 1800 cargo build --locked -q -p greenlight-server -p greenlight --bins
-
-echo "building the SDK's Python wheel"
-wheels=$(mktemp -d)
-scratch=$(mktemp -d)
-trap 'rm -rf "$wheels" "$scratch"' EXIT
-(cd crates/mobile && CARGO_TARGET_DIR="$target" timeout 1800 "$cache/venv/bin/maturin" build --locked --quiet --out "$wheels")
-
-echo "installing the wheel into a fresh virtual environment"
-python3 -m venv "$scratch/venv"
-timeout 300 "$scratch/venv/bin/pip" install -q "$wheels"/greenlight_mobile-*.whl
-# pytest comes from the cache's copy, not from the wheel under test.
-timeout 300 "$scratch/venv/bin/pip" install -q --no-index --find-links "$cache/wheels" pytest 2>/dev/null || {
-    "$cache/venv/bin/pip" download -q -d "$cache/wheels" pytest
-    timeout 300 "$scratch/venv/bin/pip" install -q --no-index --find-links "$cache/wheels" pytest
-}
-
 echo "the Python story"
-GREENLIGHT_BIN_DIR="$target/debug" timeout 600 "$scratch/venv/bin/python" -m pytest -q -p no:cacheprovider \
-    tests/mobile/python
+(cd "$scratch" && GREENLIGHT_BIN_DIR="$target/debug" timeout 600 "$scratch/venv/bin/python" -m pytest -q \
+    -p no:cacheprovider "$OLDPWD/tests/mobile/python")
+
+echo "the Kotlin story"
+classpath=$(timeout 1200 bash tests/mobile/kotlin.sh "$bindgen" "$library")
+timeout 600 java -cp "$classpath" -Djna.library.path="$(dirname "$library")" \
+    -Dgreenlight.deployment=tests/mobile/deployment.py StoryKt "$target/debug"
+
 echo "mobile SDK checks took $((SECONDS - started)) s"

@@ -86,6 +86,13 @@ bash server/tests/setup-chromium.sh
 cargo test -p greenlight-ble --all-features --locked
 cargo test --workspace --locked
 
+# The mobile SDK (issue 17): the resident's story in Python (the wheel
+# pip-installed into a fresh venv) and in Kotlin on the JVM (JNA), against
+# the real binaries, on the library the test step just built; installs the
+# Kotlin compiler (npm), JNA (Debian) and pytest when missing.
+step "mobile SDK"
+bash tests/mobile.sh
+
 # The HTTP contract from outside: Schemathesis against the real server,
 # generated from spec/openapi.json (no 5xx, every answer as documented).
 step "contract"
@@ -106,8 +113,3 @@ step "fuzz"
 # untrusted input is fuzzed, as spec/attack-matrix.md says.
 FUZZ_JSON="${FUZZ_JSON-1}" FUZZ_SECONDS="${FUZZ_SECONDS:-5}" bash fuzz/run.sh
 
-# The mobile SDK's Python story (tests/mobile.sh: the wheel built with
-# maturin in a fresh venv, against the real binaries) is not run here yet:
-# maturin rebuilds the workspace's dependencies with other features (over
-# 10 minutes from cold on 2 cores), which does not fit CI's 45 minutes
-# until its build shares this one's (issue 17).

@@ -3,7 +3,10 @@
 #   bash crates/mobile/generate-bindings.sh swift  [OUT]   (default OUT: target/bindings/swift)
 #   bash crates/mobile/generate-bindings.sh kotlin [OUT]
 #   bash crates/mobile/generate-bindings.sh python [OUT]
-# The Swift output (greenlight_mobile.swift, greenlight_mobileFFI.h and
+# The library is the workspace build's (`cargo build --workspace --lib`,
+# target/debug/libgreenlight_mobile.so); the generator is
+# crates/mobile/bindgen, built into a target directory of its own. The
+# Swift output (greenlight_mobile.swift, greenlight_mobileFFI.h and
 # greenlight_mobileFFI.modulemap) goes into an Xcode project beside the
 # library built for iOS; it is generated here but not compiled (no Swift
 # toolchain on Linux CI).
@@ -16,8 +19,9 @@ case "$language" in
 esac
 out="${2:-target/bindings/$language}"
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --locked -p greenlight-mobile --lib
+cargo build --locked --workspace --lib
+cargo build --locked -q --manifest-path crates/mobile/bindgen/Cargo.toml --target-dir "$target/uniffi-bindgen"
 mkdir -p "$out"
-cargo run --locked -q -p greenlight-mobile --features bindgen --bin uniffi-bindgen -- \
-    generate --library "$target/debug/libgreenlight_mobile.so" --language "$language" --out-dir "$out"
+"$target/uniffi-bindgen/debug/uniffi-bindgen" generate --no-format \
+    --library "$target/debug/libgreenlight_mobile.so" --language "$language" --out-dir "$out"
 ls "$out"

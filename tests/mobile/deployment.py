@@ -48,6 +48,16 @@ def _today():
     return datetime.datetime.now(datetime.timezone.utc).date().isoformat()
 
 
+class _LoopbackIsSecure(http.cookiejar.DefaultCookiePolicy):
+    """Browsers count loopback as a secure context and send the portal's
+    `Secure` cookies to it over plain HTTP; Python's cookie jar sends them
+    over HTTPS only. The deployment is on 127.0.0.1: behave as a browser."""
+
+    def return_ok_secure(self, cookie, request):
+        host = urllib.parse.urlsplit(request.full_url).hostname
+        return host in ("127.0.0.1", "localhost", "::1") or super().return_ok_secure(cookie, request)
+
+
 class Deployment:
     def __init__(self, bin_dir):
         self.bin_dir = bin_dir
@@ -112,7 +122,7 @@ class Deployment:
         return [line for line in epochs.splitlines() if line.startswith("GL")][0]
 
     def _sign_in(self):
-        self.jar = http.cookiejar.CookieJar()
+        self.jar = http.cookiejar.CookieJar(policy=_LoopbackIsSecure())
         self.browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
         form = self._get("/portal/login")
         self._post("/portal/login", {"csrf": self._csrf(form), "username": "admin", "password": PASSWORD})

@@ -123,7 +123,17 @@ fn passphrase_key(dir: &Path, passphrase: &str) -> Result<Zeroizing<[u8; 32]>, G
 impl GreenlightPhone {
     fn open(dir: String, key: &[u8; 32], calibration: Option<DeviceCalibration>) -> Result<Arc<Self>, GreenlightError> {
         let dir = PathBuf::from(dir);
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(storage)?;
+        // One worker thread for the HTTP connections: `block_on` runs the
+        // sync on the caller's thread, which verifies and matches each file
+        // as it arrives; on a current-thread runtime the connection was not
+        // read meanwhile, and a slow phone's download was cut off by the
+        // server (crates/mobile/benches/sdk.rs at 1M keys, dev profile).
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("greenlight-http")
+            .enable_all()
+            .build()
+            .map_err(storage)?;
         let store = SqliteStore::open_with_key(&dir, key).map_err(open_error)?;
         let phone = greenlight_client::Phone::new(store, calibration_of(calibration));
         Ok(Arc::new(GreenlightPhone { inner: Mutex::new(Some(phone)), dir, clock: Mutex::new(None), runtime }))
