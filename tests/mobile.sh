@@ -60,4 +60,16 @@ classpath=$(timeout 1200 bash tests/mobile/kotlin.sh "$bindgen" "$library")
 timeout 600 java -cp "$classpath" -Djna.library.path="$(dirname "$library")" \
     -Dgreenlight.deployment=tests/mobile/deployment.py StoryKt "$target/debug"
 
+echo "the Swift bindings (generated, not compiled: no Swift toolchain here)"
+"$bindgen" generate --no-format --library "$library" --language swift --out-dir "$scratch/swift" >/dev/null
+for file in greenlight_mobile.swift greenlight_mobileFFI.h greenlight_mobileFFI.modulemap; do
+    [ -s "$scratch/swift/$file" ] || { echo "mobile.sh: uniffi-bindgen wrote no $file" >&2; exit 1; }
+done
+# The app-facing names the README's Swift snippet uses.
+for name in 'class GreenlightPhone' 'func generateDeviceKey' 'enum GreenlightError' 'func advertisement' \
+    'openWithKey(dir: String, deviceKey' 'func recordSightings' 'func checkIn' 'func sync' 'func status' 'func report'; do
+    grep -q "$name" "$scratch/swift/greenlight_mobile.swift" \
+        || { echo "mobile.sh: the Swift bindings have no '$name'" >&2; exit 1; }
+done
+
 echo "mobile SDK checks took $((SECONDS - started)) s"
