@@ -138,9 +138,13 @@ async fn visits_are_handed_over_by_the_hour_sorted_and_only_to_the_authority(db:
         assert_eq!(status, expected, "{body}");
         assert!(!body.contains("checkin"), "{body}");
     }
-    // The fake authority the key server also trusts may ask too.
-    let (status, _) = feed(&client, &server.base, 0, signed(&Authority::new(7).key, 0, now)).await;
-    assert_eq!(status, 200);
+    // The key configured with --authority-key is a root: once the region's
+    // key set is adopted, the keys it names sign feed requests, the root
+    // itself no longer does (protocol §2.3).
+    let (status, body) = feed(&client, &server.base, 0, signed(&Authority::new(7).key, 0, now)).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = feed(&client, &server.base, 0, signed(&signing, 0, now)).await;
+    assert_eq!(status, 200, "the key set's certificate key asks: {body}");
 }
 
 async fn a_standalone_authority_gets_the_visits_over_http(db: Db) {
