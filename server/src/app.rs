@@ -265,6 +265,16 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
             Duration::from_secs(config.request_timeout),
         ),
     ));
+    // The key set first, before anything signed with the keys it names.
+    // With the key server in this process it is listed and adopted before
+    // the first request is served, so no upload is ever judged by the
+    // configured root keys alone. A key server elsewhere is asked once the
+    // portal listens (it may be down; the jobs below ask again).
+    let mut key_set_listed = match (&authority, &state) {
+        (Some(authority), Some(_)) => authority::publish_key_set(authority).await,
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
     let (shutdown, mut stop) = watch::channel(false);
     let timeout = Duration::from_secs(config.request_timeout);
     let mut tasks = vec![tokio::spawn(serve(listener, router, timeout, stop.clone(), tls))];
@@ -276,11 +286,9 @@ pub async fn start_with(config: Config, options: AuthorityConfig, clock: Clock) 
         tracing::info!(addr = ?metrics_addr, "metrics served apart from the public API");
         tasks.push(tokio::spawn(serve(listener, api::metrics_router(state.clone()), timeout, stop.clone(), None)));
     }
-    // The key set first, before anything signed with the keys it names.
-    let mut key_set_listed = match &authority {
-        Some(authority) => authority::publish_key_set(authority).await,
-        None => true,
-    };
+    if !key_set_listed && let Some(authority) = &authority {
+        key_set_listed = authority::publish_key_set(authority).await;
+    }
     let jobs = {
         let state = state.clone();
         let authority = authority.clone();
