@@ -250,7 +250,7 @@ impl SightingIndex {
     /// 25 bits, so the first 8 bytes suffice).
     fn maybe_contains(&self, id: &[u8]) -> bool {
         let high = u64::from_be_bytes(id[..8].try_into().expect("an ID has 16 bytes"));
-        let p = (high >> (64 - self.prefix_bits)) as usize;
+        let p = usize::try_from(high >> (64 - self.prefix_bits)).expect("a prefix has at most 25 bits");
         self.prefixes[p / 64] & (1 << (p % 64)) != 0
     }
 
