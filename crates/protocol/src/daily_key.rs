@@ -15,10 +15,12 @@
 //! IDs), so the matcher derives only the blocks that could match a sighting.
 
 use crate::error::{Error, Result};
+use crate::kdf::SaltedHkdf;
 use crate::time::{DayNumber, INTERVALS_PER_DAY};
-use chacha20::ChaCha20;
-use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
-use hkdf::{Hkdf, HkdfExtract};
+use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherCore, StreamCipherSeek};
+use chacha20::variants::Ietf;
+use chacha20::{ChaCha20, ChaChaCore, R20};
+use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use rand_core::CryptoRng;
 use sha2::Sha256;
@@ -228,29 +230,44 @@ fn id_cipher(id_key: &[u8; 32]) -> ChaCha20 {
     ChaCha20::new(id_key.into(), &[0u8; 12].into())
 }
 
-/// The ID-key derivation of [`KeySchedule`], split so the matcher can reuse
-/// the salted HMAC state across hundreds of thousands of keys.
-#[derive(Clone)]
+/// A ChaCha20 block of the ID keystream: four IDs.
+pub(crate) type IdBlock = chacha20::cipher::Block<ChaChaCore<R20, Ietf>>;
+
+/// The ID-key derivation of [`KeySchedule`] for the matcher: the salt's
+/// HMAC states computed once ([`SaltedHkdf`]), then six SHA-256
+/// compressions per key, and the keystream written block-wise by
+/// ChaCha20's core so its widest SIMD backend does several blocks at once.
+/// Published keys are public: nothing here is wiped.
+#[derive(Clone, Copy)]
 pub(crate) struct IdKeyDeriver {
-    extract: HkdfExtract<Sha256>,
+    hkdf: SaltedHkdf,
 }
 
 impl IdKeyDeriver {
     pub(crate) fn new() -> Self {
-        IdKeyDeriver { extract: HkdfExtract::<Sha256>::new(Some(LABEL_DAILY_KEY_SALT)) }
+        IdKeyDeriver { hkdf: SaltedHkdf::new(LABEL_DAILY_KEY_SALT) }
     }
 
-    /// A ChaCha20 instance positioned at the day's first ID.
-    pub(crate) fn id_cipher(&self, key: &[u8; DAILY_KEY_LEN], day: DayNumber) -> ChaCha20 {
-        let mut extract = self.extract.clone();
-        extract.input_ikm(key);
-        let (_, hkdf) = extract.finalize();
-        let mut id_key = [0u8; 32];
-        hkdf.expand_multi_info(&[LABEL_ID_KEY, &day.0.to_le_bytes()], &mut id_key)
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
-        let cipher = id_cipher(&id_key);
-        id_key.zeroize();
-        cipher
+    /// The day's ID keystream under `key`.
+    pub(crate) fn keystream(&self, key: &[u8; DAILY_KEY_LEN], day: DayNumber) -> IdKeystream {
+        let id_key: [u8; 32] = self.hkdf.derive(key, &[LABEL_ID_KEY, &day.0.to_le_bytes()]);
+        IdKeystream(ChaChaCore::new(&id_key.into(), &[0u8; 12].into()))
+    }
+}
+
+/// The ID keystream of one key and day, seekable by block.
+pub(crate) struct IdKeystream(ChaChaCore<R20, Ietf>);
+
+impl IdKeystream {
+    /// Writes blocks `first..first + out.len()` of the day's keystream
+    /// (IDs `4·first..`) to `out`.
+    ///
+    /// # Panics
+    /// If the blocks reach past the day's 36.
+    pub(crate) fn blocks(&mut self, first: u8, out: &mut [IdBlock]) {
+        assert!(usize::from(first) + out.len() <= usize::from(BLOCKS_PER_DAY), "past the day's keystream");
+        self.0.set_block_pos(u32::from(first));
+        self.0.write_keystream_blocks(out);
     }
 }
 
@@ -296,9 +313,125 @@ mod tests {
     fn matcher_derivation_equals_the_schedule() {
         let key = [9u8; 16];
         let day = DayNumber(19_999);
-        let mut cipher = IdKeyDeriver::new().id_cipher(&key, day);
-        let mut first = [0u8; 16];
-        cipher.apply_keystream(&mut first);
-        assert_eq!(EphemeralId(first), PublishedKey(key).schedule(day).id(0));
+        let schedule = PublishedKey(key).schedule(day);
+        let mut stream = IdKeyDeriver::new().keystream(&key, day);
+        let mut blocks = [IdBlock::default(); 3];
+        stream.blocks(33, &mut blocks);
+        for (i, id) in blocks.iter().flat_map(|b| b.chunks_exact(EPHEMERAL_ID_LEN)).enumerate() {
+            assert_eq!(id, schedule.id(132 + u8::try_from(i).expect("< 12")).0, "slot {}", 132 + i);
+        }
+        stream.blocks(0, &mut blocks[..1]);
+        assert_eq!(&blocks[0][..16], schedule.id(0).0);
+    }
+
+    #[test]
+    #[should_panic(expected = "past the day")]
+    fn the_keystream_ends_with_the_day() {
+        IdKeyDeriver::new().keystream(&[9; 16], DayNumber(1)).blocks(34, &mut [IdBlock::default(); 3]);
+    }
+
+    /// ChaCha20's block function as RFC 8439 §2.3 writes it: a check of the
+    /// SIMD backends (AVX-512, AVX2, NEON) that does not go through them.
+    fn rfc8439_block(key: &[u8; 32], counter: u32, nonce: &[u8; 12]) -> [u8; 64] {
+        fn quarter_round(w: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
+            for (x, y, z, r) in [(a, b, d, 16), (c, d, b, 12), (a, b, d, 8), (c, d, b, 7)] {
+                w[x] = w[x].wrapping_add(w[y]);
+                w[z] = (w[z] ^ w[x]).rotate_left(r);
+            }
+        }
+        let word = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4 bytes"));
+        let mut state = [0u32; 16];
+        state[..4].copy_from_slice(&[0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574]);
+        for (i, chunk) in key.chunks_exact(4).enumerate() {
+            state[4 + i] = word(chunk);
+        }
+        state[12] = counter;
+        for (i, chunk) in nonce.chunks_exact(4).enumerate() {
+            state[13 + i] = word(chunk);
+        }
+        let mut w = state;
+        for _ in 0..10 {
+            quarter_round(&mut w, 0, 4, 8, 12);
+            quarter_round(&mut w, 1, 5, 9, 13);
+            quarter_round(&mut w, 2, 6, 10, 14);
+            quarter_round(&mut w, 3, 7, 11, 15);
+            quarter_round(&mut w, 0, 5, 10, 15);
+            quarter_round(&mut w, 1, 6, 11, 12);
+            quarter_round(&mut w, 2, 7, 8, 13);
+            quarter_round(&mut w, 3, 4, 9, 14);
+        }
+        let mut out = [0u8; 64];
+        for (i, chunk) in out.chunks_exact_mut(4).enumerate() {
+            chunk.copy_from_slice(&w[i].wrapping_add(state[i]).to_le_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn the_reference_block_function_meets_rfc8439() {
+        // RFC 8439 §2.3.2.
+        let key: [u8; 32] = core::array::from_fn(|i| u8::try_from(i).expect("< 32"));
+        let nonce = [0, 0, 0, 9, 0, 0, 0, 0x4a, 0, 0, 0, 0];
+        let block = rfc8439_block(&key, 1, &nonce);
+        assert_eq!(
+            &block[..16],
+            [0x10, 0xf1, 0xe7, 0xe4, 0xd1, 0x3b, 0x59, 0x15, 0x50, 0x0f, 0xdd, 0x1f, 0xa3, 0x20, 0x71, 0xc4]
+        );
+        assert_eq!(
+            &block[48..],
+            [0xb5, 0x12, 0x9c, 0xd1, 0xde, 0x16, 0x4e, 0xb9, 0xcb, 0xd0, 0x83, 0xe8, 0xa2, 0x50, 0x3c, 0x4e]
+        );
+    }
+
+    /// Every way the keystream is generated (36 blocks in one call, runs of
+    /// any length from any block, one ID at a time) equals the RFC's block
+    /// function, whichever SIMD backend this CPU runs.
+    #[test]
+    fn every_keystream_path_equals_rfc8439() {
+        for seed in 0u8..8 {
+            let key = [seed.wrapping_mul(37); 16];
+            let day = DayNumber(20_000 + u32::from(seed));
+            let schedule = PublishedKey(key).schedule(day);
+            let expected: Vec<[u8; 64]> =
+                (0..u32::from(BLOCKS_PER_DAY)).map(|b| rfc8439_block(&schedule.id_key, b, &[0; 12])).collect();
+            let mut stream = IdKeyDeriver::new().keystream(&key, day);
+            for first in 0..BLOCKS_PER_DAY {
+                for len in 1..=BLOCKS_PER_DAY - first {
+                    let mut blocks = vec![IdBlock::default(); usize::from(len)];
+                    stream.blocks(first, &mut blocks);
+                    for (i, block) in blocks.iter().enumerate() {
+                        assert_eq!(block.as_slice(), expected[usize::from(first) + i], "blocks {first}+{len}");
+                    }
+                }
+            }
+            let all = schedule.all_ids();
+            for slot in 0..144u8 {
+                let (b, o) = (usize::from(slot / IDS_PER_BLOCK), usize::from(slot % IDS_PER_BLOCK) * EPHEMERAL_ID_LEN);
+                assert_eq!(schedule.id(slot).0, expected[b][o..o + EPHEMERAL_ID_LEN], "slot {slot}");
+                assert_eq!(all[usize::from(slot)].0, expected[b][o..o + EPHEMERAL_ID_LEN], "slot {slot}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The matcher's block-wise derivation equals the key schedule's
+        /// one-ID-at-a-time derivation, for any key, day and block range.
+        #[test]
+        fn the_fast_keystream_equals_the_schedule(
+            key in proptest::array::uniform16(proptest::prelude::any::<u8>()),
+            day in 0u32..100_000,
+            first in 0u8..BLOCKS_PER_DAY,
+            len in 1u8..=BLOCKS_PER_DAY,
+        ) {
+            let len = len.min(BLOCKS_PER_DAY - first);
+            let schedule = PublishedKey(key).schedule(DayNumber(day));
+            let mut blocks = vec![IdBlock::default(); usize::from(len)];
+            IdKeyDeriver::new().keystream(&key, DayNumber(day)).blocks(first, &mut blocks);
+            for (i, id) in blocks.iter().flat_map(|b| b.chunks_exact(EPHEMERAL_ID_LEN)).enumerate() {
+                let slot = first * IDS_PER_BLOCK + u8::try_from(i).expect("< 144");
+                let expected = schedule.id(slot).0;
+                proptest::prop_assert_eq!(id, expected.as_slice());
+            }
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod daily_key;
 pub mod error;
 pub mod export;
 pub mod index;
+pub mod kdf;
 pub mod matcher;
 pub mod policy;
 pub mod report;
