@@ -73,6 +73,12 @@ struct TownArgs {
     /// same result, many times slower).
     #[arg(long)]
     no_shared_work: bool,
+    /// A candidate policy (a JSON file of the portal's policy form fields,
+    /// or `close` / `recommended`) to compare with the signed one: adds a
+    /// pass of Greenlight (Bluetooth + venues) under it to the strategies.
+    /// May be given several times.
+    #[arg(long, value_name = "FILE", value_parser = town::PolicyChoice::parse)]
+    candidate: Vec<town::PolicyChoice>,
     /// Skip the strategy passes (the town as it ran before they existed:
     /// ground truth, radio pass and scores only).
     #[arg(long)]
@@ -133,6 +139,7 @@ fn town(args: TownArgs) -> ExitCode {
         shared_work: !args.no_shared_work,
         behaviour: town::Behaviour { compliance: args.compliance },
         strategies: !args.no_strategies,
+        candidates: args.candidate,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

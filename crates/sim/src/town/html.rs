@@ -256,7 +256,7 @@ fn strategies_section(o: &Outcome) -> String {
             page,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.1}</td><td>{}</td><td>{:.1}%</td>\
              <td>{:.1}%</td><td>{}</td></tr>",
-            esc(s.strategy.name()),
+            esc(&s.name),
             m.infections,
             i64::from(no_app) - i64::from(m.infections),
             m.quarantine_days,
@@ -269,12 +269,12 @@ fn strategies_section(o: &Outcome) -> String {
         );
     }
     page.push_str("</table>");
-    let palette = [GREY, RED, LIGHT_BLUE, BLUE, GREEN];
-    let series = |f: &dyn Fn(&super::strategies::Metrics) -> Vec<u32>| -> Vec<(&'static str, &'static str, Vec<f64>)> {
+    let palette = [GREY, RED, LIGHT_BLUE, BLUE, GREEN, YELLOW, "#7a4fb0", "#b05f2e"];
+    let series = |f: &dyn Fn(&super::strategies::Metrics) -> Vec<u32>| -> Vec<(&str, &'static str, Vec<f64>)> {
         o.strategies
             .iter()
             .zip(palette)
-            .map(|(s, c)| (s.strategy.name(), c, f(&s.metrics).into_iter().map(f64::from).collect()))
+            .map(|(s, c)| (s.name.as_str(), c, f(&s.metrics).into_iter().map(f64::from).collect()))
             .collect()
     };
     page.push_str("<h3>New infections per day</h3>");
@@ -498,6 +498,7 @@ mod tests {
                 shared_work: true,
                 behaviour: crate::town::Behaviour::default(),
                 strategies: true,
+                candidates: Vec::new(),
             },
             places: Vec::new(),
             place_kinds: Vec::new(),

@@ -56,11 +56,16 @@ pub(crate) struct Options {
     pub(crate) behaviour: Behaviour,
     /// Run the strategy passes.
     pub(crate) strategies: bool,
+    /// Candidate policies: each adds a pass of Greenlight (Bluetooth +
+    /// venues) under it, beside the signed policy's.
+    pub(crate) candidates: Vec<PolicyChoice>,
 }
 
 /// One strategy's pass: its metrics, and what the tests compare.
 pub(crate) struct StrategyRun {
-    pub(crate) strategy: Strategy,
+    /// Its name in the table and its key in `--json`.
+    pub(crate) name: String,
+    pub(crate) key: String,
     pub(crate) metrics: Metrics,
     /// Every infection: who infected whom, where and when.
     pub(crate) transmissions: Vec<truth::Transmission>,
@@ -174,7 +179,21 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
     let strategies_started = Instant::now();
     let mut detector = strategies::Detector::new(&run.phones, &run.heard, START_DAY, options.days);
     let mut passes = Vec::new();
-    for strategy in Strategy::ALL.into_iter().filter(|_| options.strategies) {
+    let candidates: Vec<(Strategy, String, String, greenlight_protocol::policy::ColorPolicy)> = Strategy::ALL
+        .into_iter()
+        .map(|s| (s, s.name().to_owned(), s.key().to_owned(), policy))
+        .chain(options.candidates.iter().map(|c| {
+            let name = c.name();
+            (
+                Strategy::Greenlight,
+                format!("{} ({name})", Strategy::Greenlight.name()),
+                format!("{} {name}", Strategy::Greenlight.key()),
+                phones::policy(c, START_DAY.start()),
+            )
+        }))
+        .filter(|_| options.strategies)
+        .collect();
+    for (strategy, name, key, policy) in candidates {
         let own = (strategy != Strategy::NoApp).then(|| {
             strategies::pass(
                 strategy,
@@ -189,7 +208,8 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
         });
         let t = own.as_ref().unwrap_or(&truth);
         passes.push(StrategyRun {
-            strategy,
+            name,
+            key,
             metrics: Metrics::of(&town, t, options.days),
             transmissions: t.transmissions.clone(),
             first_result: t.reports.iter().flatten().map(|p| p.result_step).min(),
@@ -458,7 +478,7 @@ impl Outcome {
                         })
                     })
                     .collect();
-                (s.strategy.key().to_owned(), v)
+                (s.key.clone(), v)
             })
             .collect::<serde_json::Map<_, _>>()
             .into()
@@ -486,7 +506,7 @@ impl Outcome {
             let hours = m.hours_quantile(0.5).map_or("-".to_owned(), |h| format!("{h:.1}"));
             println!(
                 "{:<31} {:>8} {:>8} {:>11.0} {:>12.0} {:>8.1} {:>6} {:>6.1}% {:>6.1}% {:>9}",
-                s.strategy.name(),
+                s.name,
                 m.infections,
                 i64::from(no_app.infections) - i64::from(m.infections),
                 m.quarantine_days,
@@ -523,13 +543,15 @@ fn mean_sd(values: &[f64]) -> (f64, f64) {
 }
 
 /// Each strategy's figures over several seeds: `(name, key, per figure (name, values))`.
-type SeedFigures = Vec<(&'static str, &'static str, Vec<(&'static str, Vec<f64>)>)>;
+type SeedFigures = Vec<(String, String, Vec<(&'static str, Vec<f64>)>)>;
 
 fn seed_figures(outcomes: &[Outcome]) -> SeedFigures {
-    Strategy::ALL
+    let Some(first) = outcomes.first() else { return Vec::new() };
+    first
+        .strategies
         .iter()
         .enumerate()
-        .map(|(i, strategy)| {
+        .map(|(i, run)| {
             let figure = |f: &dyn Fn(&Outcome, &Metrics, &Metrics) -> Option<f64>| -> Vec<f64> {
                 outcomes
                     .iter()
@@ -551,7 +573,7 @@ fn seed_figures(outcomes: &[Outcome]) -> SeedFigures {
                 ("peak_yellow_share", figure(&|o, _, m| Some(share(o, m.peak_yellow)))),
                 ("hours_to_alert_median", figure(&|_, _, m| m.hours_quantile(0.5))),
             ];
-            (strategy.name(), strategy.key(), figures)
+            (run.name.clone(), run.key.clone(), figures)
         })
         .collect()
 }
@@ -568,7 +590,7 @@ pub(crate) fn seeds_json(outcomes: &[Outcome]) -> Value {
                     (name.to_owned(), json!({ "mean": mean, "sd": sd, "values": values }))
                 })
                 .collect();
-            (key.to_owned(), Value::Object(figures))
+            (key, Value::Object(figures))
         })
         .collect();
     json!({
@@ -634,6 +656,7 @@ mod tests {
             shared_work,
             behaviour: Behaviour::default(),
             strategies: true,
+            candidates: Vec::new(),
         }
     }
 
