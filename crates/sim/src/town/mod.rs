@@ -681,4 +681,21 @@ mod tests {
         }
         assert_eq!(shared.colors, alone.colors);
     }
+
+    /// When nobody complies, an alert changes nobody's day: every strategy
+    /// then lives exactly the epidemic of no app, infection for infection,
+    /// while still alerting residents (and only after someone reported).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn alerts_that_nobody_heeds_leave_the_epidemic_as_it_was() {
+        let options = Options { behaviour: Behaviour { compliance: 0.0 }, seed: 6, days: 7, ..small(true) };
+        let o = run(options).await.expect("the town runs");
+        let no_app = &o.strategies[0];
+        assert!(no_app.metrics.infections >= 1 && no_app.metrics.reporters >= 1, "{:?}", no_app.metrics);
+        for s in &o.strategies[1..] {
+            assert_eq!(s.transmissions, no_app.transmissions, "{}", s.name);
+            assert!(s.metrics.notified > 0, "{} alerted someone", s.name);
+            let first = s.metrics.first_alert.expect("an alert");
+            assert!(first > no_app.first_result.expect("a result"), "{}", s.name);
+        }
+    }
 }
