@@ -66,6 +66,8 @@ pub(crate) struct StrategyRun {
     /// Its name in the table and its key in `--json`.
     pub(crate) name: String,
     pub(crate) key: String,
+    /// Wall time of the pass and its metrics, seconds.
+    pub(crate) seconds: f64,
     pub(crate) metrics: Metrics,
     /// Every infection: who infected whom, where and when.
     pub(crate) transmissions: Vec<truth::Transmission>,
@@ -194,6 +196,7 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
         .filter(|_| options.strategies)
         .collect();
     for (strategy, name, key, policy) in candidates {
+        let pass_started = Instant::now();
         let own = (strategy != Strategy::NoApp).then(|| {
             strategies::pass(
                 strategy,
@@ -207,10 +210,12 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
             )
         });
         let t = own.as_ref().unwrap_or(&truth);
+        let metrics = Metrics::of(&town, t, options.days);
         passes.push(StrategyRun {
             name,
             key,
-            metrics: Metrics::of(&town, t, options.days),
+            seconds: pass_started.elapsed().as_secs_f64(),
+            metrics,
             transmissions: t.transmissions.clone(),
             first_result: t.reports.iter().flatten().map(|p| p.result_step).min(),
             first_upload: t.reports.iter().flatten().map(|p| p.step).min(),
@@ -465,6 +470,7 @@ impl Outcome {
             .map(|s| {
                 let mut v = s.metrics.json(self.options.residents, no_app);
                 v["first_result_step"] = json!(s.first_result);
+                v["seconds"] = json!(s.seconds);
                 v["first_upload_step"] = json!(s.first_upload);
                 v["transmissions"] = s
                     .transmissions
