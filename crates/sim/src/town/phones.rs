@@ -791,3 +791,31 @@ pub(crate) fn ends(phones: &[Phone]) -> Result<Vec<String>, String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--policy FILE` reads the staff portal's policy form fields; fields
+    /// left out keep the recommended policy's values; unknown fields and
+    /// policies the protocol refuses are errors, not silently ignored.
+    #[test]
+    fn a_candidate_policy_is_read_from_the_portal_form_fields() {
+        let start = UnixTime(1_700_000_000);
+        let recommended = *ColorPolicy::recommended(1, start).params();
+        let p = policy_from_form(r#"{"t0": 52, "w1": 0, "min_venue_overlap": 60}"#, start).expect("a valid policy");
+        assert_eq!(
+            p.attenuation_thresholds_db,
+            [52, recommended.attenuation_thresholds_db[1], recommended.attenuation_thresholds_db[2]]
+        );
+        assert_eq!(p.bucket_weights_percent[1], 0);
+        assert_eq!(p.min_venue_overlap_minutes, 60);
+        assert_eq!(p.min_weighted_minutes_per_day, recommended.min_weighted_minutes_per_day);
+        let e = policy_from_form(r#"{"venue_overlap": 60}"#, start).expect_err("an unknown field");
+        assert!(e.contains("unknown field \"venue_overlap\""), "{e}");
+        let e = policy_from_form(r#"{"t0": 80, "t1": 70}"#, start).expect_err("band edges that fall");
+        assert!(e.contains("not a valid policy"), "{e}");
+        assert!(policy_from_form(r#"{"t0": 300}"#, start).is_err(), "out of range");
+        assert!(policy_from_form("[1]", start).is_err(), "not an object");
+    }
+}
