@@ -188,7 +188,7 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
             let name = c.name();
             (
                 Strategy::Greenlight,
-                format!("{} ({name})", Strategy::Greenlight.name()),
+                format!("Greenlight BT + venues, {}", name.trim_start_matches("file ")),
                 format!("{} {name}", Strategy::Greenlight.key()),
                 phones::policy(c, START_DAY.start()),
             )
@@ -502,7 +502,7 @@ impl Outcome {
             100.0 * o.behaviour.compliance
         );
         println!(
-            "{:<31} {:>8} {:>8} {:>11} {:>12} {:>8} {:>6} {:>7} {:>7} {:>9}",
+            "{:<44} {:>8} {:>8} {:>11} {:>12} {:>8} {:>6} {:>7} {:>7} {:>9}",
             "", "infected", "averted", "quarantine", "(uninfected)", "per case", "SAR", "ever Y", "peak Y", "hours"
         );
         let share = |n: u32| 100.0 * f64::from(n) / f64::from(o.residents.max(1));
@@ -511,7 +511,7 @@ impl Outcome {
             let sar = m.attack_rate().map_or("-".to_owned(), |r| format!("{:.1}%", 100.0 * r));
             let hours = m.hours_quantile(0.5).map_or("-".to_owned(), |h| format!("{h:.1}"));
             println!(
-                "{:<31} {:>8} {:>8} {:>11.0} {:>12.0} {:>8.1} {:>6} {:>6.1}% {:>6.1}% {:>9}",
+                "{:<44} {:>8} {:>8} {:>11.0} {:>12.0} {:>8.1} {:>6} {:>6.1}% {:>6.1}% {:>9}",
                 s.name,
                 m.infections,
                 i64::from(no_app.infections) - i64::from(m.infections),
@@ -621,7 +621,7 @@ pub(crate) fn print_seeds(outcomes: &[Outcome]) {
     );
     println!();
     println!(
-        "{:<31} {:>13} {:>13} {:>15} {:>15} {:>11} {:>13} {:>13} {:>13} {:>11}",
+        "{:<44} {:>13} {:>13} {:>15} {:>15} {:>11} {:>13} {:>13} {:>13} {:>11}",
         "", "infected", "averted", "quarantine", "(uninfected)", "per case", "SAR %", "ever Y %", "peak Y %", "hours"
     );
     for (name, _, figures) in seed_figures(outcomes) {
@@ -640,7 +640,7 @@ pub(crate) fn print_seeds(outcomes: &[Outcome]) {
             })
             .collect();
         println!(
-            "{name:<31} {:>13} {:>13} {:>15} {:>15} {:>11} {:>13} {:>13} {:>13} {:>11}",
+            "{name:<44} {:>13} {:>13} {:>15} {:>15} {:>11} {:>13} {:>13} {:>13} {:>11}",
             cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8]
         );
     }

@@ -148,7 +148,10 @@ impl PolicyChoice {
         match self {
             PolicyChoice::Recommended => "recommended".into(),
             PolicyChoice::Close => "close".into(),
-            PolicyChoice::File { path, .. } => format!("file {path}"),
+            PolicyChoice::File { path, .. } => {
+                let file = Path::new(path).file_name().map_or(path.clone(), |f| f.to_string_lossy().into());
+                format!("file {file}")
+            }
         }
     }
 }
