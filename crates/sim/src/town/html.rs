@@ -570,6 +570,35 @@ mod tests {
         }
     }
 
+    /// Issue 22 item 7: the strategies side by side, a row each in the
+    /// table and a line each in the epidemic and yellow charts.
+    #[test]
+    fn the_report_shows_the_strategies_side_by_side() {
+        let mut o = outcome();
+        for (name, infections) in [("no app", 9), ("centralized health code", 5)] {
+            let metrics = crate::town::strategies::Metrics {
+                infections,
+                infections_per_day: vec![3, 4, 2],
+                yellow_per_day: vec![0, 40, 30],
+                ..Default::default()
+            };
+            o.strategies.push(crate::town::StrategyRun {
+                name: name.into(),
+                key: name.into(),
+                seconds: 0.0,
+                metrics,
+                transmissions: Vec::new(),
+                first_result: None,
+                first_upload: None,
+            });
+        }
+        let page = render(&o);
+        assert!(page.contains("<h2>Strategies side by side</h2>"), "{page}");
+        assert!(page.contains("<tr><td>centralized health code</td><td>5</td><td>4</td>"), "averted against no app");
+        assert_eq!(page.matches("<polyline").count(), 4, "two charts, a line per strategy");
+        assert!(!render(&outcome()).contains("Strategies side by side"), "no section without strategies");
+    }
+
     /// Every column of the day table is named, and the totals are told in
     /// words a health official reads, not "receptions".
     #[test]
