@@ -37,6 +37,15 @@ fn main() {
             doc["greenlight"]["recall"].as_f64().unwrap_or(0.0),
             doc["greenlight"]["precision"].as_f64().unwrap_or(0.0),
         );
+        let strategies: Vec<String> = doc["strategies"]
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| format!("{k} {:.2} s", v["seconds"].as_f64().unwrap_or(0.0))).collect())
+            .unwrap_or_default();
+        println!(
+            "  strategies {:.1} s in all: {}",
+            doc["seconds"]["strategies"].as_f64().unwrap_or(0.0),
+            strategies.join(", ")
+        );
         rows.push((residents, wall, per));
     }
     let (base, target) = (rows[0], rows[1]);

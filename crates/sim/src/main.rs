@@ -51,12 +51,21 @@ struct TownArgs {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Run the town once per seed of `FIRST-LAST` (say `6-10`) and print
+    /// each strategy's figures as mean ± standard deviation over them
+    /// (thresholds are chosen on seeds 1–5 and reported on 6–10).
+    #[arg(long, value_name = "FIRST-LAST", value_parser = seed_range, conflicts_with_all = ["seed", "report"])]
+    seeds: Option<(u64, u64)>,
     /// The server's database: `postgres://…` for an empty PostgreSQL
     /// database; by default SQLite in a temporary directory.
     #[arg(long)]
     database_url: Option<String>,
-    /// The color policy the health authority signs for the town.
-    #[arg(long, value_enum, default_value_t = town::PolicyChoice::Close)]
+    /// The color policy the health authority signs for the town:
+    /// `close`, `recommended`, or a candidate policy to evaluate before it
+    /// is signed: a JSON file of the staff portal's policy form fields
+    /// (`{"t0": 55, "w0": 100, "min_venue_overlap": 30, …}`; fields left
+    /// out keep the recommended policy's values).
+    #[arg(long, default_value = "close", value_name = "close|recommended|FILE", value_parser = town::PolicyChoice::parse)]
     policy: town::PolicyChoice,
     /// Every phone matches every published key against every sighting it
     /// stored and opens every trace entry against every check-in, as a
@@ -64,6 +73,20 @@ struct TownArgs {
     /// same result, many times slower).
     #[arg(long)]
     no_shared_work: bool,
+    /// A candidate policy (a JSON file of the portal's policy form fields,
+    /// or `close` / `recommended`) to compare with the signed one: adds a
+    /// pass of Greenlight (Bluetooth + venues) under it to the strategies.
+    /// May be given several times.
+    #[arg(long, value_name = "FILE", value_parser = town::PolicyChoice::parse)]
+    candidate: Vec<town::PolicyChoice>,
+    /// Skip the strategy passes (the town as it ran before they existed:
+    /// ground truth, radio pass and scores only).
+    #[arg(long)]
+    no_strategies: bool,
+    /// Share of yellow residents who stay home for the seven days, in the
+    /// strategy passes (0–1).
+    #[arg(long, default_value_t = 0.8, value_parser = compliance)]
+    compliance: f32,
     /// Also write a self-contained HTML report with charts to this file.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -97,6 +120,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// `FIRST-LAST`, at most 20 seeds.
+fn seed_range(text: &str) -> Result<(u64, u64), String> {
+    let (a, b) = text.split_once('-').ok_or("FIRST-LAST, say 6-10")?;
+    let (a, b): (u64, u64) = (a.parse().map_err(|e| format!("{e}"))?, b.parse().map_err(|e| format!("{e}"))?);
+    if a <= b && b - a < 20 { Ok((a, b)) } else { Err("FIRST-LAST with FIRST ≤ LAST, at most 20 seeds".into()) }
+}
+
 fn town(args: TownArgs) -> ExitCode {
     let options = town::Options {
         residents: args.residents,
@@ -107,6 +137,9 @@ fn town(args: TownArgs) -> ExitCode {
         progress: !args.json && std::io::stderr().is_terminal(),
         policy: args.policy,
         shared_work: !args.no_shared_work,
+        behaviour: town::Behaviour { compliance: args.compliance },
+        strategies: !args.no_strategies,
+        candidates: args.candidate,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -115,6 +148,24 @@ fn town(args: TownArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some((first, last)) = args.seeds {
+        let mut outcomes = Vec::new();
+        for seed in first..=last {
+            match runtime.block_on(town::run(town::Options { seed, ..options.clone() })) {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    eprintln!("greenlight-sim: the town simulation of seed {seed} stopped: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        if args.json {
+            emit(&format!("{:#}", town::seeds_json(&outcomes)));
+        } else {
+            town::print_seeds(&outcomes);
+        }
+        return ExitCode::SUCCESS;
+    }
     let outcome = match runtime.block_on(town::run(options)) {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -137,6 +188,12 @@ fn town(args: TownArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// A share from 0 to 1.
+fn compliance(text: &str) -> Result<f32, String> {
+    let share: f32 = text.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&share) { Ok(share) } else { Err("a share from 0 to 1".into()) }
 }
 
 fn walkthrough(seed: u64, json: bool) -> ExitCode {

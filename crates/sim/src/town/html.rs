@@ -98,6 +98,10 @@ pub(super) fn render(o: &Outcome) -> String {
         p.min_venue_overlap_minutes
     );
 
+    if !o.strategies.is_empty() {
+        page.push_str(&strategies_section(o));
+    }
+
     page.push_str("<h2>Attenuation of sightings by true distance</h2>");
     page.push_str(&histogram_chart(o));
     let _ = write!(
@@ -225,6 +229,136 @@ fn colors_chart(o: &Outcome) -> String {
         "<text x=\"{}\" y=\"16\" font-size=\"11\">last day: {} green, {} yellow, {} red</text></svg>",
         f.left, last[0], last[1], last[2]
     );
+    svg
+}
+
+/// The strategies side by side: their table, the epidemic curves and the
+/// residents yellow per day.
+fn strategies_section(o: &Outcome) -> String {
+    let mut page = String::new();
+    let n = f64::from(o.options.residents.max(1));
+    let no_app = o.strategies[0].metrics.infections;
+    let _ = write!(
+        page,
+        "<h2>Strategies side by side</h2><p class=\"note\">Each strategy is its own pass over the same town and seed: \
+         the same epidemic until its first alert, then residents who turn yellow stay home for {} days ({:.0} % of \
+         them comply) and meet no one at work, on a bus or in a venue. Cases stay home for {} days in every \
+         strategy.</p><table><tr><th></th><th>infected</th><th>averted</th><th>quarantine person-days</th>\
+         <th>of people never infected</th><th>alerted per case</th><th>alerted who were infected</th>\
+         <th>ever yellow</th><th>yellow at most at once</th><th>median hours to alert</th></tr>",
+        super::truth::YELLOW_DAYS,
+        100.0 * o.options.behaviour.compliance,
+        super::truth::RED_DAYS
+    );
+    for s in &o.strategies {
+        let m = &s.metrics;
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.1}</td><td>{}</td><td>{:.1}%</td>\
+             <td>{:.1}%</td><td>{}</td></tr>",
+            esc(&s.name),
+            m.infections,
+            i64::from(no_app) - i64::from(m.infections),
+            m.quarantine_days,
+            m.quarantine_days_uninfected,
+            m.notifications_per_reporter(),
+            m.attack_rate().map_or("-".to_owned(), |r| format!("{:.1}%", 100.0 * r)),
+            100.0 * f64::from(m.notified) / n,
+            100.0 * f64::from(m.peak_yellow) / n,
+            m.hours_quantile(0.5).map_or("-".to_owned(), |h| format!("{h:.1}"))
+        );
+    }
+    page.push_str("</table>");
+    let palette = [GREY, RED, LIGHT_BLUE, BLUE, GREEN, YELLOW, "#7a4fb0", "#b05f2e"];
+    let series = |f: &dyn Fn(&super::strategies::Metrics) -> Vec<u32>| -> Vec<(&str, &'static str, Vec<f64>)> {
+        o.strategies
+            .iter()
+            .zip(palette)
+            .map(|(s, c)| (s.name.as_str(), c, f(&s.metrics).into_iter().map(f64::from).collect()))
+            .collect()
+    };
+    page.push_str("<h3>New infections per day</h3>");
+    page.push_str(&lines_chart("new infections", &series(&|m| m.infections_per_day.clone())));
+    page.push_str("<h3>Residents yellow, end of each day</h3>");
+    page.push_str(&lines_chart("residents yellow", &series(&|m| m.yellow_per_day.clone())));
+    page
+}
+
+/// One line per series over the days, a labelled y-axis and the legend
+/// beside the plot.
+fn lines_chart(label: &str, series: &[(&str, &str, Vec<f64>)]) -> String {
+    let f = &Frame { right: 730.0, ..COLORS_FRAME };
+    let days = series.iter().map(|s| s.2.len()).max().unwrap_or(0).max(2);
+    let max = series.iter().flat_map(|s| s.2.iter().copied()).fold(1.0f64, f64::max);
+    let step = tick_step(max);
+    let top = (max / step).ceil() * step;
+    let x = |i: usize| f.left + (f.right - f.left) * i as f64 / (days - 1) as f64;
+    let y = |v: f64| f.bottom - (f.bottom - f.top) * v / top;
+    let (w, h) = (f.width, f.height);
+    let mut svg = format!(
+        "<svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\">",
+        esc(label)
+    );
+    let _ = write!(
+        svg,
+        "<line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{b}\" stroke=\"#444\"/>",
+        l = f.left,
+        t = f.top,
+        b = f.bottom
+    );
+    let mut tick = 0.0;
+    while tick <= top + 0.5 {
+        let _ = write!(
+            svg,
+            "<line x1=\"{:.1}\" y1=\"{yy:.1}\" x2=\"{l}\" y2=\"{yy:.1}\" stroke=\"#444\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{tick}</text>",
+            f.left - 4.0,
+            f.left - 6.0,
+            y(tick) + 3.0,
+            yy = y(tick),
+            l = f.left,
+        );
+        tick += step;
+    }
+    let _ = write!(
+        svg,
+        "<text class=\"axis-label\" x=\"14\" y=\"{mid:.1}\" font-size=\"11\" text-anchor=\"middle\" \
+         transform=\"rotate(-90 14 {mid:.1})\">{}</text>",
+        esc(label),
+        mid = (f.top + f.bottom) / 2.0
+    );
+    for i in 0..days {
+        let date = START_DAY.plus(u32::try_from(i).unwrap_or(0)).iso_date().to_string();
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+            x(i),
+            f.bottom + 14.0,
+            esc(&date[5..])
+        );
+    }
+    for (_, color, values) in series {
+        let points: Vec<String> = values.iter().enumerate().map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v))).collect();
+        let _ = write!(
+            svg,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>",
+            points.join(" ")
+        );
+    }
+    let _ = write!(svg, "<g class=\"legend\">");
+    for (row, (name, color, _)) in series.iter().enumerate() {
+        let yy = f.top + 10.0 + 16.0 * row as f64;
+        let _ = write!(
+            svg,
+            "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\" font-size=\"9\">{}</text>",
+            f.right + 8.0,
+            yy - 9.0,
+            f.right + 21.0,
+            yy,
+            esc(name)
+        );
+    }
+    svg.push_str("</g></svg>");
     svg
 }
 
@@ -362,8 +496,12 @@ mod tests {
                 progress: false,
                 policy: PolicyChoice::Close,
                 shared_work: true,
+                behaviour: crate::town::Behaviour::default(),
+                strategies: true,
+                candidates: Vec::new(),
             },
             places: Vec::new(),
+            place_kinds: Vec::new(),
             colors: vec![[300, 0, 0], [280, 18, 2], [290, 7, 3]],
             infections_per_day: vec![4, 6, 2],
             infected: 12,
@@ -386,7 +524,8 @@ mod tests {
             cases: 0,
             trace_batches: 0,
             policy: *greenlight_protocol::policy::ColorPolicy::recommended(1, START_DAY.start()).params(),
-            seconds: [0.0; 3],
+            strategies: Vec::new(),
+            seconds: [0.0; 4],
             ends: Vec::new(),
         }
     }
@@ -429,6 +568,35 @@ mod tests {
                 number(rect, "x")
             );
         }
+    }
+
+    /// Issue 22 item 7: the strategies side by side, a row each in the
+    /// table and a line each in the epidemic and yellow charts.
+    #[test]
+    fn the_report_shows_the_strategies_side_by_side() {
+        let mut o = outcome();
+        for (name, infections) in [("no app", 9), ("centralized health code", 5)] {
+            let metrics = crate::town::strategies::Metrics {
+                infections,
+                infections_per_day: vec![3, 4, 2],
+                yellow_per_day: vec![0, 40, 30],
+                ..Default::default()
+            };
+            o.strategies.push(crate::town::StrategyRun {
+                name: name.into(),
+                key: name.into(),
+                seconds: 0.0,
+                metrics,
+                transmissions: Vec::new(),
+                first_result: None,
+                first_upload: None,
+            });
+        }
+        let page = render(&o);
+        assert!(page.contains("<h2>Strategies side by side</h2>"), "{page}");
+        assert!(page.contains("<tr><td>centralized health code</td><td>5</td><td>4</td>"), "averted against no app");
+        assert_eq!(page.matches("<polyline").count(), 4, "two charts, a line per strategy");
+        assert!(!render(&outcome()).contains("Strategies side by side"), "no section without strategies");
     }
 
     /// Every column of the day table is named, and the totals are told in

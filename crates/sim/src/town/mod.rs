@@ -16,6 +16,7 @@ mod phones;
 mod score;
 mod services;
 mod shared;
+mod strategies;
 mod truth;
 mod venues;
 
@@ -25,6 +26,8 @@ pub(crate) use phones::PolicyChoice;
 use score::Scores;
 use serde_json::{Value, json};
 use std::time::Instant;
+use strategies::{Metrics, Strategy};
+pub(crate) use truth::Behaviour;
 
 /// The first simulated day: Monday 2026-05-11.
 pub(crate) const START_DAY: greenlight_protocol::time::DayNumber = greenlight_protocol::time::DayNumber(20_584);
@@ -49,11 +52,35 @@ pub(crate) struct Options {
     /// Phones take the town's shared work (see [`shared`]); without it
     /// each matches everything alone, with the same result.
     pub(crate) shared_work: bool,
+    /// How residents respond to a yellow code in the strategy passes.
+    pub(crate) behaviour: Behaviour,
+    /// Run the strategy passes.
+    pub(crate) strategies: bool,
+    /// Candidate policies: each adds a pass of Greenlight (Bluetooth +
+    /// venues) under it, beside the signed policy's.
+    pub(crate) candidates: Vec<PolicyChoice>,
+}
+
+/// One strategy's pass: its metrics, and what the tests compare.
+pub(crate) struct StrategyRun {
+    /// Its name in the table and its key in `--json`.
+    pub(crate) name: String,
+    pub(crate) key: String,
+    /// Wall time of the pass and its metrics, seconds.
+    pub(crate) seconds: f64,
+    pub(crate) metrics: Metrics,
+    /// Every infection: who infected whom, where and when.
+    pub(crate) transmissions: Vec<truth::Transmission>,
+    /// The first positive result and the first upload, steps from day 0.
+    pub(crate) first_result: Option<u64>,
+    pub(crate) first_upload: Option<u64>,
 }
 
 /// What happened and how well the phones did.
 pub(crate) struct Outcome {
     options: Options,
+    /// Each place's kind, by place.
+    place_kinds: Vec<PlaceKind>,
     places: Vec<(PlaceKind, usize)>,
     colors: Vec<[u32; 3]>,
     infections_per_day: Vec<u32>,
@@ -77,7 +104,10 @@ pub(crate) struct Outcome {
     cases: usize,
     trace_batches: usize,
     policy: greenlight_protocol::policy::PolicyParams,
-    seconds: [f64; 3],
+    /// Each strategy's pass, in [`Strategy::ALL`]'s order.
+    pub(crate) strategies: Vec<StrategyRun>,
+    /// Seconds: ground truth, radio pass, strategy passes, total.
+    seconds: [f64; 4],
     /// What each phone ended with: its exposures and colour history.
     #[cfg_attr(not(test), expect(dead_code, reason = "compared by the tests"))]
     ends: Vec<String>,
@@ -89,7 +119,7 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
     let town = Town::new(options.residents, options.seed);
     let total_steps = u64::from(options.days) * u64::from(STEPS_PER_DAY);
     let bar = if options.progress {
-        let bar = ProgressBar::with_draw_target(Some(2 * total_steps + 13), ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(Some(2 * total_steps + 13 + 5), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("{prefix:>12} [{bar:40}] {percent:>3}% {msg} ({elapsed})")
                 .map_err(|e| e.to_string())?
@@ -119,7 +149,7 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
     services::private_dir(&server_dir)?;
     let mut services = services::Services::start(&server_dir, &database_url, START_DAY.start()).await?;
     bar.set_prefix("town");
-    let policy = phones::policy(options.policy, START_DAY.start());
+    let policy = phones::policy(&options.policy, START_DAY.start());
     let radio_started = Instant::now();
     let mut m = 0u64;
     let run = phones::run(
@@ -143,8 +173,58 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
     .await;
     services.stop().await;
     let run = run?;
-    bar.finish_and_clear();
     let radio_secs = radio_started.elapsed().as_secs_f64();
+
+    // The strategies, each its own pass over the same town and seed; no
+    // app is the ground truth's own pass.
+    bar.set_message("strategies");
+    let strategies_started = Instant::now();
+    let mut detector = strategies::Detector::new(&run.phones, &run.heard, START_DAY, options.days);
+    let mut passes = Vec::new();
+    let candidates: Vec<(Strategy, String, String, greenlight_protocol::policy::ColorPolicy)> = Strategy::ALL
+        .into_iter()
+        .map(|s| (s, s.name().to_owned(), s.key().to_owned(), policy))
+        .chain(options.candidates.iter().map(|c| {
+            let name = c.name();
+            (
+                Strategy::Greenlight,
+                format!("Greenlight BT + venues, {}", name.trim_start_matches("file ")),
+                format!("{} {name}", Strategy::Greenlight.key()),
+                phones::policy(c, START_DAY.start()),
+            )
+        }))
+        .filter(|_| options.strategies)
+        .collect();
+    for (strategy, name, key, policy) in candidates {
+        let pass_started = Instant::now();
+        let own = (strategy != Strategy::NoApp).then(|| {
+            strategies::pass(
+                strategy,
+                &town,
+                options.days,
+                options.seed_cases,
+                options.seed,
+                options.behaviour,
+                &policy,
+                &mut detector,
+            )
+        });
+        let t = own.as_ref().unwrap_or(&truth);
+        let metrics = Metrics::of(&town, t, options.days);
+        passes.push(StrategyRun {
+            name,
+            key,
+            seconds: pass_started.elapsed().as_secs_f64(),
+            metrics,
+            transmissions: t.transmissions.clone(),
+            first_result: t.reports.iter().flatten().map(|p| p.result_step).min(),
+            first_upload: t.reports.iter().flatten().map(|p| p.step).min(),
+        });
+        bar.inc(1);
+    }
+    drop(detector);
+    let strategies_secs = strategies_started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
 
     let min_risk = policy.params().min_transmission_risk;
     let should = score::should_be_yellow(&truth, &run.reported, min_risk, START_DAY);
@@ -158,6 +238,7 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
         }
     }
     Ok(Outcome {
+        place_kinds: town.places.iter().map(|p| p.kind).collect(),
         places: PlaceKind::ALL.iter().map(|&k| (k, town.count(k))).collect(),
         colors: run.colors,
         infections_per_day: truth.infections_per_day.clone(),
@@ -182,7 +263,8 @@ pub(crate) async fn run(options: Options) -> Result<Outcome, String> {
         cases: run.cases,
         trace_batches: run.trace_batches,
         policy: *policy.params(),
-        seconds: [truth_secs, radio_secs, started.elapsed().as_secs_f64()],
+        strategies: passes,
+        seconds: [truth_secs, radio_secs, strategies_secs, started.elapsed().as_secs_f64()],
         options,
     })
 }
@@ -243,7 +325,7 @@ impl Outcome {
             "greenlight_bluetooth_only": scores_json(&self.bluetooth_only),
             "gaen_baseline": scores_json(&self.gaen),
             "policy": {
-                "name": format!("{:?}", o.policy).to_lowercase(),
+                "name": o.policy.name(),
                 "attenuation_thresholds_db": p.attenuation_thresholds_db,
                 "bucket_weights_percent": p.bucket_weights_percent,
                 "min_weighted_minutes_per_day": p.min_weighted_minutes_per_day,
@@ -273,7 +355,18 @@ impl Outcome {
                 "trace_batches": self.trace_batches,
             },
             "server": { "export_batches": self.batches, "keys_downloaded": self.keys_downloaded },
-            "seconds": { "ground_truth": self.seconds[0], "town": self.seconds[1], "total": self.seconds[2] },
+            "behaviour": {
+                "yellow_days_at_home": truth::YELLOW_DAYS,
+                "red_days_at_home": truth::RED_DAYS,
+                "compliance": o.behaviour.compliance,
+            },
+            "strategies": self.strategies_json(),
+            "seconds": {
+                "ground_truth": self.seconds[0],
+                "town": self.seconds[1],
+                "strategies": self.seconds[2],
+                "total": self.seconds[3],
+            },
         })
     }
 
@@ -291,8 +384,11 @@ impl Outcome {
         println!("places: {}", places.join(", "));
         let p = &self.policy;
         println!(
-            "policy ({:?}): buckets at {:?} dB weighted {:?} %, {} weighted minutes a day",
-            o.policy, p.attenuation_thresholds_db, p.bucket_weights_percent, p.min_weighted_minutes_per_day
+            "policy ({}): buckets at {:?} dB weighted {:?} %, {} weighted minutes a day",
+            o.policy.name(),
+            p.attenuation_thresholds_db,
+            p.bucket_weights_percent,
+            p.min_weighted_minutes_per_day
         );
         println!();
         println!(
@@ -357,15 +453,196 @@ impl Outcome {
             "venues: {} check-ins; {} visits revealed, {} venue cases traced through the portal, {} trace batches",
             self.scans, self.revealed, self.cases, self.trace_batches
         );
+        println!();
+        self.print_strategies();
+        println!();
         println!(
-            "time: ground truth {:.1} s, radio + server + phones {:.1} s, total {:.1} s",
-            self.seconds[0], self.seconds[1], self.seconds[2]
+            "time: ground truth {:.1} s, radio + server + phones {:.1} s, strategies {:.1} s, total {:.1} s",
+            self.seconds[0], self.seconds[1], self.seconds[2], self.seconds[3]
         );
+    }
+
+    /// The strategies as JSON, by key.
+    fn strategies_json(&self) -> Value {
+        let Some(no_app) = self.strategies.first().map(|s| &s.metrics) else { return json!({}) };
+        self.strategies
+            .iter()
+            .map(|s| {
+                let mut v = s.metrics.json(self.options.residents, no_app);
+                v["first_result_step"] = json!(s.first_result);
+                v["seconds"] = json!(s.seconds);
+                v["first_upload_step"] = json!(s.first_upload);
+                v["transmissions"] = s
+                    .transmissions
+                    .iter()
+                    .map(|t| {
+                        json!({
+                            "from": t.from,
+                            "to": t.to,
+                            "place": t.place.map(|p| self.place_kinds[p as usize].name()),
+                            "step": t.step,
+                        })
+                    })
+                    .collect();
+                (s.key.clone(), v)
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+
+    /// The strategies' table.
+    fn print_strategies(&self) {
+        let Some(no_app) = self.strategies.first().map(|s| &s.metrics) else { return };
+        let o = &self.options;
+        println!(
+            "strategies, each its own pass over the same town and seed (yellow: {} days at home, red: {}; {:.0} % of \
+             residents comply):",
+            truth::YELLOW_DAYS,
+            truth::RED_DAYS,
+            100.0 * o.behaviour.compliance
+        );
+        println!(
+            "{:<44} {:>8} {:>8} {:>11} {:>12} {:>8} {:>6} {:>7} {:>7} {:>9}",
+            "", "infected", "averted", "quarantine", "(uninfected)", "per case", "SAR", "ever Y", "peak Y", "hours"
+        );
+        let share = |n: u32| 100.0 * f64::from(n) / f64::from(o.residents.max(1));
+        for s in &self.strategies {
+            let m = &s.metrics;
+            let sar = m.attack_rate().map_or("-".to_owned(), |r| format!("{:.1}%", 100.0 * r));
+            let hours = m.hours_quantile(0.5).map_or("-".to_owned(), |h| format!("{h:.1}"));
+            println!(
+                "{:<44} {:>8} {:>8} {:>11.0} {:>12.0} {:>8.1} {:>6} {:>6.1}% {:>6.1}% {:>9}",
+                s.name,
+                m.infections,
+                i64::from(no_app.infections) - i64::from(m.infections),
+                m.quarantine_days,
+                m.quarantine_days_uninfected,
+                m.notifications_per_reporter(),
+                sar,
+                share(m.notified),
+                share(m.peak_yellow),
+                hours
+            );
+        }
+        println!("(infected: new infections from day 1, the truth no phone knows; averted: against no app;");
+        println!(" quarantine: person-days yellow, of which (uninfected) never infected; per case: residents");
+        println!(" alerted per resident who reported; SAR: share of the alerted infected within 14 days of");
+        println!(" their alert; ever Y, peak Y: share of the town ever yellow and yellow at once at most;");
+        println!(" hours: median from the case's positive result to the alert)");
     }
 
     /// The self-contained HTML report.
     pub(crate) fn html(&self) -> String {
         html::render(self)
+    }
+}
+
+/// Mean and standard deviation (over the runs, n − 1).
+fn mean_sd(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (mean, var.sqrt())
+}
+
+/// Each strategy's figures over several seeds: `(name, key, per figure (name, values))`.
+type SeedFigures = Vec<(String, String, Vec<(&'static str, Vec<f64>)>)>;
+
+fn seed_figures(outcomes: &[Outcome]) -> SeedFigures {
+    let Some(first) = outcomes.first() else { return Vec::new() };
+    first
+        .strategies
+        .iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let figure = |f: &dyn Fn(&Outcome, &Metrics, &Metrics) -> Option<f64>| -> Vec<f64> {
+                outcomes
+                    .iter()
+                    .filter_map(|o| {
+                        let (no_app, m) = (&o.strategies.first()?.metrics, &o.strategies.get(i)?.metrics);
+                        f(o, no_app, m)
+                    })
+                    .collect()
+            };
+            let share = |o: &Outcome, n: u32| f64::from(n) / f64::from(o.options.residents.max(1));
+            let figures = vec![
+                ("infections", figure(&|_, _, m| Some(f64::from(m.infections)))),
+                ("infections_averted", figure(&|_, n, m| Some(f64::from(n.infections) - f64::from(m.infections)))),
+                ("quarantine_person_days", figure(&|_, _, m| Some(m.quarantine_days))),
+                ("quarantine_person_days_never_infected", figure(&|_, _, m| Some(m.quarantine_days_uninfected))),
+                ("notifications_per_reporter", figure(&|_, _, m| Some(m.notifications_per_reporter()))),
+                ("secondary_attack_rate_notified", figure(&|_, _, m| m.attack_rate())),
+                ("ever_yellow_share", figure(&|o, _, m| Some(share(o, m.notified)))),
+                ("peak_yellow_share", figure(&|o, _, m| Some(share(o, m.peak_yellow)))),
+                ("hours_to_alert_median", figure(&|_, _, m| m.hours_quantile(0.5))),
+            ];
+            (run.name.clone(), run.key.clone(), figures)
+        })
+        .collect()
+}
+
+/// Several seeds' strategies: mean and standard deviation of each figure.
+pub(crate) fn seeds_json(outcomes: &[Outcome]) -> Value {
+    let strategies: serde_json::Map<String, Value> = seed_figures(outcomes)
+        .into_iter()
+        .map(|(_, key, figures)| {
+            let figures: serde_json::Map<String, Value> = figures
+                .into_iter()
+                .map(|(name, values)| {
+                    let (mean, sd) = mean_sd(&values);
+                    (name.to_owned(), json!({ "mean": mean, "sd": sd, "values": values }))
+                })
+                .collect();
+            (key, Value::Object(figures))
+        })
+        .collect();
+    json!({
+        "seeds": outcomes.iter().map(|o| o.options.seed).collect::<Vec<_>>(),
+        "strategies": strategies,
+        "runs": outcomes.iter().map(Outcome::json).collect::<Vec<_>>(),
+    })
+}
+
+/// Several seeds' strategies as a table: mean ± standard deviation.
+pub(crate) fn print_seeds(outcomes: &[Outcome]) {
+    let Some(first) = outcomes.first() else { return };
+    let seeds: Vec<String> = outcomes.iter().map(|o| o.options.seed.to_string()).collect();
+    println!(
+        "Greenlight town: {} residents, {} days, policy {}, {:.0} % of yellow residents comply; seeds {} \
+         (mean ± standard deviation over the seeds)",
+        first.options.residents,
+        first.options.days,
+        first.options.policy.name(),
+        100.0 * first.options.behaviour.compliance,
+        seeds.join(", ")
+    );
+    println!();
+    println!(
+        "{:<44} {:>13} {:>13} {:>15} {:>15} {:>11} {:>13} {:>13} {:>13} {:>11}",
+        "", "infected", "averted", "quarantine", "(uninfected)", "per case", "SAR %", "ever Y %", "peak Y %", "hours"
+    );
+    for (name, _, figures) in seed_figures(outcomes) {
+        let cells: Vec<String> = figures
+            .iter()
+            .map(|(figure, values)| {
+                let scale = if figure.ends_with("share") || figure.starts_with("secondary") { 100.0 } else { 1.0 };
+                let (mean, sd) = mean_sd(values);
+                if mean.is_nan() {
+                    "-".to_owned()
+                } else if scale > 1.0 || figure.starts_with("notifications") || figure.starts_with("hours") {
+                    format!("{:.1} ± {:.1}", mean * scale, sd * scale)
+                } else {
+                    format!("{mean:.0} ± {sd:.0}")
+                }
+            })
+            .collect();
+        println!(
+            "{name:<44} {:>13} {:>13} {:>15} {:>15} {:>11} {:>13} {:>13} {:>13} {:>11}",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8]
+        );
     }
 }
 
@@ -383,6 +660,9 @@ mod tests {
             progress: false,
             policy: PolicyChoice::Close,
             shared_work,
+            behaviour: Behaviour::default(),
+            strategies: true,
+            candidates: Vec::new(),
         }
     }
 
@@ -406,5 +686,22 @@ mod tests {
             assert_eq!(a, b, "phone {r}: with shared work (left) and alone (right)");
         }
         assert_eq!(shared.colors, alone.colors);
+    }
+
+    /// When nobody complies, an alert changes nobody's day: every strategy
+    /// then lives exactly the epidemic of no app, infection for infection,
+    /// while still alerting residents (and only after someone reported).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn alerts_that_nobody_heeds_leave_the_epidemic_as_it_was() {
+        let options = Options { behaviour: Behaviour { compliance: 0.0 }, seed: 6, days: 7, ..small(true) };
+        let o = run(options).await.expect("the town runs");
+        let no_app = &o.strategies[0];
+        assert!(no_app.metrics.infections >= 1 && no_app.metrics.reporters >= 1, "{:?}", no_app.metrics);
+        for s in &o.strategies[1..] {
+            assert_eq!(s.transmissions, no_app.transmissions, "{}", s.name);
+            assert!(s.metrics.notified > 0, "{} alerted someone", s.name);
+            let first = s.metrics.first_alert.expect("an alert");
+            assert!(first > no_app.first_result.expect("a result"), "{}", s.name);
+        }
     }
 }

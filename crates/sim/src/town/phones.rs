@@ -22,7 +22,7 @@ use greenlight_protocol::advert::Advertisement;
 use greenlight_protocol::color::{Color, decide};
 use greenlight_protocol::index::{FileKind, Index};
 use greenlight_protocol::matcher::Sighting;
-use greenlight_protocol::policy::ColorPolicy;
+use greenlight_protocol::policy::{ColorPolicy, PolicyParams};
 use greenlight_protocol::time::{DayNumber, UnixTime};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -64,6 +64,11 @@ impl Phone {
     pub(crate) fn store(&self) -> &MemoryStore {
         self.core.store()
     }
+
+    /// The phone's calibration (its model's row of the reference table).
+    pub(crate) fn store_calibration(&self) -> greenlight_protocol::calibration::Calibration {
+        self.core.calibration()
+    }
 }
 
 /// What the radio pass produced.
@@ -89,10 +94,18 @@ pub(crate) struct RadioRun {
     /// Venue cases the tracers opened, and trace batches downloaded.
     pub(crate) cases: usize,
     pub(crate) trace_batches: usize,
+    /// Which phone stored a sighting of which ID (for the strategy passes'
+    /// detections, [`super::strategies`]).
+    pub(crate) heard: Heard,
+}
+
+/// The step of the hour (0–11) at which resident `r`'s phone syncs.
+pub(crate) fn sync_phase(seed: u64, r: u32) -> u32 {
+    u32::try_from(mix(seed, 201, u64::from(r), 0) % u64::from(STEPS_PER_HOUR)).unwrap_or(0)
 }
 
 /// Which color policy the town's authority signs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PolicyChoice {
     /// `ColorPolicy::recommended`: buckets at 63 / 73 / 79 dB weighted
     /// 100 / 100 / 10 / 0 %, 15 weighted minutes a day.
@@ -102,10 +115,116 @@ pub(crate) enum PolicyChoice {
     /// radio's path loss, bodies and shadowing), 15 minutes a day; venue
     /// visits count from 15 minutes inside the traced window.
     Close,
+    /// A candidate policy from a file (`--policy FILE`): a JSON object with
+    /// the staff portal's policy form fields (`t0`, `t1`, `t2`, `w0`–`w3`,
+    /// `min_weighted_minutes`, `min_transmission_risk`,
+    /// `min_venue_overlap`, `lookback_days`, `yellow_days`, `red_days`,
+    /// `stale_hours`); a field left out keeps the recommended policy's
+    /// value.
+    File {
+        /// The file, as given.
+        path: String,
+        /// The policy it describes.
+        params: PolicyParams,
+    },
+}
+
+impl PolicyChoice {
+    /// `recommended`, `close`, or a file's path.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "recommended" => Ok(PolicyChoice::Recommended),
+            "close" => Ok(PolicyChoice::Close),
+            path => {
+                let json = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+                let params = policy_from_form(&json, UnixTime(0)).map_err(|e| format!("{path}: {e}"))?;
+                Ok(PolicyChoice::File { path: path.to_owned(), params })
+            }
+        }
+    }
+
+    /// Its name in the output.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            PolicyChoice::Recommended => "recommended".into(),
+            PolicyChoice::Close => "close".into(),
+            PolicyChoice::File { path, .. } => {
+                let file = Path::new(path).file_name().map_or(path.clone(), |f| f.to_string_lossy().into());
+                format!("file {file}")
+            }
+        }
+    }
+}
+
+/// The policy described by the staff portal's form fields as JSON numbers
+/// (fields left out keep the recommended policy's values), checked with
+/// the protocol's own rules.
+pub(crate) fn policy_from_form(json: &str, issued_at: UnixTime) -> Result<PolicyParams, String> {
+    let doc: serde_json::Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+    let form = doc.as_object().ok_or("a JSON object of the portal's policy form fields")?;
+    const FIELDS: [&str; 14] = [
+        "t0",
+        "t1",
+        "t2",
+        "w0",
+        "w1",
+        "w2",
+        "w3",
+        "min_weighted_minutes",
+        "min_transmission_risk",
+        "min_venue_overlap",
+        "lookback_days",
+        "yellow_days",
+        "red_days",
+        "stale_hours",
+    ];
+    if let Some(unknown) = form.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(format!("unknown field {unknown:?}: the form has {}", FIELDS.join(", ")));
+    }
+    let mut p = *ColorPolicy::recommended(1, issued_at).params();
+    let number = |name: &str, max: u64| -> Result<Option<u64>, String> {
+        match form.get(name) {
+            None => Ok(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if n <= max => Ok(Some(n)),
+                _ => Err(format!("{name}: a whole number from 0 to {max}")),
+            },
+        }
+    };
+    let byte = |name: &str, into: &mut u8| -> Result<(), String> {
+        if let Some(n) = number(name, 255)? {
+            *into = u8::try_from(n).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
+    let short = |name: &str, into: &mut u16| -> Result<(), String> {
+        if let Some(n) = number(name, 65_535)? {
+            *into = u16::try_from(n).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
+    let [t0, t1, t2] = &mut p.attenuation_thresholds_db;
+    byte("t0", t0)?;
+    byte("t1", t1)?;
+    byte("t2", t2)?;
+    let [w0, w1, w2, w3] = &mut p.bucket_weights_percent;
+    short("w0", w0)?;
+    short("w1", w1)?;
+    short("w2", w2)?;
+    short("w3", w3)?;
+    short("min_weighted_minutes", &mut p.min_weighted_minutes_per_day)?;
+    byte("min_transmission_risk", &mut p.min_transmission_risk)?;
+    short("min_venue_overlap", &mut p.min_venue_overlap_minutes)?;
+    byte("lookback_days", &mut p.lookback_days)?;
+    byte("yellow_days", &mut p.yellow_days)?;
+    byte("red_days", &mut p.red_days)?;
+    short("stale_hours", &mut p.stale_after_hours)?;
+    ColorPolicy::new(p).map_err(|e| format!("not a valid policy: {e}"))?;
+    Ok(p)
 }
 
 /// The policy every phone uses.
-pub(crate) fn policy(choice: PolicyChoice, start: UnixTime) -> ColorPolicy {
+pub(crate) fn policy(choice: &PolicyChoice, start: UnixTime) -> ColorPolicy {
     let recommended = ColorPolicy::recommended(1, start);
     match choice {
         PolicyChoice::Recommended => recommended,
@@ -116,6 +235,11 @@ pub(crate) fn policy(choice: PolicyChoice, start: UnixTime) -> ColorPolicy {
             // The ground truth's definition of a venue contact.
             params.min_venue_overlap_minutes = 15;
             ColorPolicy::new(params).expect("a valid policy")
+        }
+        PolicyChoice::File { params, .. } => {
+            let mut params = *params;
+            params.issued_at = start;
+            ColorPolicy::new(params).expect("checked when the file was read")
         }
     }
 }
@@ -214,7 +338,7 @@ pub(crate) async fn run(
             device,
             core,
             rng: ChaCha20Rng::seed_from_u64(mix(seed, 202, u64::from(r), 0)),
-            phase: u32::try_from(mix(seed, 201, u64::from(r), 0) % u64::from(STEPS_PER_HOUR)).unwrap_or(0),
+            phase: sync_phase(seed, r),
             synced: 0,
             inbox: Vec::new(),
             yellow_at: None,
@@ -252,6 +376,7 @@ pub(crate) async fn run(
         revealed: 0,
         cases: 0,
         trace_batches: 0,
+        heard: Heard::new(start),
     };
     let mut feed = Feed::new();
     let mut history = History {
@@ -358,6 +483,7 @@ pub(crate) async fn run(
     }
     out.cases = venues.cases;
     out.phones = phones;
+    out.heard = history.heard;
     Ok(out)
 }
 
@@ -667,4 +793,32 @@ pub(crate) fn ends(phones: &[Phone]) -> Result<Vec<String>, String> {
             Ok(format!("{exposures:?} {colors:?} {:?} {:?} {:?}", p.yellow_at, p.yellow_ble_at, p.gaen_at))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--policy FILE` reads the staff portal's policy form fields; fields
+    /// left out keep the recommended policy's values; unknown fields and
+    /// policies the protocol refuses are errors, not silently ignored.
+    #[test]
+    fn a_candidate_policy_is_read_from_the_portal_form_fields() {
+        let start = UnixTime(1_700_000_000);
+        let recommended = *ColorPolicy::recommended(1, start).params();
+        let p = policy_from_form(r#"{"t0": 52, "w1": 0, "min_venue_overlap": 60}"#, start).expect("a valid policy");
+        assert_eq!(
+            p.attenuation_thresholds_db,
+            [52, recommended.attenuation_thresholds_db[1], recommended.attenuation_thresholds_db[2]]
+        );
+        assert_eq!(p.bucket_weights_percent[1], 0);
+        assert_eq!(p.min_venue_overlap_minutes, 60);
+        assert_eq!(p.min_weighted_minutes_per_day, recommended.min_weighted_minutes_per_day);
+        let e = policy_from_form(r#"{"venue_overlap": 60}"#, start).expect_err("an unknown field");
+        assert!(e.contains("unknown field \"venue_overlap\""), "{e}");
+        let e = policy_from_form(r#"{"t0": 80, "t1": 70}"#, start).expect_err("band edges that fall");
+        assert!(e.contains("not a valid policy"), "{e}");
+        assert!(policy_from_form(r#"{"t0": 300}"#, start).is_err(), "out of range");
+        assert!(policy_from_form("[1]", start).is_err(), "not an object");
+    }
 }

@@ -112,19 +112,19 @@ pub(crate) struct Hit {
 /// Derives the IDs of `records` and finds the phones that stored a
 /// sighting of one inside its interval plus the clock tolerance.
 fn hints_for(records: &[ExportRecord], heard: &Heard) -> HashMap<u32, Vec<Hit>> {
+    hints_for_keys(records.iter().map(|r| (r.key, r.day)), heard)
+}
+
+/// [`hints_for`] of keys with their days.
+fn hints_for_keys(keys: impl IntoIterator<Item = (PublishedKey, DayNumber)>, heard: &Heard) -> HashMap<u32, Vec<Hit>> {
     let tolerance = MatchConfig::default().tolerance_secs;
     let mut hints: HashMap<u32, Vec<Hit>> = HashMap::new();
     let mut phones = Vec::new();
-    for record in records {
-        let ids = record.key.schedule(record.day).all_ids();
+    for (key, day) in keys {
+        let ids = key.schedule(day).all_ids();
         for (slot, id) in (0..INTERVALS_PER_DAY).zip(ids) {
-            let start = record.day.start().plus(u64::from(slot) * INTERVAL_SECONDS);
-            let hit = Hit {
-                key: record.key,
-                id,
-                from: start.minus(tolerance),
-                until: start.plus(INTERVAL_SECONDS + tolerance),
-            };
+            let start = day.start().plus(u64::from(slot) * INTERVAL_SECONDS);
+            let hit = Hit { key, id, from: start.minus(tolerance), until: start.plus(INTERVAL_SECONDS + tolerance) };
             phones.clear();
             heard.phones(&id, hit.from, hit.until, |p| phones.push(p));
             phones.sort_unstable();
@@ -163,6 +163,19 @@ impl ExportHints {
             }
         }
         ExportHints(hints)
+    }
+
+    /// The phones that may have heard one of `keys` (a key of a resident
+    /// who may report in one of the strategy passes): the same look-up.
+    pub(crate) fn for_keys(keys: &[(PublishedKey, DayNumber)], heard: &Heard) -> Self {
+        ExportHints(hints_for_keys(keys.iter().copied(), heard))
+    }
+
+    /// The phones these hints name, in increasing order.
+    pub(crate) fn phones(&self) -> Vec<u32> {
+        let mut phones: Vec<u32> = self.0.keys().copied().collect();
+        phones.sort_unstable();
+        phones
     }
 
     /// The keys `phone` must match and its stored sightings of their IDs;

@@ -7,7 +7,15 @@
 //! infects a susceptible one with a probability that depends on the
 //! distance. Infected residents who test (a fixed share) get their test
 //! result some days later and report the same day; from their report on
-//! they stay home.
+//! they stay home for [`RED_DAYS`] (red).
+//!
+//! Every infection is recorded as a [`Transmission`]: who infected whom,
+//! where and when. The same walk runs once per strategy ([`Alerter`]): a
+//! strategy turns residents yellow, and a yellow resident who complies
+//! stays home for [`YELLOW_DAYS`], which changes who meets whom from then
+//! on. Every random draw is a hash of who, where and when, so two passes
+//! over the same town and seed agree on everything until the first
+//! resident stays home because of an alert.
 
 use super::layout::{STEP_SECS, STEPS_PER_DAY, STEPS_PER_HOUR, Town, mix, unit};
 use std::collections::HashMap;
@@ -30,6 +38,69 @@ const DRAW_SEED_CASE: u64 = 101;
 const DRAW_TESTED: u64 = 102;
 const DRAW_TEST_DELAY: u64 = 103;
 const DRAW_REPORT_HOUR: u64 = 104;
+const DRAW_COMPLIES: u64 = 105;
+
+/// Days a yellow resident stays home (Hangzhou's rules for the 2020
+/// health code: yellow, seven days).
+pub(crate) const YELLOW_DAYS: u64 = 7;
+/// Days a resident who reported a positive test stays home (red, fourteen).
+pub(crate) const RED_DAYS: u64 = 14;
+/// Default share of yellow residents who stay home.
+pub(crate) const DEFAULT_COMPLIANCE: f32 = 0.8;
+
+/// How residents respond to a yellow code.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Behaviour {
+    /// Share of residents who stay home when yellow (each resident draws
+    /// once whether they are one of them).
+    pub(crate) compliance: f32,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour { compliance: DEFAULT_COMPLIANCE }
+    }
+}
+
+/// One infection: who infected whom, where and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Transmission {
+    /// The infectious resident; `None` for the seed cases infected before
+    /// the first day.
+    pub(crate) from: Option<u32>,
+    /// The newly infected resident.
+    pub(crate) to: u32,
+    /// The place (`None` for the seed cases).
+    pub(crate) place: Option<u32>,
+    /// Step of the infection (from the start of day 0, negative before).
+    pub(crate) step: i64,
+}
+
+/// A resident's phone (or code) turned yellow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Alert {
+    /// Who.
+    pub(crate) resident: u32,
+    /// Step at which it turned yellow.
+    pub(crate) step: u64,
+    /// The case whose report caused it.
+    pub(crate) case: u32,
+}
+
+/// A strategy: what turns residents yellow, and when. It hears of each
+/// case's positive result and upload as they happen (never before) and
+/// answers with alerts due at a later step: `(step, resident, case)`.
+pub(crate) trait Alerter {
+    /// `case` got a positive result at `step`.
+    fn result(&mut self, _truth: &Truth, _case: u32, _step: u64, _alerts: &mut Vec<Alert>) {}
+    /// `case` reported (uploaded) at `step`.
+    fn upload(&mut self, _truth: &Truth, _case: u32, _step: u64, _alerts: &mut Vec<Alert>) {}
+}
+
+/// No app: nobody is alerted; cases still stay home once they know.
+pub(crate) struct NoApp;
+
+impl Alerter for NoApp {}
 
 /// One resident's report: the day of the positive test, when the result
 /// came and when the phone uploaded (steps counted from the start of day 0).
@@ -87,12 +158,59 @@ pub(crate) struct Truth {
     pub(crate) infections_per_day: Vec<u32>,
     /// Every stay at a venue, in the order they ended.
     pub(crate) stays: Vec<Stay>,
+    /// Every infection, in order.
+    pub(crate) transmissions: Vec<Transmission>,
+    /// The venue each resident is in now and since which step of the day.
+    pub(crate) open: Vec<Option<(u32, u32)>>,
+    /// Every alert that turned a resident yellow (a resident already
+    /// yellow is alerted again when a new case extends their quarantine),
+    /// in order, up to noon after the last day.
+    pub(crate) alerts: Vec<Alert>,
+    /// Per resident, the steps `[from, until)` they were yellow (asked to
+    /// stay home), merged.
+    pub(crate) yellow: Vec<Vec<(u64, u64)>>,
+    /// Per resident, whether they stay home when yellow.
+    pub(crate) complies: Vec<bool>,
+    /// Residents whose positive result, and whose upload, came at a step.
+    pub(crate) results_at: HashMap<u64, Vec<u32>>,
+    pub(crate) uploads_at: HashMap<u64, Vec<u32>>,
 }
 
 impl Truth {
-    /// Whether `r` stays home at `step` (they have reported).
-    pub(crate) fn isolated(&self, r: u32, step: u64) -> bool {
+    /// Whether `r` has reported by `step` (and so stopped broadcasting the
+    /// keys they released).
+    pub(crate) fn reported(&self, r: u32, step: u64) -> bool {
         self.reports[r as usize].is_some_and(|p| p.step <= step)
+    }
+
+    /// Whether `r` stays home at `step`: red (reported, for [`RED_DAYS`]),
+    /// or yellow and one of those who comply.
+    pub(crate) fn isolated(&self, r: u32, step: u64) -> bool {
+        let ri = r as usize;
+        self.reports[ri].is_some_and(|p| p.step <= step && step < p.step + RED_DAYS * u64::from(STEPS_PER_DAY))
+            || (self.complies.get(ri).copied().unwrap_or(false)
+                && self.yellow.get(ri).is_some_and(|y| y.iter().any(|&(a, b)| a <= step && step < b)))
+    }
+
+    /// The first step any resident was yellow, if any was.
+    pub(crate) fn first_alert(&self) -> Option<u64> {
+        self.alerts.iter().map(|a| a.step).min()
+    }
+
+    /// Applies an alert due now: `r` turns (or stays) yellow for
+    /// [`YELLOW_DAYS`] from `step`. A resident who reported is red already.
+    fn alert(&mut self, a: Alert) {
+        let ri = a.resident as usize;
+        if self.reported(a.resident, a.step) {
+            return;
+        }
+        let until = a.step + YELLOW_DAYS * u64::from(STEPS_PER_DAY);
+        let spans = &mut self.yellow[ri];
+        match spans.last_mut() {
+            Some(last) if last.1 >= a.step => last.1 = last.1.max(until),
+            _ => spans.push((a.step, until)),
+        }
+        self.alerts.push(a);
     }
 
     fn infect(&mut self, r: u32, at: i64, days: u32, seed: u64) {
@@ -110,11 +228,14 @@ impl Truth {
         let result = test_day * i64::from(STEPS_PER_DAY) + 9 * i64::from(STEPS_PER_HOUR) + within;
         let upload = result + 2 + i64::try_from((h >> 32) % 23).unwrap_or(0);
         if test_day >= 0 && test_day < i64::from(days) {
-            self.reports[ri] = Some(PlannedReport {
+            let plan = PlannedReport {
                 test_day: u32::try_from(test_day).expect("in range"),
                 result_step: u64::try_from(result).expect("not negative"),
                 step: u64::try_from(upload).expect("not negative"),
-            });
+            };
+            self.reports[ri] = Some(plan);
+            self.results_at.entry(plan.result_step).or_default().push(r);
+            self.uploads_at.entry(plan.step).or_default().push(r);
         }
     }
 
@@ -127,9 +248,29 @@ impl Truth {
     }
 }
 
-/// Runs the epidemic over `days` and records every close contact.
-/// `seed_cases` residents were infected in the five days before day 0.
-pub(crate) fn simulate(town: &Town, days: u32, seed_cases: u32, seed: u64, mut progress: impl FnMut()) -> Truth {
+/// Runs the epidemic over `days` with no app and records every close
+/// contact. `seed_cases` residents were infected in the five days before
+/// day 0.
+pub(crate) fn simulate(town: &Town, days: u32, seed_cases: u32, seed: u64, progress: impl FnMut()) -> Truth {
+    simulate_with(town, days, seed_cases, seed, &mut NoApp, Behaviour::default(), true, progress)
+}
+
+/// Runs the epidemic over `days` under a strategy: `alerter` hears of
+/// every positive result and upload as it happens and turns residents
+/// yellow; those who comply (`behaviour`) stay home. Alerts due up to noon
+/// after the last day are recorded (they change nothing any more). Close
+/// contacts are recorded only with `contacts`.
+#[expect(clippy::too_many_arguments, reason = "two call sites, each argument a different part of the walk")]
+pub(crate) fn simulate_with(
+    town: &Town,
+    days: u32,
+    seed_cases: u32,
+    seed: u64,
+    alerter: &mut dyn Alerter,
+    behaviour: Behaviour,
+    contacts: bool,
+    mut progress: impl FnMut(),
+) -> Truth {
     let n = town.residents.len();
     let mut truth = Truth {
         close_seconds: HashMap::new(),
@@ -137,7 +278,18 @@ pub(crate) fn simulate(town: &Town, days: u32, seed_cases: u32, seed: u64, mut p
         reports: vec![None; n],
         infections_per_day: vec![0; days as usize],
         stays: Vec::new(),
+        transmissions: Vec::new(),
+        open: vec![None; n],
+        alerts: Vec::new(),
+        yellow: vec![Vec::new(); n],
+        complies: (0..n)
+            .map(|r| unit(mix(seed, DRAW_COMPLIES, u64::try_from(r).unwrap_or(0), 0)) < behaviour.compliance)
+            .collect(),
+        results_at: HashMap::new(),
+        uploads_at: HashMap::new(),
     };
+    let mut pending: std::collections::BTreeMap<u64, Vec<Alert>> = std::collections::BTreeMap::new();
+    let mut fresh: Vec<Alert> = Vec::new();
     let n64 = u64::try_from(n).expect("fits");
     let mut seeded = 0;
     let mut k = 0u64;
@@ -148,29 +300,37 @@ pub(crate) fn simulate(town: &Town, days: u32, seed_cases: u32, seed: u64, mut p
             let before =
                 1 + i64::try_from(mix(seed, DRAW_SEED_CASE, k, 1) % (5 * u64::from(STEPS_PER_DAY))).unwrap_or(0);
             truth.infect(r, -before, days, seed);
+            truth.transmissions.push(Transmission { from: None, to: r, place: None, step: -before });
             seeded += 1;
         }
     }
 
     let mut occupants: Vec<Vec<(u32, f32, f32)>> = vec![Vec::new(); town.places.len()];
     let mut busy: Vec<u32> = Vec::new();
-    let mut newly: Vec<u32> = Vec::new();
-    // The venue each resident is in and since which step.
-    let mut inside: Vec<Option<(u32, u32)>> = vec![None; n];
+    let mut newly: Vec<(u32, u32, u32)> = Vec::new();
     for day in 0..days {
         for step_of_day in 0..STEPS_PER_DAY {
             let step = u64::from(day) * u64::from(STEPS_PER_DAY) + u64::from(step_of_day);
             let step_i = i64::try_from(step).expect("fits");
+            // Alerts due now turn residents yellow before they move.
+            while let Some(entry) = pending.first_entry() {
+                if *entry.key() > step {
+                    break;
+                }
+                for a in entry.remove() {
+                    truth.alert(a);
+                }
+            }
             for r in 0..u32::try_from(n).expect("fits") {
                 let (place, at) = town.whereabouts(r, day, step_of_day, truth.isolated(r, step));
                 let is_venue = town.places[place as usize].kind.venue_kind().is_some();
                 let ri = r as usize;
-                if inside[ri].is_some_and(|(p, _)| p != place) {
-                    let (p, start) = inside[ri].take().expect("checked");
+                if truth.open[ri].is_some_and(|(p, _)| p != place) {
+                    let (p, start) = truth.open[ri].take().expect("checked");
                     truth.stays.push(Stay { resident: r, place: p, day, start, end: step_of_day });
                 }
-                if is_venue && inside[ri].is_none() {
-                    inside[ri] = Some((place, step_of_day));
+                if is_venue && truth.open[ri].is_none() {
+                    truth.open[ri] = Some((place, step_of_day));
                 }
                 let list = &mut occupants[place as usize];
                 if list.is_empty() {
@@ -187,12 +347,12 @@ pub(crate) fn simulate(town: &Town, days: u32, seed_cases: u32, seed: u64, mut p
                             continue;
                         }
                         let close = d2 <= CLOSE_M * CLOSE_M;
-                        if close {
+                        if close && contacts {
                             let (lo, hi) = (a.min(b), a.max(b));
                             let secs = u32::try_from(STEP_SECS).expect("small");
                             // A reporter's phone stops broadcasting the
                             // released key from its upload on.
-                            let (lo_on, hi_on) = (!truth.isolated(lo, step), !truth.isolated(hi, step));
+                            let (lo_on, hi_on) = (!truth.reported(lo, step), !truth.reported(hi, step));
                             let entry = truth.close_seconds.entry((lo, hi, day)).or_insert([0, 0]);
                             entry[0] += if lo_on { secs } else { 0 };
                             entry[1] += if hi_on { secs } else { 0 };
@@ -203,7 +363,7 @@ pub(crate) fn simulate(town: &Town, days: u32, seed_cases: u32, seed: u64, mut p
                                 && truth.infected_at[dst as usize].is_none()
                                 && unit(mix(seed, DRAW_INFECTION, (u64::from(src) << 32) | u64::from(dst), step)) < beta
                             {
-                                newly.push(dst);
+                                newly.push((dst, src, place));
                             }
                         }
                     }
@@ -213,20 +373,47 @@ pub(crate) fn simulate(town: &Town, days: u32, seed_cases: u32, seed: u64, mut p
                 occupants[place as usize].clear();
             }
             busy.clear();
-            for r in newly.drain(..) {
+            for (r, from, place) in newly.drain(..) {
                 if truth.infected_at[r as usize].is_none() {
                     truth.infect(r, step_i + 1, days, seed);
+                    truth.transmissions.push(Transmission {
+                        from: Some(from),
+                        to: r,
+                        place: Some(place),
+                        step: step_i + 1,
+                    });
                     truth.infections_per_day[day as usize] += 1;
                 }
+            }
+            // The strategy hears of this step's results and uploads.
+            for (at, upload) in [(&truth.results_at, false), (&truth.uploads_at, true)] {
+                for &case in at.get(&step).map_or(&[][..], Vec::as_slice) {
+                    if upload {
+                        alerter.upload(&truth, case, step, &mut fresh);
+                    } else {
+                        alerter.result(&truth, case, step, &mut fresh);
+                    }
+                }
+            }
+            for a in fresh.drain(..) {
+                debug_assert!(a.step > step, "an alert comes after what caused it");
+                pending.entry(a.step.max(step + 1)).or_default().push(a);
             }
             progress();
         }
         // Posters are per day: a stay past midnight is two stays.
-        for (r, open) in inside.iter_mut().enumerate() {
+        for (r, open) in truth.open.iter_mut().enumerate() {
             if let Some((place, start)) = open.take() {
                 let resident = u32::try_from(r).expect("fits");
                 truth.stays.push(Stay { resident, place, day, start, end: STEPS_PER_DAY });
             }
+        }
+    }
+    // Alerts due by noon after the last day still reach phones.
+    let noon = u64::from(days) * u64::from(STEPS_PER_DAY) + u64::from(STEPS_PER_DAY / 2);
+    for (_, due) in pending.range(..=noon) {
+        for &a in due {
+            truth.alert(a);
         }
     }
     truth
