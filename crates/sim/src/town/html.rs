@@ -137,6 +137,40 @@ fn tick_step(max: f64) -> f64 {
     [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|s| *s >= raw).unwrap_or(10.0 * magnitude)
 }
 
+/// A chart's y-axis in `f`: the line, a tick and its number every `step`
+/// up to `top`, and `label` written up the axis; `y` maps a value to its
+/// height.
+fn y_axis(svg: &mut String, f: &Frame, top: f64, step: f64, label: &str, y: &dyn Fn(f64) -> f64) {
+    let _ = write!(
+        svg,
+        "<line class=\"y-axis\" x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{b}\" stroke=\"#444\"/>",
+        l = f.left,
+        t = f.top,
+        b = f.bottom
+    );
+    let mut tick = 0.0;
+    while tick <= top + 0.5 {
+        let _ = write!(
+            svg,
+            "<line x1=\"{:.1}\" y1=\"{yy:.1}\" x2=\"{l}\" y2=\"{yy:.1}\" stroke=\"#444\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{tick}</text>",
+            f.left - 4.0,
+            f.left - 6.0,
+            y(tick) + 3.0,
+            yy = y(tick),
+            l = f.left,
+        );
+        tick += step;
+    }
+    let _ = write!(
+        svg,
+        "<text class=\"axis-label\" x=\"14\" y=\"{mid:.1}\" font-size=\"11\" text-anchor=\"middle\" \
+         transform=\"rotate(-90 14 {mid:.1})\">{}</text>",
+        esc(label),
+        mid = (f.top + f.bottom) / 2.0
+    );
+}
+
 /// Stacked areas: green, yellow, red per day, with a y-axis of residents
 /// and the legend beside the plot.
 fn colors_chart(o: &Outcome) -> String {
@@ -165,34 +199,7 @@ fn colors_chart(o: &Outcome) -> String {
         base = top;
     }
     // The y-axis: residents, with round ticks.
-    let _ = write!(
-        svg,
-        "<line class=\"y-axis\" x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{b}\" stroke=\"#444\"/>",
-        l = f.left,
-        t = f.top,
-        b = f.bottom
-    );
-    let step = tick_step(total);
-    let mut tick = 0.0;
-    while tick <= total + 0.5 {
-        let _ = write!(
-            svg,
-            "<line x1=\"{:.1}\" y1=\"{yy:.1}\" x2=\"{l}\" y2=\"{yy:.1}\" stroke=\"#444\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{tick}</text>",
-            f.left - 4.0,
-            f.left - 6.0,
-            y(tick) + 3.0,
-            yy = y(tick),
-            l = f.left,
-        );
-        tick += step;
-    }
-    let _ = write!(
-        svg,
-        "<text class=\"axis-label\" x=\"14\" y=\"{mid:.1}\" font-size=\"11\" text-anchor=\"middle\" \
-         transform=\"rotate(-90 14 {mid:.1})\">residents</text>",
-        mid = (f.top + f.bottom) / 2.0
-    );
+    y_axis(&mut svg, f, total, tick_step(total), "residents", &y);
     for (i, _) in o.colors.iter().enumerate() {
         let date = START_DAY.plus(u32::try_from(i).unwrap_or(0)).iso_date().to_string();
         let _ = write!(
@@ -299,34 +306,7 @@ fn lines_chart(label: &str, series: &[(&str, &str, Vec<f64>)]) -> String {
         "<svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\">",
         esc(label)
     );
-    let _ = write!(
-        svg,
-        "<line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{b}\" stroke=\"#444\"/>",
-        l = f.left,
-        t = f.top,
-        b = f.bottom
-    );
-    let mut tick = 0.0;
-    while tick <= top + 0.5 {
-        let _ = write!(
-            svg,
-            "<line x1=\"{:.1}\" y1=\"{yy:.1}\" x2=\"{l}\" y2=\"{yy:.1}\" stroke=\"#444\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{tick}</text>",
-            f.left - 4.0,
-            f.left - 6.0,
-            y(tick) + 3.0,
-            yy = y(tick),
-            l = f.left,
-        );
-        tick += step;
-    }
-    let _ = write!(
-        svg,
-        "<text class=\"axis-label\" x=\"14\" y=\"{mid:.1}\" font-size=\"11\" text-anchor=\"middle\" \
-         transform=\"rotate(-90 14 {mid:.1})\">{}</text>",
-        esc(label),
-        mid = (f.top + f.bottom) / 2.0
-    );
+    y_axis(&mut svg, f, top, step, label, &y);
     for i in 0..days {
         let date = START_DAY.plus(u32::try_from(i).unwrap_or(0)).iso_date().to_string();
         let _ = write!(
