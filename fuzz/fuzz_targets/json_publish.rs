@@ -8,7 +8,9 @@
 use ed25519_dalek::SigningKey;
 use greenlight_api::publish::PublishRequest;
 use greenlight_protocol::export::Region;
+use greenlight_protocol::signing::TrustedKeys;
 use greenlight_protocol::time::UnixTime;
+use greenlight_protocol::trust::Keyring;
 use greenlight_server::key_server::api::validate;
 use greenlight_server::key_server::files::FsStore;
 use greenlight_server::key_server::metrics::Metrics;
@@ -17,7 +19,7 @@ use greenlight_server::key_server::state::{AppState, Attempts};
 use greenlight_server::key_server::store::Store;
 use greenlight_testkit::LoopbackConfig;
 use libfuzzer_sys::fuzz_target;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// `authority_seed` of spec/vectors/certificate.json.
 const AUTHORITY_SEED: &str = "c8a9470b48b08ccf417da2f18f34598051b7a3d9bf00b2561a332778c96d632d";
@@ -56,11 +58,16 @@ fn state() -> &'static Mutex<AppState> {
         ));
         // The runtime must outlive the pool.
         std::mem::forget(runtime);
+        // The configured authority key as the only anchor, no key set: it
+        // signs certificates itself (protocol §2.3).
+        let keyring =
+            Keyring::new(TrustedKeys::from_keys([publisher.verifying_key()]), TrustedKeys::from_keys([authority]));
         Mutex::new(AppState {
             config,
             store,
             publisher,
-            authority_keys: greenlight_protocol::signing::TrustedKeys::from_keys([authority]),
+            keyring: RwLock::new(keyring),
+            key_set_file: RwLock::new(None),
             metrics: Metrics::new(),
             latency: Default::default(),
             attempts: Attempts::default(),
