@@ -171,6 +171,20 @@ fn y_axis(svg: &mut String, f: &Frame, top: f64, step: f64, label: &str, y: &dyn
     );
 }
 
+/// The date (month-day) under each of `days` days, at `x(day)`.
+fn day_labels(svg: &mut String, f: &Frame, days: usize, x: &dyn Fn(usize) -> f64) {
+    for i in 0..days {
+        let date = START_DAY.plus(u32::try_from(i).unwrap_or(0)).iso_date().to_string();
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+            x(i),
+            f.bottom + 14.0,
+            esc(&date[5..])
+        );
+    }
+}
+
 /// Stacked areas: green, yellow, red per day, with a y-axis of residents
 /// and the legend beside the plot.
 fn colors_chart(o: &Outcome) -> String {
@@ -200,16 +214,7 @@ fn colors_chart(o: &Outcome) -> String {
     }
     // The y-axis: residents, with round ticks.
     y_axis(&mut svg, f, total, tick_step(total), "residents", &y);
-    for (i, _) in o.colors.iter().enumerate() {
-        let date = START_DAY.plus(u32::try_from(i).unwrap_or(0)).iso_date().to_string();
-        let _ = write!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
-            x(i),
-            f.bottom + 14.0,
-            esc(&date[5..])
-        );
-    }
+    day_labels(&mut svg, f, o.colors.len(), &x);
     let _ = write!(
         svg,
         "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">day (end of)</text>",
@@ -307,16 +312,7 @@ fn lines_chart(label: &str, series: &[(&str, &str, Vec<f64>)]) -> String {
         esc(label)
     );
     y_axis(&mut svg, f, top, step, label, &y);
-    for i in 0..days {
-        let date = START_DAY.plus(u32::try_from(i).unwrap_or(0)).iso_date().to_string();
-        let _ = write!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
-            x(i),
-            f.bottom + 14.0,
-            esc(&date[5..])
-        );
-    }
+    day_labels(&mut svg, f, days, &x);
     for (_, color, values) in series {
         let points: Vec<String> = values.iter().enumerate().map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v))).collect();
         let _ = write!(
