@@ -11,7 +11,7 @@
 
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
-use image::{GrayImage, ImageEncoder, RgbImage};
+use image::{GrayImage, ImageBuffer, ImageEncoder, RgbImage};
 
 /// How one photo is taken. Angles in degrees, sizes in pixels.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,7 +109,7 @@ impl Camera {
         };
         if shot.frame.is_some() {
             // A photo of a wall is in colour: warm light on a grey page.
-            encode_rgb(
+            encode(
                 &RgbImage::from_raw(
                     width,
                     height,
@@ -123,7 +123,7 @@ impl Camera {
                 shot.jpeg,
             )
         } else {
-            encode_grey(&photo, shot.jpeg)
+            encode(&photo, shot.jpeg)
         }
     }
 }
@@ -283,37 +283,13 @@ fn wall(x: u32, y: u32) -> u8 {
     150 + texture
 }
 
-fn encode_grey(image: &GrayImage, jpeg: Option<u8>) -> Vec<u8> {
+/// The photo's file: JPEG at quality `jpeg`, else PNG.
+fn encode<P: image::PixelWithColorType<Subpixel = u8>>(image: &ImageBuffer<P, Vec<u8>>, jpeg: Option<u8>) -> Vec<u8> {
     let mut out = Vec::new();
     let (w, h) = image.dimensions();
     match jpeg {
-        Some(q) => {
-            JpegEncoder::new_with_quality(&mut out, q).write_image(image.as_raw(), w, h, image::ExtendedColorType::L8)
-        }
-        None => image::codecs::png::PngEncoder::new(&mut out).write_image(
-            image.as_raw(),
-            w,
-            h,
-            image::ExtendedColorType::L8,
-        ),
-    }
-    .expect("encodes");
-    out
-}
-
-fn encode_rgb(image: &RgbImage, jpeg: Option<u8>) -> Vec<u8> {
-    let mut out = Vec::new();
-    let (w, h) = image.dimensions();
-    match jpeg {
-        Some(q) => {
-            JpegEncoder::new_with_quality(&mut out, q).write_image(image.as_raw(), w, h, image::ExtendedColorType::Rgb8)
-        }
-        None => image::codecs::png::PngEncoder::new(&mut out).write_image(
-            image.as_raw(),
-            w,
-            h,
-            image::ExtendedColorType::Rgb8,
-        ),
+        Some(q) => JpegEncoder::new_with_quality(&mut out, q).write_image(image.as_raw(), w, h, P::COLOR_TYPE),
+        None => image::codecs::png::PngEncoder::new(&mut out).write_image(image.as_raw(), w, h, P::COLOR_TYPE),
     }
     .expect("encodes");
     out
