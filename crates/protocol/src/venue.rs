@@ -34,10 +34,19 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// The prefix of a poster's text form (what the QR code holds).
 pub const POSTER_PREFIX: &str = "GL1:";
-/// Maximum venue name length in UTF-8 bytes.
-pub const MAX_NAME_LEN: usize = 40;
+/// Maximum venue name length in characters (Unicode scalar values): 40
+/// reads as a name in any script, "朝阳区人民医院门诊部" as well as "Chez Marie".
+pub const MAX_NAME_CHARS: usize = 40;
+/// Maximum venue name length in UTF-8 bytes: 40 characters of three bytes
+/// (every CJK ideograph in the Basic Multilingual Plane). With the address
+/// at its own maximum, the longest poster (556 characters of text) fits a
+/// QR code of version 22 at error-correction level Q, whose modules stay
+/// 3.8 pt (1.3 mm) wide on the printed sheet (protocol §7.2).
+pub const MAX_NAME_BYTES: usize = 120;
+/// Maximum venue address length in characters.
+pub const MAX_ADDRESS_CHARS: usize = 40;
 /// Maximum venue address length in UTF-8 bytes.
-pub const MAX_ADDRESS_LEN: usize = 40;
+pub const MAX_ADDRESS_BYTES: usize = 120;
 /// Longest epoch: one day, in minutes. Phones keep a check-in day key until
 /// no epoch starting on its day can still be live, so this bound is what
 /// limits how long a seized phone can link its own check-ins (see
@@ -207,9 +216,11 @@ impl VenueKind {
 /// The text a poster shows and a phone keeps: name, address and kind.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VenueInfo {
-    /// The venue's name, at most 40 bytes of UTF-8, no control characters.
+    /// The venue's name: 1 to 40 characters and at most 120 bytes of UTF-8,
+    /// not only white space, no control or format characters.
     pub name: String,
-    /// Its address or room, at most 40 bytes (may be empty).
+    /// Its address or room: at most 40 characters and 120 bytes (may be
+    /// empty).
     pub address: String,
     /// What kind of place it is.
     pub kind: VenueKind,
@@ -218,11 +229,15 @@ pub struct VenueInfo {
 impl VenueInfo {
     /// Checks the length and character rules.
     pub fn validate(&self) -> Result<()> {
-        check_text(&self.name, MAX_NAME_LEN, "venue_name")?;
-        if self.name.trim().is_empty() {
+        check_text(&self.name, MAX_NAME_BYTES, "venue_name")?;
+        if self.name.trim().is_empty() || self.name.chars().count() > MAX_NAME_CHARS {
             return Err(Error::InvalidField("venue_name"));
         }
-        check_text(&self.address, MAX_ADDRESS_LEN, "venue_address")
+        check_text(&self.address, MAX_ADDRESS_BYTES, "venue_address")?;
+        if self.address.chars().count() > MAX_ADDRESS_CHARS {
+            return Err(Error::InvalidField("venue_address"));
+        }
+        Ok(())
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
@@ -233,8 +248,8 @@ impl VenueInfo {
 
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
         let kind = VenueKind::from_byte(r.u8()?)?;
-        let name = r.short_text(MAX_NAME_LEN, "venue_name")?.to_owned();
-        let address = r.short_text(MAX_ADDRESS_LEN, "venue_address")?.to_owned();
+        let name = r.short_text(MAX_NAME_BYTES, "venue_name")?.to_owned();
+        let address = r.short_text(MAX_ADDRESS_BYTES, "venue_address")?.to_owned();
         let info = VenueInfo { name, address, kind };
         info.validate()?;
         Ok(info)

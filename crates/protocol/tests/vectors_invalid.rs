@@ -510,7 +510,25 @@ fn generate() -> Value {
         &poster(&|p| p.name = "\u{3000}\u{a0} ".as_bytes().to_vec()),
         "invalid_field:venue_name",
     );
-    cases.text(d, "name_41_bytes", &poster(&|p| p.name = vec![b'a'; 41]), "invalid_field:venue_name");
+    cases.text(d, "name_41_characters", &poster(&|p| p.name = vec![b'a'; 41]), "invalid_field:venue_name");
+    cases.text(
+        d,
+        "name_41_ideographs",
+        &poster(&|p| p.name = "院".repeat(41).into_bytes()),
+        "invalid_field:venue_name",
+    );
+    cases.text(
+        d,
+        "name_31_emoji_124_bytes",
+        &poster(&|p| p.name = "\u{1f35c}".repeat(31).into_bytes()),
+        "invalid_field:venue_name",
+    );
+    cases.text(
+        d,
+        "address_41_characters",
+        &poster(&|p| p.address = "路".repeat(41).into_bytes()),
+        "invalid_field:venue_address",
+    );
     cases.text(d, "name_invalid_utf8", &poster(&|p| p.name = b"Caf\xe9".to_vec()), "bad_encoding");
     cases.text(d, "name_with_line_feed", &poster(&|p| p.name = b"Caf\nAurora".to_vec()), "invalid_field:venue_name");
     cases.text(

@@ -28,6 +28,16 @@ fn info() -> VenueInfo {
     VenueInfo { name: "Café Aurora".into(), address: "Main St 5".into(), kind: VenueKind::Restaurant }
 }
 
+/// The longest name and address a poster holds: 40 ideographs each, 120
+/// bytes of UTF-8 (protocol §7.2).
+fn longest_info() -> VenueInfo {
+    VenueInfo {
+        name: "朝阳区人民医院门诊部".repeat(4),
+        address: "北京市朝阳区工人体育场北路甲二号".repeat(3)[..120].to_owned(),
+        kind: VenueKind::Care,
+    }
+}
+
 fn generate() -> Value {
     let mut rng = RecordingRng::new(NAME);
     let mut seed = [0u8; 32];
@@ -43,6 +53,7 @@ fn generate() -> Value {
     let opened = venue.open_epoch(epoch, &authority.public_key(), &mut rng).expect("open");
     let hpke_randomness = rng.take();
     let poster = venue.poster(&info(), &opened, epoch.start(), epoch.end()).expect("poster");
+    let longest = venue.poster(&longest_info(), &opened, epoch.start(), epoch.end()).expect("longest poster");
 
     let owner_share = venue.owner_share(&epoch);
     let authority_share = authority.open_share(&venue.public_key(), &opened).expect("share");
@@ -102,6 +113,10 @@ fn generate() -> Value {
                 {"now": EPOCH_START + 86_400 + 121, "tolerance": 120, "result": "expired"},
                 {"now": EPOCH_START - 121, "tolerance": 120, "result": "not_yet_valid"},
             ],
+        },
+        "poster_longest": {
+            "info": {"name": longest_info().name, "address": longest_info().address, "kind": longest_info().kind.to_byte()},
+            "text": longest.to_text(),
         },
         "check_in": {
             "day": epoch.day().0,
@@ -212,6 +227,22 @@ fn committed_venue_vectors_hold() {
     assert_eq!(poster.to_bytes(), unhex(po, "bytes"));
     assert_eq!(poster.to_text(), po["text"].as_str().expect("text"));
     let scanned = Poster::from_text(po["text"].as_str().expect("text")).expect("poster verifies");
+
+    // The longest poster: 40 ideographs of name and of address, each 120
+    // bytes, read back exactly.
+    let pl = &v["poster_longest"];
+    let longest = VenueInfo {
+        name: pl["info"]["name"].as_str().expect("name").into(),
+        address: pl["info"]["address"].as_str().expect("address").into(),
+        kind: VenueKind::from_byte(u8::try_from(uint(&pl["info"], "kind")).expect("kind")).expect("kind"),
+    };
+    assert_eq!((longest.name.chars().count(), longest.name.len()), (40, 120));
+    assert_eq!((longest.address.chars().count(), longest.address.len()), (40, 120));
+    let longest_poster =
+        venue.poster(&longest, &opened, UnixTime(uint(po, "live_from")), UnixTime(uint(po, "live_until")));
+    assert_eq!(longest_poster.expect("the longest poster").to_text(), pl["text"].as_str().expect("text"));
+    let read = Poster::from_text(pl["text"].as_str().expect("text")).expect("the longest poster verifies");
+    assert_eq!(read.info(), &longest);
     for check in po["checks"].as_array().expect("array") {
         let result = match scanned.check_live(UnixTime(uint(check, "now")), uint(check, "tolerance")) {
             Ok(()) => "ok",

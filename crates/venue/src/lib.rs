@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+
 pub mod screen;
 pub mod sheet;
 
@@ -259,13 +260,7 @@ impl Venue {
         info: VenueInfo,
         authority: AuthorityKeys,
     ) -> Result<Venue, VenueError> {
-        info.validate().map_err(|_| {
-            VenueError::Invalid(
-                "the name must be 1 to 40 bytes and not only spaces, the address at most 40, without control or \
-                 invisible format characters (direction overrides, zero-width spaces or joiners)"
-                    .into(),
-            )
-        })?;
+        info.validate().map_err(|_| VenueError::Invalid(why_invalid(&info)))?;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let _lock = Lock::take(dir)?;
         let key_path = dir.join(KEY_FILE);
@@ -721,6 +716,43 @@ pub fn parse_date(text: &str) -> Result<DayNumber, VenueError> {
     Ok(day)
 }
 
+/// Says what is wrong with a name or address [`VenueInfo::validate`]
+/// refused, in the owner's terms.
+fn why_invalid(info: &VenueInfo) -> String {
+    use greenlight_protocol::venue::{MAX_ADDRESS_BYTES, MAX_ADDRESS_CHARS, MAX_NAME_BYTES, MAX_NAME_CHARS};
+    let check = |what: &str, text: &str, chars: usize, bytes: usize| -> Option<String> {
+        let count = text.chars().count();
+        if count > chars {
+            return Some(format!("the {what} has {count} characters: at most {chars} fit on a poster"));
+        }
+        if text.len() > bytes {
+            return Some(format!(
+                "the {what} takes {} bytes of UTF-8: at most {bytes} fit in the poster's QR code \
+                 ({} Chinese characters, fewer emoji)",
+                text.len(),
+                bytes / 3
+            ));
+        }
+        text.chars()
+            .position(|c| {
+                c.is_control() || greenlight_protocol::codec::check_text(c.encode_utf8(&mut [0; 4]), 4, "x").is_err()
+            })
+            .map(|at| {
+                format!(
+                    "the {what} holds a control or invisible format character at character {} (a line break, tab, \
+                 direction override, zero-width space or joiner): type it again without",
+                    at + 1
+                )
+            })
+    };
+    if info.name.trim().is_empty() {
+        return "the name is empty: give the venue the name visitors know it by".into();
+    }
+    check("name", &info.name, MAX_NAME_CHARS, MAX_NAME_BYTES)
+        .or_else(|| check("address", &info.address, MAX_ADDRESS_CHARS, MAX_ADDRESS_BYTES))
+        .unwrap_or_else(|| "the name or address is not valid".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -737,7 +769,7 @@ mod tests {
     }
 
     #[test]
-    fn a_name_with_hidden_format_characters_or_only_spaces_creates_no_venue() {
+    fn a_name_too_long_with_hidden_format_characters_or_only_spaces_creates_no_venue_and_says_why() {
         use greenlight_protocol::signing::SigningKey;
         use greenlight_protocol::venue::AuthorityShareKey;
         use rand_core::SeedableRng;
@@ -748,19 +780,35 @@ mod tests {
         // A right-to-left override shows "Café Aurora" for these bytes; a
         // zero-width space makes a second "Café Aurora" that differs; an
         // ideographic space and a no-break space are only white space.
-        for (i, name) in
-            ["Café \u{202E}arorua", "Café\u{200B} Aurora", "\u{3000}\u{00A0}", "Café\u{FEFF}"].into_iter().enumerate()
+        let hidden = "holds a control or invisible format character at character";
+        for (i, (name, why)) in [
+            ("Café \u{202E}arorua", format!("{hidden} 6")),
+            ("Café\u{200B} Aurora", format!("{hidden} 5")),
+            ("\u{3000}\u{00A0}", "the name is empty".to_owned()),
+            ("Café\u{FEFF}", format!("{hidden} 5")),
+            (&"x".repeat(41), "the name has 41 characters: at most 40".to_owned()),
+            (&"🍜".repeat(31), "the name takes 124 bytes of UTF-8: at most 120".to_owned()),
+        ]
+        .iter()
+        .enumerate()
         {
             let dir = base.join(i.to_string());
-            let info = VenueInfo { name: name.into(), address: String::new(), kind: VenueKind::Restaurant };
+            let info = VenueInfo { name: (*name).into(), address: String::new(), kind: VenueKind::Restaurant };
             let keys = AuthorityKeys::new(signing, trace).expect("authority keys");
             let error = Venue::create(&dir, info, keys, &mut rng).expect_err(name);
-            assert!(error.to_string().contains("format characters"), "{name:?}: {error}");
+            assert!(error.to_string().contains(why.as_str()), "{name:?}: {error}");
             assert!(!dir.exists(), "{name:?}: nothing is written");
         }
         let info = VenueInfo { name: "Café Aurora".into(), address: "Main St 5".into(), kind: VenueKind::Restaurant };
         let keys = AuthorityKeys::new(signing, trace).expect("authority keys");
         Venue::create(&base.join("ok"), info, keys, &mut rng).expect("an ordinary name is accepted");
+        // 40 ideographs (120 bytes) in name and address: the longest accepted.
+        let info =
+            VenueInfo {
+                name: "朝阳区人民医院门诊部".repeat(4), address: "院".repeat(40), kind: VenueKind::Care
+            };
+        let keys = AuthorityKeys::new(signing, trace).expect("authority keys");
+        Venue::create(&base.join("longest"), info, keys, &mut rng).expect("40 Chinese characters are accepted");
         std::fs::remove_dir_all(&base).expect("clean up");
     }
 
