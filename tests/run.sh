@@ -52,6 +52,15 @@ if ! command -v pdftoppm >/dev/null 2>&1; then
 fi
 echo "pdftoppm at $(command -v pdftoppm)"
 
+# Posters print their text in the installed fonts: Noto Sans CJK for
+# Chinese names (the poster tests check it), DejaVu Sans for Latin.
+step "fonts"
+if [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk fonts-dejavu-core >/dev/null
+fi
+ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+
 step "format"
 cargo fmt --all --check
 

@@ -373,7 +373,8 @@ async fn a_phone_photo_of_the_printed_poster_checks_in() {
         fingerprint: "0123456789abcdef".into(),
         qr_text: poster.to_text(),
     };
-    let page = greenlight_venue::sheet::render_png(&sheet).expect("the sheet renders");
+    let fonts = greenlight_venue::font::Fonts::system(&[]).expect("the installed fonts load");
+    let page = greenlight_venue::sheet::render_png(&sheet, &fonts).expect("the sheet renders");
     let mut camera = Camera::new(image::load_from_memory(&page).expect("a PNG").to_luma8());
     let photo = dir.join("IMG_0001.jpg");
     std::fs::write(&photo, camera.take(&Shot { frame: Some((1600, 1200)), roll: 4.0, ..Shot::at(620) }))
@@ -427,6 +428,72 @@ async fn a_phone_photo_of_the_printed_poster_checks_in() {
     }
     let (ok, out, _) = greenlight(&dir, &["visits"]);
     assert!(ok && out.lines().count() == 1, "only the poster's visit: {out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chinese_venue_is_created_printed_photographed_and_checked_into() {
+    use camera::{Camera, Shot};
+    let server = deployment().await;
+    let dir = temp("chinese-venue");
+    set_up(&dir, &server);
+    let owner = dir.join("owner");
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(25);
+    let trace = hex::encode(AuthorityShareKey::generate(&mut rng).public_key().0);
+    let signing =
+        hex::encode(greenlight_protocol::signing::SigningKey::from_bytes(&[25; 32]).verifying_key().as_bytes());
+    let create = |name: &str| {
+        greenlight(
+            &owner,
+            &[
+                "venue",
+                "create",
+                "--name",
+                name,
+                "--address",
+                "朝阳区工人体育场北路",
+                "--type",
+                "care",
+                "--authority-key",
+                &signing,
+                "--trace-key",
+                &trace,
+            ],
+        )
+    };
+
+    // Too long says by how much, in characters.
+    let (ok, _, err) = create(&"朝阳区人民医院门诊部第一分部挂号处".repeat(3));
+    assert!(!ok && err.contains("the name has 51 characters: at most 40"), "{err}");
+    // 14 characters, 42 bytes: refused by the 40-byte rule this replaced.
+    let name = "朝阳区人民医院门诊部第一分部";
+    let (ok, out, err) = create(name);
+    assert!(ok, "{err}");
+    assert!(out.contains(name), "{out}");
+
+    // Printed as PNG and PDF: no question marks anywhere.
+    let png = owner.join("today.png");
+    let (ok, out, err) = greenlight(&owner, &["venue", "posters", "--days", "1", "--out", png.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("Note: no installed font"), "Noto Sans CJK is installed (tests/run.sh): {out}");
+    let pdf = owner.join("week.pdf");
+    let (ok, _, err) = greenlight(&owner, &["venue", "posters", "--days", "2", "--out", pdf.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    if let Ok(text) = Command::new("pdftotext").args(["-enc", "UTF-8"]).arg(&pdf).arg("-").output() {
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert_eq!(text.matches(name).count(), 2, "the name on both days' pages: {text}");
+    }
+
+    // Photographed on the wall, askew, and checked into by name.
+    let sheet = image::open(&png).expect("the sheet is a PNG").to_luma8();
+    let photo = dir.join("IMG_0004.jpg");
+    std::fs::write(&photo, Camera::new(sheet).take(&Shot { frame: Some((1600, 1200)), roll: -3.0, ..Shot::at(620) }))
+        .expect("photo");
+    let (ok, out, err) = greenlight(&dir, &["checkin", photo.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with(&format!("Checked in at {name}")), "{out}");
+    let (ok, out, _) = greenlight(&dir, &["visits"]);
+    assert!(ok && out.contains(name), "the diary shows the name: {out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

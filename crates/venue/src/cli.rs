@@ -3,6 +3,7 @@
 //! every failure is one sentence. The `greenlight` binary embeds
 //! [`VenueCommand`] as its `venue` subcommand and hands it to [`run`].
 
+use crate::font::{FONT_HINT, Fonts};
 use crate::screen::{Screen, ScreenConfig};
 use crate::sheet::{self, Sheet, SheetFormat};
 use crate::{
@@ -42,13 +43,13 @@ pub enum VenueCommand {
     /// Creates a venue: a new secret (kept in this data directory, mode
     /// 0600) and a printable backup of it.
     Create {
-        /// The name on the posters (at most 40 bytes).
+        /// The name on the posters (at most 40 characters, in any script).
         #[arg(long)]
         name: String,
         /// shop, restaurant, transit, workplace, event, leisure, education, care or other.
         #[arg(long = "type")]
         kind: String,
-        /// Address or room (at most 40 bytes).
+        /// Address or room (at most 40 characters).
         #[arg(long, default_value = "")]
         address: String,
         /// The health authority's signing key: 64 hex digits or its signing-key.pub file.
@@ -78,6 +79,11 @@ pub enum VenueCommand {
         /// Output: a .pdf (one page per day), or .svg / .png (one file per day).
         #[arg(long)]
         out: PathBuf,
+        /// A font file (.otf, .ttf or .ttc) to print the text in, tried before
+        /// the installed Noto Sans CJK and DejaVu Sans (also
+        /// GREENLIGHT_POSTER_FONT, `:`-separated). Repeat for more.
+        #[arg(long)]
+        font: Vec<PathBuf>,
     },
     /// Serves the full-screen page for a tablet at the door: a QR code that
     /// changes every few minutes and the live time.
@@ -197,8 +203,9 @@ pub async fn run(
             let hours = venue.epochs().len() - sheets;
             say!("epochs opened:  {sheets} printed day(s), {hours} screen hour(s)");
         }
-        VenueCommand::Posters { days, from, out } => {
+        VenueCommand::Posters { days, from, out, font } => {
             let format = SheetFormat::from_path(&out).map_err(err)?;
+            let fonts = Fonts::system(&font).map_err(err)?;
             let t = now();
             let first = match from {
                 Some(date) => parse_date(&date).map_err(err)?,
@@ -221,10 +228,18 @@ pub async fn run(
                     qr_text: p.to_text(),
                 })
                 .collect();
+            let text: String = sheets.iter().map(|s| format!("{} {} ", s.venue, s.address)).collect();
+            let missing = fonts.missing(&text);
+            if !fonts.is_empty() && !missing.is_empty() && format != SheetFormat::Svg {
+                let missing: String = missing.into_iter().collect();
+                say!(
+                    "Note: no installed font has {missing}: the poster shows a box for each (the QR code holds the exact name); {FONT_HINT}."
+                );
+            }
             let mut written = Vec::new();
             match format {
                 SheetFormat::Pdf => {
-                    write_file(&out, &sheet::render_pdf(&sheets).map_err(err)?)?;
+                    write_file(&out, &sheet::render_pdf(&sheets, &fonts).map_err(err)?)?;
                     written.push(out.clone());
                 }
                 SheetFormat::Svg | SheetFormat::Png => {
@@ -235,9 +250,9 @@ pub async fn run(
                             dated(&out, &poster.epoch().day().iso_date().to_string())
                         };
                         let bytes = if format == SheetFormat::Svg {
-                            sheet::render_svg(sheet).map_err(err)?.into_bytes()
+                            sheet::render_svg(sheet, &fonts).map_err(err)?.into_bytes()
                         } else {
-                            sheet::render_png(sheet).map_err(err)?
+                            sheet::render_png(sheet, &fonts).map_err(err)?
                         };
                         write_file(&path, &bytes)?;
                         written.push(path);

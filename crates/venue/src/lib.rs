@@ -27,7 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
-
+pub mod font;
 pub mod screen;
 pub mod sheet;
 

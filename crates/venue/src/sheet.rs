@@ -8,15 +8,21 @@
 //! its symbol is about 13 cm wide: a phone reads it from arm's length even
 //! when the sheet is creased or partly covered.
 //!
-//! Text uses the PDF standard font Helvetica (no font is embedded), SVG's
-//! `Helvetica, Arial, sans-serif`, and in PNGs the public-domain 8×8 bitmap
-//! glyphs of the `font8x8` crate scaled up. Characters a format cannot show
-//! (e.g. CJK in Helvetica's WinAnsi encoding) are printed as `?`; the QR code
-//! always holds the exact poster text.
+//! Text: a PDF whose text is all Latin-1 uses the standard font Helvetica
+//! (nothing embedded); any other PDF embeds a subset of the installed fonts
+//! ([`crate::font`]: Noto Sans CJK for Chinese, Japanese and Korean names)
+//! with a `ToUnicode` map, so the text can be searched and copied. PNGs are
+//! drawn with the same fonts by a real rasterizer (anti-aliased outlines).
+//! SVGs name the font families and leave drawing to the viewer. A character
+//! that no installed font has is drawn as the font's missing-glyph box, and
+//! [`crate::font::Fonts::missing`] lets the tool say so; the QR code always
+//! holds the exact poster text.
 
-use font8x8::legacy::{BASIC_LEGACY, LATIN_LEGACY};
+use crate::font::{FONT_HINT, Fonts, Pick};
+use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, TextRenderingMode, UnicodeCmap};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use qrcode::{Color, EcLevel, QrCode};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -74,6 +80,11 @@ pub enum SheetError {
     QrCode(String),
     /// The PNG encoder failed.
     Png(String),
+    /// The text needs a font and none is installed (the characters that
+    /// need one).
+    NoFont(String),
+    /// A font could not be embedded.
+    Font(String),
 }
 
 impl std::fmt::Display for SheetError {
@@ -85,6 +96,16 @@ impl std::fmt::Display for SheetError {
             SheetError::NoSheets => f.write_str("there are no poster sheets to print"),
             SheetError::QrCode(e) => write!(f, "the poster text does not fit in a QR code: {e}"),
             SheetError::Png(e) => write!(f, "cannot encode the poster as PNG: {e}"),
+            SheetError::NoFont(chars) if chars.is_empty() => {
+                write!(f, "a PNG poster needs an installed font and none was found: {FONT_HINT}")
+            }
+            SheetError::NoFont(chars) => {
+                write!(
+                    f,
+                    "the poster's text has characters the built-in PDF font cannot show ({chars}) and no installed font was found: {FONT_HINT}"
+                )
+            }
+            SheetError::Font(e) => write!(f, "cannot embed the poster's font: {e}"),
         }
     }
 }
@@ -109,13 +130,17 @@ const PNG_WIDTH: u32 = 1240;
 const PNG_HEIGHT: u32 = 1754;
 
 /// One line of text: centred on the page at `baseline` (points from the
-/// top), as large as `size` allows within the margins, down to `min_size`.
+/// top), as large as `size` allows within the margins, down to `min_size`;
+/// a line that may `wrap` becomes two when it does not fit at `min_size`
+/// ([`wrap`]).
+#[derive(Clone)]
 struct Line {
     text: String,
     baseline: f32,
     size: f32,
     min_size: f32,
     bold: bool,
+    wrap: bool,
 }
 
 /// The text of a sheet, top to bottom; the QR code sits between the date and
@@ -127,6 +152,7 @@ fn lines(sheet: &Sheet) -> Vec<Line> {
         size,
         min_size,
         bold,
+        wrap: false,
     };
     let mut kind: Vec<char> = sheet.kind.trim().chars().collect();
     if let Some(first) = kind.first_mut() {
@@ -140,7 +166,7 @@ fn lines(sheet: &Sheet) -> Vec<Line> {
     };
     vec![
         line("Greenlight venue check-in".into(), 78.0, 13.0, 9.0, false),
-        line(sheet.venue.trim().to_owned(), 128.0, 40.0, 16.0, true),
+        Line { wrap: true, ..line(sheet.venue.trim().to_owned(), 128.0, 40.0, 16.0, true) },
         line(place, 158.0, 15.0, 10.0, false),
         line(sheet.date.clone(), 196.0, 22.0, 12.0, true),
         line("Scan with Greenlight to check in.".into(), 676.0, 20.0, 12.0, true),
@@ -148,6 +174,35 @@ fn lines(sheet: &Sheet) -> Vec<Line> {
         line("No personal data leaves your phone.".into(), 722.0, 14.0, 9.0, false),
         line(format!("{} · venue key {}", sheet.valid, sheet.fingerprint), 796.0, 9.0, 7.0, false),
         line("Print at 100% size, black on white. Put up a new sheet every day.".into(), 810.0, 9.0, 7.0, false),
+    ]
+}
+
+/// `line` as drawn: itself, or, if it may wrap and is wider than the
+/// margins even at its smallest size (`measure` gives the width in em), two
+/// lines of about half the text each (broken at the space nearest the
+/// middle, or in the middle for text without spaces, as Chinese), at 55 %
+/// of the size and at least the smallest, 1.15 em apart, the second just
+/// below the original baseline. A name of 40 Chinese characters prints whole this
+/// way, in two lines of 20.
+fn wrap(line: Line, measure: impl Fn(&str, bool) -> f32) -> Vec<Line> {
+    let max = PAGE_WIDTH - 2.0 * MARGIN;
+    if !line.wrap || measure(&line.text, line.bold) * line.min_size <= max {
+        return vec![line];
+    }
+    let chars: Vec<char> = line.text.chars().collect();
+    let mid = chars.len() / 2;
+    let split = (0..=chars.len() / 4)
+        .flat_map(|d| [mid.checked_sub(d), Some(mid + d)])
+        .flatten()
+        .find(|&i| chars.get(i) == Some(&' '))
+        .unwrap_or(mid);
+    let first = chars[..split].iter().collect::<String>().trim_end().to_owned();
+    let second = chars[split..].iter().collect::<String>().trim_start().to_owned();
+    let size = (line.size * 0.55).max(line.min_size);
+    let top = line.baseline - 0.8 * size;
+    vec![
+        Line { text: first, baseline: top, size, wrap: false, ..line.clone() },
+        Line { text: second, baseline: top + 1.15 * size, size, wrap: false, ..line },
     ]
 }
 
@@ -300,12 +355,76 @@ fn fit_helvetica(line: &Line) -> (Vec<u8>, f32, f32) {
 }
 
 // ---------------------------------------------------------------------------
+// Text in the installed fonts (PDF with embedded fonts, PNG).
+
+/// A line fitted in the installed fonts: its size, left edge and glyphs.
+struct Laid {
+    size: f32,
+    x: f32,
+    baseline: f32,
+    glyphs: Vec<Placed>,
+}
+
+/// One glyph of a line: which face, which glyph, where (points from the
+/// line's left edge) and for which character.
+#[derive(Clone, Copy)]
+struct Placed {
+    slot: usize,
+    glyph: u16,
+    fake_bold: bool,
+    x: f32,
+    c: char,
+}
+
+/// The lines of a sheet, wrapped as measured in `fonts`.
+fn fonts_lines(sheet: &Sheet, fonts: &Fonts) -> Vec<Line> {
+    let measure = |s: &str, bold: bool| fonts.width_em(s, bold).unwrap_or(0.0);
+    lines(sheet).into_iter().flat_map(|l| wrap(l, measure)).collect()
+}
+
+/// Fits `line` in `fonts` and places its glyphs; `None` without fonts.
+fn lay_out(line: &Line, fonts: &Fonts) -> Option<Laid> {
+    fonts.width_em(&line.text, line.bold)?;
+    let measure = |s: &str| fonts.width_em(s, line.bold).unwrap_or(0.0);
+    let (text, size) = fit(line, measure);
+    let mut glyphs = Vec::new();
+    let mut x = 0.0;
+    for c in text.chars() {
+        let Pick { glyph, fake_bold, slot, .. } = fonts.pick(c, line.bold)?;
+        glyphs.push(Placed { slot, glyph, fake_bold, x, c });
+        x += fonts.advance_em(c, line.bold)? * size;
+    }
+    Some(Laid { size, x: (PAGE_WIDTH - x) / 2.0, baseline: line.baseline, glyphs })
+}
+
+/// The characters of `sheets`' text that Helvetica's WinAnsi encoding
+/// cannot show.
+fn beyond_win_ansi(sheets: &[Sheet]) -> String {
+    let mut out = String::new();
+    for line in sheets.iter().flat_map(lines) {
+        for c in line.text.chars() {
+            if win_ansi(c) == b'?' && c != '?' && !out.contains(c) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
 // PDF.
 
-/// A PDF with one A4 page per sheet.
-pub fn render_pdf(sheets: &[Sheet]) -> Result<Vec<u8>, SheetError> {
+/// A PDF with one A4 page per sheet. Text all in Latin-1 is set in
+/// Helvetica; any other text embeds subsets of `fonts` (an error if there
+/// are none).
+pub fn render_pdf(sheets: &[Sheet], fonts: &Fonts) -> Result<Vec<u8>, SheetError> {
     if sheets.is_empty() {
         return Err(SheetError::NoSheets);
+    }
+    let beyond = beyond_win_ansi(sheets);
+    let embed = !beyond.is_empty();
+    if embed && fonts.is_empty() {
+        return Err(SheetError::NoFont(beyond));
     }
     let catalog = Ref::new(1);
     let tree = Ref::new(2);
@@ -314,26 +433,166 @@ pub fn render_pdf(sheets: &[Sheet]) -> Result<Vec<u8>, SheetError> {
     let info = Ref::new(5);
     let first_page = 6;
     let page_ids: Vec<Ref> = (0..sheets.len()).map(|i| Ref::new(first_page + 2 * page_index(i))).collect();
+    let mut next_ref = first_page + 2 * page_index(sheets.len());
 
     let mut pdf = Pdf::new();
     pdf.catalog(catalog).pages(tree);
     pdf.pages(tree).kids(page_ids.iter().copied()).count(page_index(sheets.len()));
-    pdf.type1_font(regular).base_font(Name(b"Helvetica")).encoding_predefined(Name(b"WinAnsiEncoding"));
-    pdf.type1_font(bold).base_font(Name(b"Helvetica-Bold")).encoding_predefined(Name(b"WinAnsiEncoding"));
     let title = format!("Greenlight posters: {}", sheets[0].venue);
     pdf.document_info(info).title(TextStr(&title)).creator(TextStr("greenlight venue posters"));
 
-    for (sheet, &page_id) in sheets.iter().zip(&page_ids) {
+    // Embedded fonts: every page's lines laid out first, so that each face
+    // is subset once with every glyph the document uses.
+    let mut embedded: BTreeMap<usize, Embedded> = BTreeMap::new();
+    let mut pages: Vec<Vec<Laid>> = Vec::new();
+    if embed {
+        for sheet in sheets {
+            let laid: Vec<Laid> = fonts_lines(sheet, fonts)
+                .iter()
+                .map(|l| lay_out(l, fonts).ok_or_else(|| SheetError::NoFont(beyond.clone())))
+                .collect::<Result<_, _>>()?;
+            for g in laid.iter().flat_map(|l| &l.glyphs) {
+                let used = embedded.entry(g.slot).or_insert_with(|| Embedded {
+                    remapper: subsetter::GlyphRemapper::new(),
+                    chars: BTreeMap::new(),
+                    font: Ref::new(1),
+                });
+                let new = used.remapper.remap(g.glyph);
+                used.chars.entry(new).or_insert(g.c);
+            }
+            pages.push(laid);
+        }
+        for used in embedded.values_mut() {
+            used.font = Ref::new(next_ref);
+            next_ref += 5;
+        }
+    } else {
+        pdf.type1_font(regular).base_font(Name(b"Helvetica")).encoding_predefined(Name(b"WinAnsiEncoding"));
+        pdf.type1_font(bold).base_font(Name(b"Helvetica-Bold")).encoding_predefined(Name(b"WinAnsiEncoding"));
+    }
+
+    for (i, (sheet, &page_id)) in sheets.iter().zip(&page_ids).enumerate() {
         let content_id = Ref::new(page_id.get() + 1);
         let mut page = pdf.page(page_id);
         page.media_box(Rect::new(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT)).parent(tree).contents(content_id);
-        page.resources().fonts().pair(Name(b"F1"), regular).pair(Name(b"F2"), bold);
+        {
+            let mut resources = page.resources();
+            let mut names = resources.fonts();
+            if embed {
+                for (slot, used) in &embedded {
+                    names.pair(Name(font_name(*slot).as_bytes()), used.font);
+                }
+            } else {
+                names.pair(Name(b"F1"), regular).pair(Name(b"F2"), bold);
+            }
+        }
         page.finish();
-        let content = pdf_content(sheet)?;
+        let content = if embed { pdf_content_embedded(sheet, &pages[i], &embedded)? } else { pdf_content(sheet)? };
         let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&content, 9);
         pdf.stream(content_id, &compressed).filter(Filter::FlateDecode);
     }
+    // The fonts after the pages, so the pages' content streams come first.
+    let faces = fonts.faces();
+    for (&slot, used) in &embedded {
+        write_font(&mut pdf, used, faces[slot])?;
+    }
     Ok(pdf.finish())
+}
+
+/// The resource name of the embedded face in `slot`.
+fn font_name(slot: usize) -> String {
+    format!("G{slot}")
+}
+
+/// One face as the document uses it.
+struct Embedded {
+    /// Old glyph IDs to the subset's.
+    remapper: subsetter::GlyphRemapper,
+    /// The subset's glyph IDs to the characters they show.
+    chars: BTreeMap<u16, char>,
+    /// The Type 0 font; its CID font, descriptor and file follow it.
+    font: Ref,
+}
+
+/// Writes one subset face as a Type 0 font with Identity-H encoding (the
+/// content shows 2-byte glyph IDs of the subset) and a ToUnicode map.
+fn write_font(pdf: &mut Pdf, used: &Embedded, face: &crate::font::Face) -> Result<(), SheetError> {
+    let (data, index) = face.data();
+    let subset = subsetter::subset(data, index, &used.remapper)
+        .map_err(|e| SheetError::Font(format!("{}: {e}", face.path().display())))?;
+    let parsed = face.parsed();
+    let per_em = 1000.0 / f32::from(parsed.units_per_em());
+    let scale = |v: i16| f32::from(v) * per_em;
+    let cff = subset.starts_with(b"OTTO");
+
+    // A subset's name starts with a tag of six capitals (PDF 32000-1
+    // §9.6.4), here from the glyphs it holds.
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(
+        used.remapper.remapped_gids().flat_map(u16::to_be_bytes).collect::<Vec<u8>>(),
+    );
+    let tag: String = digest.iter().take(6).map(|b| char::from(b'A' + b % 26)).collect();
+    let base = format!("{tag}+{}", face.name());
+
+    let font = used.font;
+    let (cid, descriptor, file, cmap) =
+        (Ref::new(font.get() + 1), Ref::new(font.get() + 2), Ref::new(font.get() + 3), Ref::new(font.get() + 4));
+    let system = SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"Identity"), supplement: 0 };
+
+    pdf.type0_font(font)
+        .base_font(Name(base.as_bytes()))
+        .encoding_predefined(Name(b"Identity-H"))
+        .descendant_font(cid)
+        .to_unicode(cmap);
+    let mut cid_font = pdf.cid_font(cid);
+    cid_font
+        .subtype(if cff { CidFontType::Type0 } else { CidFontType::Type2 })
+        .base_font(Name(base.as_bytes()))
+        .system_info(system)
+        .font_descriptor(descriptor)
+        .default_width(1000.0);
+    if !cff {
+        cid_font.cid_to_gid_map_predefined(Name(b"Identity"));
+    }
+    let widths: Vec<f32> = used
+        .remapper
+        .remapped_gids()
+        .map(|old| f32::from(parsed.glyph_hor_advance(ttf_parser::GlyphId(old)).unwrap_or(0)) * per_em)
+        .collect();
+    cid_font.widths().consecutive(0, widths);
+    cid_font.finish();
+
+    let bbox = parsed.global_bounding_box();
+    let mut desc = pdf.font_descriptor(descriptor);
+    desc.name(Name(base.as_bytes()))
+        .flags(FontFlags::SYMBOLIC)
+        .bbox(Rect::new(scale(bbox.x_min), scale(bbox.y_min), scale(bbox.x_max), scale(bbox.y_max)))
+        .italic_angle(0.0)
+        .ascent(scale(parsed.ascender()))
+        .descent(scale(parsed.descender()))
+        .cap_height(scale(parsed.capital_height().unwrap_or(parsed.ascender())))
+        .stem_v(80.0);
+    if cff {
+        desc.font_file3(file);
+    } else {
+        desc.font_file2(file);
+    }
+    desc.finish();
+    let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&subset, 9);
+    let mut stream = pdf.stream(file, &compressed);
+    stream.filter(Filter::FlateDecode);
+    if cff {
+        stream.pair(Name(b"Subtype"), Name(b"OpenType"));
+    }
+    stream.finish();
+
+    let mut unicode =
+        UnicodeCmap::new(Name(b"Custom"), SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"UCS"), supplement: 0 });
+    for (&gid, &c) in &used.chars {
+        unicode.pair(gid, c);
+    }
+    let unicode = miniz_oxide::deflate::compress_to_vec_zlib(&unicode.finish(), 9);
+    pdf.cmap(cmap, &unicode).filter(Filter::FlateDecode);
+    Ok(())
 }
 
 /// `i` as a PDF object number (sheets are a few hundred at most).
@@ -341,10 +600,9 @@ fn page_index(i: usize) -> i32 {
     i32::try_from(i).unwrap_or(i32::MAX / 4)
 }
 
-/// The drawing operators of one page.
-fn pdf_content(sheet: &Sheet) -> Result<Vec<u8>, SheetError> {
+/// The QR code of a page, as filled rectangles.
+fn pdf_qr(sheet: &Sheet, content: &mut Content) -> Result<(), SheetError> {
     let matrix = Matrix::new(&sheet.qr_text)?;
-    let mut content = Content::new();
     content.set_fill_gray(0.0);
     let module = matrix.module_pt();
     let (left, top) = matrix.origin_pt();
@@ -353,7 +611,15 @@ fn pdf_content(sheet: &Sheet) -> Result<Vec<u8>, SheetError> {
         content.rect(left + col as f32 * module, y, len as f32 * module, module);
     }
     content.fill_nonzero();
-    for line in lines(sheet) {
+    Ok(())
+}
+
+/// The drawing operators of one page in Helvetica.
+fn pdf_content(sheet: &Sheet) -> Result<Vec<u8>, SheetError> {
+    let mut content = Content::new();
+    pdf_qr(sheet, &mut content)?;
+    let measure = |s: &str, bold: bool| helvetica_width(&s.chars().map(win_ansi).collect::<Vec<u8>>(), 1.0, bold);
+    for line in lines(sheet).into_iter().flat_map(|l| wrap(l, measure)) {
         let (bytes, size, x) = fit_helvetica(&line);
         content.begin_text();
         content.set_font(Name(if line.bold { b"F2" } else { b"F1" }), size);
@@ -364,11 +630,44 @@ fn pdf_content(sheet: &Sheet) -> Result<Vec<u8>, SheetError> {
     Ok(content.finish().into_vec())
 }
 
+/// The drawing operators of one page in the embedded fonts: each run of
+/// glyphs from one face shown at its place; bold without a bold face is
+/// filled and stroked.
+fn pdf_content_embedded(
+    sheet: &Sheet,
+    laid: &[Laid],
+    embedded: &BTreeMap<usize, Embedded>,
+) -> Result<Vec<u8>, SheetError> {
+    let mut content = Content::new();
+    pdf_qr(sheet, &mut content)?;
+    content.set_stroke_gray(0.0);
+    for line in laid {
+        for run in line.glyphs.chunk_by(|a, b| a.slot == b.slot && a.fake_bold == b.fake_bold) {
+            let first = run[0];
+            let used = &embedded[&first.slot];
+            let bytes: Vec<u8> =
+                run.iter().flat_map(|g| used.remapper.get(g.glyph).unwrap_or(0).to_be_bytes()).collect();
+            content.begin_text();
+            content.set_font(Name(font_name(first.slot).as_bytes()), line.size);
+            if first.fake_bold {
+                content.set_text_rendering_mode(TextRenderingMode::FillStroke);
+                content.set_line_width(line.size * 0.03);
+            }
+            content.next_line(line.x + first.x, PAGE_HEIGHT - line.baseline);
+            content.show(Str(&bytes));
+            content.end_text();
+        }
+    }
+    Ok(content.finish().into_vec())
+}
+
 // ---------------------------------------------------------------------------
 // SVG.
 
-/// One sheet as a standalone A4 SVG document.
-pub fn render_svg(sheet: &Sheet) -> Result<String, SheetError> {
+/// One sheet as a standalone A4 SVG document. The viewer draws the text
+/// (`Noto Sans CJK SC`, Helvetica, Arial or any sans-serif); lines are
+/// measured in `fonts` where installed, else as Helvetica.
+pub fn render_svg(sheet: &Sheet, fonts: &Fonts) -> Result<String, SheetError> {
     let matrix = Matrix::new(&sheet.qr_text)?;
     let mut svg = String::with_capacity(64 * 1024);
     // `write!` to a String cannot fail.
@@ -401,11 +700,15 @@ pub fn render_svg(sheet: &Sheet) -> Result<String, SheetError> {
         );
     }
     svg.push_str("</g>\n");
-    svg.push_str(r##"<g fill="#000" font-family="Helvetica, Arial, sans-serif" text-anchor="middle">"##);
+    svg.push_str(r##"<g fill="#000" font-family="'Noto Sans CJK SC', 'Noto Sans SC', Helvetica, Arial, sans-serif" text-anchor="middle">"##);
     svg.push('\n');
-    for line in lines(sheet) {
-        let measure = |s: &str| helvetica_width(&s.chars().map(win_ansi).collect::<Vec<u8>>(), 1.0, line.bold);
-        let (text, size) = fit(&line, measure);
+    let measure = |s: &str, bold: bool| {
+        fonts
+            .width_em(s, bold)
+            .unwrap_or_else(|| helvetica_width(&s.chars().map(win_ansi).collect::<Vec<u8>>(), 1.0, bold))
+    };
+    for line in lines(sheet).into_iter().flat_map(|l| wrap(l, measure)) {
+        let (text, size) = fit(&line, |s| measure(s, line.bold));
         let weight = if line.bold { r#" font-weight="bold""# } else { "" };
         let _ = writeln!(
             svg,
@@ -450,9 +753,13 @@ fn xml_escape(s: &str) -> String {
 /// Pixels per point at 150 dpi.
 const PX_PER_PT: f32 = PNG_DPI / 72.0;
 
-/// One sheet as an A4 PNG at 150 dpi (1240×1754), 8-bit greyscale.
-pub fn render_png(sheet: &Sheet) -> Result<Vec<u8>, SheetError> {
+/// One sheet as an A4 PNG at 150 dpi (1240×1754), 8-bit greyscale, its
+/// text drawn in `fonts` (an error if there are none).
+pub fn render_png(sheet: &Sheet, fonts: &Fonts) -> Result<Vec<u8>, SheetError> {
     let matrix = Matrix::new(&sheet.qr_text)?;
+    if fonts.is_empty() {
+        return Err(SheetError::NoFont(String::new()));
+    }
     let mut canvas = Canvas::new(PNG_WIDTH, PNG_HEIGHT);
 
     // Whole pixels per module keep every module edge sharp.
@@ -465,8 +772,10 @@ pub fn render_png(sheet: &Sheet) -> Result<Vec<u8>, SheetError> {
         canvas.fill(left + col * module, top + row * module, len * module, module);
     }
 
-    for line in lines(sheet) {
-        canvas.text(&line);
+    let faces = fonts.faces();
+    for line in fonts_lines(sheet, fonts) {
+        let laid = lay_out(&line, fonts).ok_or(SheetError::NoFont(String::new()))?;
+        canvas.text(&laid, &faces);
     }
 
     let mut out = Vec::new();
@@ -513,57 +822,44 @@ impl Canvas {
         }
     }
 
-    /// Draws a line of text centred with 8×8 glyphs, each glyph pixel a
-    /// square of whole pixels; bold text is struck twice, slightly offset.
-    fn text(&mut self, line: &Line) {
-        // A glyph's capitals are 7 rows high; match Helvetica's cap height
-        // (0.72 em) at the line's size.
-        let scale_for = |size: f32| px(size * 0.72 / 7.0).max(1);
-        let max_px = PNG_WIDTH - 2 * px(MARGIN);
-        // A line at scale k is 8·k pixels wide per character.
-        let fits = |scale: u32, s: &str| px_count(s.chars().count()) * 8 * scale <= max_px;
-        let mut scale = scale_for(line.size);
-        let min_scale = scale_for(line.min_size);
-        while scale > min_scale && !fits(scale, &line.text) {
-            scale -= 1;
+    /// Darkens one pixel by `coverage` (0 to 1), clipped to the page.
+    // Pixel coordinates fit in i32 and u32 both.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    fn ink(&mut self, x: i32, y: i32, coverage: f32) {
+        if x < 0 || y < 0 || x >= self.width as i32 || y >= self.height as i32 {
+            return;
         }
-        let mut text = line.text.clone();
-        if !fits(scale, &text) {
-            let keep = (max_px / (8 * scale)).saturating_sub(3) as usize;
-            text = format!("{}...", text.chars().take(keep).collect::<String>().trim_end());
-        }
-        let glyphs: Vec<[u8; 8]> = text.chars().map(glyph).collect();
-        let width = px_count(glyphs.len()) * 8 * scale;
-        let mut x = (self.width.saturating_sub(width)) / 2;
-        let top = px(line.baseline).saturating_sub(7 * scale);
-        let strike = if line.bold { (scale / 3).max(1) } else { 0 };
-        for g in glyphs {
-            for (gy, bits) in (0u32..).zip(g) {
-                for gx in 0..8u32 {
-                    if bits & (1 << gx) != 0 {
-                        self.fill(x + gx * scale, top + gy * scale, scale + strike, scale);
-                    }
+        let i = y as usize * self.width as usize + x as usize;
+        let value = (255.0 * (1.0 - coverage.clamp(0.0, 1.0))).round() as u8;
+        self.pixels[i] = self.pixels[i].min(value);
+    }
+
+    /// Draws a laid-out line with anti-aliased outlines; bold without a bold
+    /// face is drawn three times, a fraction of a pixel apart.
+    // Pixel coordinates fit in i32.
+    #[allow(clippy::cast_possible_truncation)]
+    fn text(&mut self, line: &Laid, faces: &[&crate::font::Face]) {
+        use ab_glyph::Font as _;
+        let em_px = line.size * PX_PER_PT;
+        let baseline = line.baseline * PX_PER_PT;
+        for g in &line.glyphs {
+            let font = faces[g.slot].outlines();
+            let Some(per_em) = font.units_per_em() else { continue };
+            let scale = ab_glyph::PxScale::from(em_px * font.height_unscaled() / per_em);
+            let x = (line.x + g.x) * PX_PER_PT;
+            let strokes: &[f32] = if g.fake_bold { &[0.0, 0.04, 0.08] } else { &[0.0] };
+            for dx in strokes {
+                let glyph = ab_glyph::GlyphId(g.glyph)
+                    .with_scale_and_position(scale, ab_glyph::point(x + dx * em_px, baseline));
+                if let Some(outline) = font.outline_glyph(glyph) {
+                    let bounds = outline.px_bounds();
+                    let (left, top) = (bounds.min.x as i32, bounds.min.y as i32);
+                    outline.draw(|gx, gy, c| {
+                        self.ink(left + gx as i32, top + gy as i32, c);
+                    });
                 }
             }
-            x += 8 * scale;
         }
-    }
-}
-
-/// The 8×8 bitmap of `c` (bit 0 of each row byte is the leftmost pixel).
-fn glyph(c: char) -> [u8; 8] {
-    let c = match c {
-        '‘' | '’' | '‚' => '\'',
-        '“' | '”' | '„' => '"',
-        '–' | '—' | '−' => '-',
-        '…' => '.',
-        c => c,
-    };
-    let code = u32::from(c);
-    match code {
-        0x20..=0x7e => BASIC_LEGACY[code as usize],
-        0xa0..=0xff => LATIN_LEGACY[(code - 0xa0) as usize],
-        _ => BASIC_LEGACY[usize::from(b'?')],
     }
 }
 
@@ -579,7 +875,8 @@ mod tests {
 
     #[test]
     fn long_names_shrink_then_get_an_ellipsis() {
-        let line = |text: &str| Line { text: text.into(), baseline: 0.0, size: 40.0, min_size: 16.0, bold: true };
+        let line =
+            |text: &str| Line { text: text.into(), baseline: 0.0, size: 40.0, min_size: 16.0, bold: true, wrap: false };
         let (bytes, size, x) = fit_helvetica(&line("Chez Marie"));
         assert_eq!((bytes.as_slice(), size), (&b"Chez Marie"[..], 40.0));
         assert!(x > MARGIN);
