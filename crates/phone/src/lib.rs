@@ -152,6 +152,11 @@ impl<S: Store> Phone<S> {
             return Ok(Recorded::default());
         }
         let floor = self.clock_floor()?;
+        if sightings.iter().all(|s| s.seen_at >= floor) {
+            // The usual case: a clock that was never set back.
+            self.store.add_sightings(sightings)?;
+            return Ok(Recorded { stored: sightings.len(), behind_clock_floor: 0 });
+        }
         let kept: Vec<Sighting> = sightings.iter().filter(|s| s.seen_at >= floor).copied().collect();
         self.store.add_sightings(&kept)?;
         Ok(Recorded { stored: kept.len(), behind_clock_floor: sightings.len() - kept.len() })
@@ -174,10 +179,5 @@ impl<S: Store> Phone<S> {
 
 /// A time kept as 8 little-endian bytes in the store's state.
 pub(crate) fn time_state<S: Store + ?Sized>(store: &S, name: &str) -> Result<Option<UnixTime>, StoreError> {
-    match store.state(name)? {
-        None => Ok(None),
-        Some(v) => <[u8; 8]>::try_from(v.as_slice())
-            .map(|b| Some(UnixTime(u64::from_le_bytes(b))))
-            .map_err(|_| StoreError::Corrupt(format!("{name} is not a time"))),
-    }
+    store.state_time(name)
 }

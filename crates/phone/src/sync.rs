@@ -396,7 +396,11 @@ impl<S: Store> Phone<S> {
                 self.store.apply(entry.kind, entry.sequence, &[], &state)?;
             }
             VerifiedFile::Trace(batch) => {
-                let mut records: Vec<SealedCheckIn> = self.store.checkins()?;
+                let mut records: Vec<SealedCheckIn> = match &plan.checkins {
+                    // No record at a traced venue: nothing to read.
+                    Some(only) if only.is_empty() => Vec::new(),
+                    _ => self.store.checkins()?,
+                };
                 if let Some(only) = &plan.checkins {
                     records.retain(|r| only.contains(&(r.day, r.tag)));
                 }
