@@ -57,6 +57,11 @@ pub struct Phone<S> {
     /// The day whose schedule is cached, and the schedule: deriving it is
     /// the expensive part of a rotation.
     schedule: Option<(DayNumber, KeySchedule)>,
+    /// The accepted key set's signed bytes as last read and the set they
+    /// decode to: decoding checks every public key on the curve, and
+    /// housekeeping after every sync asks whether the policy's signer is
+    /// still trusted.
+    key_set: Option<(Vec<u8>, greenlight_protocol::trust::KeySet)>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Phone<S> {
@@ -82,7 +87,7 @@ impl<S: Store> Phone<S> {
     /// A phone over `store`, on a device model with `calibration` (its
     /// advertised transmit power and the correction of what it hears).
     pub fn new(store: S, calibration: Calibration) -> Self {
-        Phone { store, calibration, schedule: None }
+        Phone { store, calibration, schedule: None, key_set: None }
     }
 
     /// The store.
