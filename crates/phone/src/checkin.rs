@@ -146,8 +146,13 @@ impl<S: Store> Phone<S> {
         }
         let arrival = earlier.as_ref().map_or(now, |e| e.arrival.min(now));
         let departure = now.plus(stay).max(earlier.as_ref().map_or(now, |e| e.departure));
-        let record =
-            poster.check_in(&day_key, arrival, departure, rng).map_err(|e| CheckInError::Forged(e.to_string()))?;
+        let record = match &earlier {
+            // Nothing to merge: the probe already seals this stay.
+            None => probe,
+            Some(_) => {
+                poster.check_in(&day_key, arrival, departure, rng).map_err(|e| CheckInError::Forged(e.to_string()))?
+            }
+        };
         let visit = RevealedCheckIn { poster: poster.clone(), arrival, departure }.to_bytes();
         if self.diary_enabled()? {
             self.store.save_checkin(&record, Some(&visit))?;

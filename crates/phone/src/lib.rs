@@ -57,6 +57,11 @@ pub struct Phone<S> {
     /// The day whose schedule is cached, and the schedule: deriving it is
     /// the expensive part of a rotation.
     schedule: Option<(DayNumber, KeySchedule)>,
+    /// The accepted key set's signed bytes as last read and the set they
+    /// decode to: decoding checks every public key on the curve, and
+    /// housekeeping after every sync asks whether the policy's signer is
+    /// still trusted.
+    key_set: Option<(Vec<u8>, greenlight_protocol::trust::KeySet)>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Phone<S> {
@@ -82,7 +87,7 @@ impl<S: Store> Phone<S> {
     /// A phone over `store`, on a device model with `calibration` (its
     /// advertised transmit power and the correction of what it hears).
     pub fn new(store: S, calibration: Calibration) -> Self {
-        Phone { store, calibration, schedule: None }
+        Phone { store, calibration, schedule: None, key_set: None }
     }
 
     /// The store.
@@ -152,6 +157,11 @@ impl<S: Store> Phone<S> {
             return Ok(Recorded::default());
         }
         let floor = self.clock_floor()?;
+        if sightings.iter().all(|s| s.seen_at >= floor) {
+            // The usual case: a clock that was never set back.
+            self.store.add_sightings(sightings)?;
+            return Ok(Recorded { stored: sightings.len(), behind_clock_floor: 0 });
+        }
         let kept: Vec<Sighting> = sightings.iter().filter(|s| s.seen_at >= floor).copied().collect();
         self.store.add_sightings(&kept)?;
         Ok(Recorded { stored: kept.len(), behind_clock_floor: sightings.len() - kept.len() })
@@ -174,10 +184,5 @@ impl<S: Store> Phone<S> {
 
 /// A time kept as 8 little-endian bytes in the store's state.
 pub(crate) fn time_state<S: Store + ?Sized>(store: &S, name: &str) -> Result<Option<UnixTime>, StoreError> {
-    match store.state(name)? {
-        None => Ok(None),
-        Some(v) => <[u8; 8]>::try_from(v.as_slice())
-            .map(|b| Some(UnixTime(u64::from_le_bytes(b))))
-            .map_err(|_| StoreError::Corrupt(format!("{name} is not a time"))),
-    }
+    store.state_time(name)
 }

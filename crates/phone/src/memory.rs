@@ -2,7 +2,7 @@
 //! for an app that keeps its own persistence. Nothing here is sealed; it
 //! lives as long as the process.
 
-use crate::store::{CheckInDayState, ColorChange, DiaryEntry, Exposure, Secret, Store, StoreError};
+use crate::store::{CheckInDayState, ColorChange, DiaryEntry, Exposure, Secret, Store, StoreError, time_from_state};
 use greenlight_protocol::checkin::{CheckInDay, CheckInDayKey, SealedCheckIn};
 use greenlight_protocol::daily_key::{DailyKey, EPHEMERAL_ID_LEN, EncryptedMetadata, EphemeralId, METADATA_LEN};
 use greenlight_protocol::index::FileKind;
@@ -122,6 +122,10 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn state_time(&self, name: &str) -> Result<Option<UnixTime>, StoreError> {
+        self.state.get(name).map(|v| time_from_state(name, v)).transpose()
+    }
+
     fn secret(&self, which: Secret) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.secrets.get(which.name()).filter(|v| !v.is_empty()).cloned())
     }
@@ -165,8 +169,13 @@ impl Store for MemoryStore {
         if self.recent.is_empty() {
             self.recent = vec![(DayNumber(0), u32::MAX); RECENT_SLOTS];
         }
-        for s in sightings {
-            let day = s.seen_at.day();
+        let mut rest = sightings;
+        while let Some(first) = rest.first() {
+            // A run of sightings of one day (a scanner's batch is one).
+            let day = first.seen_at.day();
+            let run = rest.iter().position(|s| s.seen_at.day() != day).unwrap_or(rest.len());
+            let (batch, later) = rest.split_at(run);
+            rest = later;
             if !self.sightings.contains_key(&day) {
                 // A new day: the days before are (almost always) complete.
                 for (_, earlier) in self.sightings.range_mut(..day) {
@@ -175,28 +184,32 @@ impl Store for MemoryStore {
                 }
             }
             let stored = self.sightings.entry(day).or_insert_with(DaySightings::new);
-            // The same advertisement is heard again in the next scan windows:
-            // find it through a small table by the ID's first byte (IDs are
-            // pseudorandom); a miss only stores it once more.
-            let advert = (s.id.0, s.metadata.0);
-            let slot = usize::from(s.id.0[0]) % RECENT_SLOTS;
-            let position = match self.recent[slot] {
-                (d, i) if d == day && stored.adverts.get(i as usize) == Some(&advert) => u64::from(i),
-                _ => {
-                    let i = stored.adverts.len();
-                    stored.adverts.push(advert);
-                    if let Ok(i32) = u32::try_from(i) {
-                        self.recent[slot] = (day, i32);
+            let day_start = day.start().0;
+            for s in batch {
+                // The same advertisement is heard again in the next scan
+                // windows: find it through a small table by the ID's first
+                // byte (IDs are pseudorandom); a miss only stores it once more.
+                let advert = (s.id.0, s.metadata.0);
+                let slot = usize::from(s.id.0[0]) % RECENT_SLOTS;
+                let position = match self.recent[slot] {
+                    (d, i) if d == day && stored.adverts.get(i as usize) == Some(&advert) => u64::from(i),
+                    _ => {
+                        let i = stored.adverts.len();
+                        stored.adverts.push(advert);
+                        if let Ok(i32) = u32::try_from(i) {
+                            self.recent[slot] = (day, i32);
+                        }
+                        u64::try_from(i).unwrap_or(u64::MAX)
                     }
-                    u64::try_from(i).unwrap_or(u64::MAX)
+                };
+                let second = s.seen_at.0 - day_start;
+                let packed =
+                    (second << (ADVERT_BITS + 8)) | (u64::from(s.rssi.to_ne_bytes()[0]) << ADVERT_BITS) | position;
+                if stored.seen.last().is_some_and(|&last| last >> (ADVERT_BITS + 8) > second) {
+                    stored.in_order = false;
                 }
-            };
-            let second = s.seen_at.0 - day.start().0;
-            let packed = (second << (ADVERT_BITS + 8)) | (u64::from(s.rssi.to_ne_bytes()[0]) << ADVERT_BITS) | position;
-            if stored.seen.last().is_some_and(|&last| last >> (ADVERT_BITS + 8) > second) {
-                stored.in_order = false;
+                stored.seen.push(packed);
             }
-            stored.seen.push(packed);
         }
         Ok(())
     }
@@ -209,7 +222,7 @@ impl Store for MemoryStore {
         Ok(match self.checkin_days.get(&day) {
             None => CheckInDayState::Absent,
             Some((_, None)) => CheckInDayState::Erased,
-            Some((_, Some(secret))) => CheckInDayState::Live(CheckInDayKey::from_bytes(day, *secret)),
+            Some((public, Some(secret))) => CheckInDayState::Live(CheckInDayKey::from_parts(*secret, public)),
         })
     }
 
@@ -287,6 +300,10 @@ impl Store for MemoryStore {
 
     fn color_history(&self) -> Result<Vec<ColorChange>, StoreError> {
         Ok(self.colors.clone())
+    }
+
+    fn last_color(&self) -> Result<Option<ColorChange>, StoreError> {
+        Ok(self.colors.last().cloned())
     }
 
     fn forget_before(&mut self, oldest: DayNumber) -> Result<u64, StoreError> {

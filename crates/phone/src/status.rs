@@ -23,7 +23,7 @@ impl<S: Store> Phone<S> {
         let decision = self.status(now)?;
         let change =
             ColorChange { at: now.0, color: decision.color.as_str().to_owned(), until: decision.until.map(|t| t.0) };
-        let last = self.store.color_history()?.pop();
+        let last = self.store.last_color()?;
         if last.is_none_or(|last| last.color != change.color || last.until != change.until) {
             self.store.add_color(&change)?;
         }

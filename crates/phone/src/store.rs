@@ -9,7 +9,7 @@ use greenlight_protocol::checkin::{CheckInDay, CheckInDayKey, SealedCheckIn};
 use greenlight_protocol::daily_key::DailyKey;
 use greenlight_protocol::index::FileKind;
 use greenlight_protocol::matcher::Sighting;
-use greenlight_protocol::time::DayNumber;
+use greenlight_protocol::time::{DayNumber, UnixTime};
 use serde::{Deserialize, Serialize};
 
 /// Why a store operation failed.
@@ -114,7 +114,7 @@ pub struct ColorChange {
 impl ColorChange {
     /// The UTC day of the change, by which it is forgotten.
     pub fn day(&self) -> DayNumber {
-        greenlight_protocol::time::UnixTime(self.at).day()
+        UnixTime(self.at).day()
     }
 }
 
@@ -183,6 +183,12 @@ pub trait Store {
     fn state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Sets a small state value.
     fn set_state(&mut self, name: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// A state value that holds a time (8 little-endian bytes, such as the
+    /// clock floor, read for every batch of sightings). A store that can
+    /// read it in place overrides this; the value is the same.
+    fn state_time(&self, name: &str) -> Result<Option<UnixTime>, StoreError> {
+        self.state(name)?.map(|v| time_from_state(name, &v)).transpose()
+    }
 
     /// A confidential value; `None` if unset or cleared.
     fn secret(&self, which: Secret) -> Result<Option<Vec<u8>>, StoreError>;
@@ -242,8 +248,21 @@ pub trait Store {
     fn add_color(&mut self, change: &ColorChange) -> Result<(), StoreError>;
     /// The color history, oldest first.
     fn color_history(&self) -> Result<Vec<ColorChange>, StoreError>;
+    /// The newest entry of the color history (read after every sync); a
+    /// store that can read it alone overrides this.
+    fn last_color(&self) -> Result<Option<ColorChange>, StoreError> {
+        Ok(self.color_history()?.pop())
+    }
 
     /// Deletes every key, sighting, check-in, diary entry, exposure and
     /// color change of a day before `oldest`; returns how many.
     fn forget_before(&mut self, oldest: DayNumber) -> Result<u64, StoreError>;
+}
+
+/// A time kept as 8 little-endian bytes in a store's state (see
+/// [`Store::state_time`]).
+pub fn time_from_state(name: &str, value: &[u8]) -> Result<UnixTime, StoreError> {
+    <[u8; 8]>::try_from(value)
+        .map(|b| UnixTime(u64::from_le_bytes(b)))
+        .map_err(|_| StoreError::Corrupt(format!("{name} is not a time")))
 }

@@ -396,7 +396,11 @@ impl<S: Store> Phone<S> {
                 self.store.apply(entry.kind, entry.sequence, &[], &state)?;
             }
             VerifiedFile::Trace(batch) => {
-                let mut records: Vec<SealedCheckIn> = self.store.checkins()?;
+                let mut records: Vec<SealedCheckIn> = match &plan.checkins {
+                    // No record at a traced venue: nothing to read.
+                    Some(only) if only.is_empty() => Vec::new(),
+                    _ => self.store.checkins()?,
+                };
                 if let Some(only) = &plan.checkins {
                     records.retain(|r| only.contains(&(r.day, r.tag)));
                 }
@@ -518,6 +522,21 @@ impl<S: Store> Phone<S> {
         KeySet::decode_body(file.body).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
+    /// [`Phone::key_set`], decoded again only when its stored bytes differ
+    /// from those decoded last (the same bytes decode to the same set).
+    fn key_set_cached(&mut self) -> Result<Option<KeySet>, StoreError> {
+        let Some(bytes) = self.store.state(KEY_SET)?.filter(|b| !b.is_empty()) else { return Ok(None) };
+        if let Some((cached, set)) = &self.key_set
+            && *cached == bytes
+        {
+            return Ok(Some(set.clone()));
+        }
+        let file = SignedFile::parse(&KEY_SET_MAGIC, &bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let set = KeySet::decode_body(file.body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.key_set = Some((bytes, set.clone()));
+        Ok(Some(set))
+    }
+
     /// What this phone trusts: its anchors `trust` and the newest key set it
     /// accepted. Drivers verify the index and files with it.
     pub fn keyring(&self, trust: &Trust) -> Result<Keyring, StoreError> {
@@ -560,9 +579,8 @@ impl<S: Store> Phone<S> {
     /// policy key's policy with sequence 2³²−1 ends with the key.)
     /// Returns whether it dropped one.
     pub(crate) fn retire_untrusted_policy(&mut self, now: UnixTime) -> Result<bool, StoreError> {
-        let (Some(set), Some(bytes)) = (self.key_set()?, self.store.state(POLICY)?.filter(|b| !b.is_empty())) else {
-            return Ok(false);
-        };
+        let Some(set) = self.key_set_cached()? else { return Ok(false) };
+        let Some(bytes) = self.store.state(POLICY)?.filter(|b| !b.is_empty()) else { return Ok(false) };
         let mut keys = Keyring::default();
         keys.restore(set);
         if keys.signer_trusted(&POLICY_MAGIC, &bytes, now) {

@@ -49,6 +49,8 @@ pub const CHECKIN_TAG_LEN: usize = 16;
 pub struct CheckInDayKey {
     day: DayNumber,
     secret: StaticSecret,
+    /// `E = X25519(e_d, 9)`, computed once: every seal mixes it in.
+    public: [u8; 32],
 }
 
 impl CheckInDayKey {
@@ -60,12 +62,26 @@ impl CheckInDayKey {
 
     /// Draws a new key for `day` from the caller's RNG.
     pub fn generate<R: CryptoRng + ?Sized>(day: DayNumber, rng: &mut R) -> Self {
-        CheckInDayKey { day, secret: StaticSecret::random_from_rng(rng) }
+        Self::with_secret(day, StaticSecret::random_from_rng(rng))
     }
 
     /// Restores a key from the phone's sealed store.
     pub fn from_bytes(day: DayNumber, secret: [u8; 32]) -> Self {
-        CheckInDayKey { day, secret: StaticSecret::from(secret) }
+        Self::with_secret(day, StaticSecret::from(secret))
+    }
+
+    /// Restores a key from the phone's store with the public half kept
+    /// beside it ([`CheckInDayKey::public`] of the same key), saving the
+    /// scalar multiplication that [`CheckInDayKey::from_bytes`] spends on
+    /// it; the key's day is `public`'s. The store vouches that the two
+    /// halves belong together, as it vouches for the secret.
+    pub fn from_parts(secret: [u8; 32], public: &CheckInDay) -> Self {
+        CheckInDayKey { day: public.day, secret: StaticSecret::from(secret), public: public.public }
+    }
+
+    fn with_secret(day: DayNumber, secret: StaticSecret) -> Self {
+        let public = PublicKey::from(&secret).to_bytes();
+        CheckInDayKey { day, secret, public }
     }
 
     /// The secret bytes, for the phone's sealed store.
@@ -80,7 +96,7 @@ impl CheckInDayKey {
 
     /// The public half, which the phone keeps after erasing the secret.
     pub fn public(&self) -> CheckInDay {
-        CheckInDay { day: self.day, public: PublicKey::from(&self.secret).to_bytes() }
+        CheckInDay { day: self.day, public: self.public }
     }
 }
 
@@ -248,7 +264,7 @@ impl Poster {
         if !shared.was_contributory() {
             return Err(Error::BadPublicKey);
         }
-        let keys = record_keys(shared.as_bytes(), &day_key.public().public, &epoch.epoch);
+        let keys = record_keys(shared.as_bytes(), &day_key.public, &epoch.epoch);
         let visit = Visit { arrival, departure, info: self.info().clone(), epoch: *epoch };
         let mut nonce = [0u8; AEAD_NONCE_LEN];
         rng.fill_bytes(&mut nonce);

@@ -265,6 +265,16 @@ fn committed_venue_vectors_hold() {
     nonce_rng.finish();
     assert_eq!(record.to_bytes(), unhex(ci, "record"));
     assert_eq!(record.tag.to_vec(), unhex(ci, "tag"));
+    // Restored with the public half a store kept beside the secret, the
+    // key seals the same record.
+    let restored = CheckInDayKey::from_parts(unhex_array(ci, "day_secret"), &day_key.public());
+    assert_eq!(restored.public(), day_key.public());
+    let mut nonce_rng = ReplayRng::new(ci, "randomness");
+    let again = scanned
+        .check_in(&restored, UnixTime(uint(ci, "arrival")), UnixTime(uint(ci, "departure")), &mut nonce_rng)
+        .expect("check in");
+    nonce_rng.finish();
+    assert_eq!(again.to_bytes(), unhex(ci, "record"));
 
     let mut entry_rng = ReplayRng::new(te, "randomness");
     let entry = TraceEntry::new(
