@@ -32,7 +32,9 @@
 //! Format version 1 (34 bytes) is the same with one `u16 ≥ 1` at offset 27
 //! that applies to every kind. A policy whose overlap is the same non-zero
 //! value for every kind is encoded as version 1, so phones that read only
-//! version 1 keep applying it; any other is encoded as version 2.
+//! version 1 keep applying it; any other is encoded as version 2. Every
+//! policy has exactly one encoding: a version-2 body that could have been
+//! version 1 is refused.
 //!
 //! The normative description is `spec/protocol.md` §13–§14;
 //! `spec/vectors/policy.json` holds known-answer vectors.
@@ -391,7 +393,8 @@ impl ColorPolicy {
     /// byte is checked first (a later version may have another length),
     /// then the length, then every field's range. A version-1 body's single
     /// overlap applies to every kind of venue and must be at least 1
-    /// (version 1 has no "never").
+    /// (version 1 has no "never"); a version-2 body whose nine overlaps are
+    /// one non-zero value is refused (it is written as version 1).
     pub fn decode_body(body: &[u8]) -> Result<Self> {
         let mut r = Reader::new(body);
         let version = r.u8()?;
@@ -433,7 +436,14 @@ impl ColorPolicy {
         if params.sequence == 0 {
             return Err(Error::InvalidField("sequence"));
         }
-        if version == POLICY_FORMAT_VERSION_1 && params.min_venue_overlap_minutes.as_uniform() == Some(0) {
+        // Version 1 has no "never"; and a policy version 1 can carry is
+        // written as version 1, so that every policy has one encoding.
+        let uniform = params.min_venue_overlap_minutes.as_uniform();
+        let canonical = match version {
+            POLICY_FORMAT_VERSION_1 => uniform != Some(VenueOverlaps::NEVER),
+            _ => uniform.is_none_or(|m| m == VenueOverlaps::NEVER),
+        };
+        if !canonical {
             return Err(Error::InvalidField("min_venue_overlap_minutes"));
         }
         ColorPolicy::new(params)
@@ -538,15 +548,13 @@ mod tests {
         assert_eq!(policy.venue_overlap_minutes(VenueKind::Shop), None);
         assert_eq!(policy.venue_overlap_minutes(VenueKind::Restaurant), Some(45));
         assert_eq!(policy.venue_overlap_minutes(VenueKind::Transit), Some(30));
-        // A version-2 body that happens to give every kind the same value
-        // is read as it is (and written back as version 1).
+        // A version-2 body giving every kind the same non-zero value is
+        // not the policy's one encoding (version 1 is): refused.
         let mut body = per_kind().encode_body();
         for i in 0..9 {
             body[27 + 2 * i..29 + 2 * i].copy_from_slice(&20u16.to_le_bytes());
         }
-        let uniform = ColorPolicy::decode_body(&body).expect("valid");
-        assert_eq!(uniform.params().min_venue_overlap_minutes, VenueOverlaps::uniform(20));
-        assert_eq!(uniform.format_version(), 1);
+        assert_eq!(ColorPolicy::decode_body(&body), Err(Error::InvalidField("min_venue_overlap_minutes")));
     }
 
     #[test]

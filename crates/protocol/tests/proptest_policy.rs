@@ -160,16 +160,9 @@ fn check_invariants(d: &ColorDecision) {
     }
 }
 
-/// A body that decoded to `policy` is its encoding, except a version-2
-/// body giving every kind the same non-zero overlap, which is read as it is
-/// and written back as version 1 (protocol §13.1).
+/// A body that decoded to `policy` is its one encoding (protocol §13.2).
 fn is_its_encoding(policy: &ColorPolicy, body: &[u8]) -> Result<(), TestCaseError> {
-    if body[0] == policy.format_version() {
-        prop_assert_eq!(policy.encode_body(), body);
-    } else {
-        prop_assert_eq!((body[0], policy.format_version()), (2, 1));
-        prop_assert_eq!(ColorPolicy::decode_body(&policy.encode_body()), Ok(*policy));
-    }
+    prop_assert_eq!(policy.encode_body(), body);
     Ok(())
 }
 

@@ -157,6 +157,7 @@ fn invalid_bodies() -> Vec<(&'static str, Vec<u8>)> {
         ("v2_red_days_29", patch(&v2, y2 + 1, &[29])),
         ("v2_stale_after_337_hours", patch(&v2, y2 + 2, &337u16.to_le_bytes())),
         ("v2_lookback_15_days", patch(&v2, y2 + 4, &[15])),
+        ("v2_same_overlap_for_every_kind", patch(&v2, 27, &[15, 0].repeat(9))),
     ]
 }
 
