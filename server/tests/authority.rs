@@ -41,6 +41,7 @@ common::on_both_databases!(
     a_paper_guest_list_is_traced_the_same_way,
     policy_versions_are_checked_signed_published_and_kept,
     a_policy_is_published_only_after_its_preview_is_confirmed,
+    the_policy_form_sets_each_venue_kinds_overlap,
     the_database_holds_no_code_token_or_patient_data,
     only_x_chaff_1_is_chaff_and_other_values_touch_nothing,
     device_requests_must_be_sent_as_json,
@@ -987,6 +988,39 @@ async fn policy_versions_are_checked_signed_published_and_kept(db: Db) {
     let portal = admin(&server).await;
     let audit = portal.get("/portal/audit").await.expect("the portal answers").body;
     assert_eq!(audit.matches("policy published").count(), 2);
+}
+
+/// Issue 22 item 5: the form sets a minimum overlap per kind of venue; a
+/// policy that tells kinds apart is signed as format version 2 and the
+/// preview says what changes for visitors of each kind.
+async fn the_policy_form_sets_each_venue_kinds_overlap(db: Db) {
+    let server = TestServer::start_with_authority(db).await;
+    let portal = admin(&server).await;
+    let page = portal.get("/portal/policy").await.expect("the portal answers");
+    assert!(page.body.contains("name=\"min_venue_overlap_transit\""), "one field per kind");
+    let page = preview_policy(&portal, &[("min_venue_overlap_shop", "-1")]).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("id=\"min_venue_overlap_shop-error\""), "the field is marked");
+    let changes = [("min_venue_overlap_shop", "0"), ("min_venue_overlap_restaurant", "30")];
+    let preview = preview_policy(&portal, &changes).await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(
+        preview.body.contains("A visit to a venue of kind shop no longer turns a phone yellow, however long"),
+        "{}",
+        preview.body
+    );
+    assert!(preview.body.contains("A visit to a venue of kind restaurant overlapping a reported one by 30 minutes"));
+    let page = post_policy(&portal, &changes).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let files = listed(&server, FileKind::ColorPolicy).await;
+    let policy = ColorPolicy::verify(&files[0], &authority_key(&server, Purpose::Policy)).expect("signed");
+    assert_eq!(policy.format_version(), 2);
+    assert_eq!(policy.venue_overlap_minutes(VenueKind::Shop), None);
+    assert_eq!(policy.venue_overlap_minutes(VenueKind::Restaurant), Some(30));
+    let recommended = ColorPolicy::recommended(1, policy.params().issued_at);
+    assert_eq!(policy.venue_overlap_minutes(VenueKind::Transit), recommended.venue_overlap_minutes(VenueKind::Transit));
+    let page = portal.get("/portal/policy").await.expect("the portal answers").body;
+    assert!(page.contains("A visit to a venue of kind shop never turns a phone yellow, however long."), "{page}");
 }
 
 /// Issue 21 item 20: the form's values are published only through the

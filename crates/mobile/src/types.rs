@@ -182,8 +182,12 @@ pub enum Reason {
         end: u64,
         /// Minutes of overlap.
         overlap_minutes: u16,
-        /// The policy's threshold.
-        threshold_minutes: u16,
+        /// The venue's kind, from the poster the phone scanned (`shop`,
+        /// `restaurant`, `transit`, …): the policy's minimum depends on it.
+        venue_kind: String,
+        /// The policy's minimum overlap for that kind; `None` when the
+        /// policy says visits of that kind never turn a phone yellow.
+        threshold_minutes: Option<u16>,
         /// Whether this visit makes the phone yellow.
         qualifies: bool,
     },
@@ -220,9 +224,15 @@ impl From<&Evidence> for Reason {
                     qualifies,
                 }
             }
-            Evidence::Venue { day, start, end, overlap_minutes, threshold_minutes, qualifies } => {
-                Reason::Venue { day: day.0, start: start.0, end: end.0, overlap_minutes, threshold_minutes, qualifies }
-            }
+            Evidence::Venue { day, start, end, overlap_minutes, kind, threshold_minutes, qualifies } => Reason::Venue {
+                day: day.0,
+                start: start.0,
+                end: end.0,
+                overlap_minutes,
+                venue_kind: kind.as_str().to_owned(),
+                threshold_minutes,
+                qualifies,
+            },
             Evidence::Ignored { future, too_old, low_risk } => Reason::Ignored { future, too_old, low_risk },
             Evidence::Stale { last_sync, limit_hours } => {
                 Reason::Stale { last_sync: last_sync.map(|t| t.0), limit_hours }

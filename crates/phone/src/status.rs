@@ -7,6 +7,7 @@ use crate::sync::fallback_policy;
 use greenlight_protocol::color::{BleContact, ColorDecision, ColorInputs, Diagnosis, VenueExposure, decide};
 use greenlight_protocol::report::{ReportType, TransmissionRisk};
 use greenlight_protocol::time::{DayNumber, UnixTime};
+use greenlight_protocol::venue::VenueKind;
 
 impl<S: Store> Phone<S> {
     /// The color now, with its explanation and end. Until the first sync
@@ -78,11 +79,12 @@ pub fn color_inputs(
                 transmission_risk: TransmissionRisk::new(*transmission_risk)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             }),
-            Exposure::Venue { day, start, end, overlap_minutes, .. } => inputs.venues.push(VenueExposure {
+            Exposure::Venue { day, start, end, overlap_minutes, venue_kind, .. } => inputs.venues.push(VenueExposure {
                 day: DayNumber(*day),
                 start: UnixTime(*start),
                 end: UnixTime(*end),
                 overlap_minutes: u16::try_from(*overlap_minutes).unwrap_or(u16::MAX),
+                kind: VenueKind::from_byte(*venue_kind).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             }),
         }
     }

@@ -84,6 +84,11 @@ pub enum Exposure {
         end: u64,
         /// Minutes inside the traced window.
         overlap_minutes: u32,
+        /// The venue's kind (`VenueKind` wire value), from the poster the
+        /// phone scanned; the policy's minimum overlap depends on it. An
+        /// exposure stored before kinds were kept reads as 0, "other".
+        #[serde(default)]
+        venue_kind: u8,
         /// The venue's name, from the opened check-in.
         venue: String,
         /// The authority's message to visitors.

@@ -640,6 +640,7 @@ pub fn venue_exposures(matcher: &VenueMatcher, entries: &[TraceEntry], now: Unix
                 start: exposure.start.0,
                 end: exposure.end.0,
                 overlap_minutes: u32::from(exposure.overlap_minutes),
+                venue_kind: exposure.kind.to_byte(),
                 venue: visit.info.name,
                 message: m.message,
             }

@@ -158,7 +158,13 @@ mod support {
 
         /// The recommended policy as version `sequence`.
         pub(crate) fn policy(&self, sequence: u32, issued_at: UnixTime) -> Published {
-            let bytes = ColorPolicy::recommended(sequence, issued_at).sign(&self.authority);
+            self.signed_policy(&ColorPolicy::recommended(sequence, issued_at))
+        }
+
+        /// `policy`, signed by the authority and listed.
+        pub(crate) fn signed_policy(&self, policy: &ColorPolicy) -> Published {
+            let (sequence, issued_at) = (policy.sequence(), policy.params().issued_at);
+            let bytes = policy.sign(&self.authority);
             let entry = IndexEntry::for_file(
                 FileKind::ColorPolicy,
                 u64::from(sequence),
@@ -872,12 +878,37 @@ fn a_traced_visit_raises_a_venue_alert_with_the_real_departure_even_with_the_dia
         start: at(D, 12, 30).0,
         end: at(D, 13, 10).0,
         overlap_minutes: 40,
+        venue_kind: VenueKind::Restaurant.to_byte(),
         venue: "Café Aurora".into(),
         message: MESSAGE.into(),
     };
     assert_eq!(phone.venue_alerts().expect("store"), vec![alert]);
     // 40 ≥ 10 overlap minutes: yellow until the end of Friday + 14 days.
     assert_eq!((decision.color, decision.until), (Color::Yellow, Some(D.plus(14).end())));
+}
+
+/// Issue 22 item 5: the signed policy's minimum overlap for the kind on
+/// the poster the phone scanned decides, and the explanation names it.
+#[test]
+fn the_policy_rule_for_the_venues_kind_decides_and_is_explained() {
+    use greenlight_protocol::policy::{ColorPolicy, PolicyParams, VenueOverlaps};
+    let Lunch { server, mut phone, trace, .. } = lunch(22);
+    // Restaurants from 45 minutes, every other kind from 10: the 40
+    // minutes at the café no longer qualify.
+    let strict = ColorPolicy::new(PolicyParams {
+        min_venue_overlap_minutes: VenueOverlaps::uniform(10).with(VenueKind::Restaurant, 45),
+        ..*ColorPolicy::recommended(1, at(D, 0, 0)).params()
+    })
+    .expect("valid");
+    let policy = server.signed_policy(&strict);
+    let index = server.index(at(D, 19, 0), &[&policy, &trace]);
+    let (applied, decision) = sync(&mut phone, &server, &index, &[&policy, &trace], at(D, 20, 0)).expect("sync");
+    assert_eq!(applied.exposures, 1);
+    assert!(matches!(phone.venue_alerts().expect("store")[..], [Exposure::Venue { overlap_minutes: 40, .. }]));
+    assert_eq!(decision.color, Color::Green, "{decision}");
+    let text = decision.to_string();
+    assert!(text.contains("venue visit (restaurant) "), "{text}");
+    assert!(text.contains("by 40 min (needs 45 for this kind) — below the threshold"), "{text}");
 }
 
 #[test]
@@ -1165,6 +1196,7 @@ fn a_visit_in_progress_is_revealed_as_ending_at_the_report_and_only_people_there
         start: at(D, 13, 10).0,
         end: now.0,
         overlap_minutes: 12,
+        venue_kind: VenueKind::Restaurant.to_byte(),
         venue: "Café Aurora".into(),
         message: MESSAGE.into(),
     };

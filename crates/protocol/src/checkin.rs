@@ -173,6 +173,7 @@ impl Visit {
             start: self.arrival,
             end: self.departure,
             overlap_minutes: u16::try_from(overlap).unwrap_or(u16::MAX),
+            kind: self.info.kind,
         }
     }
 }

@@ -12,7 +12,9 @@
 //! - **Yellow**: a qualifying exposure, until `yellow_days` after the end of
 //!   the last qualifying day. A Bluetooth day qualifies when its weighted
 //!   minutes reach the policy's threshold; a venue exposure qualifies when
-//!   its overlap reaches the policy's minimum.
+//!   its overlap reaches the policy's minimum for the venue's kind (the
+//!   kind printed on the poster the phone scanned), and never for a kind
+//!   the policy says never alerts.
 //! - **Stale**: the phone has never synced, or not within
 //!   `stale_after_hours`. A phone that cannot know whether it was exposed
 //!   never shows a silent green. Staleness never hides red or yellow, but
@@ -35,6 +37,7 @@
 use crate::policy::{AttenuationBucket, ColorPolicy};
 use crate::report::{ReportType, TransmissionRisk};
 use crate::time::{DayNumber, UnixTime};
+use crate::venue::VenueKind;
 use core::fmt;
 use std::collections::BTreeMap;
 
@@ -81,6 +84,8 @@ pub struct VenueExposure {
     pub end: UnixTime,
     /// Minutes the check-in overlaps the traced visit.
     pub overlap_minutes: u16,
+    /// The kind of venue, as the poster the phone scanned declared it.
+    pub kind: VenueKind,
 }
 
 /// Everything the color depends on besides the policy.
@@ -168,8 +173,11 @@ pub enum Evidence {
         end: UnixTime,
         /// Minutes of overlap.
         overlap_minutes: u16,
-        /// The policy's `min_venue_overlap_minutes`.
-        threshold_minutes: u16,
+        /// The venue's kind, from its poster.
+        kind: VenueKind,
+        /// The policy's `min_venue_overlap_minutes` for `kind`, or `None`
+        /// when visits of that kind never qualify.
+        threshold_minutes: Option<u16>,
         /// Whether `overlap_minutes ≥ threshold_minutes`.
         qualifies: bool,
     },
@@ -196,13 +204,15 @@ impl Evidence {
     /// The deterministic order of evidence: day items by day, then kind
     /// (diagnosis, Bluetooth, venue), then window; then `Ignored`, then
     /// `Stale`, which belong to no day.
-    fn sort_key(&self) -> (u8, u32, u8, u64, u64, u16) {
+    fn sort_key(&self) -> (u8, u32, u8, u64, u64, u16, u8) {
         match *self {
-            Evidence::Diagnosis { day, .. } => (0, day.0, 0, 0, 0, 0),
-            Evidence::BleDay { day, .. } => (0, day.0, 1, 0, 0, 0),
-            Evidence::Venue { day, start, end, overlap_minutes, .. } => (0, day.0, 2, start.0, end.0, overlap_minutes),
-            Evidence::Ignored { .. } => (1, 0, 0, 0, 0, 0),
-            Evidence::Stale { .. } => (2, 0, 0, 0, 0, 0),
+            Evidence::Diagnosis { day, .. } => (0, day.0, 0, 0, 0, 0, 0),
+            Evidence::BleDay { day, .. } => (0, day.0, 1, 0, 0, 0, 0),
+            Evidence::Venue { day, start, end, overlap_minutes, kind, .. } => {
+                (0, day.0, 2, start.0, end.0, overlap_minutes, kind.to_byte())
+            }
+            Evidence::Ignored { .. } => (1, 0, 0, 0, 0, 0, 0),
+            Evidence::Stale { .. } => (2, 0, 0, 0, 0, 0, 0),
         }
     }
 }
@@ -281,7 +291,8 @@ pub fn decide(policy: &ColorPolicy, inputs: &ColorInputs) -> ColorDecision {
         } else if venue.day < oldest {
             too_old = too_old.saturating_add(1);
         } else {
-            let qualifies = venue.overlap_minutes >= p.min_venue_overlap_minutes;
+            let threshold_minutes = policy.venue_overlap_minutes(venue.kind);
+            let qualifies = threshold_minutes.is_some_and(|t| venue.overlap_minutes >= t);
             if qualifies {
                 last_qualifying = last_qualifying.max(Some(venue.day));
             }
@@ -290,7 +301,8 @@ pub fn decide(policy: &ColorPolicy, inputs: &ColorInputs) -> ColorDecision {
                 start: venue.start,
                 end: venue.end,
                 overlap_minutes: venue.overlap_minutes,
-                threshold_minutes: p.min_venue_overlap_minutes,
+                kind: venue.kind,
+                threshold_minutes,
                 qualifies,
             });
         }
@@ -399,18 +411,18 @@ fn write_evidence(f: &mut fmt::Formatter<'_>, item: &Evidence, color: Color) -> 
             }
             write!(f, " — {}", verdict(qualifies))
         }
-        Evidence::Venue { day, start, end, overlap_minutes, threshold_minutes, qualifies } => {
-            write!(f, "{}: venue visit ", day.iso_date())?;
+        Evidence::Venue { day, start, end, overlap_minutes, kind, threshold_minutes, qualifies } => {
+            write!(f, "{}: venue visit ({}) ", day.iso_date(), kind.as_str())?;
             if start.day() == end.day() {
                 write!(f, "{} {}–{} UTC", start.day().iso_date(), start.clock(), end.clock())?;
             } else {
                 write!(f, "{} – {}", Time(start), Time(end))?;
             }
-            write!(
-                f,
-                " overlapping a traced visit by {overlap_minutes} min (needs {threshold_minutes}) — {}",
-                verdict(qualifies)
-            )
+            write!(f, " overlapping a traced visit by {overlap_minutes} min")?;
+            match threshold_minutes {
+                Some(t) => write!(f, " (needs {t} for this kind) — {}", verdict(qualifies)),
+                None => f.write_str(" — this kind of venue never counts under this policy"),
+            }
         }
         Evidence::Ignored { future, too_old, low_risk } => {
             f.write_str("ignored:")?;
@@ -475,7 +487,7 @@ mod tests {
 
     fn venue(day: DayNumber, overlap_minutes: u16) -> VenueExposure {
         let start = day.start().plus(18 * HOUR);
-        VenueExposure { day, start, end: start.plus(90 * 60), overlap_minutes }
+        VenueExposure { day, start, end: start.plus(90 * 60), overlap_minutes, kind: VenueKind::Restaurant }
     }
 
     fn decide_with(change: impl FnOnce(&mut ColorInputs)) -> ColorDecision {
@@ -584,14 +596,25 @@ mod tests {
         let d = decide_with(|i| {
             i.ble = vec![contact(TODAY.plus(1), 50, 3600)];
             // Today, but starting after now.
-            i.venues =
-                vec![VenueExposure { day: TODAY, start: noon().plus(1), end: noon().plus(HOUR), overlap_minutes: 60 }];
+            i.venues = vec![VenueExposure {
+                day: TODAY,
+                start: noon().plus(1),
+                end: noon().plus(HOUR),
+                overlap_minutes: 60,
+                kind: VenueKind::Shop,
+            }];
         });
         assert_eq!(d.color, Color::Green);
         assert_eq!(d.evidence, vec![Evidence::Ignored { future: 2, too_old: 0, low_risk: 0 }]);
         // A visit that started exactly now counts.
         let d = decide_with(|i| {
-            i.venues = vec![VenueExposure { day: TODAY, start: noon(), end: noon().plus(HOUR), overlap_minutes: 60 }]
+            i.venues = vec![VenueExposure {
+                day: TODAY,
+                start: noon(),
+                end: noon().plus(HOUR),
+                overlap_minutes: 60,
+                kind: VenueKind::Shop,
+            }]
         });
         assert_eq!(d.color, Color::Yellow);
     }
@@ -653,6 +676,37 @@ mod tests {
         let below = decide_with(|i| i.venues = vec![venue(day, 9)]);
         assert_eq!(below.color, Color::Green);
         assert!(matches!(below.evidence[..], [Evidence::Venue { overlap_minutes: 9, qualifies: false, .. }]));
+    }
+
+    /// Issue 22 item 5: the rule for the kind of venue on the poster
+    /// decides, and a kind the policy switches off never turns a phone
+    /// yellow, however long the overlap.
+    #[test]
+    fn each_kind_of_venue_has_its_own_minimum_overlap() {
+        use crate::policy::VenueOverlaps;
+        let overlaps = VenueOverlaps::uniform(60).with(VenueKind::Restaurant, 30).with(VenueKind::Shop, 0);
+        let policy = ColorPolicy::new(PolicyParams { min_venue_overlap_minutes: overlaps, ..*policy().params() })
+            .expect("valid");
+        let at = |kind: VenueKind, overlap: u16| {
+            let i = ColorInputs { venues: vec![VenueExposure { kind, ..venue(TODAY.minus(1), overlap) }], ..inputs() };
+            decide(&policy, &i)
+        };
+        assert_eq!(at(VenueKind::Restaurant, 30).color, Color::Yellow);
+        assert_eq!(at(VenueKind::Restaurant, 29).color, Color::Green);
+        assert_eq!(at(VenueKind::Transit, 59).color, Color::Green);
+        assert_eq!(at(VenueKind::Transit, 60).color, Color::Yellow);
+        let shop = at(VenueKind::Shop, u16::MAX);
+        assert_eq!(shop.color, Color::Green);
+        assert!(matches!(
+            shop.evidence[..],
+            [Evidence::Venue { kind: VenueKind::Shop, threshold_minutes: None, qualifies: false, .. }]
+        ));
+        assert!(shop.to_string().contains("venue visit (shop) "), "{shop}");
+        assert!(shop.to_string().contains("— this kind of venue never counts under this policy"), "{shop}");
+        let bus = at(VenueKind::Transit, 45).to_string();
+        assert!(
+            bus.contains("venue visit (transit) ") && bus.contains("(needs 60 for this kind) — below the threshold")
+        );
     }
 
     #[test]
@@ -774,6 +828,7 @@ mod tests {
                     start: now,
                     end: UnixTime(u64::MAX),
                     overlap_minutes: u16::MAX,
+                    kind: VenueKind::Care,
                 }],
             };
             let d = decide(&policy, &i);
@@ -798,7 +853,7 @@ mod tests {
         });
         let text = d.to_string();
         let expected = "YELLOW until 2026-05-24 00:00 UTC: you had a qualifying exposure.\n\
-            - 2026-05-08: venue visit 2026-05-08 18:00–19:30 UTC overlapping a traced visit by 25 min (needs 10) — qualifies\n\
+            - 2026-05-08: venue visit (restaurant) 2026-05-08 18:00–19:30 UTC overlapping a traced visit by 25 min (needs 10 for this kind) — qualifies\n\
             - 2026-05-09: Bluetooth contact, 17 weighted min (needs 15): immediate 12 min, near 5 min, medium 0 min, other 3 min — qualifies\n\
             - not synced since 2026-05-08 10:00 UTC (stale after 48 h)\n\
             (policy version 7)";
@@ -851,7 +906,7 @@ mod tests {
             onset.contains("- 2026-05-08: symptom onset of a positive diagnosis (confirmed test); red until"),
             "{onset}"
         );
-        assert!(text.contains("(needs 10) — qualifies\n"), "{text}");
+        assert!(text.contains("(needs 10 for this kind) — qualifies\n"), "{text}");
         let d = decide_with(|i| {
             i.venues = vec![venue(TODAY.minus(14), 30)];
             i.ble = vec![contact(TODAY, 50, 60)];
@@ -866,7 +921,7 @@ mod tests {
             &ColorInputs { venues: vec![venue(TODAY.minus(3), 30)], ..inputs() },
         );
         assert_eq!(d.color, Color::Green);
-        assert!(d.to_string().contains("(needs 10) — qualified; its yellow has ended"));
+        assert!(d.to_string().contains("(needs 10 for this kind) — qualified; its yellow has ended"));
     }
 
     #[test]

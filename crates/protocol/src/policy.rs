@@ -8,24 +8,33 @@
 //! policy and the phone's own matches into a color.
 //!
 //! The policy travels as a signed file (see [`crate::signing`]) of kind
-//! [`POLICY_MAGIC`] whose body is the fixed 34-byte layout below, all
-//! integers little-endian:
+//! [`POLICY_MAGIC`] whose body is one of two fixed layouts, all integers
+//! little-endian. Format version 2 (50 bytes) gives every venue kind
+//! ([`VenueKind`], wire order) its own minimum overlap:
 //!
 //! ```text
 //! offset size field
-//!      0    1 format_version                 = 1
+//!      0    1 format_version                 = 2
 //!      1    4 sequence                       u32
 //!      5    8 issued_at                      u64, Unix seconds
 //!     13    3 attenuation_thresholds_db      3 × u8, strictly ascending
 //!     16    8 bucket_weights_percent         4 × u16, each 0..=1000
 //!     24    2 min_weighted_minutes_per_day   u16, ≥ 1
 //!     26    1 min_transmission_risk          u8, 0..=8
-//!     27    2 min_venue_overlap_minutes      u16, ≥ 1
-//!     29    1 yellow_days                    u8, 1..=lookback_days
-//!     30    1 red_days                       u8, 1..=28
-//!     31    2 stale_after_hours              u16, 1..=336
-//!     33    1 lookback_days                  u8, 1..=14
+//!     27   18 min_venue_overlap_minutes      9 × u16, one per VenueKind in
+//!                                            wire order; 0 = never alerts
+//!     45    1 yellow_days                    u8, 1..=lookback_days
+//!     46    1 red_days                       u8, 1..=28
+//!     47    2 stale_after_hours              u16, 1..=336
+//!     49    1 lookback_days                  u8, 1..=14
 //! ```
+//!
+//! Format version 1 (34 bytes) is the same with one `u16 ≥ 1` at offset 27
+//! that applies to every kind. A policy whose overlap is the same non-zero
+//! value for every kind is encoded as version 1, so phones that read only
+//! version 1 keep applying it; any other is encoded as version 2. Every
+//! policy has exactly one encoding: a version-2 body that could have been
+//! version 1 is refused.
 //!
 //! The normative description is `spec/protocol.md` §13–§14;
 //! `spec/vectors/policy.json` holds known-answer vectors.
@@ -35,13 +44,20 @@ use crate::error::{Error, Result};
 use crate::report::TransmissionRisk;
 use crate::signing::{SigningKey, TrustedKeys, open_file, seal_file};
 use crate::time::UnixTime;
+use crate::venue::VenueKind;
 
 /// Magic bytes of a signed color-policy file.
 pub const POLICY_MAGIC: [u8; 8] = *b"GL_POLCY";
-/// The only policy body format this implementation reads and writes.
-pub const POLICY_FORMAT_VERSION: u8 = 1;
-/// Length of an encoded policy body (format version 1).
-pub const POLICY_BODY_LEN: usize = 34;
+/// The newest policy body format this implementation reads and writes
+/// (per-kind venue overlaps).
+pub const POLICY_FORMAT_VERSION: u8 = 2;
+/// The first policy body format (one venue overlap for every kind); still
+/// read, and written for a policy it can carry.
+pub const POLICY_FORMAT_VERSION_1: u8 = 1;
+/// Length of an encoded policy body of format version 2.
+pub const POLICY_BODY_LEN: usize = 50;
+/// Length of an encoded policy body of format version 1.
+pub const POLICY_BODY_LEN_V1: usize = 34;
 /// Highest bucket weight, in percent (10×).
 pub const MAX_BUCKET_WEIGHT_PERCENT: u16 = 1000;
 /// Longest lookback window, in days: the key server keeps keys for 14 days,
@@ -98,6 +114,55 @@ impl AttenuationBucket {
     }
 }
 
+/// The minimum overlap, in minutes, with a traced visit that makes a
+/// check-in qualify for yellow, for each [`VenueKind`]; the kind is the one
+/// printed on the poster the phone itself scanned.
+///
+/// [`VenueOverlaps::NEVER`] (0) means visits of that kind never qualify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VenueOverlaps {
+    minutes: [u16; VenueKind::ALL.len()],
+}
+
+impl VenueOverlaps {
+    /// The value that means "visits of this kind never turn a phone yellow".
+    pub const NEVER: u16 = 0;
+
+    /// The same minimum for every kind (what a version-1 policy says).
+    pub const fn uniform(minutes: u16) -> Self {
+        VenueOverlaps { minutes: [minutes; VenueKind::ALL.len()] }
+    }
+
+    /// The minimum for each kind, in [`VenueKind::ALL`] (wire) order.
+    pub const fn from_wire_order(minutes: [u16; VenueKind::ALL.len()]) -> Self {
+        VenueOverlaps { minutes }
+    }
+
+    /// The minimum for each kind, in [`VenueKind::ALL`] (wire) order.
+    pub fn to_wire_order(&self) -> [u16; VenueKind::ALL.len()] {
+        self.minutes
+    }
+
+    /// The same, changed for one kind.
+    #[must_use]
+    pub fn with(mut self, kind: VenueKind, minutes: u16) -> Self {
+        self.minutes[usize::from(kind.to_byte())] = minutes;
+        self
+    }
+
+    /// The minimum overlap for a visit of `kind`, or `None` when visits of
+    /// that kind never qualify.
+    pub fn minutes(&self, kind: VenueKind) -> Option<u16> {
+        Some(self.minutes[usize::from(kind.to_byte())]).filter(|&m| m != Self::NEVER)
+    }
+
+    /// The single minimum every kind shares, if they all share one.
+    pub fn as_uniform(&self) -> Option<u16> {
+        let first = self.minutes[0];
+        self.minutes.iter().all(|&m| m == first).then_some(first)
+    }
+}
+
 /// The fields of a color policy, not yet checked.
 ///
 /// Build one, then turn it into a [`ColorPolicy`] with [`ColorPolicy::new`],
@@ -126,8 +191,9 @@ pub struct PolicyParams {
     /// `0..=8`.
     pub min_transmission_risk: u8,
     /// Minutes a check-in must overlap a traced visit to qualify for
-    /// yellow; at least 1.
-    pub min_venue_overlap_minutes: u16,
+    /// yellow, per kind of venue; any value, [`VenueOverlaps::NEVER`] for a
+    /// kind whose visits never qualify.
+    pub min_venue_overlap_minutes: VenueOverlaps,
     /// Yellow ends this many days after the end of the last qualifying
     /// exposure day; `1..=lookback_days`, so an exposure never drops out of
     /// the lookback window while it still holds the color yellow.
@@ -158,9 +224,6 @@ impl PolicyParams {
         }
         if self.min_transmission_risk > TransmissionRisk::MAX.level() {
             return Err(Error::InvalidField("min_transmission_risk"));
-        }
-        if self.min_venue_overlap_minutes == 0 {
-            return Err(Error::InvalidField("min_venue_overlap_minutes"));
         }
         if !(1..=MAX_LOOKBACK_DAYS).contains(&self.lookback_days) {
             return Err(Error::InvalidField("lookback_days"));
@@ -238,7 +301,7 @@ impl ColorPolicy {
             bucket_weights_percent: [100, 100, 10, 0],
             min_weighted_minutes_per_day: 15,
             min_transmission_risk: 3,
-            min_venue_overlap_minutes: 10,
+            min_venue_overlap_minutes: VenueOverlaps::uniform(10),
             yellow_days: 14,
             red_days: 10,
             stale_after_hours: 48,
@@ -281,11 +344,29 @@ impl ColorPolicy {
         self.params.bucket_weights_percent[bucket.index()]
     }
 
-    /// Encodes the body (the bytes between the magic and the signature).
+    /// The format version [`encode_body`](Self::encode_body) writes: 1 when
+    /// every kind of venue has the same non-zero minimum overlap (phones
+    /// that read only version 1 then keep applying the policy), else 2.
+    pub fn format_version(&self) -> u8 {
+        match self.params.min_venue_overlap_minutes.as_uniform() {
+            Some(m) if m != VenueOverlaps::NEVER => POLICY_FORMAT_VERSION_1,
+            _ => POLICY_FORMAT_VERSION,
+        }
+    }
+
+    /// The minimum overlap for a visit of `kind`, or `None` when visits of
+    /// that kind never turn a phone yellow.
+    pub fn venue_overlap_minutes(&self, kind: VenueKind) -> Option<u16> {
+        self.params.min_venue_overlap_minutes.minutes(kind)
+    }
+
+    /// Encodes the body (the bytes between the magic and the signature), in
+    /// the format [`format_version`](Self::format_version) names.
     pub fn encode_body(&self) -> Vec<u8> {
         let p = &self.params;
+        let version = self.format_version();
         let mut out = Vec::with_capacity(POLICY_BODY_LEN);
-        out.put_u8(POLICY_FORMAT_VERSION);
+        out.put_u8(version);
         out.put_u32(p.sequence);
         out.put_u64(p.issued_at.0);
         out.put(&p.attenuation_thresholds_db);
@@ -294,7 +375,13 @@ impl ColorPolicy {
         }
         out.put_u16(p.min_weighted_minutes_per_day);
         out.put_u8(p.min_transmission_risk);
-        out.put_u16(p.min_venue_overlap_minutes);
+        if version == POLICY_FORMAT_VERSION_1 {
+            out.put_u16(p.min_venue_overlap_minutes.minutes[0]);
+        } else {
+            for minutes in p.min_venue_overlap_minutes.minutes {
+                out.put_u16(minutes);
+            }
+        }
         out.put_u8(p.yellow_days);
         out.put_u8(p.red_days);
         out.put_u16(p.stale_after_hours);
@@ -302,13 +389,16 @@ impl ColorPolicy {
         out
     }
 
-    /// Decodes and checks a body. The version byte is checked first (a
-    /// later version may have another length), then the length, then every
-    /// field's range.
+    /// Decodes and checks a body of format version 1 or 2. The version
+    /// byte is checked first (a later version may have another length),
+    /// then the length, then every field's range. A version-1 body's single
+    /// overlap applies to every kind of venue and must be at least 1
+    /// (version 1 has no "never"); a version-2 body whose nine overlaps are
+    /// one non-zero value is refused (it is written as version 1).
     pub fn decode_body(body: &[u8]) -> Result<Self> {
         let mut r = Reader::new(body);
         let version = r.u8()?;
-        if version != POLICY_FORMAT_VERSION {
+        if version != POLICY_FORMAT_VERSION && version != POLICY_FORMAT_VERSION_1 {
             return Err(Error::UnsupportedVersion(version));
         }
         let sequence = r.u32()?;
@@ -325,7 +415,15 @@ impl ColorPolicy {
             bucket_weights_percent,
             min_weighted_minutes_per_day: r.u16()?,
             min_transmission_risk: r.u8()?,
-            min_venue_overlap_minutes: r.u16()?,
+            min_venue_overlap_minutes: if version == POLICY_FORMAT_VERSION_1 {
+                VenueOverlaps::uniform(r.u16()?)
+            } else {
+                let mut minutes = [0u16; VenueKind::ALL.len()];
+                for m in &mut minutes {
+                    *m = r.u16()?;
+                }
+                VenueOverlaps { minutes }
+            },
             yellow_days: r.u8()?,
             red_days: r.u8()?,
             stale_after_hours: r.u16()?,
@@ -337,6 +435,16 @@ impl ColorPolicy {
         // as the index requires of every file it lists.
         if params.sequence == 0 {
             return Err(Error::InvalidField("sequence"));
+        }
+        // Version 1 has no "never"; and a policy version 1 can carry is
+        // written as version 1, so that every policy has one encoding.
+        let uniform = params.min_venue_overlap_minutes.as_uniform();
+        let canonical = match version {
+            POLICY_FORMAT_VERSION_1 => uniform != Some(VenueOverlaps::NEVER),
+            _ => uniform.is_none_or(|m| m == VenueOverlaps::NEVER),
+        };
+        if !canonical {
+            return Err(Error::InvalidField("min_venue_overlap_minutes"));
         }
         ColorPolicy::new(params)
     }
@@ -373,21 +481,80 @@ mod tests {
         ColorPolicy::new(params)
     }
 
+    /// The recommended rules with a different overlap per kind, which only
+    /// format version 2 can carry.
+    fn per_kind() -> ColorPolicy {
+        with(|p| {
+            p.min_venue_overlap_minutes = VenueOverlaps::uniform(30)
+                .with(VenueKind::Shop, VenueOverlaps::NEVER)
+                .with(VenueKind::Restaurant, 45)
+                .with(VenueKind::Care, 15)
+        })
+        .expect("valid")
+    }
+
     #[test]
     fn body_has_the_documented_layout() {
-        let body = recommended().encode_body();
+        let body = per_kind().encode_body();
         assert_eq!(body.len(), POLICY_BODY_LEN);
-        assert_eq!(body[0], 1);
+        assert_eq!(body[0], 2);
         assert_eq!(&body[1..5], &7u32.to_le_bytes());
         assert_eq!(&body[5..13], &1_778_400_000u64.to_le_bytes());
         assert_eq!(&body[13..16], &[63, 73, 79]);
         assert_eq!(&body[16..24], &[100, 0, 100, 0, 10, 0, 0, 0]);
         assert_eq!(&body[24..26], &15u16.to_le_bytes());
         assert_eq!(body[26], 3);
+        // other, shop, restaurant, transit, workplace, event, leisure,
+        // education, care.
+        assert_eq!(&body[27..45], &[30, 0, 0, 0, 45, 0, 30, 0, 30, 0, 30, 0, 30, 0, 30, 0, 15, 0]);
+        assert_eq!(body[45..47], [14, 10]);
+        assert_eq!(&body[47..49], &48u16.to_le_bytes());
+        assert_eq!(body[49], 14);
+    }
+
+    #[test]
+    fn a_policy_with_one_overlap_for_every_kind_is_written_as_version_1() {
+        let uniform = with(|p| p.min_venue_overlap_minutes = VenueOverlaps::uniform(10)).expect("valid");
+        let body = uniform.encode_body();
+        assert_eq!(uniform.format_version(), 1);
+        assert_eq!(body.len(), POLICY_BODY_LEN_V1);
+        assert_eq!(body[0], 1);
         assert_eq!(&body[27..29], &10u16.to_le_bytes());
         assert_eq!(body[29..31], [14, 10]);
         assert_eq!(&body[31..33], &48u16.to_le_bytes());
         assert_eq!(body[33], 14);
+        assert_eq!(ColorPolicy::decode_body(&body), Ok(uniform));
+        // "Never" for every kind needs version 2: version 1 has no never.
+        let never = with(|p| p.min_venue_overlap_minutes = VenueOverlaps::uniform(0)).expect("valid");
+        assert_eq!(never.format_version(), 2);
+        assert_eq!(ColorPolicy::decode_body(&never.encode_body()), Ok(never));
+    }
+
+    #[test]
+    fn a_version_1_overlap_applies_to_every_kind_and_must_be_at_least_1() {
+        let mut body = with(|p| p.min_venue_overlap_minutes = VenueOverlaps::uniform(25)).expect("valid").encode_body();
+        let policy = ColorPolicy::decode_body(&body).expect("valid");
+        for kind in VenueKind::ALL {
+            assert_eq!(policy.venue_overlap_minutes(kind), Some(25), "{kind:?}");
+        }
+        body[27..29].copy_from_slice(&0u16.to_le_bytes());
+        assert_eq!(ColorPolicy::decode_body(&body), Err(Error::InvalidField("min_venue_overlap_minutes")));
+    }
+
+    #[test]
+    fn per_kind_overlaps_round_trip_and_never_means_none() {
+        let policy = per_kind();
+        assert_eq!(ColorPolicy::decode_body(&policy.encode_body()), Ok(policy));
+        assert_eq!(policy.venue_overlap_minutes(VenueKind::Shop), None);
+        assert_eq!(policy.venue_overlap_minutes(VenueKind::Restaurant), Some(45));
+        assert_eq!(policy.venue_overlap_minutes(VenueKind::Transit), Some(30));
+        // A version-2 body giving every kind the same non-zero value is
+        // not the policy's one encoding (version 1 is): refused.
+        let mut body = per_kind().encode_body();
+        for i in 0..9 {
+            body[27 + 2 * i..29 + 2 * i].copy_from_slice(&20u16.to_le_bytes());
+        }
+        assert_eq!(ColorPolicy::decode_body(&body), Err(Error::InvalidField("min_venue_overlap_minutes")));
     }
 
     #[test]
@@ -411,18 +578,31 @@ mod tests {
     #[test]
     fn unknown_versions_are_refused_before_anything_else() {
         let mut body = recommended().encode_body();
-        body[0] = 2;
-        body.truncate(3);
-        assert_eq!(ColorPolicy::decode_body(&body), Err(Error::UnsupportedVersion(2)));
+        for version in [0, 3, 255] {
+            body[0] = version;
+            body.truncate(3);
+            assert_eq!(ColorPolicy::decode_body(&body), Err(Error::UnsupportedVersion(version)));
+        }
         assert_eq!(ColorPolicy::decode_body(&[]), Err(Error::Truncated));
     }
 
     #[test]
     fn trailing_and_missing_bytes_are_refused() {
-        let mut body = recommended().encode_body();
-        body.push(0);
+        for policy in [recommended(), per_kind()] {
+            let mut body = policy.encode_body();
+            let len = body.len();
+            body.push(0);
+            assert_eq!(ColorPolicy::decode_body(&body), Err(Error::TrailingBytes));
+            body.truncate(len - 1);
+            assert_eq!(ColorPolicy::decode_body(&body), Err(Error::Truncated));
+        }
+        // A version-1 byte in front of a version-2 body is too long, and
+        // the other way round too short.
+        let mut body = per_kind().encode_body();
+        body[0] = 1;
         assert_eq!(ColorPolicy::decode_body(&body), Err(Error::TrailingBytes));
-        body.truncate(POLICY_BODY_LEN - 1);
+        let mut body = with(|p| p.min_venue_overlap_minutes = VenueOverlaps::uniform(10)).expect("valid").encode_body();
+        body[0] = 2;
         assert_eq!(ColorPolicy::decode_body(&body), Err(Error::Truncated));
     }
 
@@ -431,13 +611,12 @@ mod tests {
 
     #[test]
     fn every_range_is_enforced_on_construction() {
-        let cases: [Breakage; 14] = [
+        let cases: [Breakage; 13] = [
             ("attenuation_thresholds_db", |p| p.attenuation_thresholds_db = [63, 63, 79]),
             ("attenuation_thresholds_db", |p| p.attenuation_thresholds_db = [79, 73, 63]),
             ("bucket_weights_percent", |p| p.bucket_weights_percent[3] = 1001),
             ("min_weighted_minutes_per_day", |p| p.min_weighted_minutes_per_day = 0),
             ("min_transmission_risk", |p| p.min_transmission_risk = 9),
-            ("min_venue_overlap_minutes", |p| p.min_venue_overlap_minutes = 0),
             ("yellow_days", |p| p.yellow_days = 0),
             ("yellow_days", |p| p.lookback_days = 10),
             ("red_days", |p| p.red_days = 0),
@@ -459,7 +638,7 @@ mod tests {
             p.bucket_weights_percent = [1000, 0, 1000, 0];
             p.min_weighted_minutes_per_day = 1;
             p.min_transmission_risk = 8;
-            p.min_venue_overlap_minutes = u16::MAX;
+            p.min_venue_overlap_minutes = VenueOverlaps::uniform(u16::MAX).with(VenueKind::Other, 0);
             p.yellow_days = 1;
             p.red_days = 28;
             p.stale_after_hours = 336;

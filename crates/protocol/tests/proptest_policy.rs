@@ -3,10 +3,13 @@
 //! the color function is total, deterministic and monotone.
 
 use greenlight_protocol::color::{BleContact, Color, ColorDecision, ColorInputs, Diagnosis, VenueExposure, decide};
-use greenlight_protocol::policy::{ColorPolicy, POLICY_BODY_LEN, POLICY_MAGIC, PolicyParams};
+use greenlight_protocol::policy::{
+    ColorPolicy, POLICY_BODY_LEN, POLICY_BODY_LEN_V1, POLICY_MAGIC, PolicyParams, VenueOverlaps,
+};
 use greenlight_protocol::report::{ReportType, TransmissionRisk};
 use greenlight_protocol::signing::{SigningKey, TrustedKeys, seal_file};
 use greenlight_protocol::time::{DAY_SECONDS, DayNumber, UnixTime};
+use greenlight_protocol::venue::VenueKind;
 use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
 
@@ -21,7 +24,12 @@ fn valid_params() -> impl Strategy<Value = PolicyParams> {
         [0u16..=1000, 0u16..=1000, 0u16..=1000, 0u16..=1000],
         1u16..=u16::MAX,
         0u8..=8,
-        1u16..=u16::MAX,
+        // One value for every kind (format version 1 unless 0) or one per
+        // kind, "never" (0) included.
+        prop_oneof![
+            any::<u16>().prop_map(VenueOverlaps::uniform),
+            proptest::array::uniform9(prop_oneof![Just(0u16), any::<u16>()]).prop_map(VenueOverlaps::from_wire_order),
+        ],
         (1u8..=14).prop_flat_map(|lookback| (Just(lookback), 1u8..=lookback)),
         1u8..=28,
         1u16..=336,
@@ -73,6 +81,7 @@ fn wild_inputs() -> impl Strategy<Value = ColorInputs> {
         start: UnixTime(s),
         end: UnixTime(e),
         overlap_minutes: o,
+        kind: VenueKind::ALL[usize::from(o) % VenueKind::ALL.len()],
     });
     let diagnosis = (any::<u32>(), report_type()).prop_map(|(d, report_type)| Diagnosis {
         day: DayNumber(d),
@@ -109,10 +118,12 @@ fn realistic_contact() -> impl Strategy<Value = BleContact> {
 }
 
 fn realistic_venue() -> impl Strategy<Value = VenueExposure> {
-    (day_near_base(), 0..DAY_SECONDS, 0u64..10_000, 0u16..120).prop_map(|(day, offset, len, overlap)| {
-        let start = day.start().plus(offset);
-        VenueExposure { day, start, end: start.plus(len), overlap_minutes: overlap }
-    })
+    (day_near_base(), 0..DAY_SECONDS, 0u64..10_000, 0u16..120, proptest::sample::select(&VenueKind::ALL[..])).prop_map(
+        |(day, offset, len, overlap, kind)| {
+            let start = day.start().plus(offset);
+            VenueExposure { day, start, end: start.plus(len), overlap_minutes: overlap, kind }
+        },
+    )
 }
 
 /// Inputs around [`BASE_DAY`], where the thresholds actually bite.
@@ -149,40 +160,58 @@ fn check_invariants(d: &ColorDecision) {
     }
 }
 
+/// A body that decoded to `policy` is its one encoding (protocol §13.2).
+fn is_its_encoding(policy: &ColorPolicy, body: &[u8]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(policy.encode_body(), body);
+    Ok(())
+}
+
+/// Random fields behind a version byte, at that version's length.
+fn random_body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        (Just(1u8), vec(any::<u8>(), POLICY_BODY_LEN_V1 - 1)),
+        (Just(2u8), vec(any::<u8>(), POLICY_BODY_LEN - 1))
+    ]
+    .prop_map(|(version, tail)| std::iter::once(version).chain(tail).collect())
+}
+
 proptest! {
     #[test]
     fn policy_body_round_trips(policy in valid_policy()) {
         let body = policy.encode_body();
-        prop_assert_eq!(body.len(), POLICY_BODY_LEN);
+        let len = if policy.format_version() == 1 { POLICY_BODY_LEN_V1 } else { POLICY_BODY_LEN };
+        prop_assert_eq!(body.len(), len);
         prop_assert_eq!(ColorPolicy::decode_body(&body), Ok(policy));
         prop_assert_eq!(ColorPolicy::new(*policy.params()), Ok(policy));
+        // Version 1 exactly when every kind shares one overlap that alerts.
+        let uniform = policy.params().min_venue_overlap_minutes.as_uniform();
+        prop_assert_eq!(policy.format_version() == 1, uniform.is_some_and(|m| m > 0));
     }
 
     #[test]
-    fn any_body_decodes_to_one_meaning_or_an_error(tail in vec(any::<u8>(), POLICY_BODY_LEN - 1)) {
-        // Version 1 followed by random fields: either refused, or the one
-        // encoding of a valid policy.
-        let mut body = vec![1u8];
-        body.extend_from_slice(&tail);
+    fn any_body_decodes_to_one_meaning_or_an_error(body in random_body()) {
+        // Either refused, or the encoding of a valid policy.
         if let Ok(policy) = ColorPolicy::decode_body(&body) {
-            prop_assert_eq!(policy.encode_body(), body);
+            is_its_encoding(&policy, &body)?;
         }
     }
 
     #[test]
     fn a_changed_byte_gives_another_valid_policy_or_an_error(
         policy in valid_policy(),
-        at in 0..POLICY_BODY_LEN,
+        at in any::<proptest::sample::Index>(),
         value in any::<u8>(),
     ) {
         let mut body = policy.encode_body();
+        let at = at.index(body.len());
+        let version = body[0];
         body[at] = value;
         match ColorPolicy::decode_body(&body) {
             Ok(changed) => {
-                prop_assert_eq!(changed.encode_body(), body);
+                is_its_encoding(&changed, &body)?;
                 prop_assert!(changed.params().validate().is_ok());
             }
-            Err(_) if at == 0 => prop_assert_ne!(value, 1),
+            Err(_) if at == 0 => prop_assert_ne!(value, version),
             Err(_) => {}
         }
     }
@@ -190,20 +219,21 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(
         bytes in vec(any::<u8>(), 0..200),
-        fields in vec(any::<u8>(), POLICY_BODY_LEN - 1),
-        (policy, changes) in (valid_policy(), vec((1..POLICY_BODY_LEN, any::<u8>()), 1..4)),
+        random_fields in random_body(),
+        (policy, changes) in (valid_policy(), vec((any::<proptest::sample::Index>(), any::<u8>()), 1..4)),
     ) {
         let key = SigningKey::from_bytes(&[3; 32]);
         let trusted = TrustedKeys::from_keys([key.verifying_key()]);
         let _ = ColorPolicy::decode_body(&bytes);
         prop_assert!(ColorPolicy::verify(&bytes, &trusted).is_err());
         // Past the version and length checks to the fields and their
-        // ranges: random fields behind version 1, and a valid policy with a
-        // few bytes changed. Each body is also sealed with a trusted key, so
-        // that verify parses it, and must decode exactly as the bare body.
-        let random_fields: Vec<u8> = std::iter::once(1).chain(fields).collect();
+        // ranges: random fields behind version 1 or 2, and a valid policy
+        // with a few bytes after the version changed. Each body is also
+        // sealed with a trusted key, so that verify parses it, and must
+        // decode exactly as the bare body.
         let mut changed = policy.encode_body();
         for (at, value) in changes {
+            let at = 1 + at.index(changed.len() - 1);
             changed[at] = value;
         }
         for body in [bytes, random_fields, changed] {
@@ -211,7 +241,7 @@ proptest! {
             let verified = ColorPolicy::verify(&seal_file(&POLICY_MAGIC, &body, &key), &trusted);
             prop_assert_eq!(&verified, &decoded);
             if let Ok(policy) = decoded {
-                prop_assert_eq!(policy.encode_body(), body);
+                is_its_encoding(&policy, &body)?;
                 prop_assert!(policy.params().validate().is_ok());
             }
         }

@@ -11,10 +11,11 @@ mod common;
 use greenlight_protocol::color::{
     BleContact, Color, ColorDecision, ColorInputs, Diagnosis, Evidence, VenueExposure, decide,
 };
-use greenlight_protocol::policy::{ColorPolicy, POLICY_MAGIC, PolicyParams};
+use greenlight_protocol::policy::{ColorPolicy, POLICY_MAGIC, PolicyParams, VenueOverlaps};
 use greenlight_protocol::report::{ReportType, TransmissionRisk};
 use greenlight_protocol::signing::{KeyId, SigningKey, TrustedKeys, VerifyingKey, seal_file};
 use greenlight_protocol::time::{DayNumber, UnixTime};
+use greenlight_protocol::venue::VenueKind;
 use rand_core::Rng;
 use serde_json::{Value, json};
 
@@ -37,7 +38,8 @@ fn recommended_policy() -> ColorPolicy {
 }
 
 /// A policy unlike the recommended one in every field, so that a
-/// reimplementation that hard-codes the defaults fails.
+/// reimplementation that hard-codes the defaults fails; its venue overlap
+/// differs by kind (shops never alert), so it is format version 2.
 fn custom_policy() -> ColorPolicy {
     ColorPolicy::new(PolicyParams {
         sequence: 2,
@@ -46,13 +48,24 @@ fn custom_policy() -> ColorPolicy {
         bucket_weights_percent: [200, 100, 50, 0],
         min_weighted_minutes_per_day: 20,
         min_transmission_risk: 0,
-        min_venue_overlap_minutes: 15,
+        min_venue_overlap_minutes: VenueOverlaps::from_wire_order([15, 0, 30, 45, 60, 20, 25, 50, 5]),
         yellow_days: 7,
         red_days: 14,
         stale_after_hours: 24,
         lookback_days: 10,
     })
     .expect("the custom vector policy is valid")
+}
+
+/// The custom policy with one overlap, 15 minutes, for every kind: format
+/// version 1, which phones that predate per-kind rules read.
+fn uniform_policy() -> ColorPolicy {
+    ColorPolicy::new(PolicyParams {
+        sequence: 3,
+        min_venue_overlap_minutes: VenueOverlaps::uniform(15),
+        ..*custom_policy().params()
+    })
+    .expect("the uniform vector policy is valid")
 }
 
 fn fields_json(p: &PolicyParams) -> Value {
@@ -63,7 +76,7 @@ fn fields_json(p: &PolicyParams) -> Value {
         "bucket_weights_percent": p.bucket_weights_percent,
         "min_weighted_minutes_per_day": p.min_weighted_minutes_per_day,
         "min_transmission_risk": p.min_transmission_risk,
-        "min_venue_overlap_minutes": p.min_venue_overlap_minutes,
+        "min_venue_overlap_minutes": p.min_venue_overlap_minutes.to_wire_order(),
         "yellow_days": p.yellow_days,
         "red_days": p.red_days,
         "stale_after_hours": p.stale_after_hours,
@@ -95,7 +108,7 @@ fn fields_from_json(v: &Value) -> PolicyParams {
         bucket_weights_percent: small_array(v, "bucket_weights_percent"),
         min_weighted_minutes_per_day: small(v, "min_weighted_minutes_per_day"),
         min_transmission_risk: small(v, "min_transmission_risk"),
-        min_venue_overlap_minutes: small(v, "min_venue_overlap_minutes"),
+        min_venue_overlap_minutes: VenueOverlaps::from_wire_order(small_array(v, "min_venue_overlap_minutes")),
         yellow_days: small(v, "yellow_days"),
         red_days: small(v, "red_days"),
         stale_after_hours: small(v, "stale_after_hours"),
@@ -103,32 +116,48 @@ fn fields_from_json(v: &Value) -> PolicyParams {
     }
 }
 
-/// Bodies that must be refused, each with exactly one defect.
+/// Bodies that must be refused, each with exactly one defect: a version-1
+/// body (the uniform policy) and a version-2 body (the custom policy),
+/// whose fields after the venue overlaps sit 16 bytes further on.
 fn invalid_bodies() -> Vec<(&'static str, Vec<u8>)> {
-    let good = recommended_policy().encode_body();
-    let patch = |offset: usize, bytes: &[u8]| {
-        let mut body = good.clone();
+    let v1 = uniform_policy().encode_body();
+    let v2 = custom_policy().encode_body();
+    assert_eq!((v1[0], v2[0]), (1, 2));
+    let patch = |good: &[u8], offset: usize, bytes: &[u8]| {
+        let mut body = good.to_vec();
         body[offset..offset + bytes.len()].copy_from_slice(bytes);
         body
     };
-    let mut extended = good.clone();
-    extended.push(0);
+    let extended = |good: &[u8]| [good, &[0]].concat();
+    // yellow_days, red_days, stale_after_hours, lookback_days.
+    let (y1, y2) = (29, 45);
     vec![
         ("empty", Vec::new()),
-        ("truncated_by_one_byte", good[..good.len() - 1].to_vec()),
-        ("one_trailing_byte", extended),
-        ("format_version_2", patch(0, &[2])),
-        ("thresholds_not_strictly_ascending", patch(13, &[63, 73, 73])),
-        ("bucket_weight_above_1000", patch(22, &1001u16.to_le_bytes())),
-        ("min_weighted_minutes_zero", patch(24, &[0, 0])),
-        ("min_transmission_risk_9", patch(26, &[9])),
-        ("min_venue_overlap_zero", patch(27, &[0, 0])),
-        ("yellow_days_zero", patch(29, &[0])),
-        ("yellow_days_above_lookback", patch(33, &[13])),
-        ("red_days_29", patch(30, &[29])),
-        ("stale_after_337_hours", patch(31, &337u16.to_le_bytes())),
-        ("lookback_15_days", patch(33, &[15])),
-        ("lookback_zero_days", patch(33, &[0])),
+        ("truncated_by_one_byte", v1[..v1.len() - 1].to_vec()),
+        ("one_trailing_byte", extended(&v1)),
+        ("v2_truncated_by_one_byte", v2[..v2.len() - 1].to_vec()),
+        ("v2_one_trailing_byte", extended(&v2)),
+        ("v1_body_marked_version_2", patch(&v1, 0, &[2])),
+        ("v2_body_marked_version_1", patch(&v2, 0, &[1])),
+        ("format_version_0", patch(&v1, 0, &[0])),
+        ("format_version_3", patch(&v2, 0, &[3])),
+        ("thresholds_not_strictly_ascending", patch(&v1, 13, &[63, 73, 73])),
+        ("bucket_weight_above_1000", patch(&v1, 22, &1001u16.to_le_bytes())),
+        ("min_weighted_minutes_zero", patch(&v1, 24, &[0, 0])),
+        ("min_transmission_risk_9", patch(&v1, 26, &[9])),
+        ("v1_min_venue_overlap_zero", patch(&v1, 27, &[0, 0])),
+        ("yellow_days_zero", patch(&v1, y1, &[0])),
+        ("yellow_days_above_lookback", patch(&v1, y1 + 4, &[6])),
+        ("red_days_29", patch(&v1, y1 + 1, &[29])),
+        ("stale_after_337_hours", patch(&v1, y1 + 2, &337u16.to_le_bytes())),
+        ("lookback_15_days", patch(&v1, y1 + 4, &[15])),
+        ("lookback_zero_days", patch(&v1, y1 + 4, &[0])),
+        ("v2_thresholds_not_strictly_ascending", patch(&v2, 13, &[70, 55, 50])),
+        ("v2_yellow_days_zero", patch(&v2, y2, &[0])),
+        ("v2_red_days_29", patch(&v2, y2 + 1, &[29])),
+        ("v2_stale_after_337_hours", patch(&v2, y2 + 2, &337u16.to_le_bytes())),
+        ("v2_lookback_15_days", patch(&v2, y2 + 4, &[15])),
+        ("v2_same_overlap_for_every_kind", patch(&v2, 27, &[15, 0].repeat(9))),
     ]
 }
 
@@ -155,17 +184,19 @@ fn generate_policy_vectors() -> Value {
     let seed = signing_seed();
     let key = SigningKey::from_bytes(&seed);
     let public = key.verifying_key();
-    let policies: Vec<Value> = [("recommended", recommended_policy()), ("custom", custom_policy())]
-        .into_iter()
-        .map(|(name, policy)| {
-            json!({
-                "name": name,
-                "fields": fields_json(policy.params()),
-                "body": common::hex(policy.encode_body()),
-                "signed_file": common::hex(policy.sign(&key)),
+    let policies: Vec<Value> =
+        [("recommended", recommended_policy()), ("custom", custom_policy()), ("uniform", uniform_policy())]
+            .into_iter()
+            .map(|(name, policy)| {
+                json!({
+                    "name": name,
+                    "format_version": policy.format_version(),
+                    "fields": fields_json(policy.params()),
+                    "body": common::hex(policy.encode_body()),
+                    "signed_file": common::hex(policy.sign(&key)),
+                })
             })
-        })
-        .collect();
+            .collect();
     let invalid_bodies: Vec<Value> = invalid_bodies()
         .into_iter()
         .map(|(name, body)| {
@@ -183,7 +214,10 @@ fn generate_policy_vectors() -> Value {
         .collect();
     json!({
         "description": "Greenlight color policy (spec/protocol.md §13). Each policy's body \
-            encodes its fields; its signed file is magic ‖ body ‖ key_id ‖ Ed25519 signature \
+            encodes its fields in the format version given (1 when every venue kind has the same \
+            non-zero minimum overlap, else 2); `min_venue_overlap_minutes` lists one value per \
+            venue kind in wire order (other, shop, restaurant, transit, workplace, event, leisure, \
+            education, care), 0 meaning never; its signed file is magic ‖ body ‖ key_id ‖ Ed25519 signature \
             by the key with `signing_key_seed` (RFC 8032 secret key), and verifies under \
             `public_key`. Invalid bodies must be refused by the decoder and invalid files by \
             verification, with the error named (the check order is normative).",
@@ -222,6 +256,7 @@ fn committed_policy_vectors_verify() {
         let expected = ColorPolicy::new(fields_from_json(&case["fields"]))
             .unwrap_or_else(|e| panic!("{name}: fields are invalid: {e}"));
         assert_eq!(ColorPolicy::decode_body(&body).as_ref(), Ok(&expected), "{name}: decode");
+        assert_eq!(u64::from(body[0]), common::uint(case, "format_version"), "{name}: format version");
         assert_eq!(expected.encode_body(), body, "{name}: encode");
         assert_eq!(ColorPolicy::verify(&file, &trusted).as_ref(), Ok(&expected), "{name}: verify");
         assert_eq!(expected.sign(&key), file, "{name}: deterministic signature");
@@ -254,9 +289,16 @@ fn ble(day: DayNumber, attenuation_db: u8, seconds: u32) -> BleContact {
     BleContact { day, attenuation_db, seconds, transmission_risk: risk(5) }
 }
 
+/// A visit to a restaurant (the kind matters only under the custom policy
+/// and the recommended one's per-kind rules).
 fn venue(day: DayNumber, overlap_minutes: u16) -> VenueExposure {
     let start = day.start().plus(18 * HOUR);
-    VenueExposure { day, start, end: start.plus(90 * 60), overlap_minutes }
+    VenueExposure { day, start, end: start.plus(90 * 60), overlap_minutes, kind: VenueKind::Restaurant }
+}
+
+/// The same visit to a venue of `kind`.
+fn visit(kind: VenueKind, day: DayNumber, overlap_minutes: u16) -> VenueExposure {
+    VenueExposure { kind, ..venue(day, overlap_minutes) }
 }
 
 /// Synced an hour before noon of `TODAY`, nothing else.
@@ -318,8 +360,13 @@ fn color_cases() -> Vec<Case> {
         case("venue_overlap_below_minimum", "9 overlap minutes do not", |i| i.venues = vec![venue(TODAY.minus(3), 9)]),
         case("future_dated_exposures", "a contact tomorrow and a visit starting after now are ignored", |i| {
             i.ble = vec![ble(TODAY.plus(1), 50, 3600)];
-            i.venues =
-                vec![VenueExposure { day: TODAY, start: noon().plus(1), end: noon().plus(HOUR), overlap_minutes: 59 }];
+            i.venues = vec![VenueExposure {
+                day: TODAY,
+                start: noon().plus(1),
+                end: noon().plus(HOUR),
+                overlap_minutes: 59,
+                kind: VenueKind::Shop,
+            }];
         }),
         case("lookback_first_day", "an exposure 14 days ago still counts, until midnight", |i| {
             i.ble = vec![ble(TODAY.minus(14), 50, 3600)]
@@ -390,6 +437,27 @@ fn color_cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "custom_policy_overlap_by_kind",
+            description: "the custom policy's overlap depends on the poster's kind: a bus (transit) needs 45 minutes, \
+                 so 44 do not qualify; a shop never qualifies, even after 600 minutes; a care home needs 5",
+            policy: "custom",
+            inputs: ColorInputs {
+                venues: vec![
+                    visit(VenueKind::Transit, TODAY.minus(4), 44),
+                    visit(VenueKind::Shop, TODAY.minus(3), 600),
+                    visit(VenueKind::Care, TODAY.minus(2), 5),
+                ],
+                ..base()
+            },
+        },
+        Case {
+            name: "custom_policy_never_kind_alone",
+            description: "under the custom policy, visits of a kind that never alerts leave the phone green and are \
+                 listed with no threshold",
+            policy: "custom",
+            inputs: ColorInputs { venues: vec![visit(VenueKind::Shop, TODAY.minus(1), 90)], ..base() },
+        },
+        Case {
             name: "custom_policy_stale_after_24h",
             description: "the custom policy turns stale after 24 hours",
             policy: "custom",
@@ -425,6 +493,7 @@ fn inputs_json(i: &ColorInputs) -> Value {
             "start": v.start.0,
             "end": v.end.0,
             "overlap_minutes": v.overlap_minutes,
+            "venue_kind": v.kind.to_byte(),
         })).collect::<Vec<_>>(),
     })
 }
@@ -459,6 +528,7 @@ fn inputs_from_json(v: &Value) -> ColorInputs {
                 start: UnixTime(common::uint(e, "start")),
                 end: UnixTime(common::uint(e, "end")),
                 overlap_minutes: small(e, "overlap_minutes"),
+                kind: VenueKind::from_byte(small(e, "venue_kind")).expect("venue kind"),
             })
             .collect(),
     }
@@ -482,12 +552,13 @@ fn evidence_json(e: &Evidence) -> Value {
                 "qualifies": qualifies,
             })
         }
-        Evidence::Venue { day, start, end, overlap_minutes, threshold_minutes, qualifies } => json!({
+        Evidence::Venue { day, start, end, overlap_minutes, kind, threshold_minutes, qualifies } => json!({
             "kind": "venue",
             "day": day.0,
             "start": start.0,
             "end": end.0,
             "overlap_minutes": overlap_minutes,
+            "venue_kind": kind.to_byte(),
             "threshold_minutes": threshold_minutes,
             "qualifies": qualifies,
         }),
@@ -538,7 +609,10 @@ fn generate_color_vectors() -> Value {
             the named policy body, run the color function on the inputs and compare every \
             expected field, evidence included and in order. Times are Unix seconds, days are \
             Unix seconds / 86400, report_type is the wire byte (1 confirmed test, 2 clinical), \
-            seconds_per_bucket is ordered immediate, near, medium, other.",
+            seconds_per_bucket is ordered immediate, near, medium, other, venue_kind is the \
+            poster's kind byte (0 other, 1 shop, 2 restaurant, 3 transit, 4 workplace, 5 event, \
+            6 leisure, 7 education, 8 care) and a venue's threshold_minutes is null when the policy \
+            says visits of that kind never count.",
         "policies": policies,
         "cases": cases,
     })

@@ -352,13 +352,19 @@ impl Portal {
         Ok(IssuedCode { code: read("code", "id=\"issued-code\">")?, handle: read("reference", "id=\"code-handle\">")? })
     }
 
-    /// An admin fills in the colour-policy form with `params`, previews
+    /// An admin fills in the colour-policy form with `params` (one minimum
+    /// overlap per kind of venue), previews
     /// what it changes and confirms; the portal signs it and lists it in
     /// the index.
     pub async fn publish_policy(&self, params: &greenlight_protocol::policy::PolicyParams) -> Result<(), PortalError> {
         const POLICY: &str = "/portal/policy";
         let [t0, t1, t2] = params.attenuation_thresholds_db.map(|v| v.to_string());
         let [w0, w1, w2, w3] = params.bucket_weights_percent.map(|v| v.to_string());
+        let venue_fields: Vec<(String, String)> = greenlight_protocol::venue::VenueKind::ALL
+            .iter()
+            .zip(params.min_venue_overlap_minutes.to_wire_order())
+            .map(|(kind, minutes)| (format!("min_venue_overlap_{}", kind.as_str()), minutes.to_string()))
+            .collect();
         let fields = [
             ("t0", t0),
             ("t1", t1),
@@ -369,13 +375,16 @@ impl Portal {
             ("w3", w3),
             ("min_weighted_minutes", params.min_weighted_minutes_per_day.to_string()),
             ("min_transmission_risk", params.min_transmission_risk.to_string()),
-            ("min_venue_overlap", params.min_venue_overlap_minutes.to_string()),
             ("lookback_days", params.lookback_days.to_string()),
             ("yellow_days", params.yellow_days.to_string()),
             ("red_days", params.red_days.to_string()),
             ("stale_hours", params.stale_after_hours.to_string()),
         ];
-        let mut fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain(venue_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .collect();
         // The portal publishes only what was previewed: preview, then
         // confirm with the preview's tag.
         const PREVIEW: &str = "/portal/policy/preview";

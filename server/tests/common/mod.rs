@@ -296,7 +296,6 @@ pub fn policy_form(changes: &[(&'static str, &'static str)]) -> Vec<(&'static st
         ("w3", "0"),
         ("min_weighted_minutes", "15"),
         ("min_transmission_risk", "3"),
-        ("min_venue_overlap", "10"),
         ("lookback_days", "14"),
         ("yellow_days", "14"),
         ("red_days", "10"),
@@ -305,6 +304,21 @@ pub fn policy_form(changes: &[(&'static str, &'static str)]) -> Vec<(&'static st
     .iter()
     .map(|(k, v)| (*k, (*v).to_owned()))
     .collect();
+    // One minimum overlap per venue kind, the recommended policy's.
+    const VENUE_FIELDS: [&str; 9] = [
+        "min_venue_overlap_other",
+        "min_venue_overlap_shop",
+        "min_venue_overlap_restaurant",
+        "min_venue_overlap_transit",
+        "min_venue_overlap_workplace",
+        "min_venue_overlap_event",
+        "min_venue_overlap_leisure",
+        "min_venue_overlap_education",
+        "min_venue_overlap_care",
+    ];
+    let recommended = greenlight_protocol::policy::ColorPolicy::recommended(1, UnixTime(0));
+    let overlaps = recommended.params().min_venue_overlap_minutes.to_wire_order();
+    form.extend(VENUE_FIELDS.iter().zip(overlaps).map(|(name, minutes)| (*name, minutes.to_string())));
     for (k, v) in changes {
         form.iter_mut().find(|(name, _)| name == k).expect("field").1 = (*v).to_owned();
     }

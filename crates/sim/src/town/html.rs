@@ -87,15 +87,15 @@ pub(super) fn render(o: &Outcome) -> String {
         "<p class=\"note\">Signed policy: attenuation buckets at {:?} dB weighted {:?} %, at least {} weighted minutes \
          a day, transmission risk at least {}. GAEN-style default: under {} dB full, under {} dB half, at least 15 \
          weighted minutes a day, same transmission-risk window, no venue check-ins. All score the same matches of the \
-         same sightings; venue visits count from {} minutes inside a traced window. Hours to alert count from the \
-         positive result.</p>",
+         same sightings; venue visits count from this much time inside a traced window: {}. Hours to alert count \
+         from the positive result.</p>",
         p.attenuation_thresholds_db,
         p.bucket_weights_percent,
         p.min_weighted_minutes_per_day,
         p.min_transmission_risk,
         super::score::GAEN_THRESHOLDS_DB[0],
         super::score::GAEN_THRESHOLDS_DB[1],
-        p.min_venue_overlap_minutes
+        super::strategies::venue_overlaps_text(&p.min_venue_overlap_minutes)
     );
 
     if !o.strategies.is_empty() {

@@ -330,7 +330,7 @@ impl Outcome {
                 "bucket_weights_percent": p.bucket_weights_percent,
                 "min_weighted_minutes_per_day": p.min_weighted_minutes_per_day,
                 "min_transmission_risk": p.min_transmission_risk,
-                "min_venue_overlap_minutes": p.min_venue_overlap_minutes,
+                "min_venue_overlap_minutes": strategies::venue_overlaps_json(&p.min_venue_overlap_minutes),
             },
             "gaen_configuration": {
                 "attenuation_thresholds_db": score::GAEN_THRESHOLDS_DB,

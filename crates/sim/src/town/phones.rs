@@ -22,8 +22,9 @@ use greenlight_protocol::advert::Advertisement;
 use greenlight_protocol::color::{Color, decide};
 use greenlight_protocol::index::{FileKind, Index};
 use greenlight_protocol::matcher::Sighting;
-use greenlight_protocol::policy::{ColorPolicy, PolicyParams};
+use greenlight_protocol::policy::{ColorPolicy, PolicyParams, VenueOverlaps};
 use greenlight_protocol::time::{DayNumber, UnixTime};
+use greenlight_protocol::venue::VenueKind;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::collections::{BTreeMap, HashMap};
@@ -118,8 +119,12 @@ pub(crate) enum PolicyChoice {
     /// A candidate policy from a file (`--policy FILE`): a JSON object with
     /// the staff portal's policy form fields (`t0`, `t1`, `t2`, `w0`–`w3`,
     /// `min_weighted_minutes`, `min_transmission_risk`,
-    /// `min_venue_overlap`, `lookback_days`, `yellow_days`, `red_days`,
-    /// `stale_hours`); a field left out keeps the recommended policy's
+    /// `min_venue_overlap_KIND` for each venue kind (`other`, `shop`,
+    /// `restaurant`, `transit`, `workplace`, `event`, `leisure`,
+    /// `education`, `care`; 0: visits of that kind never alert),
+    /// `lookback_days`, `yellow_days`, `red_days`, `stale_hours`), plus
+    /// `min_venue_overlap` to set every kind at once (read before the
+    /// per-kind fields); a field left out keeps the recommended policy's
     /// value.
     File {
         /// The file, as given.
@@ -178,8 +183,14 @@ pub(crate) fn policy_from_form(json: &str, issued_at: UnixTime) -> Result<Policy
         "red_days",
         "stale_hours",
     ];
-    if let Some(unknown) = form.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(format!("unknown field {unknown:?}: the form has {}", FIELDS.join(", ")));
+    // One minimum overlap per kind of venue, as the portal's form names
+    // them; `min_venue_overlap` (above) sets every kind at once first.
+    let per_kind: Vec<(VenueKind, String)> =
+        VenueKind::ALL.iter().map(|&k| (k, format!("min_venue_overlap_{}", k.as_str()))).collect();
+    let known = |k: &str| FIELDS.contains(&k) || per_kind.iter().any(|(_, name)| name == k);
+    if let Some(unknown) = form.keys().find(|k| !known(k)) {
+        let names: Vec<&str> = FIELDS.iter().copied().chain(per_kind.iter().map(|(_, n)| n.as_str())).collect();
+        return Err(format!("unknown field {unknown:?}: the form has {}", names.join(", ")));
     }
     let mut p = *ColorPolicy::recommended(1, issued_at).params();
     let number = |name: &str, max: u64| -> Result<Option<u64>, String> {
@@ -214,7 +225,18 @@ pub(crate) fn policy_from_form(json: &str, issued_at: UnixTime) -> Result<Policy
     short("w3", w3)?;
     short("min_weighted_minutes", &mut p.min_weighted_minutes_per_day)?;
     byte("min_transmission_risk", &mut p.min_transmission_risk)?;
-    short("min_venue_overlap", &mut p.min_venue_overlap_minutes)?;
+    if form.contains_key("min_venue_overlap") {
+        let mut minutes = 0;
+        short("min_venue_overlap", &mut minutes)?;
+        p.min_venue_overlap_minutes = VenueOverlaps::uniform(minutes);
+    }
+    for (kind, name) in &per_kind {
+        if form.contains_key(name) {
+            let mut minutes = 0;
+            short(name, &mut minutes)?;
+            p.min_venue_overlap_minutes = p.min_venue_overlap_minutes.with(*kind, minutes);
+        }
+    }
     byte("lookback_days", &mut p.lookback_days)?;
     byte("yellow_days", &mut p.yellow_days)?;
     byte("red_days", &mut p.red_days)?;
@@ -233,7 +255,7 @@ pub(crate) fn policy(choice: &PolicyChoice, start: UnixTime) -> ColorPolicy {
             params.attenuation_thresholds_db = CLOSE_THRESHOLDS_DB;
             params.bucket_weights_percent = [100, 0, 0, 0];
             // The ground truth's definition of a venue contact.
-            params.min_venue_overlap_minutes = 15;
+            params.min_venue_overlap_minutes = VenueOverlaps::uniform(15);
             ColorPolicy::new(params).expect("a valid policy")
         }
         PolicyChoice::File { params, .. } => {
@@ -812,7 +834,10 @@ mod tests {
             [52, recommended.attenuation_thresholds_db[1], recommended.attenuation_thresholds_db[2]]
         );
         assert_eq!(p.bucket_weights_percent[1], 0);
-        assert_eq!(p.min_venue_overlap_minutes, 60);
+        assert_eq!(p.min_venue_overlap_minutes, VenueOverlaps::uniform(60));
+        // Per kind, as the portal's form names them, over the shorthand.
+        let p = policy_from_form(r#"{"min_venue_overlap": 60, "min_venue_overlap_shop": 0}"#, start).expect("valid");
+        assert_eq!(p.min_venue_overlap_minutes, VenueOverlaps::uniform(60).with(VenueKind::Shop, 0));
         assert_eq!(p.min_weighted_minutes_per_day, recommended.min_weighted_minutes_per_day);
         let e = policy_from_form(r#"{"venue_overlap": 60}"#, start).expect_err("an unknown field");
         assert!(e.contains("unknown field \"venue_overlap\""), "{e}");

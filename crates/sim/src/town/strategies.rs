@@ -42,9 +42,10 @@ use greenlight_phone::{Exposure, Store as _};
 use greenlight_protocol::color::{Color, decide};
 use greenlight_protocol::contact::{HeardSighting, contacts};
 use greenlight_protocol::matcher::{MatchConfig, SightingIndex};
-use greenlight_protocol::policy::ColorPolicy;
+use greenlight_protocol::policy::{ColorPolicy, VenueOverlaps};
 use greenlight_protocol::report::TransmissionRisk;
 use greenlight_protocol::time::DayNumber;
+use greenlight_protocol::venue::VenueKind;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 
@@ -421,6 +422,8 @@ impl Alerter for Phones<'_, '_, '_> {
                     start: day_start + u64::from(other.start) * STEP_SECS,
                     end: day_start + u64::from(other.end) * STEP_SECS,
                     overlap_minutes: overlap * step_minutes,
+                    // The kind on the place's posters: the rule for it decides.
+                    venue_kind: self.town.places[visit.place as usize].kind.venue_kind().map_or(0, |k| k.to_byte()),
                     venue: String::new(),
                     message: String::new(),
                 };
@@ -431,6 +434,30 @@ impl Alerter for Phones<'_, '_, '_> {
             }
         }
     }
+}
+
+/// The policy's minimum venue overlap per kind, as JSON: minutes by
+/// kind name, `null` for a kind whose visits never alert.
+pub(crate) fn venue_overlaps_json(overlaps: &VenueOverlaps) -> Value {
+    VenueKind::ALL
+        .iter()
+        .map(|&k| (k.as_str().to_owned(), overlaps.minutes(k).map_or(Value::Null, Into::into)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// The same in words for the report: "15 minutes" when every kind shares
+/// one minimum, else each kind the town has (transit, restaurant, shop).
+pub(crate) fn venue_overlaps_text(overlaps: &VenueOverlaps) -> String {
+    let minutes = |m: Option<u16>| m.map_or("never".to_owned(), |m| format!("{m} minutes"));
+    if overlaps.as_uniform().is_some() {
+        return minutes(overlaps.minutes(VenueKind::Other));
+    }
+    [VenueKind::Transit, VenueKind::Restaurant, VenueKind::Shop]
+        .iter()
+        .map(|&k| format!("{} {}", k.as_str(), minutes(overlaps.minutes(k))))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Runs one strategy's pass over the town.

@@ -27,9 +27,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use greenlight_protocol::index::FileKind;
 use greenlight_protocol::index::content_address_hex as content_hex;
-use greenlight_protocol::policy::{ColorPolicy, PolicyParams};
+use greenlight_protocol::policy::{ColorPolicy, PolicyParams, VenueOverlaps};
 use greenlight_protocol::signing::TrustedKeys;
 use greenlight_protocol::time::UnixTime;
+use greenlight_protocol::venue::VenueKind;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -110,11 +111,24 @@ const WEIGHTS_INTRO: &str = "In percent of a full minute: 100 counts a minute as
 const EXPOSURE: &str = "What turns a phone yellow";
 const EXPOSURE_INTRO: &str = "A phone turns yellow after enough counted Bluetooth minutes in one day with people \
      who later reported, or after enough minutes at a venue at the same time as a reported visit.";
+const VENUES: &str = "Venue visits, by kind of venue";
+const VENUES_INTRO: &str = "Minutes at a venue at the same time as a reported visit that turn a phone yellow, for \
+     each kind of venue (the kind printed on the poster the visitor scanned): a bus is not a restaurant table. 0 \
+     means visits of that kind never turn a phone yellow. A policy with the same number for every kind is also \
+     understood by phones older than per-kind rules.";
 const DURATIONS: &str = "How long colors last";
 const DURATIONS_INTRO: &str = "";
 
+/// How many inputs the form has.
+const N: usize = 22;
+/// The first of the nine venue-kind inputs, in `VenueKind::ALL` (wire)
+/// order.
+const VENUE_FIELD: usize = 9;
+/// The venue-kind inputs' hint.
+const VENUE_HINT: &str = "0 (never) or more.";
+
 /// The form's fields: name, label, hint, group.
-const FIELDS: [(&str, &str, &str, &str); 14] = [
+const FIELDS: [(&str, &str, &str, &str); N] = [
     (
         "t0",
         "Closest band: signal loss below (dB)",
@@ -145,21 +159,25 @@ const FIELDS: [(&str, &str, &str, &str); 14] = [
          the test or symptom-onset date; 0 counts every day.",
         EXPOSURE,
     ),
-    (
-        "min_venue_overlap",
-        "Minutes at a venue at the same time as a reported visit that turn a phone yellow",
-        "At least 1.",
-        EXPOSURE,
-    ),
+    ("min_venue_overlap_other", "Other venues (minutes)", VENUE_HINT, VENUES),
+    ("min_venue_overlap_shop", "Shops (minutes)", VENUE_HINT, VENUES),
+    ("min_venue_overlap_restaurant", "Restaurants, cafés and bars (minutes)", VENUE_HINT, VENUES),
+    ("min_venue_overlap_transit", "Buses, trains and stations (minutes)", VENUE_HINT, VENUES),
+    ("min_venue_overlap_workplace", "Offices and workplaces (minutes)", VENUE_HINT, VENUES),
+    ("min_venue_overlap_event", "Concerts, classes, services and other events (minutes)", VENUE_HINT, VENUES),
+    ("min_venue_overlap_leisure", "Gyms, cinemas and other leisure venues (minutes)", VENUE_HINT, VENUES),
+    ("min_venue_overlap_education", "Schools and universities (minutes)", VENUE_HINT, VENUES),
+    ("min_venue_overlap_care", "Clinics and care homes (minutes)", VENUE_HINT, VENUES),
     ("lookback_days", "Days back that contacts count", "1 to 14 (the key server keeps 14 days).", DURATIONS),
     ("yellow_days", "Days a yellow lasts after the last contact", "1 to the days back that contacts count.", DURATIONS),
     ("red_days", "Days a red lasts after the positive test or diagnosis", "1 to 28.", DURATIONS),
     ("stale_hours", "Hours without an update before a phone shows stale", "1 to 336 (14 days).", DURATIONS),
 ];
 
-fn values(p: &PolicyParams) -> [u32; 14] {
+fn values(p: &PolicyParams) -> [u32; N] {
     let [t0, t1, t2] = p.attenuation_thresholds_db;
     let [w0, w1, w2, w3] = p.bucket_weights_percent;
+    let [v0, v1, v2, v3, v4, v5, v6, v7, v8] = p.min_venue_overlap_minutes.to_wire_order();
     [
         t0.into(),
         t1.into(),
@@ -170,7 +188,15 @@ fn values(p: &PolicyParams) -> [u32; 14] {
         w3.into(),
         p.min_weighted_minutes_per_day.into(),
         p.min_transmission_risk.into(),
-        p.min_venue_overlap_minutes.into(),
+        v0.into(),
+        v1.into(),
+        v2.into(),
+        v3.into(),
+        v4.into(),
+        v5.into(),
+        v6.into(),
+        v7.into(),
+        v8.into(),
         p.lookback_days.into(),
         p.yellow_days.into(),
         p.red_days.into(),
@@ -178,7 +204,7 @@ fn values(p: &PolicyParams) -> [u32; 14] {
     ]
 }
 
-fn groups(values: &[String; 14], errors: &HashMap<&'static str, String>) -> Vec<Group> {
+fn groups(values: &[String; N], errors: &HashMap<&'static str, String>) -> Vec<Group> {
     let mut out: Vec<Group> = Vec::new();
     for (i, (name, label, hint, group)) in FIELDS.iter().enumerate() {
         let field =
@@ -190,6 +216,7 @@ fn groups(values: &[String; 14], errors: &HashMap<&'static str, String>) -> Vec<
                     DISTANCE => DISTANCE_INTRO,
                     WEIGHTS => WEIGHTS_INTRO,
                     EXPOSURE => EXPOSURE_INTRO,
+                    VENUES => VENUES_INTRO,
                     _ => DURATIONS_INTRO,
                 };
                 out.push(Group { title: group, intro, fields: vec![field] });
@@ -202,9 +229,23 @@ fn groups(values: &[String; 14], errors: &HashMap<&'static str, String>) -> Vec<
 fn summary(policy: &ColorPolicy) -> String {
     let p = policy.params();
     format!(
-        "{} weighted min/day, venue {} min, yellow {} d, red {} d, stale {} h",
-        p.min_weighted_minutes_per_day, p.min_venue_overlap_minutes, p.yellow_days, p.red_days, p.stale_after_hours
+        "{} weighted min/day, venue {}, yellow {} d, red {} d, stale {} h",
+        p.min_weighted_minutes_per_day,
+        venue_summary(&p.min_venue_overlap_minutes),
+        p.yellow_days,
+        p.red_days,
+        p.stale_after_hours
     )
+}
+
+/// The venue rule in a few words: "10 min" for every kind alike, else each
+/// kind's minutes ("shop never, restaurant 30, …").
+fn venue_summary(overlaps: &VenueOverlaps) -> String {
+    let minutes = |kind| overlaps.minutes(kind).map_or("never".to_owned(), |m| format!("{m} min"));
+    if overlaps.as_uniform().is_some() {
+        return minutes(VenueKind::Other);
+    }
+    VenueKind::ALL.iter().map(|&k| format!("{} {}", k.as_str(), minutes(k))).collect::<Vec<_>>().join(", ")
 }
 
 /// A rough distance for a signal loss, for people: open space, 40 dB at
@@ -254,10 +295,7 @@ fn rules_in_words(p: &PolicyParams) -> Vec<String> {
         "Days on which the person who reported was less infectious than level {} of 8 are ignored.",
         p.min_transmission_risk
     ));
-    rules.push(format!(
-        "{} at a venue at the same time as a reported visit turn a phone yellow.",
-        capitalised(&minutes(p.min_venue_overlap_minutes.into()))
-    ));
+    rules.extend(venue_rules(&p.min_venue_overlap_minutes));
     rules.push(format!(
         "Contacts of the last {} days count; a yellow lasts {} days after the last contact.",
         p.lookback_days, p.yellow_days
@@ -265,6 +303,27 @@ fn rules_in_words(p: &PolicyParams) -> Vec<String> {
     rules.push(format!("A red lasts {} days after the positive test or diagnosis.", p.red_days));
     rules.push(format!("A phone that has not updated for {} hours shows stale.", p.stale_after_hours));
     rules
+}
+
+/// The venue rule in sentences: one for every kind alike, else one per
+/// kind.
+fn venue_rules(overlaps: &VenueOverlaps) -> Vec<String> {
+    let rule = |what: &str, minutes: Option<u16>| match minutes {
+        Some(m) => format!(
+            "{} at {what} at the same time as a reported visit turn a phone yellow.",
+            capitalised(&self::minutes(m.into()))
+        ),
+        None => format!("A visit to {what} never turns a phone yellow, however long."),
+    };
+    if overlaps.as_uniform().is_some() {
+        return vec![rule("a venue of any kind", overlaps.minutes(VenueKind::Other))];
+    }
+    VenueKind::ALL.iter().map(|&k| rule(&format!("a venue of kind {}", k.as_str()), overlaps.minutes(k))).collect()
+}
+
+/// "30 minutes", or "never" for a kind whose visits never alert.
+fn overlap_words(minutes: u32) -> String {
+    if minutes == u32::from(VenueOverlaps::NEVER) { "never".to_owned() } else { self::minutes(minutes) }
 }
 
 fn capitalised(text: &str) -> String {
@@ -294,19 +353,37 @@ fn changes(before: &PolicyParams, after: &PolicyParams) -> Vec<Change> {
             ),
             7 => format!("{} of counted contact in one day now turn a phone yellow.", capitalised(&minutes(n))),
             8 => format!("Days below level {n} of 8 are now ignored (before: below {o})."),
-            9 => format!(
-                "A visit overlapping a reported one by {} now turns a phone yellow (before: {}).",
-                minutes(n),
-                minutes(o)
-            ),
-            10 => format!("Contacts of the last {n} days now count (before: {o})."),
-            11 => format!("A yellow now ends {n} days after the last contact (before: {o})."),
-            12 => format!("A red now ends {n} days after the positive test (before: {o})."),
+            9..=17 => venue_change(VenueKind::ALL[i - VENUE_FIELD], o, n),
+            18 => format!("Contacts of the last {n} days now count (before: {o})."),
+            19 => format!("A yellow now ends {n} days after the last contact (before: {o})."),
+            20 => format!("A red now ends {n} days after the positive test (before: {o})."),
             _ => format!("A phone now shows stale after {n} hours without an update (before: {o})."),
         };
         out.push(Change { what: label, before: o.to_string(), after: n.to_string(), meaning });
     }
     out
+}
+
+/// What changing the minimum overlap for visits of `kind` from `o` to `n`
+/// minutes means (0: never).
+fn venue_change(kind: VenueKind, o: u32, n: u32) -> String {
+    let kind = kind.as_str();
+    match (o, n) {
+        (_, 0) => format!(
+            "A visit to a venue of kind {kind} no longer turns a phone yellow, however long (before: {}).",
+            overlap_words(o)
+        ),
+        (0, _) => format!(
+            "A visit to a venue of kind {kind} overlapping a reported one by {} now turns a phone yellow (before: \
+             never).",
+            minutes(n)
+        ),
+        _ => format!(
+            "A visit to a venue of kind {kind} overlapping a reported one by {} now turns a phone yellow (before: {}).",
+            minutes(n),
+            minutes(o)
+        ),
+    }
 }
 
 /// What the change means for a phone: for a contact at the edge of each
@@ -341,12 +418,10 @@ fn effects(before: &PolicyParams, after: &PolicyParams) -> Vec<String> {
             (None, None) => {}
         }
     }
-    if before.min_venue_overlap_minutes != after.min_venue_overlap_minutes {
-        out.push(format!(
-            "A visit overlapping a reported one by {} now turns a phone yellow (before: {}).",
-            minutes(after.min_venue_overlap_minutes.into()),
-            minutes(before.min_venue_overlap_minutes.into())
-        ));
+    let (o, n) = (before.min_venue_overlap_minutes, after.min_venue_overlap_minutes);
+    for kind in VenueKind::ALL.into_iter().filter(|&k| o.minutes(k) != n.minutes(k)) {
+        let as_number = |m: Option<u16>| m.map_or(0, u32::from);
+        out.push(venue_change(kind, as_number(o.minutes(kind)), as_number(n.minutes(kind))));
     }
     if before.min_transmission_risk != after.min_transmission_risk {
         let (o, n) = (before.min_transmission_risk, after.min_transmission_risk);
@@ -398,7 +473,7 @@ async fn show(
     state: &AuthorityState,
     page: Page,
     status: StatusCode,
-    form: Option<([String; 14], HashMap<&'static str, String>)>,
+    form: Option<([String; N], HashMap<&'static str, String>)>,
 ) -> Response {
     let versions = match versions(state).await {
         Ok(versions) => versions,
@@ -468,11 +543,11 @@ fn read(
     issued_at: UnixTime,
 ) -> Result<ColorPolicy, HashMap<&'static str, String>> {
     let mut errors = HashMap::new();
-    let mut numbers = [0u32; 14];
+    let mut numbers = [0u32; N];
     for (i, (name, _, _, _)) in FIELDS.iter().enumerate() {
         let text = form.get(*name).map(|s| s.trim()).unwrap_or("");
         let max = match i {
-            0..=2 | 8 | 10..=12 => 255,
+            0..=2 | 8 | 18..=20 => 255,
             _ => 65_535,
         };
         match text.parse::<u32>() {
@@ -494,11 +569,11 @@ fn read(
         bucket_weights_percent: [short(3), short(4), short(5), short(6)],
         min_weighted_minutes_per_day: short(7),
         min_transmission_risk: byte(8),
-        min_venue_overlap_minutes: short(9),
-        yellow_days: byte(11),
-        red_days: byte(12),
-        stale_after_hours: short(13),
-        lookback_days: byte(10),
+        min_venue_overlap_minutes: VenueOverlaps::from_wire_order(core::array::from_fn(|k| short(VENUE_FIELD + k))),
+        yellow_days: byte(19),
+        red_days: byte(20),
+        stale_after_hours: short(21),
+        lookback_days: byte(18),
     };
     ColorPolicy::new(params).map_err(|e| {
         let (fields, text): (&[&'static str], &str) = match e {
@@ -513,9 +588,6 @@ fn read(
             }
             greenlight_protocol::Error::InvalidField("min_transmission_risk") => {
                 (&["min_transmission_risk"], "A level from 0 to 8.")
-            }
-            greenlight_protocol::Error::InvalidField("min_venue_overlap_minutes") => {
-                (&["min_venue_overlap"], "At least 1 minute.")
             }
             greenlight_protocol::Error::InvalidField("lookback_days") => (&["lookback_days"], "1 to 14 days."),
             greenlight_protocol::Error::InvalidField("yellow_days") => {
@@ -552,7 +624,7 @@ async fn refused(
     form: &HashMap<String, String>,
     errors: HashMap<&'static str, String>,
 ) -> Response {
-    let values: [String; 14] = FIELDS.map(|(name, _, _, _)| form.get(name).cloned().unwrap_or_default());
+    let values: [String; N] = FIELDS.map(|(name, _, _, _)| form.get(name).cloned().unwrap_or_default());
     let page = page_for(staff).error("Nothing was published: correct the fields marked below.");
     show(state, page, StatusCode::BAD_REQUEST, Some((values, errors))).await
 }
