@@ -147,6 +147,51 @@ async fn staff_log_in_issue_a_code_see_it_audited_and_publish_a_policy_in_chromi
     driver.call("DELETE", &driver.at(""), Value::Null).await;
 }
 
+/// Issue 25 item 5: the portal by keyboard alone. Staff Tab from the skip
+/// link to the log-in fields, log in with Enter, reach the codes page from
+/// the menu, choose a long code with the arrow keys and issue it; at every
+/// Tab stop the focus is visible and on screen, and each page's text meets
+/// WCAG AA contrast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_log_in_and_issue_a_long_code_with_the_keyboard_alone_in_chromium() {
+    use webdriver::{ARROW_DOWN, ENTER};
+    let server = TestServer::start_with_authority(Db::Sqlite).await;
+    let driver = Driver::start("portal-screenshots").await;
+    driver.go(&format!("{}/portal", server.base)).await;
+    // The log-in page puts the cursor in the user name field: staff type
+    // at once, Tab to the password and press Enter.
+    let focused = driver.script("return document.activeElement.id").await;
+    assert_eq!(focused, "username", "the log-in page starts in the user name field");
+    driver.keys("admin").await;
+    driver.tab_to("#password").await;
+    driver.keys(ADMIN_PASSWORD).await;
+    driver.keys_and_follow(ENTER).await;
+    assert!(driver.text("main").await.contains("You are logged in as admin"));
+
+    // On every other page the first Tab reaches the skip link, on screen;
+    // every stop shows where the focus is (Driver::tab_to checks the
+    // outline and the position).
+    assert_eq!(driver.tab_to("a.skip").await, 1, "the skip link comes first");
+    driver.tab_to("nav a[href='/portal/codes']").await;
+    driver.keys_and_follow(ENTER).await;
+    // Radio groups: Tab enters the group, the arrows choose.
+    driver.tab_to("input[name=kind]").await;
+    driver.keys(ARROW_DOWN).await;
+    driver.tab_to("input[name=day_kind]").await;
+    driver.keys(ARROW_DOWN).await;
+    let chosen = driver
+        .script("return [...document.querySelectorAll('input[type=radio]:checked')].map(e => e.name + '=' + e.value)")
+        .await;
+    assert_eq!(chosen, json!(["kind=long", "report_type=1", "day_kind=2"]), "chosen with the arrow keys");
+    driver.tab_to("form[action='/portal/codes'][method=post] button").await;
+    driver.keys_and_follow(ENTER).await;
+    let code = driver.text("#issued-code").await;
+    assert_eq!(code.len(), 19, "a long code, 16 characters in groups of four: {code}");
+    driver.check_page("a code issued by keyboard").await;
+    driver.screenshot("09-code-issued-by-keyboard").await;
+    driver.call("DELETE", &driver.at(""), Value::Null).await;
+}
+
 /// Issue 21 item 19: the staff page in Chromium. The admin's own row says
 /// it is theirs; an account without roles is created only after a warning
 /// and audited as "roles none"; a refused form keeps what was typed and

@@ -14,6 +14,14 @@ use std::time::{Duration, Instant};
 
 /// The W3C key under which an element reference is returned.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// WebDriver's code for the Tab key.
+pub const TAB: &str = "\u{E004}";
+/// WebDriver's code for the Enter key.
+pub const ENTER: &str = "\u{E007}";
+/// WebDriver's code for the down arrow key.
+pub const ARROW_DOWN: &str = "\u{E015}";
+/// WebDriver's code for the space bar.
+pub const SPACE: &str = "\u{E00D}";
 
 fn find_program(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| Path::new(dir).join(name)).find(|p| p.is_file())
@@ -153,6 +161,68 @@ impl Driver {
     pub async fn follow(&self, css: &str) {
         self.script("document.documentElement.dataset.leaving = '1'; return null;").await;
         self.click(css).await;
+        self.wait_for_new_page(css).await;
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        let id = self.element(css).await;
+        self.call("GET", &self.at(&format!("/element/{id}/text")), Value::Null).await.as_str().unwrap_or("").to_owned()
+    }
+
+    /// Presses keys as a person does, one after the other: characters,
+    /// or WebDriver's key codes ([`TAB`], [`ENTER`], [`ARROW_DOWN`]).
+    pub async fn keys(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({ "type": "keyDown", "value": c.to_string() }),
+                    json!({ "type": "keyUp", "value": c.to_string() }),
+                ]
+            })
+            .collect();
+        let body = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] });
+        self.call("POST", &self.at("/actions"), body).await;
+    }
+
+    /// Presses keys that load a new page (Enter on a link or in a form)
+    /// and waits until the new page has replaced the old one.
+    pub async fn keys_and_follow(&self, keys: &str) {
+        self.script("document.documentElement.dataset.leaving = '1'; return null;").await;
+        self.keys(keys).await;
+        self.wait_for_new_page(keys).await;
+    }
+
+    /// Presses Tab until the focused element matches `css` (at most 40
+    /// times), checking at every stop that the focus can be seen: an
+    /// outline of at least 2 px that is not `none`, or the element is the
+    /// skip link brought on screen. Returns how many presses it took.
+    pub async fn tab_to(&self, css: &str) -> usize {
+        for presses in 1..=40 {
+            self.keys(TAB).await;
+            let focus = self
+                .script(&format!(
+                    "const e = document.activeElement; const st = getComputedStyle(e); const r = e.getBoundingClientRect();
+                     return {{
+                       matches: e.matches({css:?}),
+                       what: e.tagName + (e.id ? '#' + e.id : '') + (e.name ? '[' + e.name + ']' : '') + ' ' + (e.textContent || e.value || '').trim().slice(0, 40),
+                       outline: st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) >= 2,
+                       on_screen: r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0,
+                       body: e === document.body,
+                     }};"
+                ))
+                .await;
+            assert_ne!(focus["body"], true, "Tab left the page looking for {css}");
+            assert_eq!(focus["outline"], true, "the focus on {} cannot be seen", focus["what"]);
+            assert_eq!(focus["on_screen"], true, "the focused {} is off screen", focus["what"]);
+            if focus["matches"] == true {
+                return presses;
+            }
+        }
+        panic!("40 presses of Tab never reached {css}");
+    }
+
+    async fn wait_for_new_page(&self, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let done = self
@@ -161,14 +231,9 @@ impl Driver {
             if done == json!(true) {
                 return;
             }
-            assert!(Instant::now() < deadline, "clicking {css} did not load a new page within 10 s");
+            assert!(Instant::now() < deadline, "{what:?} did not load a new page within 10 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    pub async fn text(&self, css: &str) -> String {
-        let id = self.element(css).await;
-        self.call("GET", &self.at(&format!("/element/{id}/text")), Value::Null).await.as_str().unwrap_or("").to_owned()
     }
 
     pub async fn script(&self, script: &str) -> Value {
@@ -187,15 +252,41 @@ impl Driver {
     }
 
     /// What a person using assistive technology or a slow network would
-    /// notice: the page's language, landmarks, labels, and that nothing was
-    /// loaded from anywhere (no external or even local assets).
+    /// notice: the page's language, landmarks, labels, text contrast at
+    /// WCAG 2.1 AA (each text's colour against the backgrounds under it),
+    /// and that nothing was loaded from anywhere (no external or even local
+    /// assets).
     pub async fn check_page(&self, what: &str) {
         let report = self
             .script(
                 "const unlabeled = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
                    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
                    .map(e => e.id || e.name);
+                 const rgba = s => { const m = s.match(/rgba?[(]([^)]+)[)]/); if (!m) return [0, 0, 0, 0];
+                   const p = m[1].split(',').map(parseFloat); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+                 const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+                   return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+                 const under = el => { const layers = [];
+                   for (let e = el; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor);
+                     if (c[3] > 0) { layers.push(c); if (c[3] >= 1) break; } }
+                   let out = [255, 255, 255];
+                   for (const c of layers.reverse()) out = [0, 1, 2].map(i => c[i] * c[3] + out[i] * (1 - c[3]));
+                   return out; };
+                 const low_contrast = [];
+                 for (const el of document.querySelectorAll('body *')) {
+                   if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+                   const st = getComputedStyle(el); const r = el.getBoundingClientRect();
+                   if (st.visibility === 'hidden' || r.width === 0 || r.height === 0 || r.right < 0 || r.bottom < 0) continue;
+                   const bg = under(el); const fg = rgba(st.color);
+                   const ink = [0, 1, 2].map(i => fg[i] * fg[3] + bg[i] * (1 - fg[3]));
+                   const [a, b] = [lum(ink), lum(bg)];
+                   const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+                   const size = parseFloat(st.fontSize); const bold = parseInt(st.fontWeight, 10) >= 700;
+                   const large = size >= 24 || (bold && size >= 18.66);
+                   if (ratio < (large ? 3 : 4.5)) low_contrast.push(el.tagName + ' \"' + el.textContent.trim().slice(0, 30) + '\" ' + ratio.toFixed(2));
+                 }
                  return {
+                   low_contrast: low_contrast,
                    lang: document.documentElement.lang,
                    main: document.querySelectorAll('main').length,
                    h1: document.querySelectorAll('h1').length,
@@ -208,6 +299,7 @@ impl Driver {
         assert_eq!(report["lang"], "en", "{what}: the page says its language");
         assert_eq!((report["main"].as_u64(), report["h1"].as_u64()), (Some(1), Some(1)), "{what}: one main, one h1");
         assert_eq!(report["unlabeled"], json!([]), "{what}: every field has a label");
+        assert_eq!(report["low_contrast"], json!([]), "{what}: text contrast at WCAG AA (4.5:1, large text 3:1)");
         assert_eq!(report["resources"], json!([]), "{what}: no assets are fetched");
         assert_eq!(report["overflow"], false, "{what}: fits a tablet's width without scrolling sideways");
     }
