@@ -153,6 +153,43 @@ pub(crate) fn status(phone: &mut Phone, json: bool, history: bool) -> Result<(),
     Ok(())
 }
 
+/// `greenlight pass`: the address of the daemon's pass page, the pass as
+/// JSON, or (`serve`) the page served from here until SIGINT or SIGTERM.
+pub(crate) async fn pass(
+    phone: &mut Phone,
+    dir: &std::path::Path,
+    serve: bool,
+    listen: std::net::SocketAddr,
+    json: bool,
+) -> Result<(), String> {
+    use greenlight_client::pass;
+    if json {
+        say!("{}", pass::current(phone, now())?);
+        return Ok(());
+    }
+    if !serve {
+        return match pass::running_url(dir).await? {
+            Some(url) => {
+                say!("{url}");
+                Ok(())
+            }
+            None => Err("no pass page is running on this device: start the daemon (`greenlight run`), or serve \
+                         the page from here with `greenlight pass --serve`"
+                .into()),
+        };
+    }
+    let page = Phone::new(phone.store().clone(), phone.calibration());
+    let served = pass::serve(page, now, listen, None).await?;
+    say!("Your pass: {} (open it on this device; Ctrl-C to stop)", served.url);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| err(&e))?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    served.stop();
+    Ok(())
+}
+
 /// `greenlight checkin`.
 pub(crate) fn check_in(phone: &mut Phone, poster: &str) -> Result<(), String> {
     let t = now();

@@ -11,6 +11,7 @@
 pub mod checkin;
 pub mod daemon;
 pub mod home;
+pub mod pass;
 pub mod report;
 pub mod settings;
 pub mod status;

@@ -74,6 +74,10 @@ enum Command {
         /// Bluetooth adapter [default: hci0, else the first].
         #[arg(long)]
         adapter: Option<String>,
+        /// Where the pass page listens: a loopback address only
+        /// (`greenlight pass` prints the page's address).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        pass_listen: std::net::SocketAddr,
     },
     /// Downloads what was published and matches it on this device.
     Sync,
@@ -85,6 +89,23 @@ enum Command {
         /// Also list when the color changed over the last 14 days.
         #[arg(long)]
         history: bool,
+    },
+    /// The pass to show at a door: prints the address of the live pass
+    /// page the daemon serves on this device (`--serve` serves it here
+    /// instead, `--json` prints what it shows). The pass carries no name,
+    /// number or code: a colour with its word, the region, when it ends,
+    /// and the visit you are checked in to.
+    Pass {
+        /// Serve the pass page from this command until Ctrl-C (for a device
+        /// without the daemon); prints its address first.
+        #[arg(long, conflicts_with = "json")]
+        serve: bool,
+        /// With --serve: the loopback address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0", requires = "serve")]
+        listen: std::net::SocketAddr,
+        /// Print the pass as JSON instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Checks in at a venue: the poster's QR text, or a photo/screenshot of it.
     Checkin {
@@ -200,12 +221,13 @@ async fn run(command: Command, dir: PathBuf) -> Result<(), String> {
     }
     let mut phone = greenlight_client::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     greenlight_client::settings::Settings::load(phone.store())?;
-    dispatch(command, &mut phone).await
+    dispatch(command, &mut phone, &dir).await
 }
 
-async fn dispatch(command: Command, phone: &mut Phone) -> Result<(), String> {
+async fn dispatch(command: Command, phone: &mut Phone, dir: &std::path::Path) -> Result<(), String> {
     match command {
-        Command::Run { adapter } => run_daemon(phone, adapter).await,
+        Command::Run { adapter, pass_listen } => run_daemon(phone, adapter, pass_listen, dir).await,
+        Command::Pass { serve, listen, json } => commands::pass(phone, dir, serve, listen, json).await,
         Command::Sync => commands::sync(phone).await,
         Command::Status { json, history } => commands::status(phone, json, history),
         Command::Checkin { poster } => commands::check_in(phone, &poster),
@@ -241,7 +263,12 @@ fn ble_doctor() -> Result<(), String> {
 }
 
 /// `greenlight run`: the daemon on the real radio, ticking every second.
-async fn run_daemon(phone: &mut Phone, adapter: Option<String>) -> Result<(), String> {
+async fn run_daemon(
+    phone: &mut Phone,
+    adapter: Option<String>,
+    pass_listen: std::net::SocketAddr,
+    dir: &std::path::Path,
+) -> Result<(), String> {
     #[cfg(feature = "bluez")]
     {
         use greenlight_client::daemon::{Daemon, DaemonConfig};
@@ -256,10 +283,13 @@ async fn run_daemon(phone: &mut Phone, adapter: Option<String>) -> Result<(), St
         let radio = greenlight_ble::bluez::BluezRadio::open(config)
             .await
             .map_err(|e| format!("Bluetooth: {e} (`greenlight ble doctor` explains)"))?;
+        greenlight_client::pass::check_loopback(pass_listen)?;
         let own = Phone::new(phone.store().clone(), phone.calibration());
         let mut daemon =
             Daemon::start(own, radio, settings, DaemonConfig::default(), now()).await.map_err(|e| e.to_string())?;
-        eprintln!("greenlight: running (Ctrl-C to stop)");
+        let page = Phone::new(phone.store().clone(), phone.calibration());
+        let pass = greenlight_client::pass::serve(page, now, pass_listen, Some(dir)).await?;
+        eprintln!("greenlight: running (Ctrl-C to stop); your pass: {}", pass.url);
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
         let mut every_second = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -270,13 +300,14 @@ async fn run_daemon(phone: &mut Phone, adapter: Option<String>) -> Result<(), St
                 _ = every_second.tick() => { daemon.tick(now()).await.map_err(|e| e.to_string())?; }
             }
         }
+        pass.stop();
         daemon.stop(now()).await.map_err(|e| e.to_string())?;
         eprintln!("greenlight: stopped");
         Ok(())
     }
     #[cfg(not(feature = "bluez"))]
     {
-        let _ = (phone, adapter);
+        let _ = (phone, adapter, pass_listen, dir);
         Err("this greenlight was built without the BlueZ backend (feature `bluez`)".into())
     }
 }

@@ -5,7 +5,7 @@ mod types;
 
 pub use error::GreenlightError;
 pub use types::{
-    Advertisement, CheckIn, Color, DeviceCalibration, Reason, RecordedSightings, ReportSummary, ScannedAdvertisement,
+    Advertisement, CheckIn, Color, DeviceCalibration, Pass, Reason, RecordedSightings, ReportSummary, ScannedAdvertisement,
     ServerConfig, Status, SyncSummary, VenueAlert, Visit,
 };
 
@@ -372,6 +372,35 @@ impl GreenlightPhone {
                 })
                 .collect();
             Ok(Status::of(&decision, alerts))
+        })
+    }
+
+    /// The pass to show at a door: the color as [`GreenlightPhone::status`]
+    /// decides it (nothing is recorded: showing it changes nothing), the
+    /// region, the freshness and the visit in progress.
+    pub fn current_pass(&self) -> Result<Pass, GreenlightError> {
+        let now = self.time();
+        self.with(|phone| {
+            let pass = phone.pass(now)?;
+            let alerts = phone
+                .venue_alerts()?
+                .into_iter()
+                .filter_map(|e| match e {
+                    greenlight_phone::Exposure::Venue { start, end, venue, message, .. } => {
+                        Some(VenueAlert { venue, start, end, message })
+                    }
+                    greenlight_phone::Exposure::Ble { .. } => None,
+                })
+                .collect();
+            Ok(Pass {
+                at: now.0,
+                word: pass.word(),
+                admits: pass.admits(),
+                status: Status::of(&pass.decision, alerts),
+                region: pass.region.map(|r| r.as_str().to_owned()),
+                fresh_as_of: pass.fresh_as_of.map(|t| t.0),
+                check_in: pass.check_in.as_ref().map(Visit::of),
+            })
         })
     }
 

@@ -288,6 +288,32 @@ impl Status {
     }
 }
 
+/// The pass a resident shows at a door (issue 25): what a guard reads in
+/// one second. It holds nothing that identifies the resident or the phone;
+/// an app renders it live (the time with seconds and something moving),
+/// so that a screenshot is obvious, and never shows a stale pass as green.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Pass {
+    /// When it was computed (the SDK's clock).
+    pub at: u64,
+    /// The color, its end and its reasons: [`Color::Stale`] when the phone
+    /// has not synced recently enough, never green.
+    pub status: Status,
+    /// The colour's word in capitals (`GREEN`, `YELLOW`, `RED`, `STALE`),
+    /// to show beside the colour, never the colour alone.
+    pub word: String,
+    /// Whether the pass lets its holder through: green only.
+    pub admits: bool,
+    /// The region of the newest index applied; `None` before the first
+    /// sync.
+    pub region: Option<String>,
+    /// The signed time of the newest index applied: what the colour is up
+    /// to date with.
+    pub fresh_as_of: Option<u64>,
+    /// The visit in progress, for the guard to confirm a check-in.
+    pub check_in: Option<Visit>,
+}
+
 /// What one sync did.
 #[derive(Debug, Clone, Copy, uniffi::Record)]
 pub struct SyncSummary {

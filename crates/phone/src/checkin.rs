@@ -240,7 +240,7 @@ impl<S: Store> Phone<S> {
         Ok(found)
     }
 
-    fn active_visit(&self) -> Result<Option<RevealedCheckIn>, StoreError> {
+    pub(crate) fn active_visit(&self) -> Result<Option<RevealedCheckIn>, StoreError> {
         match self.store.secret(Secret::ActiveVisit)? {
             Some(bytes) => RevealedCheckIn::from_bytes(&bytes)
                 .map(Some)
@@ -338,7 +338,10 @@ impl<S: Store> Phone<S> {
     /// oldest first: only those posters are parsed and their signatures
     /// checked, since a diary holds two weeks of visits and every check-in
     /// and check-out looks for the visit in progress.
-    fn visits_around(&self, keep: impl Fn(UnixTime, UnixTime) -> bool) -> Result<Vec<RevealedCheckIn>, StoreError> {
+    pub(crate) fn visits_around(
+        &self,
+        keep: impl Fn(UnixTime, UnixTime) -> bool,
+    ) -> Result<Vec<RevealedCheckIn>, StoreError> {
         let corrupt = |e: greenlight_protocol::Error| StoreError::Corrupt(format!("a diary entry: {e}"));
         let mut visits = Vec::new();
         for entry in self.store.diary()? {

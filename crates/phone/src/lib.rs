@@ -18,13 +18,15 @@
 //! - [`Phone::begin_sync`], [`Phone::apply_next`], [`Phone::finish_sync`]:
 //!   verified files in, exposures out, one file per atomic store step;
 //! - [`Phone::status`]: the color, its explanation and its end, from the
-//!   authority's signed policy;
+//!   authority's signed policy; [`Phone::pass`]: the same with the region,
+//!   the freshness and the visit in progress, for a screen shown at a door;
 //! - [`Phone::start_report`]: what a diagnosed resident uploads, consent
 //!   checked, keys released only once the upload is done.
 #![forbid(unsafe_code)]
 
 pub mod checkin;
 pub mod memory;
+pub mod pass;
 pub mod report;
 pub mod status;
 pub mod store;
@@ -32,6 +34,7 @@ pub mod sync;
 
 pub use checkin::{CheckInError, CheckedIn};
 pub use memory::MemoryStore;
+pub use pass::Pass;
 pub use report::{ReportDraft, ReportError, Reported, Upload};
 pub use store::{ColorChange, DiaryEntry, Exposure, Store, StoreError};
 pub use sync::{Applied, SyncError, SyncPlan, Trust, VerifiedFile};

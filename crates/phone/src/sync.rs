@@ -49,6 +49,8 @@ const INDEX_ETAG: &str = "index_etag";
 const POLICY: &str = "policy";
 /// State name of the newest accepted key set (its signed bytes).
 const KEY_SET: &str = "key_set";
+/// State name of the region of the newest index applied (its code).
+pub(crate) const REGION: &str = "region";
 
 /// The keys a phone is set up with (its anchors): the key server's export
 /// key and the health authority's root key. Every other key comes from the
@@ -472,6 +474,7 @@ impl<S: Store> Phone<S> {
         if let Some(etag) = etag {
             self.store.set_state(INDEX_ETAG, etag)?;
         }
+        self.store.set_state(REGION, plan.region.as_str().as_bytes())?;
         Ok((plan.report, self.synced_at(now)?))
     }
 

@@ -631,6 +631,45 @@ fn a_published_key_heard_nearby_gives_one_exposure_per_scan_window_and_turns_the
 }
 
 #[test]
+fn the_pass_is_stale_before_a_sync_then_names_the_region_and_the_colour_and_changes_nothing() {
+    let Friday { server, mut receiver, policy, batch1, index1, .. } = friday(11);
+    let saturday = D.plus(1);
+    let before = receiver.pass(at(saturday, 4, 0)).expect("store");
+    assert_eq!(
+        (before.word(), before.admits(), before.region.clone(), before.fresh_as_of),
+        ("STALE".into(), false, None, None)
+    );
+
+    sync(&mut receiver, &server, &index1, &[&policy, &batch1], at(saturday, 4, 0)).expect("sync");
+    let history = receiver.store().color_history().expect("store");
+    let pass = receiver.pass(at(saturday, 6, 0)).expect("store");
+    assert_eq!(pass.decision, receiver.status(at(saturday, 6, 0)).expect("store"), "the pass is the status");
+    assert_eq!((pass.word(), pass.admits()), ("YELLOW".into(), false));
+    assert_eq!(pass.region.as_ref().map(|r| r.as_str()), Some("XA"), "the index's region");
+    assert_eq!(pass.fresh_as_of, Some(at(saturday, 3, 5)), "the signed time of the index applied");
+    assert_eq!(pass.check_in, None);
+    assert_eq!(receiver.store().color_history().expect("store"), history, "showing the pass records nothing");
+}
+
+#[test]
+fn the_pass_confirms_the_visit_in_progress_with_the_diary_on_or_off_and_not_after_check_out() {
+    for diary in [true, false] {
+        let mut rng = rng(7);
+        let sheet = Venue::new("Café Aurora", VenueKind::Restaurant, &mut rng).sheet(D, &mut rng);
+        let mut phone = phone(RECEIVER);
+        phone.set_diary(diary).expect("store");
+        assert_eq!(phone.pass(at(D, 12, 0)).expect("store").check_in, None);
+        phone.check_in(&sheet, at(D, 12, 0), &mut rng).expect("check in");
+        let pass = phone.pass(at(D, 12, 5)).expect("store");
+        let visit = pass.check_in.expect("the visit in progress");
+        assert_eq!((visit.poster.info().name.as_str(), visit.arrival), ("Café Aurora", at(D, 12, 0)), "diary {diary}");
+        assert!(visit.departure > at(D, 12, 5));
+        phone.check_out(at(D, 12, 30), &mut rng).expect("check out");
+        assert_eq!(phone.pass(at(D, 12, 31)).expect("store").check_in, None, "checked out (diary {diary})");
+    }
+}
+
+#[test]
 fn a_tampered_truncated_or_forged_file_is_rejected_and_changes_nothing() {
     let Friday { server, mut receiver, policy, batch1, batch2, index1, index2, published, .. } = friday(11);
     let saturday = D.plus(1);

@@ -345,6 +345,23 @@ pub fn decide(policy: &ColorPolicy, inputs: &ColorInputs) -> ColorDecision {
     ColorDecision { color, until, stale, evidence, policy_sequence: p.sequence }
 }
 
+impl ColorDecision {
+    /// The explanation's facts, one English line each, as the [`Display`]
+    /// form lists them after its headline (for a screen that lays them out
+    /// on its own).
+    ///
+    /// [`Display`]: fmt::Display
+    pub fn evidence_lines(&self) -> Vec<String> {
+        struct Line<'a>(&'a Evidence, Color);
+        impl fmt::Display for Line<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write_evidence(f, self.0, self.1)
+            }
+        }
+        self.evidence.iter().map(|e| Line(e, self.color).to_string()).collect()
+    }
+}
+
 /// Renders the short English explanation `greenlight status` prints: a
 /// headline with the color and how long it lasts, then one line per fact.
 impl fmt::Display for ColorDecision {

@@ -257,7 +257,20 @@ impl Driver {
     /// and that nothing was loaded from anywhere (no external or even local
     /// assets).
     pub async fn check_page(&self, what: &str) {
-        let report = self
+        let report = self.page_report().await;
+        assert_eq!(report["lang"], "en", "{what}: the page says its language");
+        assert_eq!((report["main"].as_u64(), report["h1"].as_u64()), (Some(1), Some(1)), "{what}: one main, one h1");
+        assert_eq!(report["unlabeled"], json!([]), "{what}: every field has a label");
+        assert_eq!(report["low_contrast"], json!([]), "{what}: text contrast at WCAG AA (4.5:1, large text 3:1)");
+        assert_eq!(report["resources"], json!([]), "{what}: no assets are fetched");
+        assert_eq!(report["overflow"], false, "{what}: fits a tablet's width without scrolling sideways");
+    }
+
+    /// What [`Driver::check_page`] checks, for a page with rules of its
+    /// own: `lang`, `main` and `h1` counts, `unlabeled` fields,
+    /// `low_contrast` texts, fetched `resources` and sideways `overflow`.
+    pub async fn page_report(&self) -> Value {
+        self
             .script(
                 "const unlabeled = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
                    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
@@ -295,12 +308,6 @@ impl Driver {
                    overflow: document.documentElement.scrollWidth > window.innerWidth + 1,
                  };",
             )
-            .await;
-        assert_eq!(report["lang"], "en", "{what}: the page says its language");
-        assert_eq!((report["main"].as_u64(), report["h1"].as_u64()), (Some(1), Some(1)), "{what}: one main, one h1");
-        assert_eq!(report["unlabeled"], json!([]), "{what}: every field has a label");
-        assert_eq!(report["low_contrast"], json!([]), "{what}: text contrast at WCAG AA (4.5:1, large text 3:1)");
-        assert_eq!(report["resources"], json!([]), "{what}: no assets are fetched");
-        assert_eq!(report["overflow"], false, "{what}: fits a tablet's width without scrolling sideways");
+            .await
     }
 }

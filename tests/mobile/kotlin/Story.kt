@@ -104,6 +104,10 @@ fun aDiagnosisReportedThroughTheSdkTurnsTheCloseContactYellow(d: Deployment, tmp
     assertFailsWith<GreenlightException.NotConfigured> { bob.sync() }
     assertFailsWith<GreenlightException.NotConfigured> { alice.report("12345678", listOf()) }
     assertEquals(Color.STALE, bob.status().color, "never synced: stale, not a silent green")
+    val stale = bob.currentPass()
+    assertEquals("STALE", stale.word, "a stale pass says so")
+    assertEquals(false, stale.admits)
+    assertEquals(null, stale.region)
     assertFailsWith<GreenlightException.InvalidArgument> {
         bob.configure(config(d).copy(keyServerUrl = "not a url"))
     }
@@ -145,6 +149,9 @@ fun aDiagnosisReportedThroughTheSdkTurnsTheCloseContactYellow(d: Deployment, tmp
     assertFailsWith<GreenlightException.NotAPoster> { alice.checkIn("GL1:this-is-not-a-poster") }
     assertFailsWith<GreenlightException.NotAPoster> { alice.checkIn("https://example.com/some other QR code") }
     val checked = alice.checkIn(d.poster)
+    val atDoor = alice.currentPass()
+    assertEquals("Cafe Mobile", atDoor.checkIn?.venue, "the guard sees the venue checked in to")
+    assertEquals(checked.arrival, atDoor.checkIn?.arrival)
     assertEquals("Cafe Mobile", checked.venue)
     assertFalse(checked.extended)
     val visit = alice.visits().single()
@@ -190,6 +197,11 @@ fun aDiagnosisReportedThroughTheSdkTurnsTheCloseContactYellow(d: Deployment, tmp
     assertTrue(ble[0].qualifies)
     assertTrue(ble[0].weightedMinutes >= ble[0].thresholdMinutes.toULong())
     assertTrue(assertNotNull(status.until).toLong() > unixNow())
+    val yellow = bob.currentPass()
+    assertEquals("YELLOW", yellow.word)
+    assertEquals(false, yellow.admits)
+    assertEquals(status.until, yellow.status.until)
+    assertNotNull(yellow.region)
     assertTrue("Bluetooth" in status.explanation, status.explanation)
 
     // A wrong passphrase is refused and changes nothing; the right one opens.

@@ -62,6 +62,8 @@ def test_a_diagnosis_reported_through_the_sdk_turns_the_close_contact_yellow(dep
     with pytest.raises(gl.GreenlightError.NotConfigured):
         alice.report("12345678", [])
     assert bob.status().color == gl.Color.STALE, "never synced: stale, not a silent green"
+    door = bob.current_pass()
+    assert (door.word, door.admits, door.region, door.check_in) == ("STALE", False, None, None), door
     with pytest.raises(gl.GreenlightError.InvalidArgument):
         bob.configure(gl.ServerConfig(key_server_url="not a url", authority_url=None,
                                       export_key_hex=deployment.export_key,
@@ -99,6 +101,9 @@ def test_a_diagnosis_reported_through_the_sdk_turns_the_close_contact_yellow(dep
         alice.check_in("https://example.com/some other QR code")
     checked = alice.check_in(deployment.poster)
     assert checked.venue == "Cafe Mobile" and not checked.extended
+    door = alice.current_pass()
+    assert door.check_in is not None and door.check_in.venue == "Cafe Mobile", door
+    assert door.check_in.arrival == checked.arrival, "the guard sees when she checked in"
     [visit] = alice.visits()
     assert visit.venue == "Cafe Mobile" and visit.kind == "restaurant"
     out = alice.check_out()
@@ -142,6 +147,9 @@ def test_a_diagnosis_reported_through_the_sdk_turns_the_close_contact_yellow(dep
     assert ble[0].weighted_minutes >= ble[0].threshold_minutes
     assert status.until is not None and status.until > int(time.time())
     assert "Bluetooth" in status.explanation
+    door = bob.current_pass()
+    assert (door.word, door.admits, door.status.color) == ("YELLOW", False, gl.Color.YELLOW), door
+    assert door.region and door.fresh_as_of is not None and door.status.until == status.until
 
     # A wrong passphrase is refused and changes nothing; the right one opens.
     del alice
