@@ -8,6 +8,9 @@
 
 #[path = "common/camera.rs"]
 mod camera;
+mod common;
+
+use common::greenlight;
 
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::venue::{AuthorityShareKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
@@ -17,21 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
-
-fn greenlight(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("GREENLIGHT_HOME")
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()

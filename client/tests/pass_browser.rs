@@ -11,7 +11,7 @@ mod common;
 #[path = "../../server/tests/common/webdriver.rs"]
 mod webdriver;
 
-use common::Dir;
+use common::{Dir, greenlight};
 use greenlight_protocol::time::UnixTime;
 use greenlight_protocol::venue::{AuthorityShareKey, Epoch, Poster, VenueInfo, VenueKind, VenueMasterSecret};
 use greenlight_testkit::{CodeKind, TestServer};
@@ -19,7 +19,7 @@ use rand_core::SeedableRng;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use webdriver::Driver;
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -28,21 +28,6 @@ const PHONE: &str = "--window-size=390,844";
 
 fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
-}
-
-fn greenlight(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("GREENLIGHT_HOME")
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn set_up(dir: &Path, server: &TestServer) {
@@ -100,18 +85,6 @@ fn serve_pass(dir: &Path) -> (PassPage, String) {
     let from = line.find("http://127.0.0.1:").unwrap_or_else(|| panic!("it says where the pass is: {line}"));
     let url = line[from..].split_whitespace().next().expect("url").to_owned();
     (PassPage(child), url)
-}
-
-async fn wait_for(driver: &Driver, what: &str, script: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let value = driver.script(script).await;
-        if value != Value::Null && value != json!(false) {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what} did not happen within {within:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// What `greenlight status --json` says.
@@ -221,13 +194,13 @@ async fn the_pass_is_live_matches_the_status_confirms_a_check_in_and_names_nobod
     let (_page, url) = serve_pass(&dir);
     let driver = Driver::start_with("pass-screenshots", &[PHONE]).await;
     driver.go(&url).await;
-    wait_for(
-        &driver,
-        "the pass",
-        "return document.getElementById('pass').dataset.color === 'stale'",
-        Duration::from_secs(10),
-    )
-    .await;
+    driver
+        .wait_for(
+            "the pass",
+            "return document.getElementById('pass').dataset.color === 'stale'",
+            Duration::from_secs(10),
+        )
+        .await;
     let (color, word, until) = shown(&driver).await;
     assert_eq!((color.as_str(), word.as_str(), until), ("stale", "STALE", None));
     assert_eq!(status(&dir)["color"], "stale");
@@ -238,13 +211,9 @@ async fn the_pass_is_live_matches_the_status_confirms_a_check_in_and_names_nobod
     // `greenlight status --json` says; the region is shown.
     let (ok, out, err) = greenlight(&dir, &["sync"]);
     assert!(ok, "{out}{err}");
-    wait_for(
-        &driver,
-        "green",
-        "return document.getElementById('pass').dataset.color === 'green'",
-        Duration::from_secs(10),
-    )
-    .await;
+    driver
+        .wait_for("green", "return document.getElementById('pass').dataset.color === 'green'", Duration::from_secs(10))
+        .await;
     let (color, word, until) = shown(&driver).await;
     let cli = status(&dir);
     assert_eq!((color.as_str(), word.as_str()), (cli["color"].as_str().expect("color"), "GREEN"));
@@ -256,7 +225,8 @@ async fn the_pass_is_live_matches_the_status_confirms_a_check_in_and_names_nobod
     // A check-in: the guard sees the venue and when, beside the colour.
     let (ok, out, err) = greenlight(&dir, &["checkin", &poster().to_text()]);
     assert!(ok, "{out}{err}");
-    wait_for(&driver, "the check-in", "return !document.getElementById('check-in').hidden", Duration::from_secs(10))
+    driver
+        .wait_for("the check-in", "return !document.getElementById('check-in').hidden", Duration::from_secs(10))
         .await;
     assert_eq!(driver.text("#check-in-venue").await, "朝阳区人民医院门诊部");
     assert!(driver.text("#check-in-time").await.ends_with("GREEN"));
@@ -273,7 +243,8 @@ async fn the_pass_is_live_matches_the_status_confirms_a_check_in_and_names_nobod
     let code = portal.issue_code(CodeKind::Short, &today.iso_date().to_string()).await.expect("a code").code;
     let (ok, out, err) = greenlight(&dir, &["report", "--code", &code, "--reveal", "none"]);
     assert!(ok, "{out}{err}");
-    wait_for(&driver, "red", "return document.getElementById('pass').dataset.color === 'red'", Duration::from_secs(10))
+    driver
+        .wait_for("red", "return document.getElementById('pass').dataset.color === 'red'", Duration::from_secs(10))
         .await;
     let (color, word, until) = shown(&driver).await;
     let cli = status(&dir);
@@ -287,13 +258,13 @@ async fn the_pass_is_live_matches_the_status_confirms_a_check_in_and_names_nobod
     // The phone stops answering: within 20 s the page says it is not live
     // and shows no colour.
     drop(_page);
-    wait_for(
-        &driver,
-        "not live",
-        "return document.getElementById('word').textContent === 'NOT LIVE'",
-        Duration::from_secs(30),
-    )
-    .await;
+    driver
+        .wait_for(
+            "not live",
+            "return document.getElementById('word').textContent === 'NOT LIVE'",
+            Duration::from_secs(30),
+        )
+        .await;
     assert_eq!(shown(&driver).await.0, "", "no colour once not live");
     driver.screenshot("5-not-live").await;
     driver.call("DELETE", &driver.at(""), Value::Null).await;

@@ -12,10 +12,10 @@ use common::Dir;
 
 use greenlight_client::checkin;
 use greenlight_protocol::time::UnixTime;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use webdriver::Driver;
 
 fn now() -> UnixTime {
@@ -68,18 +68,6 @@ async fn scan(driver: &Driver, name: &str) -> String {
     checkin::read_poster_text(path.to_str().expect("path")).expect("the QR code on screen decodes")
 }
 
-async fn wait_for(driver: &Driver, what: &str, script: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let value = driver.script(script).await;
-        if value != Value::Null && value != json!(false) {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what} did not happen within {within:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_door_screen_shows_a_valid_rotating_qr_code_with_the_live_time_and_survives_going_offline() {
     let dir = Dir::new("screen");
@@ -89,13 +77,13 @@ async fn the_door_screen_shows_a_valid_rotating_qr_code_with_the_live_time_and_s
     driver.go(&url).await;
 
     // The page fills in the venue and a code.
-    wait_for(
-        &driver,
-        "a QR code appears",
-        "return !document.getElementById('qr').hidden && document.querySelector('#qr svg') !== null",
-        Duration::from_secs(20),
-    )
-    .await;
+    driver
+        .wait_for(
+            "a QR code appears",
+            "return !document.getElementById('qr').hidden && document.querySelector('#qr svg') !== null",
+            Duration::from_secs(20),
+        )
+        .await;
     assert_eq!(driver.text("h1").await, "Corner Shop");
     let page = driver
         .script(
@@ -138,13 +126,13 @@ async fn the_door_screen_shows_a_valid_rotating_qr_code_with_the_live_time_and_s
     // window's code from what it holds, and says it is offline.
     drop(screen);
     let shown = driver.script("return document.getElementById('qr').dataset.from").await;
-    wait_for(
-        &driver,
-        "the code rotates",
-        &format!("return document.getElementById('qr').dataset.from !== {shown}"),
-        Duration::from_secs(75),
-    )
-    .await;
+    driver
+        .wait_for(
+            "the code rotates",
+            &format!("return document.getElementById('qr').dataset.from !== {shown}"),
+            Duration::from_secs(75),
+        )
+        .await;
     let second = scan(&driver, "02-rotated-offline").await;
     assert_ne!(second, first, "a new code");
     let next = checkin::verify_poster(&second, now()).expect("the new code is valid now");
@@ -153,13 +141,13 @@ async fn the_door_screen_shows_a_valid_rotating_qr_code_with_the_live_time_and_s
         checkin::verify_poster(&first, now().plus(180)).is_err(),
         "the old code soon expires: photos of it are useless"
     );
-    wait_for(
-        &driver,
-        "the page says it is offline",
-        "return document.getElementById('status').dataset.online === 'false'",
-        Duration::from_secs(40),
-    )
-    .await;
+    driver
+        .wait_for(
+            "the page says it is offline",
+            "return document.getElementById('status').dataset.online === 'false'",
+            Duration::from_secs(40),
+        )
+        .await;
     let status = driver.text("#status").await;
     assert!(status.starts_with("Offline: showing saved codes until"), "{status}");
     driver.screenshot("03-offline").await;

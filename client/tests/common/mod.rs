@@ -29,3 +29,20 @@ impl Drop for Dir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Runs the `greenlight` binary on the data directory `dir`: whether it
+/// succeeded, its standard output and its standard error.
+pub fn greenlight(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("GREENLIGHT_HOME")
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

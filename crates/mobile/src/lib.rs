@@ -5,8 +5,8 @@ mod types;
 
 pub use error::GreenlightError;
 pub use types::{
-    Advertisement, CheckIn, Color, DeviceCalibration, Pass, Reason, RecordedSightings, ReportSummary, ScannedAdvertisement,
-    ServerConfig, Status, SyncSummary, VenueAlert, Visit,
+    Advertisement, CheckIn, Color, DeviceCalibration, Pass, Reason, RecordedSightings, ReportSummary,
+    ScannedAdvertisement, ServerConfig, Status, SyncSummary, VenueAlert, Visit,
 };
 
 use greenlight_client::settings::{Settings, parse_key};
@@ -361,16 +361,7 @@ impl GreenlightPhone {
         let now = self.time();
         self.with(|phone| {
             let decision = phone.status_and_record(now)?;
-            let alerts = phone
-                .venue_alerts()?
-                .into_iter()
-                .filter_map(|e| match e {
-                    greenlight_phone::Exposure::Venue { start, end, venue, message, .. } => {
-                        Some(VenueAlert { venue, start, end, message })
-                    }
-                    greenlight_phone::Exposure::Ble { .. } => None,
-                })
-                .collect();
+            let alerts = venue_alerts(phone)?;
             Ok(Status::of(&decision, alerts))
         })
     }
@@ -382,16 +373,7 @@ impl GreenlightPhone {
         let now = self.time();
         self.with(|phone| {
             let pass = phone.pass(now)?;
-            let alerts = phone
-                .venue_alerts()?
-                .into_iter()
-                .filter_map(|e| match e {
-                    greenlight_phone::Exposure::Venue { start, end, venue, message, .. } => {
-                        Some(VenueAlert { venue, start, end, message })
-                    }
-                    greenlight_phone::Exposure::Ble { .. } => None,
-                })
-                .collect();
+            let alerts = venue_alerts(phone)?;
             Ok(Pass {
                 at: now.0,
                 word: pass.word(),
@@ -464,4 +446,19 @@ impl GreenlightPhone {
 
 fn checked_in(c: greenlight_phone::CheckedIn) -> CheckIn {
     CheckIn { venue: c.venue, arrival: c.arrival.0, departure: c.departure.0, extended: c.extended }
+}
+
+/// The venue alerts among a phone's exposures, with the authority's
+/// messages.
+fn venue_alerts(phone: &greenlight_client::Phone) -> Result<Vec<VenueAlert>, greenlight_phone::StoreError> {
+    Ok(phone
+        .venue_alerts()?
+        .into_iter()
+        .filter_map(|e| match e {
+            greenlight_phone::Exposure::Venue { start, end, venue, message, .. } => {
+                Some(VenueAlert { venue, start, end, message })
+            }
+            greenlight_phone::Exposure::Ble { .. } => None,
+        })
+        .collect())
 }

@@ -236,6 +236,20 @@ impl Driver {
         }
     }
 
+    /// Runs `script` every 200 ms until it returns something other than
+    /// `null` or `false`, and returns that; fails after `within`.
+    pub async fn wait_for(&self, what: &str, script: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let value = self.script(script).await;
+            if value != Value::Null && value != json!(false) {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "{what} did not happen within {within:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn script(&self, script: &str) -> Value {
         self.call("POST", &self.at("/execute/sync"), json!({ "script": script, "args": [] })).await
     }
