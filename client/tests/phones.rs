@@ -320,7 +320,7 @@ async fn a_check_in_at_a_traced_epoch_turns_yellow_and_another_epoch_stays_green
     }
     let (color, why) = erin.color(&town).await;
     assert_eq!(color, Color::Yellow, "{why}");
-    assert!(why.contains("venue visit 2026-05-11 13:00"), "{why}");
+    assert!(why.contains("venue visit (restaurant) 2026-05-11 13:00"), "{why}");
     let (color, why) = frank.color(&town).await;
     assert_eq!(color, Color::Green, "another day's epoch is not traced: {why}");
 }
