@@ -88,7 +88,7 @@ fn yellow_says_why_bob_through_bluetooth_and_erin_through_the_cafe_trace() {
     assert!(bob.contains("Bluetooth contact, 180 weighted min (needs 15)"), "{bob}");
     assert!(bob.contains("— qualifies"), "{bob}");
     let erin = explanation("Erin");
-    assert!(erin.contains("overlapping a traced visit by 30 min (needs 10) — qualifies"), "{erin}");
+    assert!(erin.contains("overlapping a traced visit by 30 min (needs 10 for this kind) — qualifies"), "{erin}");
     assert!(
         erin.contains("3 weighted min (needs 15)") && erin.contains("below the threshold"),
         "her Bluetooth contact was across the room: {erin}"
